@@ -1,0 +1,82 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Exit codes, documented in every command's help and in the README.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // rejected by the receiver, or invalid input
+	ExitUsage       = 2
+	ExitUndelivered = 3
+	ExitInterrupted = 130
+)
+
+// FlagError is a usage error: a flag or argument is unknown, missing or malformed.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
+func flagErrorf(format string, args ...any) error {
+	return &FlagError{Err: fmt.Errorf(format, args...)}
+}
+
+// SilentError ends a command with a code after its outcome has been reported already.
+type SilentError struct{ Code int }
+
+func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// UndeliveredError is a delivery that got no HTTP response at all.
+type UndeliveredError struct{ Err error }
+
+func (e *UndeliveredError) Error() string { return "not delivered: " + e.Err.Error() }
+func (e *UndeliveredError) Unwrap() error { return e.Err }
+
+// InterruptError is the cause of the context's cancellation on SIGINT or SIGTERM.
+type InterruptError struct{ Signal os.Signal }
+
+func (e *InterruptError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// ExitCode maps the outcome of a command to the process exit code. It is the only place
+// where that mapping is made.
+func ExitCode(ctx context.Context, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var silent *SilentError
+	var undelivered *UndeliveredError
+	var interrupt *InterruptError
+	switch {
+	case errors.As(err, &silent):
+		return silent.Code
+	case isUsage(err):
+		return ExitUsage
+	case errors.As(err, &interrupt), errors.As(context.Cause(ctx), &interrupt):
+		return ExitInterrupted
+	case errors.As(err, &undelivered):
+		return ExitUndelivered
+	}
+	return ExitFailure
+}
+
+func isSilent(err error) bool {
+	var silent *SilentError
+	return errors.As(err, &silent)
+}
+
+// isUsage recognises usage errors, including those Cobra makes itself without a hook.
+func isUsage(err error) bool {
+	var fe *FlagError
+	if errors.As(err, &fe) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag") ||
+		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "invalid argument ")
+}

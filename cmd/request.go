@@ -1,0 +1,124 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/format"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/spf13/cobra"
+)
+
+// RequestOptions are the options of cectl request.
+type RequestOptions struct {
+	F        *Factory
+	Event    eventFlags
+	Delivery deliveryFlags
+}
+
+// NewCmdRequest builds `cectl request`.
+func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error) *cobra.Command {
+	opts := &RequestOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "request --to <url> --type <type> [flags]",
+		Short: "Send a CloudEvent and show the event that comes back",
+		Long: `Send one event built from flags and wait for the reply: the event in the HTTP response,
+in binary, structured or batch mode. The reply is shown the way listen shows events (with -o
+json: the reply in the CloudEvents JSON format, one line per event); the status and the
+round-trip time go to stderr.
+
+A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
+
+` + exitCodesHelp,
+		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
+  $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return requestRun(cmd.Context(), opts)
+		},
+	}
+	opts.Event.register(cmd.Flags())
+	opts.Delivery.register(cmd)
+	return cmd
+}
+
+func requestRun(ctx context.Context, opts *RequestOptions) error {
+	f := opts.F
+	to, mode, headers, err := opts.Delivery.resolve(f.Getenv)
+	if err != nil {
+		return err
+	}
+	e, err := opts.Event.build(f.IO.In, time.Now())
+	if err != nil {
+		return err
+	}
+	s := &sender{f: f, est: f.ErrStyles()}
+	if err := s.checkFlagEvent(e); err != nil {
+		return err
+	}
+	msg, err := client.Encode(mode, e)
+	if err != nil {
+		return err
+	}
+	c := opts.Delivery.client(f, headers, 1)
+	defer c.Close()
+	res := c.Post(ctx, to, msg)
+	est := f.ErrStyles()
+	if f.Verbose {
+		if err := format.Exchange(f.IO.ErrOut, est, &res); err != nil {
+			return err
+		}
+	}
+	if !res.Delivered {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err)}
+	}
+	status := res.Response.Status
+	if !res.ACK {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s\n", est.Fail.Sprint("NACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration))
+		if len(res.Response.Body) > 0 {
+			fmt.Fprint(f.IO.ErrOut, format.Data(est, res.Response.Body, res.Response.Header.Get("Content-Type"), false))
+		}
+		return &SilentError{Code: ExitFailure}
+	}
+	replies, replyMode, err := client.Decode(res.Response.Header, res.Response.Body)
+	if errors.Is(err, client.ErrNoEvent) {
+		what := "an empty body"
+		if len(res.Response.Body) > 0 {
+			what = fmt.Sprintf("a %d-byte body that is not a CloudEvent", len(res.Response.Body))
+		}
+		return fmt.Errorf("%s answered %s with %s: no reply event", to, status, what)
+	}
+	if err != nil {
+		return fmt.Errorf("%s answered %s, but the reply is not a valid CloudEvent: %w", to, status, err)
+	}
+	if len(replies) == 0 {
+		return fmt.Errorf("%s answered %s with an empty batch: no reply event", to, status)
+	}
+	if !f.JSON() {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s, %s reply\n", est.OK.Sprint("ACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration), replyMode)
+	}
+	st := f.Styles()
+	for i := range replies {
+		if err := showEvent(f, st, &replies[i], format.EventInfo{Mode: replyMode.String()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showEvent prints an event as text for a person or as one line of CloudEvents JSON.
+func showEvent(f *Factory, st *format.Styles, e *event.Event, info format.EventInfo) error {
+	if f.JSON() {
+		return format.EventJSON(f.IO.Out, e)
+	}
+	return format.Event(f.IO.Out, st, e, info, false)
+}

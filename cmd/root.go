@@ -1,0 +1,241 @@
+// Package cmd holds cectl's commands: flags in, an options struct out, the work done by the
+// internal packages.
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/cectl/cectl/internal/format"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+)
+
+// BuildInfo is what the release build stamps into the binary.
+type BuildInfo struct {
+	Version, Commit, Date string
+}
+
+// IOStreams are the command's standard streams and what they are connected to.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// OutTTY and ErrTTY say whether stdout and stderr are terminals.
+	OutTTY, ErrTTY bool
+}
+
+// Factory carries what every command needs: the streams, the build and the global flags,
+// and the decisions made once from them (colour, output mode, logging).
+type Factory struct {
+	IO     *IOStreams
+	Build  BuildInfo
+	Getenv func(string) string
+
+	// Global flags.
+	Output  string
+	NoColor bool
+	Verbose bool
+}
+
+// JSON reports whether -o json was asked for.
+func (f *Factory) JSON() bool { return f.Output == "json" }
+
+// colorOn decides colour for one stream: only on a terminal, never in JSON mode, and never
+// when --no-color, NO_COLOR (https://no-color.org) or TERM=dumb says otherwise.
+func (f *Factory) colorOn(tty bool) bool {
+	if !tty || f.NoColor || f.JSON() {
+		return false
+	}
+	if _, set := lookupEnv(f.Getenv, "NO_COLOR"); set {
+		return false
+	}
+	return f.Getenv("TERM") != "dumb"
+}
+
+func lookupEnv(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+// Styles are the colours for stdout.
+func (f *Factory) Styles() *format.Styles { return format.NewStyles(f.colorOn(f.IO.OutTTY)) }
+
+// ErrStyles are the colours for stderr.
+func (f *Factory) ErrStyles() *format.Styles {
+	if f.JSON() && !f.NoColor {
+		// JSON mode keeps stdout plain; stderr is still for a person.
+		return format.NewStyles((&Factory{Getenv: f.Getenv, Output: "text"}).colorOn(f.IO.ErrTTY))
+	}
+	return format.NewStyles(f.colorOn(f.IO.ErrTTY))
+}
+
+// Logger writes debug logs to stderr with -v, and only warnings otherwise.
+func (f *Factory) Logger() *slog.Logger {
+	level := slog.LevelWarn
+	if f.Verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+}
+
+// UserAgent is sent with every request.
+func (f *Factory) UserAgent() string { return "cectl/" + f.Build.version() }
+
+func (b BuildInfo) version() string {
+	if b.Version != "" {
+		return b.Version
+	}
+	// `go install module@version` stamps the module version into the build info.
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func (b BuildInfo) String() string {
+	s := b.version()
+	var extra []string
+	if b.Commit != "" {
+		extra = append(extra, "commit "+b.Commit)
+	}
+	if b.Date != "" {
+		extra = append(extra, "built "+b.Date)
+	}
+	if len(extra) == 0 {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					extra = append(extra, "commit "+s.Value)
+				}
+			}
+		}
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    the receiver rejected an event (non-2xx), or an input is invalid
+  2    usage error: unknown, missing or malformed flag or argument
+  3    not delivered: no HTTP response at all (refused, DNS, TLS, timeout)
+  130  interrupted`
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cectl <command> [flags]",
+		Short: "Send, receive and validate CloudEvents",
+		Long: `cectl sends CloudEvents, listens for them, makes requests that expect an event
+back and validates event JSON, correctly to the CloudEvents 1.0.2 specification.
+
+` + exitCodesHelp,
+		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
+  $ cectl listen -p 8080
+  $ cectl request --to http://localhost:8080 --type com.example.ping
+  $ cectl validate events/`,
+		Version:       f.Build.String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch f.Output {
+			case "text", "json":
+				return nil
+			}
+			return flagErrorf("invalid --output %q: want text or json", f.Output)
+		},
+	}
+	root.SetVersionTemplate("cectl {{.Version}}\n")
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (one JSON object per line)")
+	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output (also NO_COLOR, TERM=dumb)")
+	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "show debug logs and wire details on stderr")
+
+	root.AddCommand(
+		NewCmdSend(f, nil),
+		NewCmdRequest(f, nil),
+	)
+	return root
+}
+
+// Main runs cectl with the process's streams, arguments and signals and returns the exit code.
+func Main(build BuildInfo) int {
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	streams := &IOStreams{
+		In:     os.Stdin,
+		Out:    os.Stdout,
+		ErrOut: os.Stderr,
+		OutTTY: isTerminal(os.Stdout),
+		ErrTTY: isTerminal(os.Stderr),
+	}
+	return Run(ctx, streams, build, os.Args[1:], os.Getenv)
+}
+
+// Run runs cectl with the given streams and arguments and returns the exit code.
+func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string, getenv func(string) string) int {
+	f := &Factory{IO: streams, Build: build, Getenv: getenv}
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		printError(f, cmd, err)
+	}
+	return ExitCode(ctx, err)
+}
+
+func printError(f *Factory, cmd *cobra.Command, err error) {
+	if isSilent(err) {
+		return
+	}
+	st := f.ErrStyles()
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", st.Fail.Sprint("error:"), err)
+	if isUsage(err) {
+		name := "cectl"
+		if cmd != nil {
+			name = cmd.CommandPath()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", name)
+	}
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; after that the default handling
+// is back, so a second Ctrl-C kills a command that does not stop.
+func signalContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			cancel(&InterruptError{Signal: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(ch)
+		cancel(nil)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}

@@ -1,0 +1,475 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/validate"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/spf13/cobra"
+)
+
+// deliveryFlags are the flags of how events travel, shared by send and request.
+type deliveryFlags struct {
+	To       string
+	Mode     string
+	Headers  []string
+	Timeout  time.Duration
+	Retries  int
+	Insecure bool
+}
+
+func (df *deliveryFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&df.To, "to", "", "target `URL` (default $K_SINK)")
+	fs.StringVar(&df.Mode, "mode", "binary", "HTTP content mode: binary, structured or batch")
+	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable)")
+	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
+	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
+	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
+}
+
+// resolve checks the delivery flags and returns the target, mode and headers.
+func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mode, http.Header, error) {
+	mode, err := client.ParseMode(df.Mode)
+	if err != nil {
+		return "", mode, nil, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
+	}
+	to := df.To
+	if to == "" {
+		to = getenv("K_SINK")
+	}
+	if to == "" {
+		return "", mode, nil, flagErrorf("--to is required (or set K_SINK)")
+	}
+	if err := checkTarget(to); err != nil {
+		return "", mode, nil, err
+	}
+	h := http.Header{}
+	for _, arg := range df.Headers {
+		name, value, err := parseHeader(arg)
+		if err != nil {
+			return "", mode, nil, &FlagError{Err: err}
+		}
+		h.Add(name, value)
+	}
+	if df.Timeout < 0 {
+		return "", mode, nil, flagErrorf("--timeout must not be negative")
+	}
+	if df.Retries < 0 {
+		return "", mode, nil, flagErrorf("--retries must not be negative")
+	}
+	return to, mode, h, nil
+}
+
+func (df *deliveryFlags) client(f *Factory, h http.Header, conns int) *client.Client {
+	return client.New(client.Options{
+		Timeout:   df.Timeout,
+		Retries:   df.Retries,
+		Header:    h,
+		UserAgent: f.UserAgent(),
+		Conns:     conns,
+		Insecure:  df.Insecure,
+	})
+}
+
+func checkTarget(to string) error {
+	u, err := url.Parse(to)
+	if err != nil {
+		return flagErrorf("--to %q is not a URL: %v", to, errors.Unwrap(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return flagErrorf("--to %q: unsupported scheme %q (want http or https)", to, u.Scheme)
+	}
+	if u.Host == "" {
+		return flagErrorf("--to %q has no host", to)
+	}
+	return nil
+}
+
+// parseHeader parses 'Name: value'. The name must be an RFC 9110 token; the value must not
+// hold CR, LF or NUL, which would end or corrupt the header.
+func parseHeader(arg string) (string, string, error) {
+	name, value, ok := strings.Cut(arg, ":")
+	if !ok {
+		return "", "", fmt.Errorf("--header %q: want 'Name: value'", arg)
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", "", fmt.Errorf("--header %q: empty header name", arg)
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return "", "", fmt.Errorf("--header %q: %q is not allowed in a header name", arg, name[i])
+		}
+	}
+	value = strings.TrimSpace(value)
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return "", "", fmt.Errorf("--header %q: the value holds a line break or NUL", name)
+	}
+	return name, value, nil
+}
+
+func isTokenChar(c byte) bool {
+	if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// SendOptions are the options of cectl send.
+type SendOptions struct {
+	F        *Factory
+	Event    eventFlags
+	Delivery deliveryFlags
+	From     string
+	DryRun   bool
+	// BatchSize is how many events of a --from file go in one batch request; 0 is all.
+	BatchSize int
+}
+
+// NewCmdSend builds `cectl send`. runF, when not nil, replaces the run for tests of flag
+// parsing.
+func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cobra.Command {
+	opts := &SendOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "send --to <url> --type <type> [flags]",
+		Short: "Send CloudEvents to an HTTP endpoint",
+		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint.
+
+The event is validated before it is sent. It goes in binary mode by default (attributes in
+ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
+Each event gets one result line: ACK (2xx), NACK (any other status) or NOT DELIVERED (no HTTP
+response at all), with the status, id, type, target and latency, and the response body.
+
+--from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
+attribute flags given on the command line override the file's values; invalid events are
+reported with their line and not sent.
+
+` + exitCodesHelp,
+		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
+  $ cectl send --to http://localhost:8080 --type com.example.upload --data @photo.png
+  $ echo hello | cectl send --to http://localhost:8080 --type com.example.note --data -
+  $ cectl send --to http://localhost:8080 --type com.example.order -e region=eu -e priority:=5 --mode structured
+  $ cectl send --to http://localhost:8080 --from events.jsonl
+  $ cectl send --to http://localhost:8080 --type com.example.test --dry-run`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return sendRun(cmd.Context(), opts)
+		},
+	}
+	opts.Event.register(cmd.Flags())
+	opts.Delivery.register(cmd)
+	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent; send nothing")
+	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "with --mode batch and --from: events per batch request (0: all in one)")
+	return cmd
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return flagErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
+}
+
+// sender delivers events and reports each result.
+type sender struct {
+	f        *Factory
+	c        *client.Client
+	to       string
+	mode     client.Mode
+	headers  http.Header
+	dryRun   bool
+	st, est  *format.Styles
+	summary  format.Summary
+	writeErr error
+}
+
+func sendRun(ctx context.Context, opts *SendOptions) error {
+	f := opts.F
+	to, mode, headers, err := opts.Delivery.resolve(f.Getenv)
+	if err != nil {
+		return err
+	}
+	if opts.From == "" && opts.Event.Type == "" {
+		return flagErrorf("--type is required (or give events with --from)")
+	}
+	if opts.From == "-" && (opts.Event.Data == "-" || opts.Event.Data == "@-") {
+		return flagErrorf("--from - and --data - both want stdin")
+	}
+	if opts.BatchSize < 0 {
+		return flagErrorf("--batch-size must not be negative")
+	}
+	s := &sender{
+		f: f, to: to, mode: mode, headers: headers, dryRun: opts.DryRun,
+		st: f.Styles(), est: f.ErrStyles(),
+	}
+	if !opts.DryRun {
+		s.c = opts.Delivery.client(f, headers, 4)
+		defer s.c.Close()
+	}
+
+	if opts.From == "" {
+		e, err := opts.Event.build(f.IO.In, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := s.checkFlagEvent(e); err != nil {
+			return err
+		}
+		res, err := s.deliver(ctx, []*event.Event{e}, nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case res == nil || res.ACK:
+			return nil
+		case res.Delivered:
+			return &SilentError{Code: ExitFailure}
+		case ctx.Err() != nil:
+			return context.Cause(ctx)
+		}
+		return &SilentError{Code: ExitUndelivered}
+	}
+	return s.sendFile(ctx, opts)
+}
+
+// checkFlagEvent validates an event built from flags: an error is a usage error naming the
+// flag, a warning is shown and the event still goes.
+func (s *sender) checkFlagEvent(e *event.Event) error {
+	errs, warnings := checkEvent(e)
+	for _, w := range warnings {
+		fmt.Fprintf(s.f.IO.ErrOut, "%s %s: %s [%s]\n", s.est.Warn.Sprint("warning:"), flagFor(w.Pointer), w.Message, w.Rule)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = fmt.Sprintf("%s: %s [%s]", flagFor(e.Pointer), e.Message, e.Rule)
+	}
+	return flagErrorf("invalid event: %s", strings.Join(msgs, "; "))
+}
+
+// sendFile sends every event of a file in order, or in batches in batch mode.
+func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
+	name := opts.From
+	var in io.Reader = s.f.IO.In
+	if name == "-" {
+		name = "<stdin>"
+	} else {
+		file, err := os.Open(opts.From)
+		if err != nil {
+			return &FlagError{Err: fmt.Errorf("--from: %w", err)}
+		}
+		defer file.Close()
+		in = file
+	}
+	overrides := opts.Event.anyChanged()
+	r := ce.NewReader(in)
+	var batch []*event.Event
+	var lines []int
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := s.deliver(ctx, batch, lines)
+		batch, lines = batch[:0], lines[:0]
+		return err
+	}
+	var readErr error
+	for ctx.Err() == nil {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			s.summary.Invalid++
+			var se *ce.SyntaxError
+			if errors.As(err, &se) {
+				s.reportInvalid(name, se.Line, se.Col, fmt.Sprintf("cannot read further: %v", se.Err), "json-syntax")
+			} else {
+				s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
+			}
+			break
+		}
+		e, ok := s.prepare(name, rec, &opts.Event, overrides)
+		if !ok {
+			continue
+		}
+		if s.mode != client.Batch {
+			if _, err := s.deliver(ctx, []*event.Event{e}, []int{rec.Line}); err != nil {
+				return err
+			}
+			continue
+		}
+		batch = append(batch, e)
+		lines = append(lines, rec.Line)
+		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if ctx.Err() == nil {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	if !s.dryRun {
+		if err := format.SummaryText(s.f.IO.ErrOut, s.est, s.summary); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	sum := s.summary
+	switch {
+	case s.dryRun:
+		if sum.Invalid > 0 {
+			return &SilentError{Code: ExitFailure}
+		}
+		return nil
+	case sum.Sent > 0 && sum.Undelivered == sum.Sent:
+		return &SilentError{Code: ExitUndelivered}
+	case sum.NACK > 0 || sum.Undelivered > 0 || sum.Invalid > 0:
+		return &SilentError{Code: ExitFailure}
+	case sum.Sent == 0 && readErr == nil:
+		fmt.Fprintf(s.f.IO.ErrOut, "%s no events in %s\n", s.est.Warn.Sprint("warning:"), name)
+	}
+	return nil
+}
+
+// prepare validates one record of a --from file, decodes it and applies the flag overrides.
+// An invalid event is reported with its position and skipped.
+func (s *sender) prepare(name string, rec ce.Record, ef *eventFlags, overrides bool) (*event.Event, bool) {
+	findings := validate.Event(rec.Raw, validate.Options{})
+	valid := true
+	for _, fd := range findings {
+		line, col := fd.Line+rec.Line-1, fd.Column
+		if fd.Line == 1 {
+			col += rec.Col - 1
+		}
+		if fd.Level == validate.Error {
+			valid = false
+			s.reportInvalid(name, line, col, fd.Message, fd.Rule)
+		} else {
+			fmt.Fprintf(s.f.IO.ErrOut, "%s:%d:%d: %s %s [%s]\n", name, line, col, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
+		}
+	}
+	if !valid {
+		s.summary.Invalid++
+		return nil, false
+	}
+	e, err := ce.Decode(rec.Raw)
+	if err == nil && overrides {
+		err = ef.apply(&e, s.f.IO.In)
+		if err == nil {
+			if errs, _ := checkEvent(&e); len(errs) > 0 {
+				err = fmt.Errorf("after applying the command-line flags: %s: %s", flagFor(errs[0].Pointer), errs[0].Message)
+			}
+		}
+	}
+	if err != nil {
+		s.summary.Invalid++
+		s.reportInvalid(name, rec.Line, rec.Col, err.Error(), "event")
+		return nil, false
+	}
+	return &e, true
+}
+
+func (s *sender) reportInvalid(name string, line, col int, msg, rule string) {
+	pos := name
+	if line > 0 {
+		pos = fmt.Sprintf("%s:%d:%d", name, line, col)
+	}
+	fmt.Fprintf(s.f.IO.ErrOut, "%s: %s invalid event, not sent: %s [%s]\n", pos, s.est.Fail.Sprint("error:"), msg, rule)
+}
+
+// deliver sends events in one request (several only in batch mode) and reports the result
+// for each. It returns the result, nil in a dry run, and an error only when output fails.
+func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int) (*client.Result, error) {
+	msg, err := client.Encode(s.mode, events...)
+	if err != nil {
+		return nil, err
+	}
+	if s.dryRun {
+		return nil, s.dump(ctx, msg)
+	}
+	res := s.c.Post(ctx, s.to, msg)
+	if s.f.Verbose {
+		if err := format.Exchange(s.f.IO.ErrOut, s.est, &res); err != nil {
+			return nil, err
+		}
+	}
+	for i, e := range events {
+		s.summary.Add(&res)
+		d := format.Delivery{Event: e, To: s.to, Mode: s.mode.String(), Result: &res}
+		if i < len(lines) {
+			d.Line = lines[i]
+		}
+		if i > 0 && d.Result.Response != nil {
+			// The response belongs to the whole batch: show it once.
+			r := *d.Result
+			r.Response = nil
+			d.Result = &r
+		}
+		if s.f.JSON() {
+			err = format.DeliveryJSON(s.f.IO.Out, d)
+		} else {
+			err = format.DeliveryText(s.f.IO.Out, s.st, d)
+		}
+		if err != nil {
+			s.writeErr = err
+			return &res, err
+		}
+	}
+	return &res, nil
+}
+
+// dump prints the exact request the message would make.
+func (s *sender) dump(ctx context.Context, msg client.Message) error {
+	req, err := client.NewRequest(ctx, s.to, msg, s.headers, s.f.UserAgent())
+	if err != nil {
+		return err
+	}
+	b, err := httputil.DumpRequestOut(req, true)
+	if err != nil {
+		return err
+	}
+	if _, err := s.f.IO.Out.Write(b); err != nil {
+		return err
+	}
+	_, err = io.WriteString(s.f.IO.Out, "\n\n")
+	return err
+}
+
+// anyChanged reports whether any attribute flag was given on the command line.
+func (ef *eventFlags) anyChanged() bool {
+	for _, name := range []string{"type", "source", "id", "time", "subject", "dataschema", "datacontenttype", "specversion", "ext", "data"} {
+		if ef.changed(name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,139 @@
+package ce
+
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Marshal encodes the event in the JSON event format on one line.
+func Marshal(e *event.Event) []byte { return AppendJSON(nil, e) }
+
+// AppendJSON appends the event in the JSON event format to dst, on one line, attributes in the
+// order of Attributes and data last. Extensions keep their JSON type (string, boolean,
+// integer). Data is written as JSON when the content type is JSON and the data parses as JSON,
+// as data_base64 (0.3: base64 data) when it is flagged so or is not UTF-8, otherwise as a
+// string (v1.0.2 json-format §3.1).
+func AppendJSON(dst []byte, e *event.Event) []byte {
+	dst = append(dst, '{')
+	var ext map[string]any
+	first := true
+	for _, a := range Attributes(e) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, a.Name)
+		dst = append(dst, ':')
+		if a.Extension {
+			if ext == nil {
+				ext = extensions(e)
+			}
+			switch v := ext[a.Name].(type) {
+			case bool:
+				dst = strconv.AppendBool(dst, v)
+				continue
+			case int32:
+				dst = strconv.AppendInt(dst, int64(v), 10)
+				continue
+			}
+		}
+		dst = appendString(dst, a.Value)
+	}
+	return append(appendData(dst, e), '}')
+}
+
+func appendData(dst []byte, e *event.Event) []byte {
+	data := e.DataEncoded
+	if data == nil {
+		return dst
+	}
+	v03 := e.SpecVersion() == V03
+	b64 := IsBase64(e)
+	if !b64 && IsJSONContentType(e.DataContentType()) && len(data) > 0 {
+		start := len(dst)
+		dst = append(dst, `,"data":`...)
+		if out, ok := compactJSON(dst, data); ok {
+			return out
+		}
+		dst = dst[:start]
+	}
+	if !b64 && utf8.Valid(data) {
+		dst = append(dst, `,"data":`...)
+		return appendString(dst, string(data))
+	}
+	if v03 {
+		// 0.3 carries base64 data in "data" and says so in datacontentencoding, which
+		// Attributes wrote already when it was set.
+		dst = append(dst, `,"data":"`...)
+	} else {
+		dst = append(dst, `,"data_base64":"`...)
+	}
+	dst = base64.StdEncoding.AppendEncode(dst, data)
+	return append(dst, '"')
+}
+
+func extensions(e *event.Event) map[string]any {
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		return ec.Extensions
+	case *event.EventContextV03:
+		return ec.Extensions
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are
+// escaped so the line stays one line for every JSON-lines reader.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != 0x7f {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

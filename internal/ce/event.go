@@ -1,0 +1,340 @@
+// Package ce converts between CloudEvents in the JSON event format and sdk-go's event.Event.
+//
+// sdk-go's own JSON codec is not used: it rejects legal input (a space after the colon of
+// "data_base64", lower-case "t"/"z" in times), writes +json data as a string, and fails on
+// zero-length data. This package decodes what the JSON format allows and encodes events the
+// way the format describes them (v1.0.2 json-format §3, v0.3 json-format §3).
+package ce
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// Spec versions this package knows.
+const (
+	V1  = "1.0"
+	V03 = "0.3"
+)
+
+// NewEvent returns an empty event of the given spec version ("1.0" or "0.3").
+func NewEvent(specversion string) (event.Event, error) {
+	switch specversion {
+	case V1:
+		return event.Event{Context: &event.EventContextV1{}}, nil
+	case V03:
+		return event.Event{Context: &event.EventContextV03{}}, nil
+	}
+	return event.Event{}, fmt.Errorf("unsupported specversion %q (want %q or %q)", specversion, V1, V03)
+}
+
+// SetAttribute sets one context attribute or extension from its string form, the form every
+// attribute has in HTTP headers (http binding §3.1.3). Unlike sdk-go's setters it does not trim
+// or lower-case anything: what the sender wrote is what the event holds.
+func SetAttribute(e *event.Event, name, value string) error {
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		switch name {
+		case "specversion":
+			return nil
+		case "id":
+			ec.ID = value
+		case "source":
+			u, err := url.Parse(value)
+			if err != nil {
+				return fmt.Errorf("source %q is not a URI-reference", value)
+			}
+			ec.Source = types.URIRef{URL: *u}
+		case "type":
+			ec.Type = value
+		case "subject":
+			ec.Subject = &value
+		case "time":
+			t, err := ParseTime(value)
+			if err != nil {
+				return err
+			}
+			ec.Time = &types.Timestamp{Time: t}
+		case "datacontenttype":
+			ec.DataContentType = &value
+		case "dataschema":
+			u, err := url.Parse(value)
+			if err != nil {
+				return fmt.Errorf("dataschema %q is not a URI", value)
+			}
+			ec.DataSchema = &types.URI{URL: *u}
+		default:
+			return setExtension(&ec.Extensions, name, value)
+		}
+	case *event.EventContextV03:
+		switch name {
+		case "specversion":
+			return nil
+		case "id":
+			ec.ID = value
+		case "source":
+			u, err := url.Parse(value)
+			if err != nil {
+				return fmt.Errorf("source %q is not a URI-reference", value)
+			}
+			ec.Source = types.URIRef{URL: *u}
+		case "type":
+			ec.Type = value
+		case "subject":
+			ec.Subject = &value
+		case "time":
+			t, err := ParseTime(value)
+			if err != nil {
+				return err
+			}
+			ec.Time = &types.Timestamp{Time: t}
+		case "datacontenttype":
+			ec.DataContentType = &value
+		case "schemaurl":
+			u, err := url.Parse(value)
+			if err != nil {
+				return fmt.Errorf("schemaurl %q is not a URI-reference", value)
+			}
+			ec.SchemaURL = &types.URIRef{URL: *u}
+		case "datacontentencoding":
+			ec.DataContentEncoding = &value
+		default:
+			return setExtension(&ec.Extensions, name, value)
+		}
+	default:
+		return errors.New("event has no context")
+	}
+	return nil
+}
+
+// SetExtension sets an extension to a string, bool or int32 value (spec v1.0.2 §3.1.1 type
+// system as used by the JSON format), keeping the name exactly as given.
+func SetExtension(e *event.Event, name string, value any) error {
+	switch v := value.(type) {
+	case string, bool, int32:
+	case int:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return fmt.Errorf("extension %q: integer %d is outside the signed 32-bit range", name, v)
+		}
+		value = int32(v)
+	default:
+		return fmt.Errorf("extension %q: unsupported value type %T", name, value)
+	}
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		return setExtension(&ec.Extensions, name, value)
+	case *event.EventContextV03:
+		return setExtension(&ec.Extensions, name, value)
+	}
+	return errors.New("event has no context")
+}
+
+func setExtension(m *map[string]any, name string, value any) error {
+	if *m == nil {
+		*m = make(map[string]any)
+	}
+	(*m)[name] = value
+	return nil
+}
+
+// DeleteAttribute removes an optional attribute or an extension.
+func DeleteAttribute(e *event.Event, name string) {
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		switch name {
+		case "subject":
+			ec.Subject = nil
+		case "time":
+			ec.Time = nil
+		case "datacontenttype":
+			ec.DataContentType = nil
+		case "dataschema":
+			ec.DataSchema = nil
+		default:
+			delete(ec.Extensions, name)
+		}
+	case *event.EventContextV03:
+		switch name {
+		case "subject":
+			ec.Subject = nil
+		case "time":
+			ec.Time = nil
+		case "datacontenttype":
+			ec.DataContentType = nil
+		case "schemaurl":
+			ec.SchemaURL = nil
+		case "datacontentencoding":
+			ec.DataContentEncoding = nil
+		default:
+			delete(ec.Extensions, name)
+		}
+	}
+}
+
+// ParseTime parses an RFC 3339 timestamp (spec v1.0.2 §3.1.1 "Timestamp"), including the
+// lower-case "t" and "z" that RFC 3339 §5.6 allows and time.Parse does not.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(s))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q is not an RFC 3339 timestamp", s)
+	}
+	return t, nil
+}
+
+// FormatTime formats a timestamp in RFC 3339, keeping the offset it was given with.
+func FormatTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
+
+// Attribute is one context attribute or extension in its canonical string form.
+type Attribute struct {
+	Name  string
+	Value string
+	// Extension is true for extension attributes.
+	Extension bool
+}
+
+// Attributes lists the event's attributes except data: the required ones first in spec order,
+// then the optional ones, then extensions sorted by name. The order is fixed so that output is
+// deterministic.
+func Attributes(e *event.Event) []Attribute {
+	attrs := make([]Attribute, 0, 10)
+	add := func(name, value string) { attrs = append(attrs, Attribute{Name: name, Value: value}) }
+	var ext map[string]any
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		add("specversion", V1)
+		add("id", ec.ID)
+		add("source", ec.Source.String())
+		add("type", ec.Type)
+		if ec.Subject != nil {
+			add("subject", *ec.Subject)
+		}
+		if ec.Time != nil {
+			add("time", FormatTime(ec.Time.Time))
+		}
+		if ec.DataContentType != nil {
+			add("datacontenttype", *ec.DataContentType)
+		}
+		if ec.DataSchema != nil {
+			add("dataschema", ec.DataSchema.String())
+		}
+		ext = ec.Extensions
+	case *event.EventContextV03:
+		add("specversion", V03)
+		add("id", ec.ID)
+		add("source", ec.Source.String())
+		add("type", ec.Type)
+		if ec.Subject != nil {
+			add("subject", *ec.Subject)
+		}
+		if ec.Time != nil {
+			add("time", FormatTime(ec.Time.Time))
+		}
+		if ec.DataContentType != nil {
+			add("datacontenttype", *ec.DataContentType)
+		}
+		if ec.SchemaURL != nil {
+			add("schemaurl", ec.SchemaURL.String())
+		}
+		if ec.DataContentEncoding != nil {
+			add("datacontentencoding", *ec.DataContentEncoding)
+		}
+		ext = ec.Extensions
+	default:
+		return nil
+	}
+	names := make([]string, 0, len(ext))
+	for name := range ext {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		attrs = append(attrs, Attribute{Name: name, Value: FormatValue(ext[name]), Extension: true})
+	}
+	return attrs
+}
+
+// FormatValue renders an attribute value in its canonical string form (spec v1.0.2 §3.1.1).
+func FormatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case time.Time:
+		return FormatTime(v)
+	case types.Timestamp:
+		return FormatTime(v.Time)
+	case *types.Timestamp:
+		return FormatTime(v.Time)
+	}
+	s, err := types.Format(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return s
+}
+
+// IsBase64 reports whether the event's data is carried base64-encoded in the JSON format:
+// data_base64 in 1.0, datacontentencoding "base64" in 0.3.
+func IsBase64(e *event.Event) bool {
+	if ec, ok := e.Context.(*event.EventContextV03); ok && ec.DataContentEncoding != nil {
+		return strings.EqualFold(*ec.DataContentEncoding, "base64")
+	}
+	return e.DataBase64
+}
+
+// IsJSONContentType reports whether a media type is JSON: application/json, text/json or any
+// "+json" structured syntax suffix, ignoring parameters and case. An empty content type counts
+// as JSON, as the JSON format says (v1.0.2 json-format §3.1).
+func IsJSONContentType(ct string) bool {
+	mt := MediaType(ct)
+	if mt == "" {
+		return true
+	}
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// MediaType returns the lower-case type/subtype of a content type, without parameters.
+func MediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(ct))
+}
+
+// IsTextContentType reports whether data of this content type is readable text.
+func IsTextContentType(ct string) bool {
+	mt := MediaType(ct)
+	switch {
+	case strings.HasPrefix(mt, "text/"), IsJSONContentType(mt),
+		strings.HasSuffix(mt, "+xml"), mt == "application/xml",
+		mt == "application/x-www-form-urlencoded", mt == "application/yaml",
+		mt == "application/x-yaml", mt == "application/javascript":
+		return true
+	}
+	return false
+}
+
+// DecodeBase64 decodes standard base64, the encoding data_base64 uses (RFC 4648 §4).
+func DecodeBase64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// compactJSON returns data without insignificant white space, so an event prints on one line.
+func compactJSON(dst, data []byte) ([]byte, bool) {
+	start := len(dst)
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, data); err != nil {
+		return dst[:start], false
+	}
+	return buf.Bytes(), true
+}

@@ -1,0 +1,165 @@
+package format
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/fatih/color"
+	"github.com/tidwall/pretty"
+)
+
+// EventInfo is what is known about an event besides the event itself.
+type EventInfo struct {
+	// Received is when it arrived; zero leaves the time out.
+	Received time.Time
+	// Mode is the content mode it came in ("binary", "structured", "batch"), or empty.
+	Mode string
+	// Notes are short remarks shown at the end of the header line ("duplicate").
+	Notes []string
+}
+
+// attrIndent is where attribute values start: long enough for "datacontenttype".
+const attrIndent = 18
+
+// Event writes an event for a person: a header line with what identifies it (type, source,
+// id, subject) and how it came, then, unless quiet, the other attributes aligned and the
+// data, pretty-printed by content type. Every string from the event is sanitized.
+func Event(w io.Writer, st *Styles, e *event.Event, info EventInfo, quiet bool) error {
+	var b strings.Builder
+	writeHeader(&b, st, e, info)
+	if !quiet {
+		writeAttributes(&b, st, e)
+		writeData(&b, st, e)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHeader(b *strings.Builder, st *Styles, e *event.Event, info EventInfo) {
+	if !info.Received.IsZero() {
+		b.WriteString(st.paint(st.Time, info.Received.Format("15:04:05.000")))
+		b.WriteByte(' ')
+	}
+	b.WriteString(st.paint(st.Type, Sanitize(e.Type())))
+	field := func(name string, c *color.Color, value string) {
+		b.WriteString("  ")
+		b.WriteString(st.paint(st.Key, name+"="))
+		b.WriteString(st.paint(c, Sanitize(value)))
+	}
+	field("source", st.Source, e.Source())
+	field("id", st.ID, e.ID())
+	if s := e.Subject(); s != "" {
+		field("subject", st.Subject, s)
+	}
+	if info.Mode != "" {
+		b.WriteString("  ")
+		b.WriteString(st.paint(st.Mode, "("+info.Mode+")"))
+	}
+	for _, n := range info.Notes {
+		b.WriteString("  ")
+		b.WriteString(st.paint(st.Warn, Sanitize(n)))
+	}
+	b.WriteByte('\n')
+}
+
+func writeAttributes(b *strings.Builder, st *Styles, e *event.Event) {
+	for _, a := range ce.Attributes(e) {
+		switch a.Name {
+		case "type", "source", "id", "subject":
+			continue // on the header line
+		}
+		c := st.Key
+		if a.Extension {
+			c = st.Ext
+		}
+		name := Sanitize(a.Name)
+		b.WriteString("  ")
+		b.WriteString(st.paint(c, name))
+		b.WriteString(strings.Repeat(" ", max(1, attrIndent-len(name))))
+		b.WriteString(Sanitize(a.Value))
+		b.WriteByte('\n')
+	}
+}
+
+// writeData shows the data by what it is: JSON pretty-printed (and coloured), text as text,
+// anything else as a size and the first bytes in hex.
+func writeData(b *strings.Builder, st *Styles, e *event.Event) {
+	data := e.DataEncoded
+	if data == nil {
+		return
+	}
+	ct := e.DataContentType()
+	label := fmt.Sprintf("data (%d bytes)", len(data))
+	if ct == "" {
+		label = fmt.Sprintf("data (%d bytes, no datacontenttype)", len(data))
+	}
+	b.WriteString("  ")
+	b.WriteString(st.paint(st.Key, label))
+	b.WriteByte('\n')
+	b.WriteString(indent(Data(st, data, ct, ce.IsBase64(e)), "    "))
+}
+
+// Data renders a payload for a person, ending in a newline.
+func Data(st *Styles, data []byte, contentType string, binary bool) string {
+	if len(data) == 0 {
+		return st.paint(st.Dim, "(empty)") + "\n"
+	}
+	if !binary && ce.IsJSONContentType(contentType) && isJSON(data) {
+		out := SanitizeBlock(string(pretty.PrettyOptions(data, &pretty.Options{Width: 80, Indent: "  ", SortKeys: false})))
+		if st.Enabled {
+			out = string(pretty.Color([]byte(out), nil))
+		}
+		return ensureNewline(out)
+	}
+	if text, ok := asText(data, contentType, binary); ok {
+		return ensureNewline(SanitizeBlock(text))
+	}
+	return binarySummary(st, data)
+}
+
+func asText(data []byte, contentType string, binary bool) (string, bool) {
+	if binary && !ce.IsTextContentType(contentType) {
+		return "", false
+	}
+	if !isPrintable(data) {
+		return "", false
+	}
+	return string(data), true
+}
+
+// binarySummary shows the size and a hex dump of the first bytes.
+func binarySummary(st *Styles, data []byte) string {
+	const show = 32
+	n := min(len(data), show)
+	dump := strings.TrimRight(hex.Dump(data[:n]), "\n")
+	more := ""
+	if len(data) > show {
+		more = fmt.Sprintf("\n… %d more bytes", len(data)-show)
+	}
+	return st.paint(st.Dim, fmt.Sprintf("binary, %d bytes", len(data))) + "\n" + dump + more + "\n"
+}
+
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		b.WriteString(prefix)
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func ensureNewline(s string) string {
+	if strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}

@@ -1,0 +1,247 @@
+package format
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Delivery is one event's delivery result as shown to the user.
+type Delivery struct {
+	Event  *event.Event
+	To     string
+	Mode   string
+	Result *client.Result
+	// Line is the line of the event in its --from file, 0 when it came from flags.
+	Line int
+}
+
+// Verdict names the outcome: ACK, NACK or not delivered.
+func (d Delivery) Verdict() string {
+	switch {
+	case d.Result.ACK:
+		return "ACK"
+	case d.Result.Delivered:
+		return "NACK"
+	}
+	return "NOT DELIVERED"
+}
+
+// DeliveryText writes one line for a person, then the response body when there is one.
+func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
+	var b strings.Builder
+	r := d.Result
+	switch {
+	case r.ACK:
+		b.WriteString(st.paint(st.OK, "ACK "))
+	case r.Delivered:
+		b.WriteString(st.paint(st.Fail, "NACK"))
+	default:
+		b.WriteString(st.paint(st.Warn, "NOT DELIVERED"))
+	}
+	if r.Delivered {
+		b.WriteByte(' ')
+		b.WriteString(st.paint(st.Bold, Sanitize(statusText(r))))
+	}
+	b.WriteString("  ")
+	b.WriteString(st.paint(st.Type, Sanitize(d.Event.Type())))
+	b.WriteString("  ")
+	b.WriteString(st.paint(st.Key, "id="))
+	b.WriteString(st.paint(st.ID, Sanitize(d.Event.ID())))
+	b.WriteString("  → ")
+	b.WriteString(Sanitize(d.To))
+	b.WriteString("  ")
+	b.WriteString(st.paint(st.Dim, Duration(r.Duration)))
+	if r.Attempts > 1 {
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf(" (%d attempts)", r.Attempts)))
+	}
+	if d.Line > 0 {
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("  [line %d]", d.Line)))
+	}
+	if r.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(Sanitize(r.Err.Error()))
+	}
+	b.WriteByte('\n')
+	if resp := r.Response; resp != nil && len(resp.Body) > 0 {
+		ct := resp.Header.Get("Content-Type")
+		b.WriteString(indent(Data(st, resp.Body, ct, false), "    "))
+		if resp.Truncated {
+			b.WriteString(st.paint(st.Dim, fmt.Sprintf("    … response body cut at %d bytes\n", len(resp.Body))))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func statusText(r *client.Result) string {
+	if r.Response != nil && r.Response.Status != "" {
+		return r.Response.Status
+	}
+	return fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status))
+}
+
+// Duration rounds a duration for display.
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// DeliveryRecord is the JSON form of a delivery. Field names are stable: add, never rename.
+type DeliveryRecord struct {
+	ID         string  `json:"id"`
+	Type       string  `json:"type"`
+	Source     string  `json:"source"`
+	To         string  `json:"to"`
+	Mode       string  `json:"mode"`
+	Delivered  bool    `json:"delivered"`
+	ACK        bool    `json:"ack"`
+	Status     int     `json:"status"`
+	Attempts   int     `json:"attempts"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      string  `json:"error"`
+	Line       int     `json:"line,omitempty"`
+	Response   string  `json:"response,omitempty"`
+}
+
+// DeliveryJSON writes one JSON object on one line.
+func DeliveryJSON(w io.Writer, d Delivery) error {
+	r := d.Result
+	rec := DeliveryRecord{
+		ID:         d.Event.ID(),
+		Type:       d.Event.Type(),
+		Source:     d.Event.Source(),
+		To:         d.To,
+		Mode:       d.Mode,
+		Delivered:  r.Delivered,
+		ACK:        r.ACK,
+		Status:     r.Status,
+		Attempts:   r.Attempts,
+		DurationMS: float64(r.Duration.Microseconds()) / 1000,
+		Line:       d.Line,
+	}
+	if r.Err != nil {
+		rec.Error = r.Err.Error()
+	} else if r.Delivered && !r.ACK {
+		rec.Error = statusText(r)
+	}
+	if r.Response != nil && len(r.Response.Body) > 0 && utf8.Valid(r.Response.Body) {
+		rec.Response = string(r.Response.Body)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Exchange writes the request and response headers, curl -v style, for --verbose.
+func Exchange(w io.Writer, st *Styles, r *client.Result) error {
+	var b strings.Builder
+	if req := r.Request; req != nil {
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("> %s %s %s", req.Method, req.URL.RequestURI(), "HTTP/1.1")))
+		b.WriteByte('\n')
+		b.WriteString(st.paint(st.Dim, "> Host: "+Sanitize(req.URL.Host)))
+		b.WriteByte('\n')
+		writeHeaders(&b, st, "> ", req.Header)
+	}
+	if resp := r.Response; resp != nil {
+		b.WriteString(st.paint(st.Dim, "< "+resp.Proto+" "+Sanitize(resp.Status)))
+		b.WriteByte('\n')
+		writeHeaders(&b, st, "< ", resp.Header)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHeaders(b *strings.Builder, st *Styles, prefix string, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			b.WriteString(st.paint(st.Dim, prefix+Sanitize(k)+": "+Sanitize(v)))
+			b.WriteByte('\n')
+		}
+	}
+}
+
+// Summary counts deliveries.
+type Summary struct {
+	Sent, ACK, NACK, Undelivered, Invalid int
+}
+
+// Add counts one delivery.
+func (s *Summary) Add(r *client.Result) {
+	s.Sent++
+	switch {
+	case r.ACK:
+		s.ACK++
+	case r.Delivered:
+		s.NACK++
+	default:
+		s.Undelivered++
+	}
+}
+
+// SummaryText writes the counts on one line.
+func SummaryText(w io.Writer, st *Styles, s Summary) error {
+	parts := []string{
+		fmt.Sprintf("sent %d", s.Sent),
+		st.paint(st.OK, fmt.Sprintf("ACK %d", s.ACK)),
+	}
+	nack := fmt.Sprintf("NACK %d", s.NACK)
+	if s.NACK > 0 {
+		nack = st.paint(st.Fail, nack)
+	}
+	und := fmt.Sprintf("not delivered %d", s.Undelivered)
+	if s.Undelivered > 0 {
+		und = st.paint(st.Warn, und)
+	}
+	parts = append(parts, nack, und)
+	if s.Invalid > 0 {
+		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
+	}
+	_, err := fmt.Fprintln(w, strings.Join(parts, ", "))
+	return err
+}
+
+// EventJSON writes the event in the JSON event format on one line.
+func EventJSON(w io.Writer, e *event.Event) error {
+	b := ce.AppendJSON(make([]byte, 0, 512), e)
+	_, err := w.Write(append(b, '\n'))
+	return err
+}
+
+func isJSON(data []byte) bool { return json.Valid(data) }
+
+// isPrintable reports whether data is UTF-8 text without control characters other than tab,
+// newline and carriage return.
+func isPrintable(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, c := range data {
+		if c < 0x20 && c != '\n' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
