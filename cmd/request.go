@@ -17,6 +17,7 @@ type RequestOptions struct {
 	F        *Factory
 	Event    eventFlags
 	Delivery deliveryFlags
+	Quiet    bool
 }
 
 // NewCmdRequest builds `cectl request`.
@@ -45,6 +46,7 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 	}
 	opts.Event.register(cmd.Flags())
 	opts.Delivery.register(cmd)
+	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "show only the header line of the reply")
 	return cmd
 }
 
@@ -108,7 +110,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	}
 	st := f.Styles()
 	for i := range replies {
-		if err := showEvent(f, st, &replies[i], format.EventInfo{Mode: replyMode.String()}); err != nil {
+		if err := showEvent(f, st, &replies[i], format.EventInfo{Mode: replyMode.String()}, opts.Quiet); err != nil {
 			return err
 		}
 	}
@@ -116,9 +118,9 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 }
 
 // showEvent prints an event as text for a person or as one line of CloudEvents JSON.
-func showEvent(f *Factory, st *format.Styles, e *event.Event, info format.EventInfo) error {
+func showEvent(f *Factory, st *format.Styles, e *event.Event, info format.EventInfo, quiet bool) error {
 	if f.JSON() {
 		return format.EventJSON(f.IO.Out, e)
 	}
-	return format.Event(f.IO.Out, st, e, info, false)
+	return format.Event(f.IO.Out, st, e, info, quiet)
 }

@@ -105,6 +105,10 @@ func encodeBinary(e *event.Event) Message {
 	body := e.DataEncoded
 	if body == nil {
 		body = []byte{}
+	} else if _, ok := h["Content-Type"]; !ok && !ce.IsBase64(e) {
+		// Without datacontenttype the JSON format's data is JSON (json-format §3.1); say so,
+		// or the receiver cannot tell what the body is.
+		h["Content-Type"] = []string{"application/json"}
 	}
 	return Message{Header: h, Body: body}
 }

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/cmd"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and testscript output")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"cectl": func() {
+			os.Exit(cmd.Main(cmd.BuildInfo{Version: "v0.0.0-test", Commit: "abc1234", Date: "2026-11-25"}))
+		},
+		"testreceiver": func() { os.Exit(testReceiver(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script: the real cectl binary, typed as
+// a user would, against receivers the scripts start.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("TERM", "xterm")
+			env.Setenv("K_SINK", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"freeport": cmdFreeport,
+			"waitport": cmdWaitport,
+			"exitcode": cmdExitcode,
+		},
+	})
+}
+
+// cmdFreeport sets the named variable to a TCP port on 127.0.0.1 that was free a moment ago.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdExitcode runs a program like exec and checks its exact exit code:
+// exitcode 3 cectl send ...
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdWaitport waits until something accepts connections on 127.0.0.1:PORT (at most 15s).
+func cmdWaitport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitport PORT")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on port %s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testReceiver is a minimal HTTP receiver for scripts: it prints every request as one JSON
+// line (method, path, headers, body) on stdout and answers with a fixed status, headers and
+// body. It stops after -count requests or on SIGINT.
+func testReceiver(args []string) int {
+	fs := flag.NewFlagSet("testreceiver", flag.ContinueOnError)
+	port := fs.Int("port", 0, "port on 127.0.0.1")
+	statuses := fs.String("status", "202", "status codes answered in turn, comma-separated; the last repeats")
+	body := fs.String("body", "", "response body")
+	var headers multiFlag
+	fs.Var(&headers, "header", "response header 'Name: value' (repeatable)")
+	count := fs.Int("count", 0, "exit after this many requests")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var codes []int
+	for _, s := range strings.Split(*statuses, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bad -status:", err)
+			return 2
+		}
+		codes = append(codes, n)
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		h := map[string]string{}
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "User-Agent" || k == "Accept-Encoding" || k == "Content-Length" {
+				continue
+			}
+			h[strings.ToLower(k)] = strings.Join(r.Header[k], ",")
+		}
+		line, _ := json.Marshal(map[string]any{"method": r.Method, "path": r.URL.Path, "headers": h, "body": string(b)})
+		fmt.Fprintf(os.Stdout, "%s\n", line)
+		for _, hv := range headers {
+			k, v, _ := strings.Cut(hv, ":")
+			w.Header().Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		w.WriteHeader(codes[min(n, len(codes)-1)])
+		io.WriteString(w, *body)
+		n++
+		if *count > 0 && n == *count {
+			close(done)
+		}
+	})}
+	go srv.Serve(ln)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case <-done:
+		time.Sleep(50 * time.Millisecond) // let the last response reach the client
+	case <-sig:
+	}
+	srv.Close()
+	return 0
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
