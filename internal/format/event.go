@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -68,7 +69,12 @@ func writeHeader(b *strings.Builder, st *Styles, e *event.Event, info EventInfo)
 }
 
 func writeAttributes(b *strings.Builder, st *Styles, e *event.Event) {
-	for _, a := range ce.Attributes(e) {
+	attrs := ce.Attributes(e)
+	width := attrIndent
+	for _, a := range attrs {
+		width = max(width, len(a.Name)+2)
+	}
+	for _, a := range attrs {
 		switch a.Name {
 		case "type", "source", "id", "subject":
 			continue // on the header line
@@ -80,7 +86,7 @@ func writeAttributes(b *strings.Builder, st *Styles, e *event.Event) {
 		name := Sanitize(a.Name)
 		b.WriteString("  ")
 		b.WriteString(st.paint(c, name))
-		b.WriteString(strings.Repeat(" ", max(1, attrIndent-len(name))))
+		b.WriteString(strings.Repeat(" ", max(1, width-len(name))))
 		b.WriteString(Sanitize(a.Value))
 		b.WriteByte('\n')
 	}
@@ -122,11 +128,14 @@ func Data(st *Styles, data []byte, contentType string, binary bool) string {
 	return binarySummary(st, data)
 }
 
+// asText says whether data reads as text: UTF-8 of a text content type (its control
+// characters are escaped later), or printable UTF-8 of any content type that was not marked
+// binary.
 func asText(data []byte, contentType string, binary bool) (string, bool) {
-	if binary && !ce.IsTextContentType(contentType) {
-		return "", false
+	if ce.IsTextContentType(contentType) && contentType != "" && utf8.Valid(data) {
+		return string(data), true
 	}
-	if !isPrintable(data) {
+	if binary || !isPrintable(data) {
 		return "", false
 	}
 	return string(data), true

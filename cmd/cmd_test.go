@@ -1,0 +1,346 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/spf13/cobra"
+)
+
+func testFactory(stdin string, env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	f := &Factory{
+		IO:     &IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut},
+		Build:  BuildInfo{Version: "v1.2.3"},
+		Getenv: func(k string) string { return env[k] },
+	}
+	return f, &out, &errOut
+}
+
+// runCmd parses args through the real command tree with the run replaced.
+func runCmd(t *testing.T, f *Factory, newCmd func(*Factory) *cobra.Command, args ...string) error {
+	t.Helper()
+	root := NewCmdRoot(f)
+	c := newCmd(f)
+	root.RemoveCommand(findCmd(root, c.Name()))
+	root.AddCommand(c)
+	root.SetArgs(append([]string{c.Name()}, args...))
+	_, err := root.ExecuteContextC(context.Background())
+	return err
+}
+
+func findCmd(root *cobra.Command, name string) *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestExitCodes(t *testing.T) {
+	interrupted, cancel := context.WithCancelCause(context.Background())
+	cancel(&InterruptError{Signal: syscall.SIGINT})
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want int
+	}{
+		{"success", context.Background(), nil, 0},
+		{"failure", context.Background(), errors.New("boom"), 1},
+		{"rejected, reported already", context.Background(), &SilentError{Code: ExitFailure}, 1},
+		{"flag error", context.Background(), flagErrorf("--to is required"), 2},
+		{"wrapped flag error", context.Background(), fmt.Errorf("x: %w", &FlagError{Err: errors.New("y")}), 2},
+		{"cobra unknown command", context.Background(), errors.New(`unknown command "sned" for "cectl"`), 2},
+		{"not delivered", context.Background(), &UndeliveredError{Err: errors.New("refused")}, 3},
+		{"not delivered, reported already", context.Background(), &SilentError{Code: ExitUndelivered}, 3},
+		{"interrupted", interrupted, context.Canceled, 130},
+		{"interrupt error", context.Background(), &InterruptError{Signal: syscall.SIGTERM}, 130},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.ctx, tt.err); got != tt.want {
+			t.Errorf("%s: ExitCode = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRunReportsErrors(t *testing.T) {
+	f, _, errOut := testFactory("", nil)
+	code := Run(context.Background(), f.IO, f.Build, []string{"send", "--type", "t"}, f.Getenv)
+	if code != ExitUsage {
+		t.Errorf("exit %d", code)
+	}
+	want := "error: --to is required (or set K_SINK)\nRun 'cectl send --help' for usage.\n"
+	if errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	f, out, _ := testFactory("", nil)
+	f.Build = BuildInfo{Version: "v1.2.3", Commit: "abc", Date: "2026-11-25"}
+	if code := Run(context.Background(), f.IO, f.Build, []string{"--version"}, f.Getenv); code != 0 {
+		t.Fatal(code)
+	}
+	if got := out.String(); got != "cectl v1.2.3 (commit abc, built 2026-11-25)\n" {
+		t.Errorf("version %q", got)
+	}
+}
+
+func TestSendFlags(t *testing.T) {
+	f, _, _ := testFactory("", nil)
+	var got *SendOptions
+	err := runCmd(t, f, func(f *Factory) *cobra.Command {
+		return NewCmdSend(f, func(_ context.Context, o *SendOptions) error { got = o; return nil })
+	}, "--to", "http://x", "--type", "t", "-e", "a=1", "-e", "b:=2", "-H", "X-A: 1", "--mode", "structured",
+		"--retries", "2", "--timeout", "5s", "-d", "hi", "--from", "f.jsonl", "--dry-run", "--batch-size", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Delivery.To != "http://x" || got.Event.Type != "t" || len(got.Event.Extensions) != 2 ||
+		got.Delivery.Headers[0] != "X-A: 1" || got.Delivery.Mode != "structured" || got.Delivery.Retries != 2 ||
+		got.Delivery.Timeout != 5*time.Second || got.Event.Data != "hi" || got.From != "f.jsonl" || !got.DryRun ||
+		got.BatchSize != 10 || got.Event.Source != "cectl" {
+		t.Errorf("parsed %+v", got)
+	}
+}
+
+func TestRequestFlags(t *testing.T) {
+	f, _, _ := testFactory("", nil)
+	var got *RequestOptions
+	err := runCmd(t, f, func(f *Factory) *cobra.Command {
+		return NewCmdRequest(f, func(_ context.Context, o *RequestOptions) error { got = o; return nil })
+	}, "--to", "http://x", "--type", "t", "-q", "--specversion", "0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Delivery.To != "http://x" || !got.Quiet || got.Event.SpecVersion != "0.3" {
+		t.Errorf("parsed %+v", got)
+	}
+}
+
+func TestParseExtension(t *testing.T) {
+	tests := []struct {
+		arg   string
+		name  string
+		value any
+		err   string
+	}{
+		{"region=eu", "region", "eu", ""},
+		{"empty=", "empty", "", ""},
+		{"eq=a=b", "eq", "a=b", ""},
+		{"count:=5", "count", int32(5), ""},
+		{"neg:=-2147483648", "neg", int32(-2147483648), ""},
+		{"flag:=true", "flag", true, ""},
+		{"off:=false", "off", false, ""},
+		{`s:="quoted"`, "s", "quoted", ""},
+		{"big:=2147483648", "", nil, "outside the signed 32-bit range"},
+		{"f:=1.5", "", nil, "a typed extension is"},
+		{`s:="open`, "", nil, "not a valid JSON string"},
+		{"noequals", "", nil, "want name=value"},
+		{"=v", "", nil, "want name=value"},
+		{":=v", "", nil, "want name=value"},
+	}
+	for _, tt := range tests {
+		name, value, err := parseExtension(tt.arg)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.arg, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || name != tt.name || value != tt.value {
+			t.Errorf("%q: got %q %#v %v", tt.arg, name, value, err)
+		}
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	tests := []struct{ arg, name, value, err string }{
+		{"X-A: 1", "X-A", "1", ""},
+		{"Authorization:Bearer a:b", "Authorization", "Bearer a:b", ""},
+		{"X-Empty:", "X-Empty", "", ""},
+		{"NoColon", "", "", "want 'Name: value'"},
+		{": v", "", "", "empty header name"},
+		{"Bad Name: v", "", "", "not allowed in a header name"},
+		{"X: a\r\nInjected: 1", "", "", "line break"},
+	}
+	for _, tt := range tests {
+		name, value, err := parseHeader(tt.arg)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.arg, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || name != tt.name || value != tt.value {
+			t.Errorf("%q: got %q %q %v", tt.arg, name, value, err)
+		}
+	}
+}
+
+func TestInferContentType(t *testing.T) {
+	tests := []struct {
+		data, file, want string
+	}{
+		{`{"a":1}`, "", "application/json"},
+		{`[1,2]`, "", "application/json"},
+		{`"str"`, "", "application/json"},
+		{`hello`, "", "text/plain"},
+		{"\x00\x01", "", "application/octet-stream"},
+		{"\xff\xfe", "", "application/octet-stream"},
+		{`not json`, "x.json", "application/json"},
+		{`<a/>`, "x.xml", "text/xml; charset=utf-8"},
+		{`whatever`, "x.txt", "text/plain"},
+		{`{"a":1}`, "x.unknownext", "application/json"},
+	}
+	for _, tt := range tests {
+		if got := inferContentType([]byte(tt.data), tt.file); got != tt.want {
+			t.Errorf("inferContentType(%q, %q) = %q, want %q", tt.data, tt.file, got, tt.want)
+		}
+	}
+}
+
+func TestBuildEvent(t *testing.T) {
+	dir := t.TempDir()
+	png := filepath.Join(dir, "a.png")
+	if err := os.WriteFile(png, []byte{0x89, 'P', 'N', 'G', 0}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string // ce.Marshal of the event, with the generated id replaced by ID
+		err   string
+	}{
+		{name: "defaults", args: []string{"--type", "t"},
+			want: `{"specversion":"1.0","id":"ID","source":"cectl","type":"t","time":"2026-11-25T10:00:00Z"}`},
+		{name: "all attributes", args: []string{"--type", "t", "--id", "x", "--source", "urn:a", "--time", "2026-01-02T03:04:05.5+01:00",
+			"--subject", "s", "--dataschema", "https://e.com/s", "-e", "n:=1", "-d", `{"a": 1}`},
+			want: `{"specversion":"1.0","id":"x","source":"urn:a","type":"t","subject":"s","time":"2026-01-02T03:04:05.5+01:00","datacontenttype":"application/json","dataschema":"https://e.com/s","n":1,"data":{"a":1}}`},
+		{name: "no time", args: []string{"--type", "t", "--id", "x", "--time", ""},
+			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t"}`},
+		{name: "stdin text", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "-"}, stdin: "hello\n",
+			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"text/plain","data":"hello\n"}`},
+		{name: "binary file", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "@" + png},
+			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"image/png","data_base64":"iVBORwA="}`},
+		{name: "v0.3", args: []string{"--type", "t", "--id", "x", "--time", "", "--specversion", "0.3", "--dataschema", "/s", "-d", "@" + png},
+			want: `{"specversion":"0.3","id":"x","source":"cectl","type":"t","datacontenttype":"image/png","schemaurl":"/s","datacontentencoding":"base64","data":"iVBORwA="}`},
+		{name: "content type override", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "a,b", "--datacontenttype", "text/csv"},
+			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"text/csv","data":"a,b"}`},
+		{name: "missing type", args: []string{}, err: "--type is required"},
+		{name: "bad specversion", args: []string{"--type", "t", "--specversion", "2.0"}, err: `--specversion: unsupported specversion "2.0"`},
+		{name: "bad time", args: []string{"--type", "t", "--time", "2026-11-25 10:00"}, err: `--time "2026-11-25 10:00" is not an RFC 3339 timestamp`},
+		{name: "bad source", args: []string{"--type", "t", "--source", "a b"}, err: `--source "a b" is not a URI-reference`},
+		{name: "missing file", args: []string{"--type", "t", "-d", "@/nonexistent/x"}, err: "--data: open /nonexistent/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ef eventFlags
+			cmd := &cobra.Command{}
+			ef.register(cmd.Flags())
+			if err := cmd.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			e, err := ef.build(strings.NewReader(tt.stdin), now)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				var fe *FlagError
+				if !errors.As(err, &fe) {
+					t.Errorf("%v is not a usage error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(ce.Marshal(e))
+			if !ef.changed("id") {
+				got = strings.Replace(got, e.ID(), "ID", 1)
+				if len(e.ID()) != 36 {
+					t.Errorf("generated id %q is not a UUID", e.ID())
+				}
+			}
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestColorDecision(t *testing.T) {
+	tests := []struct {
+		name    string
+		tty     bool
+		env     map[string]string
+		noColor bool
+		output  string
+		want    bool
+	}{
+		{"terminal", true, nil, false, "text", true},
+		{"pipe", false, nil, false, "text", false},
+		{"--no-color", true, nil, true, "text", false},
+		{"NO_COLOR", true, map[string]string{"NO_COLOR": "1"}, false, "text", false},
+		{"TERM=dumb", true, map[string]string{"TERM": "dumb"}, false, "text", false},
+		{"json", true, nil, false, "json", false},
+	}
+	for _, tt := range tests {
+		f, _, _ := testFactory("", tt.env)
+		f.IO.OutTTY = tt.tty
+		f.NoColor = tt.noColor
+		f.Output = tt.output
+		if got := f.Styles().Enabled; got != tt.want {
+			t.Errorf("%s: colour %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseExtension(f *testing.F) {
+	for _, s := range []string{"a=b", "n:=5", "b:=true", `s:="x"`, ":=", "=", "a:=1e3", "a:=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		name, value, err := parseExtension(arg)
+		if err != nil {
+			return
+		}
+		if name == "" || strings.Contains(name, "=") && !strings.Contains(arg[len(name):], "=") {
+			t.Fatalf("%q parsed to name %q", arg, name)
+		}
+		switch value.(type) {
+		case string, bool, int32:
+		default:
+			t.Fatalf("%q parsed to %T", arg, value)
+		}
+	})
+}
+
+func FuzzParseHeader(f *testing.F) {
+	for _, s := range []string{"X-A: 1", "a:b", ":", "x: \r\n", "Bad Name: v", "X:\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		name, value, err := parseHeader(arg)
+		if err != nil {
+			return
+		}
+		if name == "" || strings.ContainsAny(value, "\r\n\x00") || strings.ContainsAny(name, " :\r\n") {
+			t.Fatalf("%q parsed to %q %q", arg, name, value)
+		}
+	})
+}
+

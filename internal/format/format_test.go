@@ -1,0 +1,179 @@
+package format
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/NAME, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func mustDecode(t *testing.T, doc string) *event.Event {
+	t.Helper()
+	e, err := ce.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+var received = time.Date(2026, 11, 25, 17, 59, 8, 123e6, time.UTC)
+
+func TestEventText(t *testing.T) {
+	events := []struct {
+		name string
+		doc  string
+		info EventInfo
+	}{
+		{"json", `{"specversion":"1.0","id":"8f1c","source":"/users","type":"com.example.user.created","subject":"user/42",
+			"time":"2026-11-25T17:59:08Z","datacontenttype":"application/json","dataschema":"https://example.com/user.json",
+			"region":"eu","priority":5,"sampled":true,"data":{"id":42,"name":"Ada","tags":["a","b"]}}`,
+			EventInfo{Received: received, Mode: "binary"}},
+		{"text", `{"specversion":"1.0","id":"1","source":"cectl","type":"com.example.note","datacontenttype":"text/plain","data":"line one\nline two"}`,
+			EventInfo{Mode: "structured", Notes: []string{"duplicate"}}},
+		{"binary", `{"specversion":"1.0","id":"2","source":"cectl","type":"com.example.upload","datacontenttype":"image/png",
+			"data_base64":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="}`,
+			EventInfo{Received: received, Mode: "batch"}},
+		{"hostile", `{"specversion":"1.0","id":"\u001b[31mred","source":"/s","type":"com.example.\u001b]0;title\u0007x",
+			"subject":"a\u202eb","datacontenttype":"text/plain","data":"clear\u001b[2J screen\r\n"}`,
+			EventInfo{}},
+		{"v03", `{"specversion":"0.3","id":"3","source":"/s","type":"t","schemaurl":"/schema","datacontentencoding":"base64","data":"AAEC"}`,
+			EventInfo{}},
+	}
+	for _, color := range []bool{false, true} {
+		var out bytes.Buffer
+		st := NewStyles(color)
+		for _, tt := range events {
+			e := mustDecode(t, tt.doc)
+			if err := Event(&out, st, e, tt.info, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := Event(&out, st, e, tt.info, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := "event/plain.txt"
+		if color {
+			name = "event/color.txt"
+		}
+		golden(t, name, out.Bytes())
+		if !color && bytes.ContainsAny(out.Bytes(), "\x1b\x07\r") {
+			t.Error("control characters reached the plain output")
+		}
+	}
+}
+
+func TestDeliveryOutput(t *testing.T) {
+	e := mustDecode(t, `{"specversion":"1.0","id":"abc","source":"/s","type":"com.example.t"}`)
+	mkResp := func(status string, ct, body string) *client.Response {
+		return &client.Response{Proto: "HTTP/1.1", Status: status, Header: http.Header{"Content-Type": {ct}}, Body: []byte(body)}
+	}
+	results := []client.Result{
+		{Delivered: true, ACK: true, Status: 202, Attempts: 1, Duration: 2345 * time.Microsecond, Response: mkResp("202 Accepted", "", "")},
+		{Delivered: true, ACK: true, Status: 200, Attempts: 3, Duration: 1200 * time.Millisecond, Response: mkResp("200 OK", "application/json", `{"ok":true}`)},
+		{Delivered: true, Status: 400, Attempts: 1, Duration: 800 * time.Microsecond, Response: mkResp("400 Bad Request", "text/plain", "missing subject\n")},
+		{Attempts: 2, Duration: 3 * time.Second, Err: errors.New("cannot connect to 127.0.0.1:9: connect: connection refused")},
+	}
+	var text, js bytes.Buffer
+	st := NewStyles(false)
+	var sum Summary
+	for i := range results {
+		d := Delivery{Event: e, To: "http://localhost:8080/", Mode: "binary", Result: &results[i], Line: i}
+		if err := DeliveryText(&text, st, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := DeliveryJSON(&js, d); err != nil {
+			t.Fatal(err)
+		}
+		sum.Add(&results[i])
+	}
+	sum.Invalid = 1
+	if err := SummaryText(&text, st, sum); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "delivery/text.txt", text.Bytes())
+	golden(t, "delivery/json.jsonl", js.Bytes())
+}
+
+func TestExchange(t *testing.T) {
+	req, _ := http.NewRequest("POST", "http://localhost:8080/hook?x=1", nil)
+	req.Header.Set("Ce-Id", "abc")
+	req.Header.Set("Ce-Evil", "a\x1b[31mb")
+	res := client.Result{Request: req, Response: &client.Response{Proto: "HTTP/1.1", Status: "202 Accepted", Header: http.Header{"Date": {"today"}}}}
+	var out bytes.Buffer
+	if err := Exchange(&out, NewStyles(false), &res); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "delivery/exchange.txt", out.Bytes())
+}
+
+func TestSanitize(t *testing.T) {
+	tests := []struct{ in, line, block string }{
+		{"plain", "plain", "plain"},
+		{"a\x1b[31mb", `a\x1b[31mb`, `a\x1b[31mb`},
+		{"two\nlines\tx", `two\nlines\tx`, "two\nlines\tx"},
+		{"cr\r", `cr\r`, `cr\r`},
+		{"c1\u009bx", `c1\x9bx`, `c1\x9bx`},
+		{"bad\xffutf8", `bad\xffutf8`, `bad\xffutf8`},
+		{"bidi\u202eevil", `bidi\u202eevil`, `bidi\u202eevil`},
+		{"ünïcode ✓", "ünïcode ✓", "ünïcode ✓"},
+	}
+	for _, tt := range tests {
+		if got := Sanitize(tt.in); got != tt.line {
+			t.Errorf("Sanitize(%q) = %q, want %q", tt.in, got, tt.line)
+		}
+		if got := SanitizeBlock(tt.in); got != tt.block {
+			t.Errorf("SanitizeBlock(%q) = %q, want %q", tt.in, got, tt.block)
+		}
+	}
+}
+
+func FuzzSanitize(f *testing.F) {
+	for _, s := range []string{"", "a\x1bb", "\u009b", "\xff", "x\u202e", "\n\t\r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, out := range []string{Sanitize(s), SanitizeBlock(s)} {
+			for _, r := range out {
+				if unsafeRune(r) && r != '\n' && r != '\t' {
+					t.Fatalf("%q kept %U", s, r)
+				}
+			}
+		}
+		if strings.ContainsRune(Sanitize(s), '\n') {
+			t.Fatalf("Sanitize(%q) kept a newline", s)
+		}
+	})
+}
