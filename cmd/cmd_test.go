@@ -343,4 +343,3 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
-
