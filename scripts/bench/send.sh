@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Benchmarks cectl send against curl (one event, wall time) and against a plain net/http
+# client (--from throughput), measured in the same run. Usage: scripts/bench/send.sh [runs] [events]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -trimpath -ldflags '-s -w' -o "$tmp/cectl" .
+go build -o "$tmp/sendbench" ./scripts/bench/send
+"$tmp/sendbench" -cectl "$tmp/cectl" -runs "${1:-100}" -events "${2:-10000}"
