@@ -74,7 +74,19 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mod
 }
 
 func (df *deliveryFlags) client(f *Factory, h http.Header, conns int) *client.Client {
+	var onRetry func(int, time.Duration, client.Result)
+	if f.Verbose {
+		log := f.Logger()
+		onRetry = func(attempt int, wait time.Duration, last client.Result) {
+			why := fmt.Sprint(last.Err)
+			if last.Delivered {
+				why = last.Response.Status
+			}
+			log.Debug("retrying", "attempt", attempt+1, "of", df.Retries+1, "wait", wait.Round(time.Millisecond), "after", why)
+		}
+	}
 	return client.New(client.Options{
+		OnRetry:   onRetry,
 		Timeout:   df.Timeout,
 		Retries:   df.Retries,
 		Header:    h,

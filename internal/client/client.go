@@ -36,6 +36,8 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// OnRetry, when set, is told about each retry before its wait.
+	OnRetry func(attempt int, wait time.Duration, last Result)
 	// Sleep waits between attempts; tests replace it. Nil means a timer that stops early
 	// when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -122,6 +124,9 @@ func (c *Client) Post(ctx context.Context, target string, msg Message) Result {
 		wait, retry := c.retryDelay(res, attempt)
 		if !retry || attempt > c.opts.Retries {
 			break
+		}
+		if c.opts.OnRetry != nil {
+			c.opts.OnRetry(attempt, wait, res)
 		}
 		if err := c.opts.Sleep(ctx, wait); err != nil {
 			res.Err = err

@@ -158,7 +158,12 @@ func Exchange(w io.Writer, st *Styles, r *client.Result) error {
 		b.WriteByte('\n')
 		b.WriteString(st.paint(st.Dim, "> Host: "+Sanitize(req.URL.Host)))
 		b.WriteByte('\n')
-		writeHeaders(&b, st, "> ", req.Header)
+		h := req.Header
+		if req.ContentLength > 0 && h.Get("Content-Length") == "" {
+			h = h.Clone()
+			h.Set("Content-Length", fmt.Sprint(req.ContentLength))
+		}
+		writeHeaders(&b, st, "> ", h)
 	}
 	if resp := r.Response; resp != nil {
 		b.WriteString(st.paint(st.Dim, "< "+resp.Proto+" "+Sanitize(resp.Status)))
