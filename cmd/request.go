@@ -64,13 +64,12 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err := s.checkFlagEvent(e); err != nil {
 		return err
 	}
-	msg, err := client.Encode(mode, e)
+	t, err := opts.Delivery.open(f, to, headers, 1)
 	if err != nil {
 		return err
 	}
-	c := opts.Delivery.client(f, headers, 1)
-	defer c.Close()
-	res := c.Post(ctx, to, msg)
+	defer t.Close()
+	res, replies, replyMode, decodeErr := t.Request(ctx, mode, e)
 	est := f.ErrStyles()
 	if f.Verbose {
 		if err := format.Exchange(f.IO.ErrOut, est, &res); err != nil {
@@ -91,7 +90,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		}
 		return &SilentError{Code: ExitFailure}
 	}
-	replies, replyMode, err := client.Decode(res.Response.Header, res.Response.Body)
+	err = decodeErr
 	if errors.Is(err, client.ErrNoEvent) {
 		what := "an empty body"
 		if len(res.Response.Body) > 0 {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -53,9 +51,6 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mod
 	if to == "" {
 		return "", mode, nil, flagErrorf("--to is required (or set K_SINK)")
 	}
-	if err := checkTarget(to); err != nil {
-		return "", mode, nil, err
-	}
 	h := http.Header{}
 	for _, arg := range df.Headers {
 		name, value, err := parseHeader(arg)
@@ -73,19 +68,20 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mod
 	return to, mode, h, nil
 }
 
-func (df *deliveryFlags) client(f *Factory, h http.Header, conns int) *client.Client {
+// open returns the target for the resolved URL; conns is how many connections to keep.
+func (df *deliveryFlags) open(f *Factory, to string, h http.Header, conns int) (client.Target, error) {
 	var onRetry func(int, time.Duration, client.Result)
 	if f.Verbose {
 		log := f.Logger()
 		onRetry = func(attempt int, wait time.Duration, last client.Result) {
 			why := fmt.Sprint(last.Err)
-			if last.Delivered {
+			if last.Delivered && last.Response != nil {
 				why = last.Response.Status
 			}
 			log.Debug("retrying", "attempt", attempt+1, "of", df.Retries+1, "wait", wait.Round(time.Millisecond), "after", why)
 		}
 	}
-	return client.New(client.Options{
+	t, err := client.Open(to, client.Options{
 		OnRetry:   onRetry,
 		Timeout:   df.Timeout,
 		Retries:   df.Retries,
@@ -94,20 +90,11 @@ func (df *deliveryFlags) client(f *Factory, h http.Header, conns int) *client.Cl
 		Conns:     conns,
 		Insecure:  df.Insecure,
 	})
-}
-
-func checkTarget(to string) error {
-	u, err := url.Parse(to)
-	if err != nil {
-		return flagErrorf("--to %q is not a URL: %v", to, errors.Unwrap(err))
+	var ue *client.UsageError
+	if errors.As(err, &ue) {
+		return nil, &FlagError{Err: fmt.Errorf("--to %w", ue.Err)}
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return flagErrorf("--to %q: unsupported scheme %q (want http or https)", to, u.Scheme)
-	}
-	if u.Host == "" {
-		return flagErrorf("--to %q has no host", to)
-	}
-	return nil
+	return t, err
 }
 
 // parseHeader parses 'Name: value'. The name must be an RFC 9110 token; the value must not
@@ -202,10 +189,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // sender delivers events and reports each result.
 type sender struct {
 	f        *Factory
-	c        *client.Client
+	t        client.Target
 	to       string
 	mode     client.Mode
-	headers  http.Header
 	dryRun   bool
 	st, est  *format.Styles
 	summary  format.Summary
@@ -227,13 +213,17 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
 	}
+	t, err := opts.Delivery.open(f, to, headers, 4)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
 	s := &sender{
-		f: f, to: to, mode: mode, headers: headers, dryRun: opts.DryRun,
+		f: f, t: t, to: to, mode: mode, dryRun: opts.DryRun,
 		st: f.Styles(), est: f.ErrStyles(),
 	}
-	if !opts.DryRun {
-		s.c = opts.Delivery.client(f, headers, 4)
-		defer s.c.Close()
+	if _, ok := t.(client.Dumper); opts.DryRun && !ok {
+		return flagErrorf("--dry-run is not available for %s", to)
 	}
 
 	if opts.From == "" {
@@ -421,14 +411,10 @@ func (s *sender) reportInvalid(name string, line, col int, msg, rule string) {
 // deliver sends events in one request (several only in batch mode) and reports the result
 // for each. It returns the result, nil in a dry run, and an error only when output fails.
 func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int) (*client.Result, error) {
-	msg, err := client.Encode(s.mode, events...)
-	if err != nil {
-		return nil, err
-	}
 	if s.dryRun {
-		return nil, s.dump(ctx, msg)
+		return nil, s.dump(ctx, events)
 	}
-	res := s.c.Post(ctx, s.to, msg)
+	res := s.t.Send(ctx, s.mode, events...)
 	if s.f.Verbose {
 		if err := format.Exchange(s.f.IO.ErrOut, s.est, &res); err != nil {
 			return nil, err
@@ -446,6 +432,7 @@ func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int
 			r.Response = nil
 			d.Result = &r
 		}
+		var err error
 		if s.f.JSON() {
 			err = format.DeliveryJSON(s.f.IO.Out, d)
 		} else {
@@ -459,13 +446,9 @@ func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int
 	return &res, nil
 }
 
-// dump prints the exact request the message would make.
-func (s *sender) dump(ctx context.Context, msg client.Message) error {
-	req, err := client.NewRequest(ctx, s.to, msg, s.headers, s.f.UserAgent())
-	if err != nil {
-		return err
-	}
-	b, err := httputil.DumpRequestOut(req, true)
+// dump prints the exact message the events would make.
+func (s *sender) dump(ctx context.Context, events []*event.Event) error {
+	b, err := s.t.(client.Dumper).Dump(ctx, s.mode, events...)
 	if err != nil {
 		return err
 	}
