@@ -89,14 +89,14 @@ func SummaryLine(s ReportSummary) string {
 	b.WriteString(plural(s.Files, "file"))
 	b.WriteString(", ")
 	b.WriteString(plural(s.Events, "event"))
-	b.WriteString(": ")
 	switch {
+	case s.Errors == 0 && s.Warnings == 0 && s.Events == 0:
 	case s.Errors == 0 && s.Warnings == 0:
-		b.WriteString("all valid")
+		b.WriteString(": all valid")
 	case s.Errors == 0:
-		b.WriteString("all valid, " + plural(s.Warnings, "warning"))
+		b.WriteString(": all valid, " + plural(s.Warnings, "warning"))
 	default:
-		b.WriteString(strconv.Itoa(s.Invalid) + " invalid (" + plural(s.Errors, "error") + ", " + plural(s.Warnings, "warning") + ")")
+		b.WriteString(": " + strconv.Itoa(s.Invalid) + " invalid (" + plural(s.Errors, "error") + ", " + plural(s.Warnings, "warning") + ")")
 	}
 	if s.Unreadable > 0 {
 		b.WriteString("; " + plural(s.Unreadable, "file") + " could not be read")

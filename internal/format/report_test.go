@@ -187,7 +187,8 @@ func TestSummaryLine(t *testing.T) {
 		{ReportSummary{Files: 1, Events: 1}, "1 file, 1 event: all valid"},
 		{ReportSummary{Files: 2, Events: 3, Warnings: 1}, "2 files, 3 events: all valid, 1 warning"},
 		{ReportSummary{Files: 2, Events: 3, Invalid: 1, Errors: 2}, "2 files, 3 events: 1 invalid (2 errors, 0 warnings)"},
-		{ReportSummary{Files: 1, Unreadable: 1}, "1 file, 0 events: all valid; 1 file could not be read"},
+		{ReportSummary{Files: 1, Unreadable: 1}, "1 file, 0 events; 1 file could not be read"},
+		{ReportSummary{Files: 1, Errors: 1}, "1 file, 0 events: 0 invalid (1 error, 0 warnings)"},
 	}
 	for _, tt := range tests {
 		if got := SummaryLine(tt.s); got != tt.want {

@@ -1,11 +1,36 @@
 package validate
 
 import (
+	"bytes"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got with testdata/NAME, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s", path, got)
+	}
+}
 
 // ev1 and ev03 build events of spec v1.0 and v0.3 with extra members.
 func ev1(extra string) string {
@@ -299,12 +324,18 @@ func TestRules(t *testing.T) {
 		{"non-ASCII column", "{\"specversion\":\"1.0\",\"id\":\"é😀\",\"source\":\"/s\",\"type\":\"t\",\n\"subject\":\"ü\",\"x_y\":1}",
 			Options{}, []want{e(RuleExtensionName, "/x_y", "_y", 0)}},
 	}
+	// Every message a person reads, for review in one file.
+	var messages bytes.Buffer
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Event([]byte(tt.doc), tt.opts)
 			checkFindings(t, tt.doc, got, tt.want)
+			for _, f := range got {
+				fmt.Fprintf(&messages, "%-40s %d:%d %s: %s [%s]\n", tt.name, f.Line, f.Column, f.Level, f.Message, f.Rule)
+			}
 		})
 	}
+	golden(t, "messages.txt", messages.Bytes())
 }
 
 func TestMultiLinePositions(t *testing.T) {

@@ -140,6 +140,15 @@ func NewScanner(r io.Reader, opts Options) *Scanner {
 	return &Scanner{r: r, c: checker{opts: opts}, line: 1, col: 1, lastLine: 1, lastCol: 1}
 }
 
+// Reset makes the Scanner read a new input, keeping its buffers, so that
+// one Scanner can validate many files without allocating for each.
+func (s *Scanner) Reset(r io.Reader) {
+	*s = Scanner{
+		r: r, c: s.c, buf: s.buf, line: 1, col: 1, lastLine: 1, lastCol: 1,
+		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0],
+	}
+}
+
 // Err returns the first read error, if any (not validation problems).
 func (s *Scanner) Err() error { return s.err }
 

@@ -229,3 +229,21 @@ func BenchmarkScannerLines(b *testing.B) {
 		}
 	}
 }
+
+func TestScannerReset(t *testing.T) {
+	s := NewScanner(strings.NewReader("["+ev1("")+","+ev03("")+"]"), Options{})
+	for s.Scan() {
+	}
+	if st := s.Stats(); st.Errors != 1 || st.Layout != LayoutBatch {
+		t.Fatalf("first input: %+v", st)
+	}
+	s.Reset(strings.NewReader("\n" + ev1(`,"time":"x"`)))
+	var got []Finding
+	for s.Scan() {
+		got = append(got, s.Result().Findings...)
+	}
+	st := s.Stats()
+	if st.Layout != LayoutSingle || st.Events != 1 || len(got) != 1 || got[0].Line != 2 || got[0].Offset != 1+strings.Index(ev1(`,"time":"x"`), `x"`) {
+		t.Errorf("after Reset: %+v %s", st, dump(got))
+	}
+}

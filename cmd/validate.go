@@ -1,0 +1,409 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/validate"
+	"github.com/spf13/cobra"
+)
+
+// ValidateOptions are the options of cectl validate.
+type ValidateOptions struct {
+	F            *Factory
+	Args         []string
+	Strict       bool
+	SpecVersions []string
+	Schema       string
+	SchemaMap    []string
+	Format       string
+	Quiet        bool
+}
+
+// NewCmdValidate builds `cectl validate`. runF, when not nil, replaces the run for tests of
+// flag parsing.
+func NewCmdValidate(f *Factory, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "validate <file|dir|glob|->... [flags]",
+		Short: "Check CloudEvents JSON against every rule of the specification",
+		Long: `Check event files against every rule of the CloudEvents 1.0.2 (and 0.3) JSON format:
+structure, duplicate members, UTF-8, required attributes and their types, URI, timestamp and
+media type syntax, string characters, extension names and types, data and data_base64, and
+batch specversion agreement. Each finding names its rule and points at file:line:column
+(columns count characters) and at the member's JSON pointer.
+
+Arguments are files, directories (searched recursively for *.json, *.jsonl and *.ndjson,
+skipping hidden directories), glob patterns (expanded by cectl, ** matches any depth), or -
+for stdin. Each input may hold one event, a JSON array of events (a batch) or JSON lines;
+the layout is detected, and inputs of any size are streamed.
+
+Findings are errors (a MUST of the spec) or warnings (a SHOULD); --strict makes warnings
+errors. --schema checks the data of every event whose data is JSON against a JSON Schema;
+--schema-map uses the schema mapped to the event's dataschema instead.
+
+Output formats: text (default; -q prints only the summary), json (-o json or --format json:
+one object per finding, then a summary object), github (workflow annotations), junit (one
+test case per event) and sarif (for code-scanning upload).
+
+Exit codes:
+  0    every event is valid (warnings allowed unless --strict)
+  1    an event is invalid, or an input cannot be read
+  2    usage error: no arguments, unknown flag, bad flag value or schema
+  130  interrupted`,
+		Example: `  $ cectl validate event.json
+  $ cectl validate events/ 'more/**/*.jsonl'
+  $ cectl listen -o json | cectl validate -
+  $ cectl validate --strict --specversion 1.0 events/
+  $ cectl validate --schema order.schema.json orders.jsonl
+  $ cectl validate --schema-map https://example.com/order.json=schemas/order.json events/
+  $ cectl validate --format github events/
+  $ cectl validate --format sarif events/ > cectl.sarif`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return flagErrorf("validate needs at least one file, directory, glob pattern or - for stdin")
+			}
+			opts.Args = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return validateRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Strict, "strict", false, "treat warnings (SHOULD rules) as errors")
+	fl.StringSliceVar(&opts.SpecVersions, "specversion", nil, "accept only these specversions: 1.0, 0.3 (repeatable; default both)")
+	fl.StringVar(&opts.Schema, "schema", "", "check each event's JSON data against the JSON Schema in `FILE`")
+	fl.StringArrayVar(&opts.SchemaMap, "schema-map", nil, "check the data of events whose dataschema is `URI=FILE`'s URI against FILE (repeatable)")
+	fl.StringVar(&opts.Format, "format", "", "report format: text, json, github, junit or sarif (default: from -o)")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary (text and json)")
+	return cmd
+}
+
+// input is one thing to validate: a file, or stdin.
+type input struct {
+	name  string // as shown in reports
+	path  string // "" for stdin
+	stdin bool
+	err   error // why it cannot be read, found while expanding the arguments
+}
+
+// prepare checks the flags and returns the report format and the validation options.
+func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
+	vo := validate.Options{Strict: opts.Strict}
+	for _, v := range opts.SpecVersions {
+		if v != "1.0" && v != "0.3" {
+			return "", vo, flagErrorf("invalid --specversion %q: want 1.0 or 0.3", v)
+		}
+		vo.SpecVersions = append(vo.SpecVersions, v)
+	}
+	kind := opts.Format
+	switch {
+	case kind == "":
+		kind = opts.F.Output
+	case opts.F.JSON() && kind != format.ReportJSON:
+		return "", vo, flagErrorf("--format %s conflicts with -o json", kind)
+	}
+	if !slices.Contains(format.ReportFormats(), kind) {
+		return "", vo, flagErrorf("invalid --format %q: want %s", kind, strings.Join(format.ReportFormats(), ", "))
+	}
+	mapping := map[string]string{}
+	for _, m := range opts.SchemaMap {
+		i := strings.LastIndexByte(m, '=')
+		if i <= 0 || i == len(m)-1 {
+			return "", vo, flagErrorf("invalid --schema-map %q: want URI=FILE", m)
+		}
+		mapping[m[:i]] = m[i+1:]
+	}
+	if opts.Schema != "" || len(mapping) > 0 {
+		schemas, err := validate.LoadSchemas(opts.Schema, mapping)
+		if err != nil {
+			return "", vo, &FlagError{Err: fmt.Errorf("--schema: %w", err)}
+		}
+		vo.Data = schemas
+	}
+	stdin := 0
+	for _, a := range opts.Args {
+		if a == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return "", vo, flagErrorf("- (stdin) can be given only once")
+	}
+	return kind, vo, nil
+}
+
+func validateRun(ctx context.Context, opts *ValidateOptions) error {
+	kind, vo, err := opts.prepare()
+	if err != nil {
+		return err
+	}
+	inputs, err := expandInputs(opts.Args, opts.F.IO.ErrOut, opts.F.ErrStyles())
+	if err != nil {
+		return err
+	}
+	st := opts.F.Styles()
+	quiet := opts.Quiet
+	if kind != format.ReportText {
+		st = format.NewStyles(false)
+	}
+	rep, err := format.NewReport(kind, opts.F.IO.Out, format.ReportOptions{Styles: st, Quiet: quiet, Version: opts.F.Build.version()})
+	if err != nil {
+		return &FlagError{Err: err}
+	}
+	if quiet && kind == format.ReportJSON {
+		rep = summaryOnly{rep}
+	}
+
+	var sum format.ReportSummary
+	s := validate.NewScanner(nil, vo)
+	werr := func() error {
+		for _, in := range inputs {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			sum.Files++
+			if in.err != nil {
+				sum.Unreadable++
+				if err := rep.Unreadable(in.name, in.err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := validateInput(ctx, s, in, opts.F.IO.In, rep, &sum); err != nil {
+				return err
+			}
+		}
+		return rep.Close(sum)
+	}()
+	switch {
+	case errors.Is(werr, syscall.EPIPE):
+		// The reader of stdout went away (| head): end quietly.
+	case werr != nil:
+		return werr
+	}
+	if !sum.OK() {
+		return &SilentError{Code: ExitFailure}
+	}
+	return nil
+}
+
+// validateInput streams one input through the scanner into the report.
+func validateInput(ctx context.Context, s *validate.Scanner, in input, stdin io.Reader, rep format.Reporter, sum *format.ReportSummary) error {
+	var r io.Reader = stdin
+	if !in.stdin {
+		f, err := os.Open(in.path)
+		if err != nil {
+			sum.Unreadable++
+			return rep.Unreadable(in.name, fmt.Errorf("cannot read: %w", errors.Unwrap(err)))
+		}
+		defer f.Close()
+		r = f
+	}
+	s.Reset(r)
+	for n := 0; s.Scan(); n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := rep.Event(in.name, s.Result()); err != nil {
+			return err
+		}
+	}
+	st := s.Stats()
+	sum.Events += st.Events
+	sum.Invalid += st.Invalid
+	sum.Errors += st.Errors
+	sum.Warnings += st.Warnings
+	if err := s.Err(); err != nil {
+		sum.Unreadable++
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return rep.Unreadable(in.name, fmt.Errorf("cannot read: %w", err))
+	}
+	return nil
+}
+
+// summaryOnly is the JSON report of -q: the summary object alone.
+type summaryOnly struct{ format.Reporter }
+
+func (summaryOnly) Event(string, *validate.Result) error { return nil }
+func (summaryOnly) Unreadable(string, error) error       { return nil }
+
+// expandInputs turns the arguments into inputs: - is stdin, a directory gives its event
+// files, a name that does not exist but holds glob characters is a pattern. Inputs that
+// cannot be found become unreadable inputs, reported with the results; a malformed pattern
+// is a usage error.
+func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input, error) {
+	var out []input
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, input{name: name, path: name})
+		}
+	}
+	for _, a := range args {
+		if a == "-" {
+			out = append(out, input{name: "<stdin>", stdin: true})
+			continue
+		}
+		info, err := os.Stat(a)
+		switch {
+		case err == nil && info.IsDir():
+			files, err := eventFiles(a)
+			if err != nil {
+				out = append(out, input{name: a, err: fmt.Errorf("cannot read directory: %w", unwrapPath(err))})
+				continue
+			}
+			if len(files) == 0 {
+				fmt.Fprintf(errOut, "%s no *.json, *.jsonl or *.ndjson files in %s\n", est.Warn.Sprint("warning:"), format.Sanitize(a))
+			}
+			for _, f := range files {
+				add(f)
+			}
+		case err == nil:
+			add(a)
+		case strings.ContainsAny(a, "*?["):
+			matches, err := glob(a)
+			if err != nil {
+				return nil, flagErrorf("invalid pattern %q: %v", a, err)
+			}
+			if len(matches) == 0 {
+				out = append(out, input{name: a, err: errors.New("no files match the pattern")})
+			}
+			for _, m := range matches {
+				if info, err := os.Stat(m); err == nil && info.IsDir() {
+					files, _ := eventFiles(m)
+					for _, f := range files {
+						add(f)
+					}
+					continue
+				}
+				add(m)
+			}
+		default:
+			out = append(out, input{name: a, err: fmt.Errorf("cannot read: %w", unwrapPath(err))})
+		}
+	}
+	return out, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// isEventFile says which files a directory search picks up.
+func isEventFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json", ".jsonl", ".ndjson":
+		return true
+	}
+	return false
+}
+
+// eventFiles lists the event files under dir in lexical order, skipping hidden directories.
+func eventFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if isEventFile(d.Name()) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files, err
+}
+
+// glob expands a pattern like filepath.Glob, and also lets a ** segment match any number of
+// directories (including none).
+func glob(pattern string) ([]string, error) {
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(pattern, "**") {
+		return filepath.Glob(pattern)
+	}
+	pattern = filepath.ToSlash(pattern)
+	segs := strings.Split(pattern, "/")
+	// Walk from the longest prefix without glob characters.
+	k := 0
+	for k < len(segs) && !strings.ContainsAny(segs[k], "*?[") {
+		k++
+	}
+	root := strings.Join(segs[:k], "/")
+	switch {
+	case root == "" && strings.HasPrefix(pattern, "/"):
+		root = "/"
+	case root == "":
+		root = "."
+	}
+	rest := segs[k:]
+	var matches []string
+	err := filepath.WalkDir(filepath.FromSlash(root), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == filepath.FromSlash(root) {
+				return fs.SkipAll // like filepath.Glob: a missing root matches nothing
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(filepath.FromSlash(root), p)
+		if rel == "." {
+			return nil
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && !strings.HasPrefix(rest[0], ".") {
+			return filepath.SkipDir
+		}
+		if matchSegments(rest, strings.Split(filepath.ToSlash(rel), "/")) {
+			matches = append(matches, p)
+		}
+		return nil
+	})
+	return matches, err
+}
+
+// matchSegments matches path segments against pattern segments, ** matching zero or more.
+func matchSegments(pat, name []string) bool {
+	if len(pat) == 0 {
+		return len(name) == 0
+	}
+	if pat[0] == "**" {
+		for i := 0; i <= len(name); i++ {
+			if matchSegments(pat[1:], name[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(name) == 0 {
+		return false
+	}
+	if ok, _ := path.Match(pat[0], name[0]); !ok {
+		return false
+	}
+	return matchSegments(pat[1:], name[1:])
+}
