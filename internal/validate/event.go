@@ -72,6 +72,14 @@ type member struct {
 type topName struct {
 	ref nameRef
 	off int
+	key uint32 // length and first byte, to skip most comparisons
+}
+
+func nameKey(name []byte) uint32 {
+	if len(name) == 0 {
+		return 0
+	}
+	return uint32(len(name))<<8 | uint32(name[0])
 }
 
 // checker validates one document. Its buffers are reused from one document
@@ -225,13 +233,14 @@ func (c *checker) object(i int) (int, bool) {
 		ref := c.nameRef(i, end, esc)
 		name := c.bytesOf(ref)
 		dupOf := -1
+		key := nameKey(name)
 		for k := range c.top {
-			if bytes.Equal(c.bytesOf(c.top[k].ref), name) {
+			if c.top[k].key == key && bytes.Equal(c.bytesOf(c.top[k].ref), name) {
 				dupOf = k
 				break
 			}
 		}
-		c.top = append(c.top, topName{ref, nameOff})
+		c.top = append(c.top, topName{ref, nameOff, key})
 		c.curTop = len(c.top) - 1
 		i = c.ws(end)
 		if i >= len(doc) {
@@ -569,17 +578,8 @@ func (c *checker) uri(m *member, name string, absolute bool) bool {
 // character is reported at its exact position.
 func (c *checker) chars(m *member, name string) bool {
 	raw := c.doc[m.off+1 : m.end-1]
-	if !m.esc {
-		clean := true
-		for _, b := range raw {
-			if b < 0x20 || b >= 0x7f {
-				clean = false
-				break
-			}
-		}
-		if clean {
-			return true
-		}
+	if !m.esc && printableASCII(raw) {
+		return true
 	}
 	base := m.off + 1
 	for i := 0; i < len(raw); {

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -136,6 +137,7 @@ func (c *checker) str(i int) (int, bool, bool) {
 	i++
 	esc := false
 	for {
+		i += plainRun(doc[i:])
 		for i < len(doc) && strPlain[doc[i]] {
 			i++
 		}
@@ -547,4 +549,52 @@ func quote(b []byte) string {
 		return strconv.Quote(string(b[:i])) + "…"
 	}
 	return strconv.Quote(string(b))
+}
+
+// SWAR helpers: test 8 bytes at a time.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special has the high bit set in each byte of v that is below 0x20, '"',
+// '\\' or non-ASCII; it may also flag some bytes next to those, which only
+// makes the caller fall back to the byte loop early.
+func special(v uint64) uint64 {
+	const quote, backslash = '"' * ones, '\\' * ones
+	lt := (v - 0x20*ones) & ^v
+	q := v ^ quote
+	q = (q - ones) & ^q
+	b := v ^ backslash
+	b = (b - ones) & ^b
+	return (lt | q | b | v) & highs
+}
+
+// plainRun returns how many leading bytes of s, in whole 8-byte words, need
+// no attention inside a JSON string.
+func plainRun(s []byte) int {
+	n := 0
+	for n+8 <= len(s) && special(binary.LittleEndian.Uint64(s[n:])) == 0 {
+		n += 8
+	}
+	return n
+}
+
+// printableASCII reports whether s holds only bytes 0x20-0x7e.
+func printableASCII(s []byte) bool {
+	n := 0
+	for ; n+8 <= len(s); n += 8 {
+		v := binary.LittleEndian.Uint64(s[n:])
+		del := v ^ 0x7f*ones
+		del = (del - ones) & ^del
+		if ((v-0x20*ones)&^v|v|del)&highs != 0 {
+			return false
+		}
+	}
+	for _, b := range s[n:] {
+		if b < 0x20 || b >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

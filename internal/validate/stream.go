@@ -329,13 +329,6 @@ func (s *Scanner) check(n int, whole bool, batch bool) {
 		Findings: c.out, batch: batch, doc: doc, id: c.attr[aID],
 	}
 	s.index++
-	// The last byte of the value, for a later "unexpected end of input".
-	last := n - 1
-	for last > 0 && (doc[last] == ' ' || doc[last] == '\t' || doc[last] == '\r' || doc[last] == '\n') {
-		last--
-	}
-	s.lastOff = s.base + s.pos + max(last, 0)
-	s.lastLine, s.lastCol = c.lineCol(max(last, 0))
 	s.count()
 }
 
@@ -491,7 +484,8 @@ func (s *Scanner) Scan() bool {
 				}
 			}
 			s.check(k, true, false)
-			s.consume(k)
+			// The line break that follows resets the column: skip counting it.
+			s.pos += k
 			return true
 
 		case stSequence:
@@ -543,7 +537,18 @@ func (s *Scanner) Scan() bool {
 			}
 			n := s.frame()
 			s.check(n, false, true)
-			s.consume(n)
+			if last := s.buf[s.pos+n-1]; last < utf8.RuneSelf {
+				s.consume(n)
+				s.lastOff, s.lastLine, s.lastCol = s.base+s.pos-1, s.line, s.col-1
+			} else { // rare: an element cut at the end of the input
+				start := n - 1
+				for start > 0 && s.buf[s.pos+start]&0xC0 == 0x80 {
+					start--
+				}
+				s.lastOff = s.base + s.pos + start
+				s.lastLine, s.lastCol = s.c.lineCol(start)
+				s.consume(n)
+			}
 			s.state = stBatchNext
 			if s.cut { // already reported as the element's syntax error
 				s.state = stDone
