@@ -50,7 +50,11 @@ func (g *Generator) Next() []byte {
 	g.n++
 	g.b = append(g.b[:0], `{"specversion":"1.0"`...)
 	g.member("id")
-	g.b = fmt.Appendf(g.b, `"%08x-%04x-4%03x-%04x-%012x"`, r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, 0x8000|r.Uint32()&0x3fff, r.Uint64()&0xffffffffffff)
+	if r.IntN(2) == 0 {
+		g.b = fmt.Appendf(g.b, `"%08x-%04x-4%03x-%04x-%012x"`, r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, 0x8000|r.Uint32()&0x3fff, r.Uint64()&0xffffffffffff)
+	} else {
+		g.b = fmt.Appendf(g.b, `"%d"`, g.n)
+	}
 	g.member("source")
 	g.str(sources[r.IntN(len(sources))])
 	g.member("type")
@@ -72,9 +76,11 @@ func (g *Generator) Next() []byte {
 		g.b = strconv.AppendInt(g.b, int64(r.IntN(10)), 10)
 	}
 	switch k := r.IntN(10); {
-	case k < 7: // JSON data
-		g.member("datacontenttype")
-		g.str("application/json")
+	case k < 7: // JSON data, its content type explicit or implied
+		if r.IntN(2) == 0 {
+			g.member("datacontenttype")
+			g.str("application/json")
+		}
 		g.member("data")
 		g.b = fmt.Appendf(g.b, `{"id":%d,"name":%q,"amount":%d.%02d,"tags":[%q]}`,
 			r.IntN(1000000), words[r.IntN(len(words))], r.IntN(10000), r.IntN(100), words[r.IntN(len(words))])
