@@ -87,3 +87,28 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	})
 }
+
+// The generated events are all valid, about 300 bytes each, and the same
+// for the same seed.
+func TestGeneratedEventsAreValid(t *testing.T) {
+	var buf bytes.Buffer
+	n, err := validatetest.New(1).WriteLines(&buf, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := validate.NewScanner(&buf, validate.Options{Strict: true})
+	for s.Scan() {
+		if len(s.Result().Findings) > 0 {
+			t.Fatalf("event %d: %+v", s.Result().Index, s.Result().Findings)
+		}
+	}
+	if st := s.Stats(); st.Events != 2000 || st.Layout != validate.LayoutLines {
+		t.Fatalf("stats %+v", st)
+	}
+	if avg := n / 2000; avg < 250 || avg > 350 {
+		t.Errorf("average event size %d bytes, want about 300", avg)
+	}
+	if a, b := validatetest.New(7).Next(), validatetest.New(7).Next(); !bytes.Equal(a, b) {
+		t.Error("the generator is not deterministic")
+	}
+}
