@@ -647,7 +647,7 @@ func badRune(r rune) string {
 		return "the control character U+" + hex4(r)
 	case r >= 0xFDD0 && r <= 0xFDEF || r&0xFFFE == 0xFFFE:
 		if r > 0xFFFF {
-			return "the noncharacter U+" + strconv.FormatInt(int64(r), 16)
+			return "the noncharacter U+" + strings.ToUpper(strconv.FormatInt(int64(r), 16))
 		}
 		return "the noncharacter U+" + hex4(r)
 	}
