@@ -35,6 +35,13 @@ type eventFlags struct {
 	Data            string
 
 	flags *pflag.FlagSet
+	// data is --data once read: a file or stdin is read only once however many events use it.
+	data *flagData
+}
+
+type flagData struct {
+	bytes []byte
+	file  string
 }
 
 func (ef *eventFlags) register(fs *pflag.FlagSet) {
@@ -242,10 +249,14 @@ func (ef *eventFlags) apply(e *event.Event, stdin io.Reader) error {
 		}
 	}
 	if ef.changed("data") {
-		data, file, err := readData(ef.Data, stdin)
-		if err != nil {
-			return err
+		if ef.data == nil {
+			data, file, err := readData(ef.Data, stdin)
+			if err != nil {
+				return err
+			}
+			ef.data = &flagData{bytes: data, file: file}
 		}
+		data, file := ef.data.bytes, ef.data.file
 		ct := ef.DataContentType
 		if ct == "" {
 			ct = inferContentType(data, file)

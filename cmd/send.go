@@ -16,6 +16,7 @@ import (
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // deliveryFlags are the flags of how events travel, shared by send and request.
@@ -136,6 +137,8 @@ type SendOptions struct {
 	DryRun   bool
 	// BatchSize is how many events of a --from file go in one batch request; 0 is all.
 	BatchSize int
+	Load      loadFlags
+	Flags     *pflag.FlagSet
 }
 
 // NewCmdSend builds `cectl send`. runF, when not nil, replaces the run for tests of flag
@@ -175,7 +178,9 @@ reported with their line and not sent.
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent; send nothing")
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "with --mode batch and --from: events per batch request (0: all in one)")
+	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
+	opts.Load.register(cmd.Flags())
+	opts.Flags = cmd.Flags()
 	return cmd
 }
 
@@ -213,11 +218,20 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
 	}
-	t, err := opts.Delivery.open(f, to, headers, 4)
+	loadRun := opts.Flags != nil && opts.Load.active(opts.Flags)
+	if loadRun {
+		if err := opts.Load.check(); err != nil {
+			return err
+		}
+	}
+	t, err := opts.Delivery.open(f, to, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if loadRun {
+		return sendLoad(ctx, opts, t, mode)
+	}
 	s := &sender{
 		f: f, t: t, to: to, mode: mode, dryRun: opts.DryRun,
 		st: f.Styles(), est: f.ErrStyles(),
@@ -282,8 +296,17 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		defer file.Close()
 		in = file
 	}
-	overrides := opts.Event.anyChanged()
-	r := ce.NewReader(in)
+	// Reading, validating and decoding run one step ahead of delivery, so that a slow
+	// receiver and the parsing of the next event overlap.
+	items := make(chan fileItem, 64)
+	prepCtx, stopPrep := context.WithCancel(ctx)
+	defer stopPrep()
+	var invalid int
+	var readErr error
+	go func() {
+		defer close(items)
+		invalid, readErr = s.readFile(prepCtx, name, in, &opts.Event, items)
+	}()
 	var batch []*event.Event
 	var lines []int
 	flush := func() error {
@@ -294,41 +317,29 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		batch, lines = batch[:0], lines[:0]
 		return err
 	}
-	var readErr error
-	for ctx.Err() == nil {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
+	for it := range items {
+		if ctx.Err() != nil {
 			break
-		}
-		if err != nil {
-			readErr = err
-			s.summary.Invalid++
-			var se *ce.SyntaxError
-			if errors.As(err, &se) {
-				s.reportInvalid(name, se.Line, se.Col, fmt.Sprintf("cannot read further: %v", se.Err), "json-syntax")
-			} else {
-				s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
-			}
-			break
-		}
-		e, ok := s.prepare(name, rec, &opts.Event, overrides)
-		if !ok {
-			continue
 		}
 		if s.mode != client.Batch {
-			if _, err := s.deliver(ctx, []*event.Event{e}, []int{rec.Line}); err != nil {
+			if _, err := s.deliver(ctx, []*event.Event{it.e}, []int{it.line}); err != nil {
 				return err
 			}
 			continue
 		}
-		batch = append(batch, e)
-		lines = append(lines, rec.Line)
+		batch = append(batch, it.e)
+		lines = append(lines, it.line)
 		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
+	stopPrep()
+	for range items {
+		// Let the reader finish so that invalid and readErr are final.
+	}
+	s.summary.Invalid += invalid
 	if ctx.Err() == nil {
 		if err := flush(); err != nil {
 			return err
@@ -362,6 +373,45 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 	return nil
 }
 
+type fileItem struct {
+	e    *event.Event
+	line int
+}
+
+// readFile reads, validates and decodes the events of a --from file in order, reporting the
+// invalid ones, until the file ends or ctx is done. It returns how many were invalid and
+// the error that stopped reading early, if any.
+func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, items chan<- fileItem) (int, error) {
+	overrides := ef.anyChanged()
+	r := ce.NewReader(in)
+	invalid := 0
+	for ctx.Err() == nil {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return invalid, nil
+		}
+		if err != nil {
+			var se *ce.SyntaxError
+			if errors.As(err, &se) {
+				s.reportInvalid(name, se.Line, se.Col, fmt.Sprintf("cannot read further: %v", se.Err), "json-syntax")
+			} else {
+				s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
+			}
+			return invalid + 1, err
+		}
+		e, ok := s.prepare(name, rec, ef, overrides)
+		if !ok {
+			invalid++
+			continue
+		}
+		select {
+		case items <- fileItem{e: e, line: rec.Line}:
+		case <-ctx.Done():
+		}
+	}
+	return invalid, nil
+}
+
 // prepare validates one record of a --from file, decodes it and applies the flag overrides.
 // An invalid event is reported with its position and skipped.
 func (s *sender) prepare(name string, rec ce.Record, ef *eventFlags, overrides bool) (*event.Event, bool) {
@@ -380,7 +430,6 @@ func (s *sender) prepare(name string, rec ce.Record, ef *eventFlags, overrides b
 		}
 	}
 	if !valid {
-		s.summary.Invalid++
 		return nil, false
 	}
 	e, err := ce.Decode(rec.Raw)
@@ -393,7 +442,6 @@ func (s *sender) prepare(name string, rec ce.Record, ef *eventFlags, overrides b
 		}
 	}
 	if err != nil {
-		s.summary.Invalid++
 		s.reportInvalid(name, rec.Line, rec.Col, err.Error(), "event")
 		return nil, false
 	}

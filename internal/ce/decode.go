@@ -18,19 +18,18 @@ import (
 // error naming the member. Rules that do not stop decoding (extension naming, URI syntax) are
 // left to the validator.
 func Decode(doc []byte) (event.Event, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &members); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return event.Event{}, fmt.Errorf("an event must be a JSON object, found %s", ute.Value)
+	// specversion decides how the other members read, so find it first.
+	var svRaw json.RawMessage
+	err := forEachMember(doc, func(name string, raw json.RawMessage) error {
+		if name == "specversion" {
+			svRaw = raw
 		}
-		return event.Event{}, fmt.Errorf("invalid JSON: %w", err)
+		return nil
+	})
+	if err != nil {
+		return event.Event{}, err
 	}
-	if members == nil {
-		return event.Event{}, errors.New("an event must be a JSON object, found null")
-	}
-	svRaw, ok := members["specversion"]
-	if !ok {
+	if svRaw == nil {
 		return event.Event{}, errors.New("missing required attribute \"specversion\"")
 	}
 	var sv string
@@ -43,26 +42,27 @@ func Decode(doc []byte) (event.Event, error) {
 	}
 
 	var dataRaw, dataB64Raw json.RawMessage
-	for name, raw := range members {
+	err = forEachMember(doc, func(name string, raw json.RawMessage) error {
 		switch name {
 		case "specversion":
-			continue
+			return nil
 		case "data":
 			dataRaw = raw
-			continue
+			return nil
 		case "data_base64":
 			if sv == V1 {
 				dataB64Raw = raw
-				continue
+				return nil
 			}
 		}
 		if isNull(raw) {
 			// null means absent (v1.0.2 json-format §2.4).
-			continue
+			return nil
 		}
-		if err := setMember(&e, sv, name, raw); err != nil {
-			return event.Event{}, err
-		}
+		return setMember(&e, sv, name, raw)
+	})
+	if err != nil {
+		return event.Event{}, err
 	}
 
 	switch {
@@ -91,8 +91,8 @@ func Decode(doc []byte) (event.Event, error) {
 func setMember(e *event.Event, sv, name string, raw json.RawMessage) error {
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		return SetAttribute(e, name, s)
@@ -181,4 +181,14 @@ func DataText(e *event.Event) (string, bool) {
 		return "", false
 	}
 	return string(e.DataEncoded), true
+}
+
+// unquote returns the text of a JSON string.
+func unquote(raw json.RawMessage) (string, error) {
+	if !hasEscape(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// Key is the Kafka record key; it overrides the URL's ?key= and the partitionkey
+	// extension.
+	Key string
 	// OnRetry, when set, is told about each retry before its wait.
 	OnRetry func(attempt int, wait time.Duration, last Result)
 	// Sleep waits between attempts; tests replace it. Nil means a timer that stops early
@@ -50,6 +54,7 @@ const MaxResponseBody = 4 << 20
 type Client struct {
 	hc   *http.Client
 	opts Options
+	urls sync.Map // target string → *url.URL, parsed once
 }
 
 // New returns a Client.
@@ -144,7 +149,11 @@ func (c *Client) attempt(ctx context.Context, target string, msg Message) Result
 		actx, cancel = context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
 	}
-	req, err := NewRequest(actx, target, msg, c.opts.Header, c.opts.UserAgent)
+	u, err := c.parse(target)
+	if err != nil {
+		return Result{Err: err}
+	}
+	req, err := newRequest(actx, u, msg, c.opts.Header, c.opts.UserAgent)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -167,6 +176,18 @@ func (c *Client) attempt(ctx context.Context, target string, msg Message) Result
 		r.Truncated = true
 	}
 	return res
+}
+
+func (c *Client) parse(target string) (*url.URL, error) {
+	if u, ok := c.urls.Load(target); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	c.urls.Store(target, u)
+	return u, nil
 }
 
 // readBody keeps up to MaxResponseBody bytes and drains a little more so the connection can

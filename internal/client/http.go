@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/cectl/cectl/internal/ce"
@@ -148,20 +149,36 @@ func needsEscape(c byte) bool { return c <= 0x20 || c >= 0x7f || c == '"' || c =
 
 // NewRequest builds the HTTP request that carries the message to target.
 func NewRequest(ctx context.Context, target string, msg Message, extra http.Header, userAgent string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(msg.Body))
+	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
 	}
+	return newRequest(ctx, u, msg, extra, userAgent)
+}
+
+// newRequest builds the request for an already parsed URL, which delivery parses once per
+// target instead of once per event.
+func newRequest(ctx context.Context, u *url.URL, msg Message, extra http.Header, userAgent string) (*http.Request, error) {
+	// An empty URL parses at no cost; the copy of u keeps requests independent.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(msg.Body))
+	if err != nil {
+		return nil, err
+	}
+	uc := *u
+	req.URL = &uc
+	req.Host = uc.Host
+	h := make(http.Header, len(msg.Header)+len(extra)+1)
 	for k, v := range msg.Header {
-		req.Header[k] = v
+		h[k] = v
 	}
 	for k, v := range extra {
-		req.Header[k] = v
+		h[k] = v
 	}
-	if userAgent != "" && req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", userAgent)
+	if _, ok := h["User-Agent"]; !ok && userAgent != "" {
+		h["User-Agent"] = []string{userAgent}
 	}
-	// NewRequestWithContext sets GetBody for a bytes.Reader, so retries and redirects can
-	// send the body again.
+	req.Header = h
+	// NewRequestWithContext sets GetBody for a bytes.Reader, so retries can send the body
+	// again.
 	return req, nil
 }

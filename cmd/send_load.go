@@ -1,0 +1,348 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/load"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/spf13/pflag"
+)
+
+// loadFlags turn send into a load generator.
+type loadFlags struct {
+	Count       int64
+	Duration    time.Duration
+	Concurrency int
+	Rate        float64
+	Warmup      int64
+}
+
+func (lf *loadFlags) register(fs *pflag.FlagSet) {
+	fs.Int64Var(&lf.Count, "count", 0, "send `N` events and report throughput and latency")
+	fs.DurationVar(&lf.Duration, "duration", 0, "keep sending for this long, then report")
+	fs.IntVar(&lf.Concurrency, "concurrency", 1, "requests in flight at once, over kept-alive connections")
+	fs.Float64Var(&lf.Rate, "rate", 0, "requests per second across all workers, evenly paced (0: as fast as possible)")
+	fs.Int64Var(&lf.Warmup, "warmup", 0, "send `N` requests first that the report does not count")
+}
+
+// active reports whether any load flag was given: then send reports a run instead of
+// printing a line per event.
+func (lf *loadFlags) active(fs *pflag.FlagSet) bool {
+	for _, name := range []string{"count", "duration", "concurrency", "rate", "warmup"} {
+		if fs.Changed(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (lf *loadFlags) check() error {
+	switch {
+	case lf.Count < 0:
+		return flagErrorf("--count must not be negative")
+	case lf.Duration < 0:
+		return flagErrorf("--duration must not be negative")
+	case lf.Concurrency < 1:
+		return flagErrorf("--concurrency must be at least 1")
+	case lf.Concurrency > 10000:
+		return flagErrorf("--concurrency %d is more than 10000", lf.Concurrency)
+	case lf.Rate < 0:
+		return flagErrorf("--rate must not be negative")
+	case lf.Warmup < 0:
+		return flagErrorf("--warmup must not be negative")
+	}
+	return nil
+}
+
+// templates are the attribute and data flags parsed as templates, for events that differ.
+type templates struct {
+	ef     *eventFlags
+	fields []templateField
+	exts   []*load.Template // nil for typed extensions, which do not take templates
+	data   *load.Template   // nil unless --data is UTF-8 text with placeholders
+}
+
+type templateField struct {
+	tpl *load.Template
+	set func(*eventFlags, string)
+}
+
+func parseTemplates(ef *eventFlags, stdin io.Reader) (*templates, error) {
+	t := &templates{ef: ef}
+	for _, f := range []struct {
+		flag  string
+		value string
+		set   func(*eventFlags, string)
+	}{
+		{"id", ef.ID, func(e *eventFlags, v string) { e.ID = v }},
+		{"source", ef.Source, func(e *eventFlags, v string) { e.Source = v }},
+		{"type", ef.Type, func(e *eventFlags, v string) { e.Type = v }},
+		{"time", ef.Time, func(e *eventFlags, v string) { e.Time = v }},
+		{"subject", ef.Subject, func(e *eventFlags, v string) { e.Subject = v }},
+		{"dataschema", ef.DataSchema, func(e *eventFlags, v string) { e.DataSchema = v }},
+		{"datacontenttype", ef.DataContentType, func(e *eventFlags, v string) { e.DataContentType = v }},
+	} {
+		tpl, err := load.Parse(f.value)
+		if err != nil {
+			return nil, &FlagError{Err: fmt.Errorf("--%s: %w", f.flag, err)}
+		}
+		if !tpl.Static() {
+			t.fields = append(t.fields, templateField{tpl: tpl, set: f.set})
+		}
+	}
+	t.exts = make([]*load.Template, len(ef.Extensions))
+	for i, arg := range ef.Extensions {
+		name, value, err := parseExtension(arg)
+		if err != nil {
+			return nil, &FlagError{Err: err}
+		}
+		if s, ok := value.(string); ok && name+"="+s == arg {
+			tpl, err := load.Parse(s)
+			if err != nil {
+				return nil, &FlagError{Err: fmt.Errorf("--ext %s: %w", name, err)}
+			}
+			if !tpl.Static() {
+				t.exts[i] = tpl
+			}
+		}
+	}
+	if ef.changed("data") {
+		data, file, err := readData(ef.Data, stdin)
+		if err != nil {
+			return nil, err
+		}
+		ef.data = &flagData{bytes: data, file: file}
+		if isUTF8Text(data) {
+			tpl, err := load.Parse(string(data))
+			if err != nil {
+				return nil, &FlagError{Err: fmt.Errorf("--data: %w", err)}
+			}
+			if !tpl.Static() {
+				t.data = tpl
+			}
+		}
+	}
+	return t, nil
+}
+
+// build makes the event for env from the flags with their templates rendered.
+func (t *templates) build(env *load.Env) (*event.Event, error) {
+	ef := *t.ef // the copy shares the flag set, so changed() still answers for the user's flags
+	for _, f := range t.fields {
+		f.set(&ef, f.tpl.Render(env))
+	}
+	if hasAny(t.exts) {
+		ef.Extensions = make([]string, len(t.ef.Extensions))
+		for i, arg := range t.ef.Extensions {
+			if t.exts[i] == nil {
+				ef.Extensions[i] = arg
+				continue
+			}
+			name, _, _ := parseExtension(arg)
+			ef.Extensions[i] = name + "=" + t.exts[i].Render(env)
+		}
+	}
+	if t.data != nil {
+		ef.data = &flagData{bytes: t.data.Append(nil, env), file: t.ef.data.file}
+	}
+	return ef.build(nil, env.Now)
+}
+
+func hasAny(ts []*load.Template) bool {
+	for _, t := range ts {
+		if t != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func isUTF8Text(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
+
+// sendLoad sends events at volume and reports the run instead of a line per event.
+func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode client.Mode) error {
+	f := opts.F
+	lf := &opts.Load
+	if !opts.Flags.Changed("count") && lf.Duration == 0 {
+		if opts.From == "" {
+			return flagErrorf("give --count or --duration to say how many events to send")
+		}
+	}
+	if opts.DryRun {
+		return flagErrorf("--dry-run does not go with --count, --duration, --concurrency, --rate or --warmup")
+	}
+	perRequest := int64(1)
+	if mode == client.Batch {
+		perRequest = int64(max(opts.BatchSize, 1))
+	}
+
+	next, err := eventSource(opts)
+	if err != nil {
+		return err
+	}
+
+	total := lf.Count
+	if total == 0 && lf.Duration == 0 {
+		total = int64(next.fileEvents) // --from without a count: each event of the file once
+	}
+	requests := (total + perRequest - 1) / perRequest
+	seed := rand.Uint64()
+	send := func(sctx context.Context, seq int64) (int, client.Result) {
+		first := (seq-1)*perRequest + 1
+		n := perRequest
+		if total > 0 && seq > 0 {
+			n = min(perRequest, total-first+1)
+		}
+		events := make([]*event.Event, 0, n)
+		env := &load.Env{Rand: rand.New(rand.NewPCG(seed, uint64(seq)))}
+		for i := int64(0); i < n; i++ {
+			env.Seq = first + i
+			env.Now = time.Now()
+			e, err := next.event(env)
+			if err != nil {
+				return int(n), client.Result{Err: err}
+			}
+			events = append(events, e)
+		}
+		return int(n), t.Send(sctx, mode, events...)
+	}
+
+	cfg := load.Config{Count: requests, Duration: lf.Duration, Concurrency: lf.Concurrency, Rate: lf.Rate, Warmup: lf.Warmup}
+	var progress func(load.Progress)
+	stopBar := func() {}
+	if f.IO.ErrTTY {
+		progress, stopBar = progressBar(f, total, lf.Duration)
+	}
+	report := load.Run(ctx, cfg, send, progress)
+	stopBar()
+
+	info := format.LoadInfo{To: t.URL(), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}
+	if f.JSON() {
+		err = format.LoadJSON(f.IO.Out, report, info)
+	} else {
+		err = format.LoadText(f.IO.Out, f.Styles(), report, info)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case report.Interrupted:
+		return context.Cause(ctx)
+	case report.Events > 0 && report.Undelivered == report.Events:
+		return &SilentError{Code: ExitUndelivered}
+	case report.NACK > 0 || report.Undelivered > 0:
+		return &SilentError{Code: ExitFailure}
+	}
+	return nil
+}
+
+// source makes the event of each sequence number: from the flags with templates rendered, or
+// cycling through the events of a --from file.
+type source struct {
+	tpl        *templates
+	file       []*event.Event
+	fileEvents int
+}
+
+func (s *source) event(env *load.Env) (*event.Event, error) {
+	if s.file != nil {
+		return s.file[(env.Seq-1+int64(len(s.file)))%int64(len(s.file))], nil
+	}
+	return s.tpl.build(env)
+}
+
+func eventSource(opts *SendOptions) (*source, error) {
+	f := opts.F
+	if opts.From == "" {
+		tpl, err := parseTemplates(&opts.Event, f.IO.In)
+		if err != nil {
+			return nil, err
+		}
+		// The first event is built and checked before anything is sent, so that a mistake
+		// in the flags is a usage error, not a run full of failures.
+		first, err := tpl.build(&load.Env{Seq: 1, Now: time.Now(), Rand: rand.New(rand.NewPCG(1, 1))})
+		if err != nil {
+			return nil, err
+		}
+		s := &sender{f: f, est: f.ErrStyles()}
+		if err := s.checkFlagEvent(first); err != nil {
+			return nil, err
+		}
+		return &source{tpl: tpl}, nil
+	}
+	// A file is read whole, since a run may cycle through it; invalid events are reported
+	// and left out.
+	name := opts.From
+	var in io.Reader = f.IO.In
+	if name == "-" {
+		name = "<stdin>"
+	} else {
+		file, err := os.Open(opts.From)
+		if err != nil {
+			return nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
+		}
+		defer file.Close()
+		in = file
+	}
+	s := &sender{f: f, est: f.ErrStyles()}
+	items := make(chan fileItem)
+	var invalid int
+	var readErr error
+	go func() {
+		defer close(items)
+		invalid, readErr = s.readFile(context.Background(), name, in, &opts.Event, items)
+	}()
+	var events []*event.Event
+	for it := range items {
+		events = append(events, it.e)
+	}
+	if readErr != nil && !errors.Is(readErr, io.EOF) || invalid > 0 {
+		return nil, &SilentError{Code: ExitFailure}
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("--from %s: no events to send", name)
+	}
+	return &source{file: events, fileEvents: len(events)}, nil
+}
+
+// progressBar draws a progress line on stderr, refreshed a few times a second.
+func progressBar(f *Factory, total int64, limit time.Duration) (func(load.Progress), func()) {
+	var last atomic.Pointer[load.Progress]
+	st := f.ErrStyles()
+	start := time.Now()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	draw := func() {
+		p := last.Load()
+		if p == nil {
+			p = &load.Progress{}
+		}
+		fmt.Fprintf(f.IO.ErrOut, "\r%s\x1b[K", format.ProgressLine(st, p.Events, total, p.Failed, time.Since(start), limit))
+	}
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				draw()
+			case <-done:
+				fmt.Fprint(f.IO.ErrOut, "\r\x1b[K")
+				return
+			}
+		}
+	}()
+	return func(p load.Progress) { last.Store(&p) }, func() { close(done); <-stopped }
+}
