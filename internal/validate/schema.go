@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/cectl/cectl/internal/jsonschema"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
