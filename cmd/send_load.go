@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
@@ -159,6 +160,39 @@ func (t *templates) build(env *load.Env) (*event.Event, error) {
 	return ef.build(nil, env.Now)
 }
 
+// static reports whether no flag has a placeholder.
+func (t *templates) static() bool { return len(t.fields) == 0 && !hasAny(t.exts) && t.data == nil }
+
+// baseMessage is a binary-mode message encoded once; message fills in a fresh id and time.
+type baseMessage struct {
+	msg        client.Message
+	id, tstamp bool
+}
+
+func newBaseMessage(ef *eventFlags, first *event.Event) (*baseMessage, error) {
+	msg, err := client.Encode(client.Binary, first)
+	if err != nil {
+		return nil, err
+	}
+	return &baseMessage{msg: msg, id: !ef.changed("id"), tstamp: !ef.changed("time")}, nil
+}
+
+var uuidTemplate, _ = load.Parse("{{uuid}}")
+
+func (b *baseMessage) message(env *load.Env) client.Message {
+	h := make(http.Header, len(b.msg.Header))
+	for k, v := range b.msg.Header {
+		h[k] = v
+	}
+	if b.id {
+		h["Ce-Id"] = []string{string(uuidTemplate.Append(make([]byte, 0, 36), env))}
+	}
+	if b.tstamp {
+		h["Ce-Time"] = []string{env.Now.UTC().Format(time.RFC3339Nano)}
+	}
+	return client.Message{Header: h, Body: b.msg.Body}
+}
+
 func hasAny(ts []*load.Template) bool {
 	for _, t := range ts {
 		if t != nil {
@@ -191,6 +225,12 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	if err != nil {
 		return err
 	}
+	if _, ok := t.(client.MessageSender); ok && mode == client.Binary && next.tpl != nil && next.tpl.static() {
+		// Every event is the same but for its id and time: encode it once.
+		if next.base, err = newBaseMessage(&opts.Event, next.first); err != nil {
+			return err
+		}
+	}
 
 	total := lf.Count
 	if total == 0 && lf.Duration == 0 {
@@ -199,6 +239,10 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	requests := (total + perRequest - 1) / perRequest
 	seed := rand.Uint64()
 	send := func(sctx context.Context, seq int64) (int, client.Result) {
+		if next.base != nil {
+			env := load.Env{Seq: seq, Now: time.Now(), Rand: rand.New(rand.NewPCG(seed, uint64(seq)))}
+			return 1, t.(client.MessageSender).SendMessage(sctx, next.base.message(&env))
+		}
 		first := (seq-1)*perRequest + 1
 		n := perRequest
 		if total > 0 && seq > 0 {
@@ -251,6 +295,8 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 // cycling through the events of a --from file.
 type source struct {
 	tpl        *templates
+	first      *event.Event
+	base       *baseMessage
 	file       []*event.Event
 	fileEvents int
 }
@@ -279,7 +325,7 @@ func eventSource(opts *SendOptions) (*source, error) {
 		if err := s.checkFlagEvent(first); err != nil {
 			return nil, err
 		}
-		return &source{tpl: tpl}, nil
+		return &source{tpl: tpl, first: first}, nil
 	}
 	// A file is read whole, since a run may cycle through it; invalid events are reported
 	// and left out.

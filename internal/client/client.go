@@ -162,7 +162,11 @@ func (c *Client) attempt(ctx context.Context, target string, msg Message) Result
 		return Result{Request: req, Err: c.transportError(actx, err)}
 	}
 	defer resp.Body.Close()
-	body, truncated, err := readBody(resp.Body)
+	var body []byte
+	var truncated bool
+	if resp.ContentLength != 0 {
+		body, truncated, err = readBody(resp.Body)
+	}
 	r := &Response{Proto: resp.Proto, Status: resp.Status, Header: resp.Header, Body: body, Truncated: truncated}
 	res := Result{
 		Delivered: true,

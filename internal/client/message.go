@@ -1,0 +1,14 @@
+package client
+
+import "context"
+
+// MessageSender is a Target that can send an already encoded HTTP message, so that a load
+// run can encode an event once and change only what differs per event.
+type MessageSender interface {
+	SendMessage(ctx context.Context, msg Message) Result
+}
+
+// SendMessage posts msg.
+func (t *httpTarget) SendMessage(ctx context.Context, msg Message) Result {
+	return t.c.Post(ctx, t.url, msg)
+}
