@@ -169,11 +169,12 @@ type baseMessage struct {
 	id, tstamp bool
 }
 
-func newBaseMessage(ef *eventFlags, first *event.Event) (*baseMessage, error) {
+func newBaseMessage(ef *eventFlags, first *event.Event, userAgent string) (*baseMessage, error) {
 	msg, err := client.Encode(client.Binary, first)
 	if err != nil {
 		return nil, err
 	}
+	msg.Header["User-Agent"] = []string{userAgent}
 	return &baseMessage{msg: msg, id: !ef.changed("id"), tstamp: !ef.changed("time")}, nil
 }
 
@@ -227,7 +228,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	}
 	if _, ok := t.(client.MessageSender); ok && mode == client.Binary && next.tpl != nil && next.tpl.static() {
 		// Every event is the same but for its id and time: encode it once.
-		if next.base, err = newBaseMessage(&opts.Event, next.first); err != nil {
+		if next.base, err = newBaseMessage(&opts.Event, next.first, f.UserAgent()); err != nil {
 			return err
 		}
 	}
@@ -237,10 +238,9 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 		total = int64(next.fileEvents) // --from without a count: each event of the file once
 	}
 	requests := (total + perRequest - 1) / perRequest
-	seed := rand.Uint64()
-	send := func(sctx context.Context, seq int64) (int, client.Result) {
+	send := func(sctx context.Context, seq int64, rnd *rand.Rand) (int, client.Result) {
 		if next.base != nil {
-			env := load.Env{Seq: seq, Now: time.Now(), Rand: rand.New(rand.NewPCG(seed, uint64(seq)))}
+			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
 			return 1, t.(client.MessageSender).SendMessage(sctx, next.base.message(&env))
 		}
 		first := (seq-1)*perRequest + 1
@@ -249,7 +249,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 			n = min(perRequest, total-first+1)
 		}
 		events := make([]*event.Event, 0, n)
-		env := &load.Env{Rand: rand.New(rand.NewPCG(seed, uint64(seq)))}
+		env := &load.Env{Rand: rnd}
 		for i := int64(0); i < n; i++ {
 			env.Seq = first + i
 			env.Now = time.Now()

@@ -167,6 +167,12 @@ func newRequest(ctx context.Context, u *url.URL, msg Message, extra http.Header,
 	uc := *u
 	req.URL = &uc
 	req.Host = uc.Host
+	_, hasUA := msg.Header["User-Agent"]
+	if len(extra) == 0 && (hasUA || userAgent == "") {
+		// Nothing to add: the request takes the message's headers as they are.
+		req.Header = msg.Header
+		return req, nil
+	}
 	h := make(http.Header, len(msg.Header)+len(extra)+1)
 	for k, v := range msg.Header {
 		h[k] = v

@@ -121,7 +121,7 @@ func TestPacing(t *testing.T) {
 	clk := &fakeClock{now: start}
 	var mu sync.Mutex
 	var sent []time.Duration
-	send := func(ctx context.Context, seq int64) (int, client.Result) {
+	send := func(ctx context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
 		mu.Lock()
 		sent = append(sent, clk.Now().Sub(start))
 		mu.Unlock()
@@ -157,7 +157,7 @@ func TestRunCountsEverything(t *testing.T) {
 	seen := sync.Map{}
 	var warm int
 	var mu sync.Mutex
-	send := func(ctx context.Context, seq int64) (int, client.Result) {
+	send := func(ctx context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
 		if seq <= 0 {
 			mu.Lock()
 			warm++
@@ -195,7 +195,7 @@ func TestRunCountsEverything(t *testing.T) {
 
 func TestRunDurationAndInterrupt(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(0, 0)}
-	send := func(ctx context.Context, seq int64) (int, client.Result) {
+	send := func(ctx context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
 		return 1, client.Result{Delivered: true, ACK: true, Status: 202}
 	}
 	r := Run(context.Background(), Config{Duration: time.Second, Rate: 100, Concurrency: 4, Clock: clk}, send, nil)
@@ -206,7 +206,7 @@ func TestRunDurationAndInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var n int64
 	var mu sync.Mutex
-	send = func(sctx context.Context, seq int64) (int, client.Result) {
+	send = func(sctx context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
 		mu.Lock()
 		n++
 		if n == 50 {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,8 +71,9 @@ type Config struct {
 }
 
 // SendFunc makes request seq (1-based, counting from the first measured request; warmup
-// requests get 0 and below) and returns how many events it carried and what came of it.
-type SendFunc func(ctx context.Context, seq int64) (events int, res client.Result)
+// requests get 0 and below) and returns how many events it carried and what came of it. rnd
+// belongs to the calling worker alone.
+type SendFunc func(ctx context.Context, seq int64, rnd *rand.Rand) (events int, res client.Result)
 
 // Progress is a snapshot for a progress display.
 type Progress struct {
@@ -103,6 +105,7 @@ func (r *Report) EventsPerSecond() float64 {
 }
 
 type workerStats struct {
+	rnd    *rand.Rand
 	hist   Histogram
 	codes  map[int]int64
 	errs   errorSet
@@ -126,13 +129,13 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 	sendCtx := context.WithoutCancel(ctx)
 	if cfg.Warmup > 0 {
 		var next atomic.Int64
-		runWorkers(cfg.Concurrency, func(*workerStats) {
+		runWorkers(cfg.Concurrency, func(w *workerStats) {
 			for ctx.Err() == nil {
 				i := next.Add(1)
 				if i > cfg.Warmup {
 					return
 				}
-				send(sendCtx, i-cfg.Warmup)
+				send(sendCtx, i-cfg.Warmup, w.rnd)
 			}
 		}, nil)
 	}
@@ -164,7 +167,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 				return
 			}
 			t0 := cfg.Clock.Now()
-			n, res := send(sendCtx, i)
+			n, res := send(sendCtx, i, w.rnd)
 			w.hist.Record(cfg.Clock.Now().Sub(t0))
 			w.reqs++
 			w.events += int64(n)
@@ -231,6 +234,7 @@ func runWorkers(n int, work func(*workerStats), newStats func() *workerStats) []
 		} else {
 			stats[i] = &workerStats{codes: map[int]int64{}, errs: errorSet{limit: 5}}
 		}
+		stats[i].rnd = rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))
 		wg.Add(1)
 		go func(w *workerStats) {
 			defer wg.Done()
