@@ -27,7 +27,8 @@ type UsageError struct{ Err error }
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// Open returns the Target for a URL: http and https post over HTTP.
+// Open returns the Target for a URL: http and https post over HTTP; nats, jetstream, kafka,
+// mqtt(s) and amqp(s) publish to a broker (see the files of each transport for the URL forms).
 func Open(raw string, opts Options) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -39,10 +40,20 @@ func Open(raw string, opts Options) (Target, error) {
 			return nil, &UsageError{Err: fmt.Errorf("%q has no host", raw)}
 		}
 		return &httpTarget{c: New(opts), url: raw}, nil
+	case "nats":
+		return openNATS(raw, u, opts)
+	case "jetstream":
+		return openJetStream(raw, u, opts)
+	case "kafka":
+		return openKafka(raw, u, opts)
+	case "mqtt", "mqtts":
+		return openMQTT(raw, u, opts)
+	case "amqp", "amqps":
+		return openAMQP(raw, u, opts)
 	case "":
-		return nil, &UsageError{Err: fmt.Errorf("%q has no scheme (want http:// or https://)", raw)}
+		return nil, &UsageError{Err: fmt.Errorf("%q has no scheme (want http, https, nats, jetstream, kafka, mqtt or amqp)", raw)}
 	}
-	return nil, &UsageError{Err: fmt.Errorf("%q: unsupported scheme %q (want http or https)", raw, u.Scheme)}
+	return nil, &UsageError{Err: fmt.Errorf("%q: unsupported scheme %q (want http, https, nats, jetstream, kafka, mqtt, mqtts, amqp or amqps)", raw, u.Scheme)}
 }
 
 func unwrapURLError(err error) error {

@@ -1,0 +1,313 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/cectl/cectl/internal/ce"
+	ceamqp "github.com/cloudevents/sdk-go/protocol/amqp/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// AMQP 1.0 carries events in binary mode (attributes as "cloudEvents:"-prefixed application
+// properties in native AMQP types, datacontenttype as content-type, amqp binding §3.1) or
+// structured mode (amqp binding §3.2). sdk-go's AMQP writer, sender and receiver follow the
+// binding and are used as they are; decoding is ours.
+//
+//	amqp://[user:pass@]host[:5672]/address[?tls=true&ca=FILE]
+//	amqps://[user:pass@]host[:5671]/address
+//
+// A one-segment path is the address without its slash (amqp://host/orders → "orders"); a
+// longer path is the address as written, which is what RabbitMQ's addresses look like
+// (amqp://host//queue/orders or amqp://host/queue/orders → "/queue/orders"). User info logs
+// in with SASL PLAIN, otherwise SASL ANONYMOUS.
+//
+// go-amqp v0.17 (the version sdk-go's AMQP module builds with) reports only a rejected
+// disposition as an error: a message the broker released or modified counts as accepted.
+
+type amqpTarget struct {
+	ep      endpoint
+	address string
+	opts    Options
+	conn    lazy[*amqpSender]
+}
+
+type amqpSender struct {
+	client *amqp.Client
+	sender *amqp.Sender
+	ce     interface {
+		Send(ctx context.Context, m binding.Message, transformers ...binding.Transformer) error
+	}
+}
+
+func parseAMQP(raw string, u *url.URL) (endpoint, string, error) {
+	defPort := "5672"
+	if u.Scheme == "amqps" {
+		defPort = "5671"
+	}
+	ep, err := parseEndpoint(raw, u, defPort, false)
+	if err != nil {
+		return ep, "", err
+	}
+	ep.secure = ep.secure || u.Scheme == "amqps"
+	addr := ep.path
+	if strings.Contains(strings.TrimPrefix(addr, "/"), "/") {
+		addr = "/" + strings.TrimPrefix(addr, "/")
+	}
+	if strings.Trim(addr, "/") == "" {
+		return ep, "", &UsageError{Err: fmt.Errorf("%q has no address (want amqp://host:5672/address)", raw)}
+	}
+	return ep, addr, nil
+}
+
+func openAMQP(raw string, u *url.URL, opts Options) (*amqpTarget, error) {
+	ep, addr, err := parseAMQP(raw, u)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
+		return nil, err
+	}
+	t := &amqpTarget{ep: ep, address: addr, opts: opts}
+	t.conn.open = func(ctx context.Context) (*amqpSender, error) {
+		c, s, err := amqpDial(ctx, ep, opts.Timeout, opts.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		snd, err := s.NewSender(amqp.LinkTargetAddress(addr))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("open a link to %s: %w", addr, err)
+		}
+		return &amqpSender{client: c, sender: snd, ce: ceamqp.NewSender(snd)}, nil
+	}
+	t.conn.close = func(a *amqpSender) { a.client.Close() }
+	return t, nil
+}
+
+// amqpDial opens a connection and a session, bounded by timeout.
+func amqpDial(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool) (*amqp.Client, *amqp.Session, error) {
+	d := connectTimeout(timeout)
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(dl), time.Millisecond))
+	}
+	opts := []amqp.ConnOption{amqp.ConnConnectTimeout(d), amqp.ConnServerHostname(strings.Split(ep.hosts[0], ":")[0])}
+	if ui := ep.u.User; ui != nil {
+		opts = append(opts, amqp.ConnSASLPlain(ui.Username(), ep.password()))
+	} else {
+		opts = append(opts, amqp.ConnSASLAnonymous())
+	}
+	tc, err := ep.tlsConfig(insecure)
+	if err != nil {
+		return nil, nil, err
+	}
+	scheme := "amqp://"
+	if tc != nil {
+		scheme = "amqps://"
+		opts = append(opts, amqp.ConnTLSConfig(tc))
+	}
+	type result struct {
+		c   *amqp.Client
+		s   *amqp.Session
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := amqp.Dial(scheme+ep.hosts[0], opts...)
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		s, err := c.NewSession()
+		if err != nil {
+			c.Close()
+		}
+		ch <- result{c, s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, nil, dialError("AMQP", ep.hosts, r.err)
+		}
+		return r.c, r.s, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.c.Close()
+			}
+		}()
+		return nil, nil, dialError("AMQP", ep.hosts, ctx.Err())
+	}
+}
+
+func (t *amqpTarget) URL() string  { return t.ep.raw }
+func (t *amqpTarget) Close() error { t.conn.shutdown(); return nil }
+
+// CheckMode allows binary and structured (amqp binding §1.3).
+func (t *amqpTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("AMQP", m) }
+
+// Send transfers the event and waits for the disposition: ACK when accepted, NACK when
+// rejected.
+func (t *amqpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+	e, mode, err := oneEvent(t, "AMQP", mode, events)
+	if err != nil {
+		return Result{Err: err}
+	}
+	var msg binding.Message = binding.ToMessage(e)
+	if mode == Structured {
+		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
+	}
+	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		a, err := t.conn.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		err = a.ce.Send(quiet(ctx), msg)
+		var ae *amqp.Error
+		var de *amqp.DetachError
+		switch {
+		case err == nil:
+			return ack("AMQP", "accepted")
+		case errors.As(err, &de):
+			t.conn.forget(a, func(x, y *amqpSender) bool { return x == y })
+			return nack("AMQP", fmt.Errorf("%s rejected the message and closed the link: %w", t.address, err))
+		case errors.As(err, &ae):
+			return nack("AMQP", fmt.Errorf("%s rejected the message: %w", t.address, err))
+		}
+		t.conn.forget(a, func(x, y *amqpSender) bool { return x == y })
+		return notDelivered(fmt.Errorf("send to %s: %w", t.address, err))
+	})
+}
+
+// Request is not available: the AMQP binding defines no reply event.
+func (t *amqpTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over AMQP: cectl does not wait for replies there; use send, or nats:// for request/reply")}
+}
+
+// subscribeAMQP attaches a receiving link to the address; each message is accepted after
+// handle returned, and one that is not a CloudEvent is rejected.
+func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, addr, err := parseAMQP(raw, u)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout(so.Timeout))
+	c, s, err := amqpDial(cctx, ep, so.Timeout, so.Insecure)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(16))
+	if err != nil {
+		return fmt.Errorf("open a link from %s: %w", addr, err)
+	}
+	so.ready()()
+	rcv := ceamqp.NewReceiver(r)
+	for {
+		m, err := rcv.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("receive from %s: %w", addr, err)
+		}
+		am, ok := binding.UnwrapMessage(m).(*ceamqp.Message)
+		if !ok {
+			return fmt.Errorf("receive from %s: unexpected message type %T", addr, m)
+		}
+		d := amqpDelivery(addr, am.AMQP)
+		if err := handle(ctx, d); err != nil {
+			return err
+		}
+		if err := m.Finish(d.Err); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("settle a message from %s: %w", addr, err)
+		}
+	}
+}
+
+func amqpDelivery(addr string, m *amqp.Message) Delivery {
+	d := Delivery{Raw: amqpPayload(m), Meta: map[string]string{"transport": "amqp", "address": addr}}
+	if p := m.Properties; p != nil {
+		if p.ContentType != nil {
+			d.Meta["content-type"] = *p.ContentType
+		}
+		if p.MessageID != nil {
+			d.Meta["message-id"] = fmt.Sprint(p.MessageID)
+		}
+		if p.Subject != nil {
+			d.Meta["subject"] = *p.Subject
+		}
+	}
+	for k, v := range m.ApplicationProperties {
+		s, err := canonical(v)
+		if err != nil {
+			s = fmt.Sprint(v)
+		}
+		d.Meta["property:"+k] = s
+	}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m) })
+	return d
+}
+
+// amqpPayload is the message body: its first data section, or an amqp-value holding bytes
+// or a string, which some clients send instead.
+func amqpPayload(m *amqp.Message) []byte {
+	if b := m.GetData(); b != nil {
+		return b
+	}
+	switch v := m.Value.(type) {
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	return nil
+}
+
+// amqpPrefixes are the application-property prefixes of binary mode: the binding's (amqp
+// binding §3.1.3.1) and the underscore form that JMS-based clients use.
+var amqpPrefixes = []string{"cloudEvents:", "cloudEvents_"}
+
+// decodeAMQP tells the mode by content-type (amqp binding §3): a CloudEvents media type is
+// structured, a cloudEvents:specversion application property is binary. Property values may
+// be native AMQP types or canonical strings (amqp binding §3.1.3.2).
+func decodeAMQP(m *amqp.Message) (event.Event, Mode, error) {
+	var ct string
+	if m.Properties != nil && m.Properties.ContentType != nil {
+		ct = *m.Properties.ContentType
+	}
+	body := amqpPayload(m)
+	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") {
+		if err := checkStructuredType(ct); err != nil {
+			return event.Event{}, Structured, err
+		}
+		e, err := ce.Decode(body)
+		return e, Structured, err
+	}
+	for _, prefix := range amqpPrefixes {
+		v, ok := m.ApplicationProperties[prefix+"specversion"]
+		if !ok {
+			continue
+		}
+		sv, ok := v.(string)
+		if !ok {
+			return event.Event{}, Binary, fmt.Errorf("%sspecversion is a %T, not a string", prefix, v)
+		}
+		var attrs []binaryValue
+		for k, v := range m.ApplicationProperties {
+			if name, ok := strings.CutPrefix(k, prefix); ok && name != "datacontenttype" {
+				attrs = append(attrs, binaryValue{name: name, value: v})
+			}
+		}
+		e, err := decodeBinaryAttrs(sv, attrs, ct, body)
+		return e, Binary, err
+	}
+	return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no cloudEvents:specversion application property and not a structured content type)")
+}

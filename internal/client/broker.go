@@ -1,0 +1,411 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/binding/format"
+	cecontext "github.com/cloudevents/sdk-go/v2/context"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.uber.org/zap"
+)
+
+// ModeChecker is a Target whose protocol binding restricts the content modes it can carry.
+type ModeChecker interface {
+	// CheckMode returns the mode the target uses when asked for m, or an error when the
+	// binding cannot carry m at all.
+	CheckMode(m Mode) (Mode, error)
+}
+
+// EffectiveMode returns the content mode t uses when asked for m: NATS and JetStream carry
+// only structured messages, no broker carries HTTP's batch mode.
+func EffectiveMode(t Target, m Mode) (Mode, error) {
+	if mc, ok := t.(ModeChecker); ok {
+		return mc.CheckMode(m)
+	}
+	return m, nil
+}
+
+// checkBrokerMode is CheckMode for the bindings with a binary and a structured mode (Kafka
+// §1.3, MQTT §1.3, AMQP §1.3). None of them defines a batch mode.
+func checkBrokerMode(transport string, m Mode) (Mode, error) {
+	if m == Batch {
+		return m, &UsageError{Err: fmt.Errorf("batch mode is not defined for %s; use binary or structured", transport)}
+	}
+	return m, nil
+}
+
+// oneEvent checks that a broker send carries exactly one event in a mode the binding has.
+func oneEvent(mc ModeChecker, transport string, mode Mode, events []*event.Event) (*event.Event, Mode, error) {
+	m, err := mc.CheckMode(mode)
+	if err != nil {
+		return nil, m, err
+	}
+	if len(events) != 1 {
+		return nil, m, fmt.Errorf("a %s message carries one event, got %d", transport, len(events))
+	}
+	return events[0], m, nil
+}
+
+// structuredMessage is an event already encoded in the JSON format, handed to sdk-go's
+// protocol writers so that they carry our bytes. sdk-go's own JSON encoder has the faults
+// listed in SPEC-NOTES §3; ce.AppendJSON does not.
+type structuredMessage []byte
+
+func (m structuredMessage) ReadEncoding() binding.Encoding { return binding.EncodingStructured }
+
+func (m structuredMessage) ReadStructured(ctx context.Context, w binding.StructuredWriter) error {
+	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m))
+}
+
+func (m structuredMessage) ReadBinary(context.Context, binding.BinaryWriter) error {
+	return binding.ErrNotBinary
+}
+
+func (m structuredMessage) Finish(error) error { return nil }
+
+var _ binding.Message = structuredMessage(nil)
+
+// quiet returns ctx with a logger that discards: without one sdk-go writes zap JSON lines to
+// stderr (SPEC-NOTES §3).
+func quiet(ctx context.Context) context.Context {
+	return cecontext.WithLogger(ctx, zap.NewNop().Sugar())
+}
+
+// endpoint is a broker URL taken apart.
+type endpoint struct {
+	raw    string
+	u      *url.URL
+	hosts  []string // host:port, the default port filled in
+	path   string   // the decoded path without its leading slash
+	q      url.Values
+	secure bool // TLS asked for by the scheme or ?tls=true
+}
+
+// parseEndpoint checks a broker URL: a host, only the query keys the transport knows, and
+// fills in the default port. Several comma-separated hosts are allowed when multi is set.
+func parseEndpoint(raw string, u *url.URL, defPort string, multi bool, keys ...string) (endpoint, error) {
+	ep := endpoint{raw: raw, u: u, q: u.Query(), path: strings.TrimPrefix(u.Path, "/")}
+	if u.Host == "" {
+		return ep, &UsageError{Err: fmt.Errorf("%q has no host", raw)}
+	}
+	if u.Fragment != "" {
+		return ep, &UsageError{Err: fmt.Errorf("%q: a broker URL has no #fragment", raw)}
+	}
+	hosts := []string{u.Host}
+	if multi {
+		hosts = strings.Split(u.Host, ",")
+	}
+	for _, h := range hosts {
+		if h == "" {
+			return ep, &UsageError{Err: fmt.Errorf("%q: empty host in the host list", raw)}
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), defPort)
+		}
+		ep.hosts = append(ep.hosts, h)
+	}
+	keys = append(keys, "tls", "ca")
+	for k := range ep.q {
+		if !slices.Contains(keys, k) {
+			slices.Sort(keys)
+			return ep, &UsageError{Err: fmt.Errorf("%q: unknown query parameter %q (known: %s)", raw, k, strings.Join(keys, ", "))}
+		}
+	}
+	if v := ep.q.Get("tls"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return ep, &UsageError{Err: fmt.Errorf("%q: tls=%q is not true or false", raw, v)}
+		}
+		ep.secure = b
+	}
+	if ep.q.Get("ca") != "" {
+		ep.secure = true
+	}
+	return ep, nil
+}
+
+// tlsConfig returns the TLS configuration the endpoint asks for, nil for plain TCP.
+func (ep endpoint) tlsConfig(insecure bool) (*tls.Config, error) {
+	if !ep.secure {
+		return nil, nil
+	}
+	host, _, _ := net.SplitHostPort(ep.hosts[0])
+	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: insecure} //nolint:gosec // asked for by --insecure
+	if ca := ep.q.Get("ca"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("%q: ca: %w", ep.raw, err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &UsageError{Err: fmt.Errorf("%q: ca: %s holds no PEM certificate", ep.raw, ca)}
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// password returns the password of the URL's userinfo.
+func (ep endpoint) password() string {
+	p, _ := ep.u.User.Password()
+	return p
+}
+
+// connectTimeout bounds connecting when the caller set no time limit: a broker that does not
+// answer must never make cectl hang.
+func connectTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 10 * time.Second
+	}
+	return d
+}
+
+// lazy opens a broker connection on first use and shares it. Concurrent callers wait for one
+// attempt; a failed attempt is not kept, so a later call tries again.
+type lazy[T any] struct {
+	open  func(ctx context.Context) (T, error)
+	mu    sync.Mutex
+	cur   *lazyAttempt[T]
+	close func(T)
+}
+
+type lazyAttempt[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+func (l *lazy[T]) get(ctx context.Context) (T, error) {
+	l.mu.Lock()
+	a := l.cur
+	if a == nil {
+		a = &lazyAttempt[T]{done: make(chan struct{})}
+		l.cur = a
+		l.mu.Unlock()
+		a.v, a.err = l.open(ctx)
+		if a.err != nil {
+			l.mu.Lock()
+			l.cur = nil
+			l.mu.Unlock()
+		}
+		close(a.done)
+	} else {
+		l.mu.Unlock()
+	}
+	select {
+	case <-a.done:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// forget drops a connection that turned out dead, so that the next call opens a new one.
+func (l *lazy[T]) forget(v T, same func(a, b T) bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a := l.cur; a != nil && isDone(a.done) && a.err == nil && same(a.v, v) {
+		l.cur = nil
+		if l.close != nil {
+			go l.close(v)
+		}
+	}
+}
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// shutdown closes the connection if one was opened.
+func (l *lazy[T]) shutdown() {
+	l.mu.Lock()
+	a := l.cur
+	l.cur = nil
+	l.mu.Unlock()
+	if a == nil {
+		return
+	}
+	<-a.done
+	if a.err == nil && l.close != nil {
+		l.close(a.v)
+	}
+}
+
+// brokerSend runs one publish per attempt, each bounded by opts.Timeout, and retries the
+// attempts that delivered nothing as often as opts.Retries allows, with the same backoff as
+// HTTP. Attempts that reached the broker are not retried: a NACK is the broker's answer.
+func brokerSend(ctx context.Context, opts Options, once func(ctx context.Context) Result) Result {
+	start := time.Now()
+	base, top := opts.BackoffBase, opts.BackoffMax
+	if base <= 0 {
+		base = 200 * time.Millisecond
+	}
+	if top <= 0 {
+		top = 10 * time.Second
+	}
+	wait := opts.Sleep
+	if wait == nil {
+		wait = sleep
+	}
+	var res Result
+	for attempt := 1; ; attempt++ {
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if opts.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		}
+		res = once(actx)
+		if !res.Delivered && res.Err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			res.Err = fmt.Errorf("%w: %w", &TimeoutError{After: opts.Timeout}, res.Err)
+		}
+		cancel()
+		res.Attempts = attempt
+		if ctx.Err() != nil {
+			res.Err = ctx.Err()
+			break
+		}
+		var ue *UsageError
+		if res.Delivered || attempt > opts.Retries || errors.As(res.Err, &ue) {
+			break
+		}
+		d := base << min(attempt-1, 20)
+		if d <= 0 || d > top {
+			d = top
+		}
+		d = d/2 + rand.N(d/2+1)
+		if opts.OnRetry != nil {
+			opts.OnRetry(attempt, d, res)
+		}
+		if err := wait(ctx, d); err != nil {
+			res.Err = err
+			break
+		}
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// ack, nack and notDelivered build the results of one broker publish. The status line says
+// what the broker answered, in its own words.
+func ack(proto, status string) Result {
+	return Result{Delivered: true, ACK: true, Response: &Response{Proto: proto, Status: status}}
+}
+
+func nack(proto string, err error) Result {
+	return Result{Delivered: true, Err: err, Response: &Response{Proto: proto, Status: "refused"}}
+}
+
+func notDelivered(err error) Result { return Result{Err: err} }
+
+// dialError names the address a failed connection was for.
+func dialError(what string, hosts []string, err error) error {
+	return fmt.Errorf("cannot connect to %s at %s: %w", what, strings.Join(hosts, ","), err)
+}
+
+// binaryValue is one attribute as a broker message carries it in binary mode: a string (MQTT,
+// Kafka, NATS headers) or a native type (AMQP application properties, AMQP §3.1.3.2).
+type binaryValue struct {
+	name  string
+	value any
+}
+
+// decodeBinaryAttrs builds an event from binary-mode attributes, the datacontenttype from the
+// message's content type property and the payload as data. Values that are not strings take
+// their canonical string form (spec v1.0.2 §3.1.1) for context attributes; extensions keep
+// Boolean and Integer types.
+func decodeBinaryAttrs(specversion string, attrs []binaryValue, contentType string, data []byte) (event.Event, error) {
+	e, err := ce.NewEvent(specversion)
+	if err != nil {
+		return e, err
+	}
+	for _, a := range attrs {
+		if a.name == "specversion" {
+			continue
+		}
+		if err := setBinaryValue(&e, a.name, a.value); err != nil {
+			return e, fmt.Errorf("attribute %s: %w", a.name, err)
+		}
+	}
+	if contentType != "" {
+		if err := ce.SetAttribute(&e, "datacontenttype", contentType); err != nil {
+			return e, err
+		}
+	}
+	if len(data) > 0 {
+		e.DataEncoded = data
+	}
+	return e, nil
+}
+
+func setBinaryValue(e *event.Event, name string, v any) error {
+	if !isExtensionName(e, name) {
+		s, err := canonical(v)
+		if err != nil {
+			return err
+		}
+		return ce.SetAttribute(e, name, s)
+	}
+	switch v := v.(type) {
+	case bool:
+		return ce.SetExtension(e, name, v)
+	case int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
+		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 32)
+		if err != nil {
+			return fmt.Errorf("integer %v is outside the signed 32-bit range", v)
+		}
+		return ce.SetExtension(e, name, int32(n))
+	}
+	s, err := canonical(v)
+	if err != nil {
+		return err
+	}
+	return ce.SetAttribute(e, name, s)
+}
+
+// canonical is the canonical string form of a native value (spec v1.0.2 §3.1.1).
+func canonical(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return ce.FormatValue(v), nil
+	case time.Time:
+		return ce.FormatTime(v), nil
+	case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
+		return fmt.Sprint(v), nil
+	}
+	return "", fmt.Errorf("unsupported value type %T", v)
+}
+
+func isExtensionName(e *event.Event, name string) bool {
+	switch name {
+	case "id", "source", "type", "subject", "time", "datacontenttype", "specversion":
+		return false
+	case "dataschema":
+		return e.SpecVersion() != ce.V1
+	case "schemaurl", "datacontentencoding":
+		return e.SpecVersion() != ce.V03
+	}
+	return true
+}

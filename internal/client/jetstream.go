@@ -1,0 +1,345 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	cejs "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+)
+
+// JetStream is NATS with persistence; events travel as on core NATS, in structured mode
+// (nats binding §3), and the server acknowledges each stored message.
+//
+//	jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true]
+//
+// A stream that does not exist is created capturing exactly the URL's subject. An existing
+// stream must capture the subject; cectl says so instead of publishing into nothing.
+//
+// sdk-go's JetStream sender would create the stream with subjects "<STREAM>.*" whatever the
+// subject, and it drops the PubAck, so we publish the message its writer builds ourselves and
+// report the stream sequence. Receiving uses sdk-go's consumer with our subscriber, which
+// creates durable consumers itself: a consumer that nats.go creates is deleted when the
+// subscription ends, which would make a durable name useless.
+
+var jetStreamKeys = []string{"durable", "start", "creds"}
+
+type jetStreamTarget struct {
+	ep              endpoint
+	stream, subject string
+	opts            Options
+	conn            lazy[*jsConn]
+}
+
+type jsConn struct {
+	nc *nats.Conn
+	js nats.JetStreamContext
+}
+
+func parseJetStream(raw string, u *url.URL) (endpoint, string, string, error) {
+	ep, err := parseEndpoint(raw, u, "4222", true, jetStreamKeys...)
+	if err != nil {
+		return ep, "", "", err
+	}
+	stream, subject, ok := strings.Cut(ep.path, "/")
+	if !ok || stream == "" || subject == "" {
+		return ep, "", "", &UsageError{Err: fmt.Errorf("%q: want jetstream://host:4222/STREAM/subject", raw)}
+	}
+	if strings.ContainsAny(stream, ".*> \t") {
+		return ep, "", "", &UsageError{Err: fmt.Errorf("%q: stream name %q may not hold '.', '*', '>' or white space", raw, stream)}
+	}
+	return ep, stream, subject, nil
+}
+
+func openJetStream(raw string, u *url.URL, opts Options) (*jetStreamTarget, error) {
+	ep, stream, subject, err := parseJetStream(raw, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPublishSubject(raw, subject); err != nil {
+		return nil, err
+	}
+	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
+		return nil, err
+	}
+	t := &jetStreamTarget{ep: ep, stream: stream, subject: subject, opts: opts}
+	t.conn.open = func(ctx context.Context) (*jsConn, error) {
+		nc, err := natsConnect(ctx, ep, opts.Timeout, opts.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		js, err := nc.JetStream(nats.MaxWait(connectTimeout(opts.Timeout)))
+		if err == nil {
+			err = ensureStream(js, stream, subject)
+		}
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		return &jsConn{nc: nc, js: js}, nil
+	}
+	t.conn.close = func(c *jsConn) { c.nc.Close() }
+	return t, nil
+}
+
+// ensureStream checks that the stream exists and captures subject, and creates it when it
+// does not exist.
+func ensureStream(js nats.JetStreamContext, stream, subject string) error {
+	info, err := js.StreamInfo(stream)
+	if errors.Is(err, nats.ErrStreamNotFound) {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: stream, Subjects: []string{subject}}); err != nil {
+			return fmt.Errorf("create stream %s for subject %s: %w", stream, subject, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	subjects := info.Config.Subjects
+	if len(subjects) == 0 {
+		subjects = []string{stream}
+	}
+	for _, s := range subjects {
+		if subjectWithin(subject, s) {
+			return nil
+		}
+	}
+	return &UsageError{Err: fmt.Errorf("stream %s does not capture subject %s (its subjects: %s)", stream, subject, strings.Join(subjects, " "))}
+}
+
+// subjectWithin reports whether every subject that sub matches is matched by filter, both
+// possibly holding the wildcards "*" (one token) and ">" (the rest).
+func subjectWithin(sub, filter string) bool {
+	st, ft := strings.Split(sub, "."), strings.Split(filter, ".")
+	for i, f := range ft {
+		if f == ">" {
+			return i < len(st)
+		}
+		if i >= len(st) {
+			return false
+		}
+		switch s := st[i]; {
+		case s == ">":
+			return false
+		case f == "*":
+		case s != f:
+			return false
+		}
+	}
+	return len(st) == len(ft)
+}
+
+func (t *jetStreamTarget) URL() string  { return t.ep.raw }
+func (t *jetStreamTarget) Close() error { t.conn.shutdown(); return nil }
+
+// CheckMode maps binary to structured, as for core NATS (nats binding §1.3).
+func (t *jetStreamTarget) CheckMode(m Mode) (Mode, error) {
+	if m == Batch {
+		return m, &UsageError{Err: errors.New("batch mode is not defined for JetStream; it carries one structured event per message")}
+	}
+	return Structured, nil
+}
+
+// Send publishes and waits for the PubAck: ACK when the stream stored the event, NACK when
+// JetStream answered with an error.
+func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+	e, _, err := oneEvent(t, "JetStream", mode, events)
+	if err != nil {
+		return Result{Err: err}
+	}
+	var body bytes.Buffer
+	header, err := cejs.WriteMsg(quiet(ctx), structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e)), &body)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		c, err := t.conn.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, connectTimeout(t.opts.Timeout))
+			defer cancel()
+		}
+		pa, err := c.js.PublishMsg(&nats.Msg{Subject: t.subject, Data: body.Bytes(), Header: header}, nats.Context(ctx))
+		var apiErr *nats.APIError
+		switch {
+		case errors.Is(err, nats.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+			return notDelivered(fmt.Errorf("no stream stored the event on subject %s", t.subject))
+		case errors.As(err, &apiErr):
+			return nack("JetStream", fmt.Errorf("stream %s refused the event: %w", t.stream, err))
+		case err != nil:
+			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, err))
+		}
+		status := "PubAck stream " + pa.Stream + " seq " + strconv.FormatUint(pa.Sequence, 10)
+		if pa.Duplicate {
+			status += " (duplicate)"
+		}
+		return ack("JetStream", status)
+	})
+}
+
+// Request is not available: JetStream publishes are answered by the stream, not by a
+// consumer.
+func (t *jetStreamTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over JetStream: the stream answers a publish, not a consumer; use nats://host/subject for request/reply")}
+}
+
+// subscribeJetStream reads a stream through an ephemeral consumer, or a durable one when a
+// name is given, acknowledging each message after handle returned.
+func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, stream, subject, err := parseJetStream(raw, u)
+	if err != nil {
+		return err
+	}
+	if err := checkSubject(raw, subject); err != nil {
+		return err
+	}
+	durable := firstNonEmpty(so.Durable, ep.q.Get("durable"))
+	start := firstNonEmpty(so.Start, ep.q.Get("start"))
+	deliver, err := jsDeliverPolicy(raw, start)
+	if err != nil {
+		return err
+	}
+	nc, err := natsConnect(ctx, ep, so.Timeout, so.Insecure)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream(nats.MaxWait(connectTimeout(so.Timeout)))
+	if err != nil {
+		return err
+	}
+	if err := ensureStream(js, stream, subject); err != nil {
+		return err
+	}
+	c, err := cejs.NewConsumerFromConn(nc, stream, subject, nil, nil)
+	if err != nil {
+		return err
+	}
+	c.Subscriber = &jsSubscriber{
+		stream: stream, durable: durable, start: start, deliver: deliver,
+		ready: so.ready(), nc: nc,
+	}
+	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
+		msg := m.(*cejs.Message).Msg
+		d := natsDelivery("jetstream", msg)
+		if md, err := msg.Metadata(); err == nil {
+			d.Meta["stream"] = md.Stream
+			d.Meta["consumer"] = md.Consumer
+			d.Meta["seq"] = strconv.FormatUint(md.Sequence.Stream, 10)
+			d.Meta["delivered"] = strconv.FormatUint(md.NumDelivered, 10)
+			d.Meta["timestamp"] = md.Timestamp.Format(time.RFC3339Nano)
+		}
+		if err := handle(ctx, d); err != nil {
+			return err
+		}
+		if d.Err != nil {
+			// Not a CloudEvent: redelivering it would not change that.
+			return msg.Term()
+		}
+		return msg.Ack()
+	})
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// jsDeliverPolicy parses ?start=; nil means the server's default (or the existing durable's).
+func jsDeliverPolicy(raw, start string) (*nats.ConsumerConfig, error) {
+	cfg := &nats.ConsumerConfig{}
+	switch {
+	case start == "" || start == "new":
+		cfg.DeliverPolicy = nats.DeliverNewPolicy
+	case start == "all":
+		cfg.DeliverPolicy = nats.DeliverAllPolicy
+	case start == "last":
+		cfg.DeliverPolicy = nats.DeliverLastPolicy
+	case strings.HasPrefix(start, "seq:"):
+		n, err := strconv.ParseUint(start[4:], 10, 64)
+		if err != nil || n == 0 {
+			return nil, &UsageError{Err: fmt.Errorf("%q: start=%q: want seq:N with N ≥ 1", raw, start)}
+		}
+		cfg.DeliverPolicy = nats.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = n
+	case strings.HasPrefix(start, "time:"):
+		t, err := ce.ParseTime(start[5:])
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("%q: start=%q: %w", raw, start, err)}
+		}
+		cfg.DeliverPolicy = nats.DeliverByStartTimePolicy
+		cfg.OptStartTime = &t
+	default:
+		return nil, &UsageError{Err: fmt.Errorf("%q: start=%q: want new, all, last, seq:N or time:RFC3339", raw, start)}
+	}
+	return cfg, nil
+}
+
+// jsSubscriber is the sdk-go Subscriber that creates the consumer: ephemeral consumers through
+// nats.go (deleted when the subscription ends), durable ones explicitly so that they outlive
+// this run.
+type jsSubscriber struct {
+	stream, durable, start string
+	deliver                *nats.ConsumerConfig
+	ready                  func()
+	nc                     *nats.Conn
+}
+
+func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb nats.MsgHandler, _ ...nats.SubOpt) (*nats.Subscription, error) {
+	opts := []nats.SubOpt{nats.BindStream(s.stream), nats.ManualAck(), nats.AckExplicit()}
+	if s.durable == "" {
+		switch s.deliver.DeliverPolicy {
+		case nats.DeliverNewPolicy:
+			opts = append(opts, nats.DeliverNew())
+		case nats.DeliverAllPolicy:
+			opts = append(opts, nats.DeliverAll())
+		case nats.DeliverLastPolicy:
+			opts = append(opts, nats.DeliverLast())
+		case nats.DeliverByStartSequencePolicy:
+			opts = append(opts, nats.StartSequence(s.deliver.OptStartSeq))
+		case nats.DeliverByStartTimePolicy:
+			opts = append(opts, nats.StartTime(*s.deliver.OptStartTime))
+		}
+	} else {
+		_, err := js.ConsumerInfo(s.stream, s.durable)
+		switch {
+		case errors.Is(err, nats.ErrConsumerNotFound):
+			cfg := *s.deliver
+			cfg.Durable = s.durable
+			cfg.DeliverSubject = nats.NewInbox()
+			cfg.AckPolicy = nats.AckExplicitPolicy
+			cfg.FilterSubject = subject
+			if _, err := js.AddConsumer(s.stream, &cfg); err != nil {
+				return nil, fmt.Errorf("create durable consumer %s on stream %s: %w", s.durable, s.stream, err)
+			}
+		case err != nil:
+			return nil, fmt.Errorf("durable consumer %s on stream %s: %w", s.durable, s.stream, err)
+		case s.start != "":
+			return nil, &UsageError{Err: fmt.Errorf("durable consumer %s exists; it keeps its start position, so drop start=%s or use a new name", s.durable, s.start)}
+		}
+		opts = append(opts, nats.Bind(s.stream, s.durable))
+	}
+	sub, err := js.Subscribe(subject, cb, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s on stream %s: %w", subject, s.stream, err)
+	}
+	if err := s.nc.Flush(); err != nil {
+		return nil, err
+	}
+	s.ready()
+	return sub, nil
+}

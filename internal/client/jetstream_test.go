@@ -1,0 +1,161 @@
+package client
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/nats-io/nats.go"
+)
+
+func jsURL(base string) (url, stream, subject string) {
+	stream = uniq("CECTL")
+	subject = strings.ToLower(stream) + ".created"
+	return strings.Replace(base, "nats://", "jetstream://", 1) + "/" + stream + "/" + subject, stream, subject
+}
+
+func TestJetStreamRoundTrip(t *testing.T) {
+	for _, s := range servers(t, startNATS, "CECTL_TEST_NATS_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			url, stream, _ := jsURL(s.base)
+			defer deleteStream(t, s.base, stream)
+			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+		})
+	}
+}
+
+func deleteStream(t *testing.T, base, stream string) {
+	nc, err := nats.Connect(base)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	if err := js.DeleteStream(stream); err != nil {
+		t.Errorf("delete stream %s: %v", stream, err)
+	}
+}
+
+// The PubAck is reported, the stream created by send captures exactly the URL's subject, and
+// the stored message is the JSON event format.
+func TestJetStreamPubAckAndWire(t *testing.T) {
+	for _, s := range servers(t, startNATS, "CECTL_TEST_NATS_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			url, stream, subject := jsURL(s.base)
+			defer deleteStream(t, s.base, stream)
+			tg := open(t, url)
+			e := testEvents(t)[0]
+			res := send(t, tg, Binary, e)
+			if res.Response == nil || res.Response.Status != "PubAck stream "+stream+" seq 1" {
+				t.Errorf("status %+v", res.Response)
+			}
+			res = send(t, tg, Structured, e)
+			if !strings.HasSuffix(res.Response.Status, "seq 2") {
+				t.Errorf("status %+v", res.Response)
+			}
+			nc, err := nats.Connect(s.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := nc.JetStream()
+			info, err := js.StreamInfo(stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.Config.Subjects; len(got) != 1 || got[0] != subject {
+				t.Errorf("stream subjects %v", got)
+			}
+			m, err := js.GetMsg(stream, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Data) != string(ce.AppendJSON(nil, e)) || len(m.Header) != 0 {
+				t.Errorf("stored message %q with headers %v", m.Data, m.Header)
+			}
+			// A subject the existing stream does not capture is refused before publishing.
+			other := strings.Replace(url, subject, "elsewhere.x", 1)
+			r := open(t, other).Send(context.Background(), Structured, e)
+			if r.Delivered || r.Err == nil || !strings.Contains(r.Err.Error(), "does not capture subject elsewhere.x") {
+				t.Errorf("send to an uncaptured subject: %+v", r)
+			}
+		})
+	}
+}
+
+// start=all replays what the stream holds; a durable consumer resumes after the last message
+// it acknowledged, in a later subscription.
+func TestJetStreamStartAndDurable(t *testing.T) {
+	for _, s := range servers(t, startNATS, "CECTL_TEST_NATS_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			url, stream, _ := jsURL(s.base)
+			defer deleteStream(t, s.base, stream)
+			tg := open(t, url)
+			ev := testEvents(t)[0]
+			for _, id := range []string{"a", "b"} {
+				e := ev.Clone()
+				e.SetID(id)
+				send(t, tg, Structured, &e)
+			}
+			l := listen(t, url, SubscribeOptions{Start: "all", Durable: "cectl-test"})
+			for _, id := range []string{"a", "b"} {
+				if d := l.next(t); d.Event.ID() != id || d.Meta["stream"] != stream || d.Meta["consumer"] != "cectl-test" {
+					t.Fatalf("got %s %v, want %s", d.Event.ID(), d.Meta, id)
+				}
+			}
+			l.close(t)
+			e := ev.Clone()
+			e.SetID("c")
+			send(t, tg, Structured, &e)
+			l = listen(t, url, SubscribeOptions{Durable: "cectl-test"})
+			if d := l.next(t); d.Event.ID() != "c" || d.Meta["seq"] != "3" {
+				t.Fatalf("resumed durable got %s seq %s, want c seq 3", d.Event.ID(), d.Meta["seq"])
+			}
+			// Without start, a new ephemeral subscription sees only new events.
+			l2 := listen(t, url, SubscribeOptions{})
+			e.SetID("d")
+			send(t, tg, Structured, &e)
+			if d := l2.next(t); d.Event.ID() != "d" {
+				t.Fatalf("ephemeral got %s, want d", d.Event.ID())
+			}
+			l3 := listen(t, url, SubscribeOptions{Start: "seq:2"})
+			if d := l3.next(t); d.Event.ID() != "b" {
+				t.Fatalf("start=seq:2 got %s, want b", d.Event.ID())
+			}
+		})
+	}
+}
+
+func TestJetStreamMalformedIsTerminated(t *testing.T) {
+	base := startNATS(t)
+	url, stream, subject := jsURL(base)
+	l := listen(t, url, SubscribeOptions{})
+	nc, err := nats.Connect(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	if _, err := js.Publish(subject, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.next(t); d.Err == nil || d.Meta["stream"] != stream {
+		t.Fatalf("malformed: %+v", d)
+	}
+	send(t, open(t, url), Structured, testEvents(t)[0])
+	if d := l.next(t); d.Err != nil || d.Event.ID() != "json-1" {
+		t.Fatalf("next: %+v", d)
+	}
+	select {
+	case d := <-l.got:
+		t.Fatalf("redelivered: %+v", d)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestJetStreamBrokerDown(t *testing.T) {
+	brokerDown(t, "jetstream://"+closedPort(t)+"/S/s")
+}

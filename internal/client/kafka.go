@@ -1,0 +1,423 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/cectl/cectl/internal/ce"
+	cekafka "github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Kafka carries events in binary mode (attributes in ce_ headers, datacontenttype in
+// content-type, kafka binding §3.2) or structured mode (kafka binding §3.3).
+//
+//	kafka://[user:pass@]broker[:9092][,broker2...]/topic[?key=K&group=G&start=newest|oldest&tls=true&ca=FILE]
+//
+// The record key is Options.Key or ?key=, else the partitionkey extension (kafka binding §3.1).
+// User info in the URL logs in with SASL PLAIN.
+//
+// Records are written by sdk-go's producer-message writer and sent with a sarama sync producer
+// we hold ourselves, to report the partition and offset. Key mapping is done here: with its
+// key-mapping transformer on, sdk-go's writer decodes a structured event with its own JSON
+// codec and re-encodes it in binary mode. Receiving uses a sarama consumer group directly:
+// sdk-go's consumer drops the record key and timestamp and adds kafkatopic, kafkapartition
+// and kafkaoffset extensions to every event, which would change the events shown.
+
+var kafkaKeys = []string{"key", "group", "start"}
+
+type kafkaTarget struct {
+	ep    endpoint
+	topic string
+	key   string
+	opts  Options
+	prod  lazy[*kafkaProducer]
+}
+
+type kafkaProducer struct {
+	client sarama.Client
+	sync   sarama.SyncProducer
+}
+
+func parseKafka(raw string, u *url.URL) (endpoint, string, error) {
+	ep, err := parseEndpoint(raw, u, "9092", true, kafkaKeys...)
+	if err != nil {
+		return ep, "", err
+	}
+	topic := ep.path
+	if topic == "" {
+		return ep, "", &UsageError{Err: fmt.Errorf("%q has no topic (want kafka://broker:9092/topic)", raw)}
+	}
+	if len(topic) > 249 || strings.IndexFunc(topic, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) >= 0 {
+		return ep, "", &UsageError{Err: fmt.Errorf("%q: %q is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", raw, topic)}
+	}
+	return ep, topic, nil
+}
+
+func openKafka(raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
+	ep, topic, err := parseKafka(raw, u)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := kafkaConfig(ep, opts.Timeout, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	t := &kafkaTarget{ep: ep, topic: topic, key: firstNonEmpty(opts.Key, ep.q.Get("key")), opts: opts}
+	t.prod.open = func(ctx context.Context) (*kafkaProducer, error) {
+		c, err := kafkaClient(ctx, ep, cfg)
+		if err != nil {
+			return nil, err
+		}
+		p, err := sarama.NewSyncProducerFromClient(c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return &kafkaProducer{client: c, sync: p}, nil
+	}
+	t.prod.close = func(p *kafkaProducer) {
+		p.sync.Close()
+		p.client.Close()
+	}
+	return t, nil
+}
+
+func kafkaConfig(ep endpoint, timeout time.Duration, insecure bool) (*sarama.Config, error) {
+	d := connectTimeout(timeout)
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "cectl"
+	cfg.Net.DialTimeout, cfg.Net.ReadTimeout, cfg.Net.WriteTimeout = d, d, d
+	cfg.Metadata.Retry.Max = 1
+	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+	cfg.Metadata.Full = false
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Timeout = d
+	cfg.Producer.Retry.Max = 2
+	if ui := ep.u.User; ui != nil {
+		cfg.Net.SASL.Enable = true
+		cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+		cfg.Net.SASL.User = ui.Username()
+		cfg.Net.SASL.Password = ep.password()
+	}
+	tc, err := ep.tlsConfig(insecure)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		cfg.Net.TLS.Enable = true
+		cfg.Net.TLS.Config = tc
+	}
+	return cfg, nil
+}
+
+// kafkaClient connects to the cluster, giving up when ctx ends even if sarama is still
+// trying brokers.
+func kafkaClient(ctx context.Context, ep endpoint, cfg *sarama.Config) (sarama.Client, error) {
+	type result struct {
+		c   sarama.Client
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := sarama.NewClient(ep.hosts, cfg)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, dialError("Kafka", ep.hosts, r.err)
+		}
+		return r.c, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.c.Close()
+			}
+		}()
+		return nil, dialError("Kafka", ep.hosts, ctx.Err())
+	}
+}
+
+func (t *kafkaTarget) URL() string  { return t.ep.raw }
+func (t *kafkaTarget) Close() error { t.prod.shutdown(); return nil }
+
+// CheckMode allows binary and structured (kafka binding §1.3).
+func (t *kafkaTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("Kafka", m) }
+
+// Send produces one record and waits for the broker's acknowledgement from all in-sync
+// replicas: ACK with the partition and offset, NACK when the broker answered with an error.
+func (t *kafkaTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+	pm, err := t.record(ctx, mode, events)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		p, err := t.prod.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		type result struct {
+			partition int32
+			offset    int64
+			err       error
+		}
+		ch := make(chan result, 1)
+		m := *pm
+		go func() {
+			part, off, err := p.sync.SendMessage(&m)
+			ch <- result{part, off, err}
+		}()
+		var r result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, ctx.Err()))
+		}
+		if r.err != nil {
+			var ke sarama.KError
+			if errors.As(r.err, &ke) {
+				return nack("Kafka", fmt.Errorf("produce to %s: %w", t.topic, ke))
+			}
+			return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, r.err))
+		}
+		return ack("Kafka", fmt.Sprintf("partition %d offset %d", r.partition, r.offset))
+	})
+}
+
+// record encodes the event as a producer message.
+func (t *kafkaTarget) record(ctx context.Context, mode Mode, events []*event.Event) (*sarama.ProducerMessage, error) {
+	e, mode, err := oneEvent(t, "Kafka", mode, events)
+	if err != nil {
+		return nil, err
+	}
+	var msg binding.Message = binding.ToMessage(e)
+	if mode == Structured {
+		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
+	}
+	pm := &sarama.ProducerMessage{Topic: t.topic}
+	if err := cekafka.WriteProducerMessage(cekafka.WithSkipKeyMapping(quiet(ctx)), msg, pm); err != nil {
+		return nil, err
+	}
+	key := t.key
+	if key == "" {
+		if v, ok := e.Extensions()["partitionkey"]; ok {
+			key = ce.FormatValue(v)
+		}
+	}
+	if key != "" {
+		pm.Key = sarama.StringEncoder(key)
+	}
+	return pm, nil
+}
+
+// Request is not available: Kafka has no reply to a produced record.
+func (t *kafkaTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over Kafka: a produced record has no reply; use send, or nats:// for request/reply")}
+}
+
+// subscribeKafka consumes a topic in a consumer group. With a group name, offsets are marked
+// after handle returned and committed, in order per partition; without one, a throw-away
+// group commits nothing.
+func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, topic, err := parseKafka(raw, u)
+	if err != nil {
+		return err
+	}
+	cfg, err := kafkaConfig(ep, so.Timeout, so.Insecure)
+	if err != nil {
+		return err
+	}
+	switch start := firstNonEmpty(so.Start, ep.q.Get("start")); start {
+	case "", "newest":
+		cfg.Consumer.Offsets.Initial = sarama.OffsetNewest
+	case "oldest":
+		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	default:
+		return &UsageError{Err: fmt.Errorf("%q: start=%q: want newest or oldest", raw, start)}
+	}
+	group := firstNonEmpty(so.Group, ep.q.Get("group"))
+	commit := group != ""
+	if !commit {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		group = "cectl-" + hex.EncodeToString(b)
+	}
+	cfg.Consumer.Offsets.AutoCommit.Enable = commit
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout(so.Timeout))
+	client, err := kafkaClient(cctx, ep, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	cg, err := sarama.NewConsumerGroupFromClient(group, client)
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", group, err)
+	}
+	defer cg.Close()
+	ictx, stop := context.WithCancel(ctx)
+	defer stop()
+	h := &kafkaGroupHandler{ctx: ctx, handle: handle, commit: commit, ready: so.ready(), stop: stop}
+	for {
+		err := cg.Consume(ictx, []string{topic}, h)
+		if herr := h.failure(); herr != nil {
+			return herr
+		}
+		if ictx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", topic, err)
+		}
+	}
+}
+
+// kafkaGroupHandler hands records to handle one at a time, whichever partition they come
+// from: sarama runs one goroutine per partition, the mutex makes them take turns, and each
+// record is marked only after handle returned, so committed offsets never run ahead of what
+// was handled (sdk-go #643).
+type kafkaGroupHandler struct {
+	ctx     context.Context
+	handle  func(context.Context, Delivery) error
+	commit  bool
+	ready   func()
+	stop    context.CancelFunc
+	mu      sync.Mutex
+	pending atomic.Int32
+	errMu   sync.Mutex
+	err     error
+}
+
+func (h *kafkaGroupHandler) failure() error {
+	h.errMu.Lock()
+	defer h.errMu.Unlock()
+	return h.err
+}
+
+func (h *kafkaGroupHandler) Setup(s sarama.ConsumerGroupSession) error {
+	n := 0
+	for _, ps := range s.Claims() {
+		n += len(ps)
+	}
+	h.pending.Store(int32(n))
+	if n == 0 {
+		h.ready()
+	}
+	return nil
+}
+
+func (h *kafkaGroupHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	if h.commit {
+		s.Commit()
+	}
+	return nil
+}
+
+func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	// The claim's starting offset is resolved before ConsumeClaim runs, so once every claim
+	// got here, later records are received.
+	if h.pending.Add(-1) == 0 {
+		h.ready()
+	}
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			d := kafkaDelivery(msg)
+			h.mu.Lock()
+			err := h.ctx.Err()
+			if err == nil && h.failure() == nil {
+				err = h.handle(h.ctx, d)
+			}
+			h.mu.Unlock()
+			if err != nil {
+				h.errMu.Lock()
+				if h.err == nil && h.ctx.Err() == nil {
+					h.err = err
+				}
+				h.errMu.Unlock()
+				h.stop()
+				return nil
+			}
+			if h.commit {
+				s.MarkMessage(msg, "")
+			}
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+func kafkaDelivery(msg *sarama.ConsumerMessage) Delivery {
+	d := Delivery{Raw: msg.Value, Meta: map[string]string{
+		"transport": "kafka",
+		"topic":     msg.Topic,
+		"partition": strconv.FormatInt(int64(msg.Partition), 10),
+		"offset":    strconv.FormatInt(msg.Offset, 10),
+	}}
+	if msg.Key != nil {
+		d.Meta["key"] = string(msg.Key)
+	}
+	if !msg.Timestamp.IsZero() {
+		d.Meta["timestamp"] = msg.Timestamp.Format(time.RFC3339Nano)
+	}
+	for _, h := range msg.Headers {
+		if h != nil {
+			d.Meta["header:"+string(h.Key)] = string(h.Value)
+		}
+	}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg) })
+	return d
+}
+
+// decodeKafka tells the mode by the content-type header (kafka binding §3): a CloudEvents
+// media type is structured, a ce_specversion header is binary. A record with neither is
+// tried as a structured JSON event, since the structured mode's content-type is optional
+// (kafka binding §3.3.1).
+func decodeKafka(msg *sarama.ConsumerMessage) (event.Event, Mode, error) {
+	var ct, sv string
+	var attrs []binaryValue
+	for _, h := range msg.Headers {
+		if h == nil {
+			continue
+		}
+		k := strings.ToLower(string(h.Key))
+		switch {
+		case k == "content-type":
+			ct = string(h.Value)
+		case k == "ce_specversion":
+			sv = string(h.Value)
+		case strings.HasPrefix(k, "ce_"):
+			attrs = append(attrs, binaryValue{name: k[3:], value: string(h.Value)})
+		}
+	}
+	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") || sv == "" && ct == "" {
+		if err := checkStructuredType(ct); err != nil {
+			return event.Event{}, Structured, err
+		}
+		e, err := ce.Decode(msg.Value)
+		return e, Structured, err
+	}
+	if sv == "" {
+		return event.Event{}, Binary, errors.New("the record carries no CloudEvent (no ce_specversion header and not a structured content type)")
+	}
+	e, err := decodeBinaryAttrs(sv, attrs, ct, msg.Value)
+	return e, Binary, err
+}

@@ -1,0 +1,385 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// MQTT 5 carries events in binary mode (attributes as user properties, datacontenttype as
+// the Content Type property, mqtt binding §3.1) or structured mode (mqtt binding §3.2).
+//
+//	mqtt://[user:pass@]host[:1883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]
+//	mqtts://host[:8883]/topic
+//
+// The topic is the URL path without its leading slash; escape a '#' wildcard as %23 when
+// subscribing. QoS defaults to 1, so that ACK means the broker's PUBACK.
+//
+// sdk-go's MQTT writer names the user properties "ce-<attribute>", but the binding uses the
+// attribute names unchanged (mqtt binding §3.1.3.1): we keep its writer and rename the
+// properties before publishing. Its receiver reads only "ce-" properties and so cannot read a
+// conforming binary message; we subscribe with paho directly and read both spellings.
+// sdk-go's Protocol also shares one PublishProperties value between concurrent sends; we
+// publish through our own paho client.
+
+var mqttKeys = []string{"qos", "retain", "client-id"}
+
+type mqttTarget struct {
+	ep     endpoint
+	topic  string
+	qos    byte
+	retain bool
+	opts   Options
+	conn   lazy[*paho.Client]
+}
+
+type mqttParams struct {
+	ep     endpoint
+	topic  string
+	qos    byte
+	retain bool
+}
+
+func parseMQTT(raw string, u *url.URL) (mqttParams, error) {
+	defPort := "1883"
+	if u.Scheme == "mqtts" {
+		defPort = "8883"
+	}
+	ep, err := parseEndpoint(raw, u, defPort, false, mqttKeys...)
+	if err != nil {
+		return mqttParams{}, err
+	}
+	ep.secure = ep.secure || u.Scheme == "mqtts"
+	p := mqttParams{ep: ep, topic: ep.path, qos: 1}
+	if p.topic == "" {
+		return p, &UsageError{Err: fmt.Errorf("%q has no topic (want mqtt://host:1883/topic)", raw)}
+	}
+	if v := ep.q.Get("qos"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 2 {
+			return p, &UsageError{Err: fmt.Errorf("%q: qos=%q: want 0, 1 or 2", raw, v)}
+		}
+		p.qos = byte(n)
+	}
+	if v := ep.q.Get("retain"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return p, &UsageError{Err: fmt.Errorf("%q: retain=%q is not true or false", raw, v)}
+		}
+		p.retain = b
+	}
+	return p, nil
+}
+
+func openMQTT(raw string, u *url.URL, opts Options) (*mqttTarget, error) {
+	p, err := parseMQTT(raw, u)
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(p.topic, "+#") {
+		return nil, &UsageError{Err: fmt.Errorf("%q: cannot publish to the topic filter %q", raw, p.topic)}
+	}
+	if _, err := p.ep.tlsConfig(opts.Insecure); err != nil {
+		return nil, err
+	}
+	t := &mqttTarget{ep: p.ep, topic: p.topic, qos: p.qos, retain: p.retain, opts: opts}
+	t.conn.open = func(ctx context.Context) (*paho.Client, error) {
+		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{})
+	}
+	t.conn.close = func(c *paho.Client) { _ = c.Disconnect(&paho.Disconnect{}) }
+	return t, nil
+}
+
+// mqttConnect dials the broker and sends CONNECT (MQTT 5), bounded by timeout.
+func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool, cc paho.ClientConfig) (*paho.Client, error) {
+	d := connectTimeout(timeout)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tc, err := ep.tlsConfig(insecure)
+	if err != nil {
+		return nil, err
+	}
+	var conn net.Conn
+	if tc != nil {
+		conn, err = (&tls.Dialer{NetDialer: &net.Dialer{}, Config: tc}).DialContext(ctx, "tcp", ep.hosts[0])
+	} else {
+		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", ep.hosts[0])
+	}
+	if err != nil {
+		return nil, dialError("MQTT", ep.hosts, err)
+	}
+	id := ep.q.Get("client-id")
+	if id == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		id = "cectl-" + hex.EncodeToString(b)
+	}
+	cc.ClientID = id
+	cc.Conn = packets.NewThreadSafeConn(conn)
+	cc.PacketTimeout = d
+	c := paho.NewClient(cc)
+	cp := &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}
+	if ui := ep.u.User; ui != nil {
+		cp.Username, cp.UsernameFlag = ui.Username(), true
+		if p, ok := ui.Password(); ok {
+			cp.Password, cp.PasswordFlag = []byte(p), true
+		}
+	}
+	ca, err := c.Connect(ctx, cp)
+	if err != nil {
+		conn.Close()
+		if ca != nil && ca.ReasonCode >= 0x80 {
+			return nil, fmt.Errorf("the MQTT broker at %s refused the connection: %s", ep.hosts[0], mqttReason(ca.ReasonCode))
+		}
+		return nil, dialError("MQTT", ep.hosts, err)
+	}
+	return c, nil
+}
+
+// mqttReason names an MQTT 5 reason code (MQTT 5.0 §2.4).
+func mqttReason(code byte) string {
+	names := map[byte]string{
+		0x00: "success", 0x10: "no matching subscribers", 0x80: "unspecified error",
+		0x81: "malformed packet", 0x82: "protocol error", 0x83: "implementation specific error",
+		0x84: "unsupported protocol version", 0x85: "client identifier not valid",
+		0x86: "bad user name or password", 0x87: "not authorized", 0x88: "server unavailable",
+		0x89: "server busy", 0x8A: "banned", 0x8F: "topic filter invalid",
+		0x90: "topic name invalid", 0x91: "packet identifier in use", 0x95: "packet too large",
+		0x97: "quota exceeded", 0x99: "payload format invalid", 0x9A: "retain not supported",
+		0x9B: "QoS not supported", 0x9E: "shared subscriptions not supported",
+	}
+	if n, ok := names[code]; ok {
+		return fmt.Sprintf("%s (0x%02X)", n, code)
+	}
+	return fmt.Sprintf("reason code 0x%02X", code)
+}
+
+func (t *mqttTarget) URL() string  { return t.ep.raw }
+func (t *mqttTarget) Close() error { t.conn.shutdown(); return nil }
+
+// CheckMode allows binary and structured (mqtt binding §1.3; binary needs MQTT 5, which is
+// what cectl speaks).
+func (t *mqttTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("MQTT", m) }
+
+// Send publishes the event. With QoS 1 or 2 it waits for the broker's answer: ACK for a
+// success reason code, NACK for an error one. With QoS 0 ACK only means written.
+func (t *mqttTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+	pub, err := t.publish(ctx, mode, events)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		c, err := t.conn.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		p := *pub
+		resp, err := c.Publish(ctx, &p)
+		if resp != nil && resp.ReasonCode >= 0x80 {
+			return nack("MQTT", fmt.Errorf("the broker refused the message: %s", mqttReason(resp.ReasonCode)))
+		}
+		if err != nil {
+			if isDone(c.Done()) {
+				t.conn.forget(c, func(a, b *paho.Client) bool { return a == b })
+			}
+			return notDelivered(fmt.Errorf("publish to %s: %w", t.topic, err))
+		}
+		if pub.QoS == 0 {
+			return ack("MQTT", "published (QoS 0)")
+		}
+		return ack("MQTT", fmt.Sprintf("PUB%s %s", map[byte]string{1: "ACK", 2: "COMP"}[pub.QoS], mqttReason(resp.ReasonCode)))
+	})
+}
+
+// publish encodes the event with sdk-go's writer and gives the user properties the names the
+// binding requires.
+func (t *mqttTarget) publish(ctx context.Context, mode Mode, events []*event.Event) (*paho.Publish, error) {
+	e, mode, err := oneEvent(t, "MQTT", mode, events)
+	if err != nil {
+		return nil, err
+	}
+	var msg binding.Message = binding.ToMessage(e)
+	if mode == Structured {
+		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
+	}
+	pub := &paho.Publish{Topic: t.topic, QoS: t.qos, Retain: t.retain}
+	if err := cemqtt.WritePubMessage(quiet(ctx), msg, pub); err != nil {
+		return nil, err
+	}
+	if pub.Properties != nil {
+		// mqtt binding §3.1.3.1: attribute names are used unchanged as property names.
+		for i, up := range pub.Properties.User {
+			pub.Properties.User[i].Key = strings.TrimPrefix(up.Key, "ce-")
+		}
+	}
+	return pub, nil
+}
+
+// Request is not available: MQTT 5's response topics are not a CloudEvents binding feature.
+func (t *mqttTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over MQTT: a publish gets no reply event; use send, or nats:// for request/reply")}
+}
+
+// subscribeMQTT subscribes to a topic filter. Messages of QoS 1 and 2 are acknowledged after
+// handle returned.
+func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	p, err := parseMQTT(raw, u)
+	if err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		failure error
+		failed  = make(chan struct{})
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failure == nil {
+			failure = err
+			close(failed)
+		}
+	}
+	onPublish := func(pr paho.PublishReceived) (bool, error) {
+		if isDone(failed) || ctx.Err() != nil {
+			return true, nil
+		}
+		d := mqttDelivery(pr.Packet)
+		if err := handle(ctx, d); err != nil {
+			fail(err)
+			return true, nil
+		}
+		if pr.Packet.QoS > 0 {
+			_ = pr.Client.Ack(pr.Packet)
+		}
+		return true, nil
+	}
+	c, err := mqttConnect(ctx, p.ep, so.Timeout, so.Insecure, paho.ClientConfig{
+		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){onPublish},
+		EnableManualAcknowledgment: true,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Disconnect(&paho.Disconnect{})
+	sctx, cancel := context.WithTimeout(ctx, connectTimeout(so.Timeout))
+	sa, err := c.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: p.topic, QoS: p.qos}}})
+	cancel()
+	if err == nil && sa != nil && len(sa.Reasons) > 0 && sa.Reasons[0] >= 0x80 {
+		err = fmt.Errorf("the broker refused the subscription: %s", mqttReason(sa.Reasons[0]))
+	}
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", p.topic, err)
+	}
+	so.ready()()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-failed:
+		return failure
+	case <-c.Done():
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("the connection to the MQTT broker at %s was lost", p.ep.hosts[0])
+	}
+}
+
+func mqttDelivery(p *paho.Publish) Delivery {
+	d := Delivery{Raw: p.Payload, Meta: map[string]string{
+		"transport": "mqtt",
+		"topic":     p.Topic,
+		"qos":       strconv.Itoa(int(p.QoS)),
+	}}
+	if p.Retain {
+		d.Meta["retain"] = "true"
+	}
+	if p.Properties != nil {
+		if p.Properties.ContentType != "" {
+			d.Meta["content-type"] = p.Properties.ContentType
+		}
+		for _, up := range p.Properties.User {
+			d.Meta["property:"+up.Key] = up.Value
+		}
+	}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p) })
+	return d
+}
+
+// decodeMQTT tells the mode by the Content Type property (mqtt binding §3): a CloudEvents
+// media type is structured, otherwise a specversion user property makes it binary. Property
+// names are read as the binding has them and, failing that, with sdk-go's "ce-" prefix. A
+// message with neither is read as structured JSON, as MQTT 3.1.1 senders send it (mqtt
+// binding §3.2.1).
+func decodeMQTT(p *paho.Publish) (event.Event, Mode, error) {
+	var ct string
+	var user paho.UserProperties
+	if p.Properties != nil {
+		ct, user = p.Properties.ContentType, p.Properties.User
+	}
+	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") {
+		if err := checkStructuredType(ct); err != nil {
+			return event.Event{}, Structured, err
+		}
+		e, err := ce.Decode(p.Payload)
+		return e, Structured, err
+	}
+	prefix := ""
+	sv := user.Get("specversion")
+	if sv == "" {
+		if sv = user.Get("ce-specversion"); sv != "" {
+			prefix = "ce-"
+		}
+	}
+	if sv == "" {
+		if ct == "" {
+			e, err := ce.Decode(p.Payload)
+			return e, Structured, err
+		}
+		return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no specversion user property and not a structured content type)")
+	}
+	var attrs []binaryValue
+	for _, up := range user {
+		name, ok := strings.CutPrefix(up.Key, prefix)
+		if !ok || name == "datacontenttype" && ct != "" {
+			continue
+		}
+		if prefix == "" && !isAttributeName(name) {
+			continue
+		}
+		attrs = append(attrs, binaryValue{name: name, value: up.Value})
+	}
+	e, err := decodeBinaryAttrs(sv, attrs, ct, p.Payload)
+	return e, Binary, err
+}
+
+// isAttributeName reports whether a user property can name a CloudEvents attribute
+// (spec v1.0.2 §3.1.1: lower-case letters and digits). Other properties are the
+// application's own and are left out of the event.
+func isAttributeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

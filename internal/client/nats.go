@@ -1,0 +1,418 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	cenats "github.com/cloudevents/sdk-go/protocol/nats/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+)
+
+// NATS carries events in structured mode only (nats binding §1.3, §3): the JSON event format
+// as the message payload.
+//
+//	nats://[user:pass@|token@]host[:4222][,host2...]/subject[?queue=Q&creds=FILE&tls=true&ca=FILE]
+//
+// Sending goes through sdk-go's NATS sender on a connection we own, so that each publish can
+// be followed by a flush: a flushed publish is what "delivered" means on core NATS, which
+// has no acknowledgement of its own. Receiving uses sdk-go's consumer; the payload is decoded
+// with our JSON codec, not sdk-go's.
+
+var natsKeys = []string{"queue", "creds"}
+
+type natsTarget struct {
+	ep      endpoint
+	subject string
+	opts    Options
+	conn    lazy[*nats.Conn]
+	flush   groupFlush
+}
+
+func openNATS(raw string, u *url.URL, opts Options) (*natsTarget, error) {
+	ep, err := parseEndpoint(raw, u, "4222", true, natsKeys...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPublishSubject(raw, ep.path); err != nil {
+		return nil, err
+	}
+	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
+		return nil, err
+	}
+	t := &natsTarget{ep: ep, subject: ep.path, opts: opts}
+	t.conn.open = func(ctx context.Context) (*nats.Conn, error) {
+		return natsConnect(ctx, ep, opts.Timeout, opts.Insecure)
+	}
+	t.conn.close = (*nats.Conn).Close
+	return t, nil
+}
+
+// checkPublishSubject rejects what NATS cannot publish to: an empty subject, white space,
+// empty tokens and the wildcards, which only subscriptions may use.
+func checkPublishSubject(raw, subject string) error {
+	if err := checkSubject(raw, subject); err != nil {
+		return err
+	}
+	for _, tok := range strings.Split(subject, ".") {
+		if tok == "*" || tok == ">" {
+			return &UsageError{Err: fmt.Errorf("%q: cannot publish to the wildcard subject %q", raw, subject)}
+		}
+	}
+	return nil
+}
+
+func checkSubject(raw, subject string) error {
+	if subject == "" {
+		return &UsageError{Err: fmt.Errorf("%q has no subject (want nats://host:4222/subject)", raw)}
+	}
+	if strings.ContainsAny(subject, " \t\r\n/") {
+		return &UsageError{Err: fmt.Errorf("%q: subject %q holds white space or a slash", raw, subject)}
+	}
+	for _, tok := range strings.Split(subject, ".") {
+		if tok == "" {
+			return &UsageError{Err: fmt.Errorf("%q: subject %q has an empty token", raw, subject)}
+		}
+	}
+	return nil
+}
+
+// natsConnect opens a connection, bounded by timeout. Credentials come from the URL's
+// userinfo (user:pass, or a lone token) or from ?creds=FILE.
+func natsConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool) (*nats.Conn, error) {
+	servers := make([]string, len(ep.hosts))
+	for i, h := range ep.hosts {
+		servers[i] = "nats://" + h
+	}
+	opts := []nats.Option{
+		nats.Name("cectl"),
+		nats.Timeout(connectTimeout(timeout)),
+		// A publish made while reconnecting would sit in a buffer and look sent.
+		nats.ReconnectBufSize(-1),
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		opts = append(opts, nats.Timeout(max(time.Until(dl), time.Millisecond)))
+	}
+	if ui := ep.u.User; ui != nil {
+		if p, ok := ui.Password(); ok {
+			opts = append(opts, nats.UserInfo(ui.Username(), p))
+		} else {
+			opts = append(opts, nats.Token(ui.Username()))
+		}
+	}
+	if f := ep.q.Get("creds"); f != "" {
+		opts = append(opts, nats.UserCredentials(f))
+	}
+	tc, err := ep.tlsConfig(insecure)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, nats.Secure(tc))
+	}
+	nc, err := nats.Connect(strings.Join(servers, ","), opts...)
+	if err != nil {
+		return nil, dialError("NATS", ep.hosts, err)
+	}
+	return nc, nil
+}
+
+func (t *natsTarget) URL() string  { return t.ep.raw }
+func (t *natsTarget) Close() error { t.conn.shutdown(); return nil }
+
+// CheckMode maps binary to structured: the NATS binding has no binary mode (nats binding §1.3).
+func (t *natsTarget) CheckMode(m Mode) (Mode, error) {
+	if m == Batch {
+		return m, &UsageError{Err: errors.New("batch mode is not defined for NATS; NATS carries one structured event per message")}
+	}
+	return Structured, nil
+}
+
+// Send publishes the event and flushes: ACK means the server has read the message (core NATS
+// acknowledges nothing else).
+func (t *natsTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+	e, _, err := oneEvent(t, "NATS", mode, events)
+	if err != nil {
+		return Result{Err: err}
+	}
+	body := ce.AppendJSON(make([]byte, 0, 512), e)
+	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		nc, err := t.conn.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		s, err := cenats.NewSenderFromConn(nc, t.subject)
+		if err != nil {
+			return notDelivered(err)
+		}
+		if err := s.Send(quiet(ctx), structuredMessage(body)); err != nil {
+			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, err))
+		}
+		if err := t.flush.flush(ctx, nc, connectTimeout(t.opts.Timeout)); err != nil {
+			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
+		}
+		return ack("NATS", "published")
+	})
+}
+
+// Request sends the event as a NATS request and decodes the reply: structured JSON, or
+// binary with ce- headers as sdk-go's JetStream sender writes them.
+func (t *natsTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+	if _, err := t.CheckMode(mode); err != nil {
+		return Result{Err: err}, nil, mode, nil
+	}
+	body := ce.AppendJSON(make([]byte, 0, 512), e)
+	var reply *nats.Msg
+	res := brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+		nc, err := t.conn.get(ctx)
+		if err != nil {
+			return notDelivered(err)
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, connectTimeout(t.opts.Timeout))
+			defer cancel()
+		}
+		msg, err := nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: t.subject, Data: body})
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return notDelivered(fmt.Errorf("no responders on subject %s", t.subject))
+		case err != nil:
+			return notDelivered(fmt.Errorf("request on %s: %w", t.subject, err))
+		}
+		reply = msg
+		return ack("NATS", "reply received")
+	})
+	if !res.ACK || reply == nil {
+		return res, nil, Structured, nil
+	}
+	events, rmode, err := decodeNATSReply(reply)
+	return res, events, rmode, err
+}
+
+func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
+	if ct := msg.Header.Get("Content-Type"); ModeOf(ct) == Batch {
+		events, err := decodeBatch(msg.Data)
+		return events, Batch, err
+	}
+	e, mode, err := decodeNATSMsg(msg)
+	if err != nil {
+		return nil, mode, err
+	}
+	return []event.Event{e}, mode, nil
+}
+
+// decodeNATSMsg decodes a NATS message: structured (nats binding §3), or binary when it has a
+// ce-specversion header, which sdk-go's JetStream sender and later NATS bindings write.
+func decodeNATSMsg(msg *nats.Msg) (event.Event, Mode, error) {
+	if sv := headerGet(msg.Header, "ce-specversion"); sv != "" {
+		var attrs []binaryValue
+		for k, vs := range msg.Header {
+			if len(k) > 3 && strings.EqualFold(k[:3], "ce-") && len(vs) > 0 {
+				attrs = append(attrs, binaryValue{name: strings.ToLower(k[3:]), value: vs[0]})
+			}
+		}
+		e, err := decodeBinaryAttrs(sv, attrs, headerGet(msg.Header, "content-type"), msg.Data)
+		return e, Binary, err
+	}
+	if ct := headerGet(msg.Header, "content-type"); ct != "" {
+		if err := checkStructuredType(ct); err != nil {
+			return event.Event{}, Structured, err
+		}
+	}
+	e, err := ce.Decode(msg.Data)
+	return e, Structured, err
+}
+
+// checkStructuredType accepts the JSON event format's media type (json-format §3) and
+// rejects other event formats.
+func checkStructuredType(ct string) error {
+	mt := ce.MediaType(ct)
+	if strings.HasPrefix(mt, "application/cloudevents") && mt != "application/cloudevents+json" {
+		return fmt.Errorf("unsupported event format %q (want application/cloudevents+json)", mt)
+	}
+	return nil
+}
+
+// headerGet finds a header whatever the case of its name: NATS headers are case-sensitive
+// and senders differ.
+func headerGet(h nats.Header, name string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	for k, vs := range h {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
+}
+
+// groupFlush shares server round trips between concurrent senders: a flush started after a
+// publish confirms it, so every sender that published before a flush starts can wait for that
+// one flush instead of sending its own PING.
+type groupFlush struct {
+	mu      sync.Mutex
+	running bool
+	next    *flushWave
+}
+
+type flushWave struct {
+	done chan struct{}
+	err  error
+}
+
+func (g *groupFlush) flush(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+	g.mu.Lock()
+	if g.next == nil {
+		g.next = &flushWave{done: make(chan struct{})}
+	}
+	w := g.next
+	if !g.running {
+		g.running = true
+		g.next = nil
+		g.mu.Unlock()
+		g.run(nc, w, timeout)
+	} else {
+		g.mu.Unlock()
+	}
+	select {
+	case <-w.done:
+		return w.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *groupFlush) run(nc *nats.Conn, w *flushWave, timeout time.Duration) {
+	for w != nil {
+		w.err = nc.FlushTimeout(timeout)
+		close(w.done)
+		g.mu.Lock()
+		w = g.next
+		g.next = nil
+		if w == nil {
+			g.running = false
+		}
+		g.mu.Unlock()
+	}
+}
+
+// subscribeNATS receives from a core NATS subject (wildcards allowed), in a queue group when
+// ?queue= is given.
+func subscribeNATS(ctx context.Context, ep endpoint, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	if err := checkSubject(ep.raw, ep.path); err != nil {
+		return err
+	}
+	nc, err := natsConnect(ctx, ep, so.Timeout, so.Insecure)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	c, err := cenats.NewConsumerFromConn(nc, ep.path)
+	if err != nil {
+		return err
+	}
+	c.Subscriber = &natsReadySubscriber{queue: ep.q.Get("queue"), ready: so.ready()}
+	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
+		msg := m.(*cenats.Message).Msg
+		d := natsDelivery("nats", msg)
+		if msg.Reply != "" {
+			d.Reply = natsReplier(nc, msg.Reply)
+		}
+		return handle(ctx, d)
+	})
+}
+
+type natsReadySubscriber struct {
+	queue string
+	ready func()
+}
+
+func (s *natsReadySubscriber) Subscribe(nc *nats.Conn, subject string, cb nats.MsgHandler) (*nats.Subscription, error) {
+	var sub *nats.Subscription
+	var err error
+	if s.queue != "" {
+		sub, err = nc.QueueSubscribe(subject, s.queue, cb)
+	} else {
+		sub, err = nc.Subscribe(subject, cb)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	// The subscription is in place once the server has read it.
+	if err := nc.Flush(); err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	s.ready()
+	return sub, nil
+}
+
+func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Event) error {
+	return func(ctx context.Context, e *event.Event) error {
+		if err := nc.Publish(subject, ce.AppendJSON(nil, e)); err != nil {
+			return fmt.Errorf("reply to %s: %w", subject, err)
+		}
+		return nc.FlushTimeout(5 * time.Second)
+	}
+}
+
+// natsDelivery decodes a NATS message (also a JetStream one) for the handler.
+func natsDelivery(transport string, msg *nats.Msg) Delivery {
+	d := Delivery{Raw: msg.Data, Meta: map[string]string{"transport": transport, "subject": msg.Subject}}
+	if msg.Reply != "" && transport == "nats" {
+		d.Meta["reply"] = msg.Reply
+	}
+	for k, vs := range msg.Header {
+		d.Meta["header:"+k] = strings.Join(vs, ",")
+	}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeNATSMsg(msg) })
+	return d
+}
+
+// inbound is what sdk-go's NATS and JetStream consumers offer.
+type inbound interface {
+	OpenInbound(ctx context.Context) error
+	Receive(ctx context.Context) (binding.Message, error)
+}
+
+// consume runs an sdk-go consumer: OpenInbound subscribes and blocks until the context ends,
+// Receive hands over one message at a time, and each goes to handle before the next is taken.
+// It returns handle's first error, or the subscription's, or nil when ctx ends.
+func consume(ctx context.Context, c inbound, handle func(context.Context, binding.Message) error) error {
+	ictx, cancel := context.WithCancel(quiet(ctx))
+	defer cancel()
+	opened := make(chan error, 1)
+	go func() {
+		opened <- c.OpenInbound(ictx)
+		cancel()
+	}()
+	var herr error
+	for {
+		m, err := c.Receive(ictx)
+		if err != nil {
+			break
+		}
+		if herr = handle(ctx, m); herr != nil {
+			break
+		}
+	}
+	cancel()
+	oerr := <-opened
+	switch {
+	case herr != nil:
+		return herr
+	case ctx.Err() != nil:
+		return nil
+	case oerr == nil:
+		return errors.New("the subscription ended")
+	}
+	return oerr
+}

@@ -1,0 +1,110 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Delivery is one message taken from a broker.
+type Delivery struct {
+	// Event is the decoded event; zero when Err is set.
+	Event event.Event
+	// Mode is the content mode the message arrived in.
+	Mode Mode
+	// Raw is the message payload: the JSON event in structured mode, the data in binary mode.
+	Raw []byte
+	// Meta describes the message as the transport carried it, for display: "transport",
+	// "subject", "reply", "stream", "seq", "topic", "partition", "offset", "key", "timestamp",
+	// "qos", "address", "content-type", and "header:<name>" / "property:<name>" for each
+	// header, user or application property.
+	Meta map[string]string
+	// Err says why the message is not a CloudEvent the binding allows. Such a message is
+	// still handed over so that it can be shown as rejected; afterwards it is settled so that
+	// it does not come back (JetStream: terminated, AMQP: rejected, others: acknowledged).
+	Err error
+	// Reply, when not nil, answers the message with an event (NATS request/reply).
+	Reply func(ctx context.Context, e *event.Event) error
+}
+
+// SubscribeOptions configure Subscribe. Transport options also come from the URL's query;
+// a non-empty field here overrides the query.
+type SubscribeOptions struct {
+	// Timeout bounds connecting and subscribing; zero means 10 s.
+	Timeout time.Duration
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// Group is the Kafka consumer group (?group=), or the NATS queue group (?queue=).
+	Group string
+	// Durable is the JetStream durable consumer name (?durable=).
+	Durable string
+	// Start is where a new subscription starts (?start=): JetStream new, all, last, seq:N or
+	// time:RFC3339 (default new); Kafka newest or oldest (default newest).
+	Start string
+	// Ready, when not nil, is called once the subscription is in place: events published
+	// after it returns are received.
+	Ready func()
+}
+
+func (so SubscribeOptions) ready() func() {
+	var once sync.Once
+	return func() {
+		if so.Ready != nil {
+			once.Do(so.Ready)
+		}
+	}
+}
+
+// Subscribe receives events from a broker URL until ctx ends, calling handle for each message
+// in turn, never concurrently. A message is acknowledged to the broker only after handle
+// returns nil; when handle returns an error Subscribe stops and returns it, and the message
+// is left unacknowledged. Subscribe returns nil when ctx ends, and an error when the broker
+// cannot be reached or the subscription breaks. URL forms are those of Open, with the
+// options described there and in SubscribeOptions.
+func Subscribe(ctx context.Context, raw string, so SubscribeOptions, handle func(ctx context.Context, d Delivery) error) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("%q is not a URL: %w", raw, unwrapURLError(err))}
+	}
+	switch u.Scheme {
+	case "nats":
+		ep, err := parseEndpoint(raw, u, "4222", true, natsKeys...)
+		if err != nil {
+			return err
+		}
+		if so.Group != "" {
+			ep.q.Set("queue", so.Group)
+		}
+		return subscribeNATS(ctx, ep, so, handle)
+	case "jetstream":
+		return subscribeJetStream(ctx, raw, u, so, handle)
+	case "kafka":
+		return subscribeKafka(ctx, raw, u, so, handle)
+	case "mqtt", "mqtts":
+		return subscribeMQTT(ctx, raw, u, so, handle)
+	case "amqp", "amqps":
+		return subscribeAMQP(ctx, raw, u, so, handle)
+	case "":
+		return &UsageError{Err: fmt.Errorf("%q has no scheme (want nats, jetstream, kafka, mqtt or amqp)", raw)}
+	}
+	return &UsageError{Err: fmt.Errorf("%q: cannot subscribe over %q (want nats, jetstream, kafka, mqtt or amqp)", raw, u.Scheme)}
+}
+
+// safeDecode runs a decoder under recover: a message off the network must not be able to
+// crash the receiver (SPEC-NOTES §3).
+func safeDecode(decode func() (event.Event, Mode, error)) (e event.Event, m Mode, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = event.Event{}, fmt.Errorf("the message could not be decoded: %v", r)
+		}
+	}()
+	e, m, err = decode()
+	if err != nil {
+		e = event.Event{}
+	}
+	return e, m, err
+}
