@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/eclipse/paho.golang/paho"
+)
+
+func TestMQTTRoundTrip(t *testing.T) {
+	for _, s := range servers(t, startMQTT, "CECTL_TEST_MQTT_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			for _, qos := range []string{"0", "1", "2"} {
+				url := s.base + "/cectl/test/" + uniq("rt") + "?qos=" + qos
+				roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+			}
+		})
+	}
+}
+
+// rawMQTT subscribes with paho, the broker's own client, and returns what arrives.
+func rawMQTT(t *testing.T, base, topic string) <-chan *paho.Publish {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *paho.Publish, 10)
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) { got <- pr.Packet; return true, nil },
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: uniq("raw"), CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func nextRaw(t *testing.T, got <-chan *paho.Publish) *paho.Publish {
+	t.Helper()
+	select {
+	case p := <-got:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no raw MQTT message within 10s")
+	}
+	return nil
+}
+
+// Binary mode: datacontenttype is the Content Type property, every other attribute a user
+// property named exactly as the attribute, without the "ce-" prefix sdk-go writes (mqtt
+// binding §3.1.1, §3.1.3.1). Structured mode: the event format's media type (§3.2.1).
+func TestMQTTWire(t *testing.T) {
+	for _, s := range servers(t, startMQTT, "CECTL_TEST_MQTT_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			topic := "cectl/test/" + uniq("wire")
+			got := rawMQTT(t, s.base, topic)
+			tg := open(t, s.base+"/"+topic)
+			e := testEvents(t)[0]
+
+			res := send(t, tg, Binary, e)
+			if !strings.HasPrefix(res.Response.Status, "PUBACK") {
+				t.Errorf("status %q", res.Response.Status)
+			}
+			p := nextRaw(t, got)
+			if p.Properties == nil || p.Properties.ContentType != "application/json" {
+				t.Fatalf("content type: %+v", p.Properties)
+			}
+			props := map[string]string{}
+			for _, up := range p.Properties.User {
+				props[up.Key] = up.Value
+			}
+			want := map[string]string{
+				"specversion": "1.0", "id": "json-1", "source": "/cectl/test", "type": "com.example.broker.test",
+				"subject": "orders/42", "time": "2026-01-02T03:04:05.123Z", "region": "eu west",
+				"priority": "5", "urgent": "true", "partitionkey": "customer-7",
+			}
+			if len(props) != len(want) {
+				t.Errorf("user properties %v, want %v", props, want)
+			}
+			for k, v := range want {
+				if props[k] != v {
+					t.Errorf("user property %s = %q, want %q (all: %v)", k, props[k], v, props)
+				}
+			}
+			if string(p.Payload) != string(e.DataEncoded) {
+				t.Errorf("payload %q", p.Payload)
+			}
+
+			send(t, tg, Structured, e)
+			p = nextRaw(t, got)
+			if p.Properties == nil || p.Properties.ContentType != "application/cloudevents+json" || len(p.Properties.User) != 0 {
+				t.Fatalf("structured properties: %+v", p.Properties)
+			}
+			if string(p.Payload) != string(ce.AppendJSON(nil, e)) {
+				t.Errorf("payload %s", p.Payload)
+			}
+		})
+	}
+}
+
+// Messages that sdk-go's MQTT protocol sends ("ce-" user properties) are read too, and
+// properties that cannot be attribute names are not taken for extensions.
+func TestMQTTReadsSDKAndForeignProperties(t *testing.T) {
+	base := startMQTT(t)
+	topic := "cectl/test/sdk"
+	l := listen(t, base+"/"+topic, SubscribeOptions{})
+	u, _ := url.Parse(base)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := cemqtt.New(ctx, &paho.ClientConfig{Conn: conn, ClientID: "sdk-sender"},
+		cemqtt.WithPublish(&paho.Publish{Topic: topic, QoS: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	e := testEvents(t)[0]
+	if err := p.Send(quiet(ctx), binding.ToMessage(e)); err != nil {
+		t.Fatal(err)
+	}
+	d := l.next(t)
+	if d.Err != nil || d.Mode != Binary {
+		t.Fatalf("sdk-go message: mode %s err %v", d.Mode, d.Err)
+	}
+	sameEvent(t, e, &d.Event)
+
+	raw := rawPublisher(t, base)
+	pub := &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("x"), Properties: &paho.PublishProperties{
+		ContentType: "text/plain",
+		User: paho.UserProperties{
+			{Key: "specversion", Value: "1.0"}, {Key: "id", Value: "1"}, {Key: "source", Value: "/s"},
+			{Key: "type", Value: "t"}, {Key: "Trace-ID", Value: "abc"},
+		},
+	}}
+	if _, err := raw.Publish(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	d = l.next(t)
+	if d.Err != nil || d.Event.ID() != "1" || len(d.Event.Extensions()) != 0 || d.Meta["property:Trace-ID"] != "abc" {
+		t.Fatalf("foreign property: %+v err %v", d.Event, d.Err)
+	}
+
+	pub = &paho.Publish{Topic: topic, QoS: 1, Payload: []byte("{not json"), Properties: &paho.PublishProperties{ContentType: "application/cloudevents+json"}}
+	if _, err := raw.Publish(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	if d = l.next(t); d.Err == nil || d.Mode != Structured {
+		t.Fatalf("malformed structured message accepted: %+v", d)
+	}
+}
+
+func rawPublisher(t *testing.T, base string) *paho.Client {
+	t.Helper()
+	u, _ := url.Parse(base)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: conn})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: uniq("pub"), CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	return c
+}
+
+func TestMQTTBrokerDown(t *testing.T) {
+	brokerDown(t, "mqtt://"+closedPort(t)+"/x")
+}
