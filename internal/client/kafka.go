@@ -78,7 +78,7 @@ func openKafka(raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
 	}
 	t := &kafkaTarget{ep: ep, topic: topic, key: firstNonEmpty(opts.Key, ep.q.Get("key")), opts: opts}
 	t.prod.open = func(ctx context.Context) (*kafkaProducer, error) {
-		c, err := kafkaClient(ctx, ep, cfg)
+		c, err := kafkaClient(ctx, ep, cfg, topic)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +127,7 @@ func kafkaConfig(ep endpoint, timeout time.Duration, insecure bool) (*sarama.Con
 
 // kafkaClient connects to the cluster, giving up when ctx ends even if sarama is still
 // trying brokers.
-func kafkaClient(ctx context.Context, ep endpoint, cfg *sarama.Config) (sarama.Client, error) {
+func kafkaClient(ctx context.Context, ep endpoint, cfg *sarama.Config, topic string) (sarama.Client, error) {
 	type result struct {
 		c   sarama.Client
 		err error
@@ -135,6 +135,12 @@ func kafkaClient(ctx context.Context, ep endpoint, cfg *sarama.Config) (sarama.C
 	ch := make(chan result, 1)
 	go func() {
 		c, err := sarama.NewClient(ep.hosts, cfg)
+		if err == nil {
+			// sarama connects lazily; asking for the topic's metadata reaches a broker now.
+			if err = c.RefreshMetadata(topic); err != nil {
+				c.Close()
+			}
+		}
 		ch <- result{c, err}
 	}()
 	select {
@@ -190,6 +196,9 @@ func (t *kafkaTarget) Send(ctx context.Context, mode Mode, events ...*event.Even
 		}
 		if r.err != nil {
 			var ke sarama.KError
+			if errors.Is(r.err, sarama.ErrOutOfBrokers) {
+				return notDelivered(dialError("Kafka", t.ep.hosts, r.err))
+			}
 			if errors.As(r.err, &ke) {
 				return nack("Kafka", fmt.Errorf("produce to %s: %w", t.topic, ke))
 			}
@@ -259,7 +268,7 @@ func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOpt
 	}
 	cfg.Consumer.Offsets.AutoCommit.Enable = commit
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout(so.Timeout))
-	client, err := kafkaClient(cctx, ep, cfg)
+	client, err := kafkaClient(cctx, ep, cfg, topic)
 	cancel()
 	if err != nil {
 		return err

@@ -1,0 +1,164 @@
+package client
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestKafkaRoundTrip(t *testing.T) {
+	for _, s := range servers(t, startKafka, "CECTL_TEST_KAFKA_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			url := s.base + "/" + uniq("cectl-rt")
+			// Newest (the default) is only right if Ready is: the topic is empty until the
+			// subscription is in place.
+			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+		})
+	}
+}
+
+// rawKafka reads a topic from the start with franz-go, a Kafka client of its own.
+func rawKafka(t *testing.T, base, topic string, n int) []*kgo.Record {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(strings.TrimPrefix(base, "kafka://")), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for len(recs) < n {
+		f := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d records: %v", len(recs), n, err)
+		}
+		recs = append(recs, f.Records()...)
+	}
+	return recs
+}
+
+// Binary mode: ce_ headers and content-type (kafka binding §3.2); structured: the event
+// format's content-type and nothing else (§3.3); the key is the partitionkey extension unless
+// one is given (§3.1).
+func TestKafkaWire(t *testing.T) {
+	for _, s := range servers(t, startKafka, "CECTL_TEST_KAFKA_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			topic := uniq("cectl-wire")
+			e := testEvents(t)[0]
+			res := send(t, open(t, s.base+"/"+topic), Binary, e)
+			if !strings.HasPrefix(res.Response.Status, "partition ") || !strings.Contains(res.Response.Status, " offset ") {
+				t.Errorf("status %q", res.Response.Status)
+			}
+			send(t, open(t, s.base+"/"+topic), Structured, e)
+			tg, err := Open(s.base+"/"+topic+"?key=from-url", Options{Key: "from-options"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			send(t, tg, Binary, e)
+			recs := rawKafka(t, s.base, topic, 3)
+			byKey := map[string][]*kgo.Record{}
+			for _, r := range recs {
+				byKey[string(r.Key)] = append(byKey[string(r.Key)], r)
+			}
+			if len(byKey["customer-7"]) != 2 || len(byKey["from-options"]) != 1 {
+				t.Fatalf("keys: %v", byKey)
+			}
+			for _, r := range byKey["customer-7"] {
+				h := map[string]string{}
+				for _, kv := range r.Headers {
+					h[kv.Key] = string(kv.Value)
+				}
+				if h["content-type"] == "application/cloudevents+json" {
+					if len(h) != 1 || string(r.Value) != string(ce.AppendJSON(nil, e)) {
+						t.Errorf("structured record: headers %v value %s", h, r.Value)
+					}
+					continue
+				}
+				want := map[string]string{
+					"ce_specversion": "1.0", "ce_id": "json-1", "ce_source": "/cectl/test",
+					"ce_type": "com.example.broker.test", "ce_subject": "orders/42",
+					"ce_time": "2026-01-02T03:04:05.123Z", "ce_region": "eu west", "ce_priority": "5",
+					"ce_urgent": "true", "ce_partitionkey": "customer-7", "content-type": "application/json",
+				}
+				if len(h) != len(want) {
+					t.Errorf("binary headers %v", h)
+				}
+				for k, v := range want {
+					if h[k] != v {
+						t.Errorf("header %s = %q, want %q", k, h[k], v)
+					}
+				}
+				if string(r.Value) != string(e.DataEncoded) {
+					t.Errorf("value %q", r.Value)
+				}
+			}
+		})
+	}
+}
+
+// With a group, offsets are committed only for handled records: a new subscription of the
+// group resumes after them. Records that are not CloudEvents arrive with Err set.
+func TestKafkaGroupResumes(t *testing.T) {
+	base := startKafka(t)
+	topic := "cectl-group"
+	url := base + "/" + topic
+	tg := open(t, url)
+	ev := testEvents(t)[0]
+	for _, id := range []string{"a", "b"} {
+		e := ev.Clone()
+		e.SetID(id)
+		send(t, tg, Structured, &e)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(strings.TrimPrefix(base, "kafka://")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("plain text"), Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("text/plain")}}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	l := listen(t, url, SubscribeOptions{Group: "g1", Start: "oldest"})
+	seen := map[string]bool{}
+	for range 3 {
+		d := l.next(t)
+		switch {
+		case d.Err != nil:
+			if string(d.Raw) != "plain text" || d.Meta["header:content-type"] != "text/plain" {
+				t.Errorf("malformed record: %+v", d)
+			}
+			seen["bad"] = true
+		default:
+			seen[d.Event.ID()] = true
+			if d.Meta["topic"] != topic || d.Meta["offset"] == "" || d.Meta["key"] != "customer-7" {
+				t.Errorf("meta %v", d.Meta)
+			}
+			if _, ok := d.Event.Extensions()["kafkaoffset"]; ok {
+				t.Errorf("kafka metadata leaked into the event: %v", d.Event.Extensions())
+			}
+		}
+	}
+	if !seen["a"] || !seen["b"] || !seen["bad"] {
+		t.Fatalf("seen %v", seen)
+	}
+	l.close(t)
+	e := ev.Clone()
+	e.SetID("c")
+	send(t, tg, Structured, &e)
+	l = listen(t, url, SubscribeOptions{Group: "g1", Start: "oldest"})
+	if d := l.next(t); d.Event.ID() != "c" {
+		t.Fatalf("group resumed at %q (err %v), want c", d.Event.ID(), d.Err)
+	}
+}
+
+func TestKafkaBrokerDown(t *testing.T) {
+	brokerDown(t, "kafka://"+closedPort(t)+"/x")
+}
