@@ -379,73 +379,53 @@ type fileItem struct {
 }
 
 // readFile reads, validates and decodes the events of a --from file in order, reporting the
-// invalid ones, until the file ends or ctx is done. It returns how many were invalid and
-// the error that stopped reading early, if any.
+// invalid ones with their position, until the file ends or ctx is done. The validator's
+// scanner streams the file and checks every event by the rules of cectl validate. It returns
+// how many events were invalid and the error that stopped reading, if any.
 func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, items chan<- fileItem) (int, error) {
 	overrides := ef.anyChanged()
-	r := ce.NewReader(in)
+	sc := validate.NewScanner(in, validate.Options{})
 	invalid := 0
-	for ctx.Err() == nil {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return invalid, nil
-		}
-		if err != nil {
-			var se *ce.SyntaxError
-			if errors.As(err, &se) {
-				s.reportInvalid(name, se.Line, se.Col, fmt.Sprintf("cannot read further: %v", se.Err), "json-syntax")
+	for ctx.Err() == nil && sc.Scan() {
+		res := sc.Result()
+		for _, fd := range res.Findings {
+			if fd.Level == validate.Error {
+				s.reportInvalid(name, fd.Line, fd.Column, fd.Message, fd.Rule)
 			} else {
-				s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
+				fmt.Fprintf(s.f.IO.ErrOut, "%s:%d:%d: %s %s [%s]\n", name, fd.Line, fd.Column, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
 			}
-			return invalid + 1, err
 		}
-		e, ok := s.prepare(name, rec, ef, overrides)
-		if !ok {
+		if !res.Valid() {
 			invalid++
 			continue
 		}
+		if res.Index < 0 {
+			continue
+		}
+		e, err := ce.Decode(res.Raw())
+		if err == nil && overrides {
+			err = ef.apply(&e, s.f.IO.In)
+			if err == nil {
+				if errs, _ := checkEvent(&e); len(errs) > 0 {
+					err = fmt.Errorf("after applying the command-line flags: %s: %s", flagFor(errs[0].Pointer), errs[0].Message)
+				}
+			}
+		}
+		if err != nil {
+			invalid++
+			s.reportInvalid(name, res.Line, res.Column, err.Error(), "event")
+			continue
+		}
 		select {
-		case items <- fileItem{e: e, line: rec.Line}:
+		case items <- fileItem{e: &e, line: res.Line}:
 		case <-ctx.Done():
 		}
 	}
+	if err := sc.Err(); err != nil {
+		s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
+		return invalid + 1, err
+	}
 	return invalid, nil
-}
-
-// prepare validates one record of a --from file, decodes it and applies the flag overrides.
-// An invalid event is reported with its position and skipped.
-func (s *sender) prepare(name string, rec ce.Record, ef *eventFlags, overrides bool) (*event.Event, bool) {
-	findings := validate.Event(rec.Raw, validate.Options{})
-	valid := true
-	for _, fd := range findings {
-		line, col := fd.Line+rec.Line-1, fd.Column
-		if fd.Line == 1 {
-			col += rec.Col - 1
-		}
-		if fd.Level == validate.Error {
-			valid = false
-			s.reportInvalid(name, line, col, fd.Message, fd.Rule)
-		} else {
-			fmt.Fprintf(s.f.IO.ErrOut, "%s:%d:%d: %s %s [%s]\n", name, line, col, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
-		}
-	}
-	if !valid {
-		return nil, false
-	}
-	e, err := ce.Decode(rec.Raw)
-	if err == nil && overrides {
-		err = ef.apply(&e, s.f.IO.In)
-		if err == nil {
-			if errs, _ := checkEvent(&e); len(errs) > 0 {
-				err = fmt.Errorf("after applying the command-line flags: %s: %s", flagFor(errs[0].Pointer), errs[0].Message)
-			}
-		}
-	}
-	if err != nil {
-		s.reportInvalid(name, rec.Line, rec.Col, err.Error(), "event")
-		return nil, false
-	}
-	return &e, true
 }
 
 func (s *sender) reportInvalid(name string, line, col int, msg, rule string) {

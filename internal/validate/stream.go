@@ -69,6 +69,10 @@ func (r *Result) ID() string {
 	return string(appendUnquoted(nil, raw))
 }
 
+// Raw returns the bytes of the event as they stand in the input, valid until the next call
+// of Scan.
+func (r *Result) Raw() []byte { return r.doc }
+
 // Valid reports whether the result holds no error.
 func (r *Result) Valid() bool { return Valid(r.Findings) }
 
