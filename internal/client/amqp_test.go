@@ -1,0 +1,138 @@
+package client
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/cectl/cectl/internal/ce"
+)
+
+// amqpServers has only the real broker: there is no AMQP 1.0 broker to embed. On RabbitMQ,
+// /queue/NAME addresses declare the queue on first use.
+func amqpServers(t *testing.T) []server { return servers(t, nil, "CECTL_TEST_AMQP_URL") }
+
+func TestAMQPRoundTrip(t *testing.T) {
+	for _, s := range amqpServers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			url := s.base + "/queue/" + uniq("cectl-rt")
+			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+		})
+	}
+}
+
+// Binary mode puts attributes in "cloudEvents:" application properties with native AMQP
+// types (amqp binding §3.1.3), checked with go-amqp as the raw reader.
+func TestAMQPWire(t *testing.T) {
+	for _, s := range amqpServers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			addr := "/queue/" + uniq("cectl-wire")
+			u, err := url.Parse(s.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := []amqp.ConnOption{amqp.ConnSASLAnonymous()}
+			if u.User != nil {
+				p, _ := u.User.Password()
+				opts = []amqp.ConnOption{amqp.ConnSASLPlain(u.User.Username(), p)}
+			}
+			c, err := amqp.Dial("amqp://"+u.Host, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			sess, err := c.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := sess.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg := open(t, s.base+addr)
+			e := testEvents(t)[0]
+			if res := send(t, tg, Binary, e); res.Response.Status != "accepted" {
+				t.Errorf("status %q", res.Response.Status)
+			}
+			send(t, tg, Structured, e)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			m, err := r.Receive(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = r.AcceptMessage(ctx, m)
+			ap := m.ApplicationProperties
+			if ap["cloudEvents:specversion"] != "1.0" || ap["cloudEvents:id"] != "json-1" || ap["cloudEvents:region"] != "eu west" {
+				t.Errorf("application properties %v", ap)
+			}
+			if v, ok := ap["cloudEvents:priority"].(int64); !ok || v != 5 {
+				t.Errorf("priority %T %v, want the AMQP long 5", ap["cloudEvents:priority"], ap["cloudEvents:priority"])
+			}
+			if v, ok := ap["cloudEvents:urgent"].(bool); !ok || !v {
+				t.Errorf("urgent %T %v, want the AMQP boolean true", ap["cloudEvents:urgent"], ap["cloudEvents:urgent"])
+			}
+			if _, ok := ap["cloudEvents:time"].(time.Time); !ok {
+				t.Errorf("time %T, want an AMQP timestamp", ap["cloudEvents:time"])
+			}
+			if _, ok := ap["cloudEvents:datacontenttype"]; ok || m.Properties == nil || *m.Properties.ContentType != "application/json" {
+				t.Errorf("datacontenttype must be the content-type property only: %v %+v", ap, m.Properties)
+			}
+			if string(m.GetData()) != string(e.DataEncoded) {
+				t.Errorf("data %q", m.GetData())
+			}
+			m, err = r.Receive(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = r.AcceptMessage(ctx, m)
+			if *m.Properties.ContentType != "application/cloudevents+json" || string(m.GetData()) != string(ce.AppendJSON(nil, e)) {
+				t.Errorf("structured: %s %s", *m.Properties.ContentType, m.GetData())
+			}
+		})
+	}
+}
+
+// Incoming property values may be native AMQP types or canonical strings, under either
+// prefix (amqp binding §3.1.3.2); this needs no broker.
+func TestAMQPDecodeNativeAndStringValues(t *testing.T) {
+	ct := "text/plain"
+	tm := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, prefix := range amqpPrefixes {
+		m := &amqp.Message{
+			Properties: &amqp.MessageProperties{ContentType: &ct},
+			ApplicationProperties: map[string]any{
+				prefix + "specversion": "1.0", prefix + "id": "1", prefix + "source": "/s",
+				prefix + "type": "t", prefix + "time": tm, prefix + "n": int64(7), prefix + "b": true,
+				prefix + "s": "2026-01-02T03:04:05Z", "other": "x",
+			},
+			Data: [][]byte{[]byte("hi")},
+		}
+		e, mode, err := decodeAMQP(m)
+		if err != nil || mode != Binary {
+			t.Fatalf("%s: %v %s", prefix, err, mode)
+		}
+		if !e.Time().Equal(tm) || e.Extensions()["n"] != int32(7) || e.Extensions()["b"] != true || e.Extensions()["s"] != "2026-01-02T03:04:05Z" || len(e.Extensions()) != 3 {
+			t.Errorf("%s: %v", prefix, e)
+		}
+		if e.DataContentType() != "text/plain" || string(e.DataEncoded) != "hi" {
+			t.Errorf("%s: data %q %q", prefix, e.DataContentType(), e.DataEncoded)
+		}
+	}
+	big := &amqp.Message{ApplicationProperties: map[string]any{
+		"cloudEvents:specversion": "1.0", "cloudEvents:id": "1", "cloudEvents:n": int64(1 << 40),
+	}}
+	if _, _, err := decodeAMQP(big); err == nil || !strings.Contains(err.Error(), "32-bit") {
+		t.Errorf("integer out of range: %v", err)
+	}
+	if d := amqpDelivery("q", &amqp.Message{Data: [][]byte{[]byte("x")}}); d.Err == nil || string(d.Raw) != "x" {
+		t.Errorf("message without CloudEvent: %+v", d)
+	}
+}
+
+func TestAMQPBrokerDown(t *testing.T) {
+	brokerDown(t, "amqp://"+closedPort(t)+"/q")
+}
