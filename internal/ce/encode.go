@@ -76,11 +76,8 @@ func appendData(dst []byte, e *event.Event) []byte {
 }
 
 func extensions(e *event.Event) map[string]any {
-	switch ec := e.Context.(type) {
-	case *event.EventContextV1:
-		return ec.Extensions
-	case *event.EventContextV03:
-		return ec.Extensions
+	if f, ok := fieldsOf(e); ok {
+		return *f.extensions
 	}
 	return nil
 }

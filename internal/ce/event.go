@@ -39,81 +39,75 @@ func NewEvent(specversion string) (event.Event, error) {
 	return event.Event{}, fmt.Errorf("unsupported specversion %q (want %q or %q)", specversion, V1, V03)
 }
 
+// fields points at the attributes both spec versions share, so that code handling them is
+// written once; the version-specific ones (dataschema; schemaurl, datacontentencoding) are
+// handled by name.
+type fields struct {
+	id, typ      *string
+	source       *types.URIRef
+	subject, dct **string
+	time         **types.Timestamp
+	extensions   *map[string]any
+	v1           *event.EventContextV1
+	v03          *event.EventContextV03
+}
+
+func fieldsOf(e *event.Event) (fields, bool) {
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		return fields{&ec.ID, &ec.Type, &ec.Source, &ec.Subject, &ec.DataContentType, &ec.Time, &ec.Extensions, ec, nil}, true
+	case *event.EventContextV03:
+		return fields{&ec.ID, &ec.Type, &ec.Source, &ec.Subject, &ec.DataContentType, &ec.Time, &ec.Extensions, nil, ec}, true
+	}
+	return fields{}, false
+}
+
 // SetAttribute sets one context attribute or extension from its string form, the form every
 // attribute has in HTTP headers (http binding §3.1.3). Unlike sdk-go's setters it does not trim
 // or lower-case anything: what the sender wrote is what the event holds.
 func SetAttribute(e *event.Event, name, value string) error {
-	switch ec := e.Context.(type) {
-	case *event.EventContextV1:
-		switch name {
-		case "specversion":
-			return nil
-		case "id":
-			ec.ID = value
-		case "source":
-			u, err := url.Parse(value)
-			if err != nil {
-				return fmt.Errorf("source %q is not a URI-reference", value)
-			}
-			ec.Source = types.URIRef{URL: *u}
-		case "type":
-			ec.Type = value
-		case "subject":
-			ec.Subject = &value
-		case "time":
-			t, err := ParseTime(value)
-			if err != nil {
-				return err
-			}
-			ec.Time = &types.Timestamp{Time: t}
-		case "datacontenttype":
-			ec.DataContentType = &value
-		case "dataschema":
-			u, err := url.Parse(value)
-			if err != nil {
-				return fmt.Errorf("dataschema %q is not a URI", value)
-			}
-			ec.DataSchema = &types.URI{URL: *u}
-		default:
-			return setExtension(&ec.Extensions, name, value)
-		}
-	case *event.EventContextV03:
-		switch name {
-		case "specversion":
-			return nil
-		case "id":
-			ec.ID = value
-		case "source":
-			u, err := url.Parse(value)
-			if err != nil {
-				return fmt.Errorf("source %q is not a URI-reference", value)
-			}
-			ec.Source = types.URIRef{URL: *u}
-		case "type":
-			ec.Type = value
-		case "subject":
-			ec.Subject = &value
-		case "time":
-			t, err := ParseTime(value)
-			if err != nil {
-				return err
-			}
-			ec.Time = &types.Timestamp{Time: t}
-		case "datacontenttype":
-			ec.DataContentType = &value
-		case "schemaurl":
-			u, err := url.Parse(value)
-			if err != nil {
-				return fmt.Errorf("schemaurl %q is not a URI-reference", value)
-			}
-			ec.SchemaURL = &types.URIRef{URL: *u}
-		case "datacontentencoding":
-			ec.DataContentEncoding = &value
-		default:
-			return setExtension(&ec.Extensions, name, value)
-		}
-	default:
+	f, ok := fieldsOf(e)
+	if !ok {
 		return errors.New("event has no context")
+	}
+	switch {
+	case name == "specversion":
+	case name == "id":
+		*f.id = value
+	case name == "type":
+		*f.typ = value
+	case name == "subject":
+		*f.subject = &value
+	case name == "datacontenttype":
+		*f.dct = &value
+	case name == "source":
+		u, err := url.Parse(value)
+		if err != nil {
+			return fmt.Errorf("source %q is not a URI-reference", value)
+		}
+		*f.source = types.URIRef{URL: *u}
+	case name == "time":
+		t, err := ParseTime(value)
+		if err != nil {
+			return err
+		}
+		*f.time = &types.Timestamp{Time: t}
+	case name == "dataschema" && f.v1 != nil:
+		u, err := url.Parse(value)
+		if err != nil {
+			return fmt.Errorf("dataschema %q is not a URI", value)
+		}
+		f.v1.DataSchema = &types.URI{URL: *u}
+	case name == "schemaurl" && f.v03 != nil:
+		u, err := url.Parse(value)
+		if err != nil {
+			return fmt.Errorf("schemaurl %q is not a URI-reference", value)
+		}
+		f.v03.SchemaURL = &types.URIRef{URL: *u}
+	case name == "datacontentencoding" && f.v03 != nil:
+		f.v03.DataContentEncoding = &value
+	default:
+		return setExtension(f.extensions, name, value)
 	}
 	return nil
 }
@@ -131,13 +125,11 @@ func SetExtension(e *event.Event, name string, value any) error {
 	default:
 		return fmt.Errorf("extension %q: unsupported value type %T", name, value)
 	}
-	switch ec := e.Context.(type) {
-	case *event.EventContextV1:
-		return setExtension(&ec.Extensions, name, value)
-	case *event.EventContextV03:
-		return setExtension(&ec.Extensions, name, value)
+	f, ok := fieldsOf(e)
+	if !ok {
+		return errors.New("event has no context")
 	}
-	return errors.New("event has no context")
+	return setExtension(f.extensions, name, value)
 }
 
 func setExtension(m *map[string]any, name string, value any) error {
@@ -150,35 +142,25 @@ func setExtension(m *map[string]any, name string, value any) error {
 
 // DeleteAttribute removes an optional attribute or an extension.
 func DeleteAttribute(e *event.Event, name string) {
-	switch ec := e.Context.(type) {
-	case *event.EventContextV1:
-		switch name {
-		case "subject":
-			ec.Subject = nil
-		case "time":
-			ec.Time = nil
-		case "datacontenttype":
-			ec.DataContentType = nil
-		case "dataschema":
-			ec.DataSchema = nil
-		default:
-			delete(ec.Extensions, name)
-		}
-	case *event.EventContextV03:
-		switch name {
-		case "subject":
-			ec.Subject = nil
-		case "time":
-			ec.Time = nil
-		case "datacontenttype":
-			ec.DataContentType = nil
-		case "schemaurl":
-			ec.SchemaURL = nil
-		case "datacontentencoding":
-			ec.DataContentEncoding = nil
-		default:
-			delete(ec.Extensions, name)
-		}
+	f, ok := fieldsOf(e)
+	if !ok {
+		return
+	}
+	switch {
+	case name == "subject":
+		*f.subject = nil
+	case name == "time":
+		*f.time = nil
+	case name == "datacontenttype":
+		*f.dct = nil
+	case name == "dataschema" && f.v1 != nil:
+		f.v1.DataSchema = nil
+	case name == "schemaurl" && f.v03 != nil:
+		f.v03.SchemaURL = nil
+	case name == "datacontentencoding" && f.v03 != nil:
+		f.v03.DataContentEncoding = nil
+	default:
+		delete(*f.extensions, name)
 	}
 }
 
@@ -207,52 +189,39 @@ type Attribute struct {
 // then the optional ones, then extensions sorted by name. The order is fixed so that output is
 // deterministic.
 func Attributes(e *event.Event) []Attribute {
-	attrs := make([]Attribute, 0, 10)
-	add := func(name, value string) { attrs = append(attrs, Attribute{Name: name, Value: value}) }
-	var ext map[string]any
-	switch ec := e.Context.(type) {
-	case *event.EventContextV1:
-		add("specversion", V1)
-		add("id", ec.ID)
-		add("source", ec.Source.String())
-		add("type", ec.Type)
-		if ec.Subject != nil {
-			add("subject", *ec.Subject)
-		}
-		if ec.Time != nil {
-			add("time", FormatTime(ec.Time.Time))
-		}
-		if ec.DataContentType != nil {
-			add("datacontenttype", *ec.DataContentType)
-		}
-		if ec.DataSchema != nil {
-			add("dataschema", ec.DataSchema.String())
-		}
-		ext = ec.Extensions
-	case *event.EventContextV03:
-		add("specversion", V03)
-		add("id", ec.ID)
-		add("source", ec.Source.String())
-		add("type", ec.Type)
-		if ec.Subject != nil {
-			add("subject", *ec.Subject)
-		}
-		if ec.Time != nil {
-			add("time", FormatTime(ec.Time.Time))
-		}
-		if ec.DataContentType != nil {
-			add("datacontenttype", *ec.DataContentType)
-		}
-		if ec.SchemaURL != nil {
-			add("schemaurl", ec.SchemaURL.String())
-		}
-		if ec.DataContentEncoding != nil {
-			add("datacontentencoding", *ec.DataContentEncoding)
-		}
-		ext = ec.Extensions
-	default:
+	f, ok := fieldsOf(e)
+	if !ok {
 		return nil
 	}
+	attrs := make([]Attribute, 0, 10)
+	add := func(name, value string) { attrs = append(attrs, Attribute{Name: name, Value: value}) }
+	if f.v1 != nil {
+		add("specversion", V1)
+	} else {
+		add("specversion", V03)
+	}
+	add("id", *f.id)
+	add("source", f.source.String())
+	add("type", *f.typ)
+	if *f.subject != nil {
+		add("subject", **f.subject)
+	}
+	if *f.time != nil {
+		add("time", FormatTime((*f.time).Time))
+	}
+	if *f.dct != nil {
+		add("datacontenttype", **f.dct)
+	}
+	if f.v1 != nil && f.v1.DataSchema != nil {
+		add("dataschema", f.v1.DataSchema.String())
+	}
+	if f.v03 != nil && f.v03.SchemaURL != nil {
+		add("schemaurl", f.v03.SchemaURL.String())
+	}
+	if f.v03 != nil && f.v03.DataContentEncoding != nil {
+		add("datacontentencoding", *f.v03.DataContentEncoding)
+	}
+	ext := *f.extensions
 	names := make([]string, 0, len(ext))
 	for name := range ext {
 		names = append(names, name)
