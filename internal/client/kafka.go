@@ -177,23 +177,14 @@ func (t *kafkaTarget) Send(ctx context.Context, mode Mode, events ...*event.Even
 		if err != nil {
 			return notDelivered(err)
 		}
-		type result struct {
+		// SendMessage takes no context; the producer's timeouts (Options.Timeout) bound it.
+		m := *pm
+		var r struct {
 			partition int32
 			offset    int64
 			err       error
 		}
-		ch := make(chan result, 1)
-		m := *pm
-		go func() {
-			part, off, err := p.sync.SendMessage(&m)
-			ch <- result{part, off, err}
-		}()
-		var r result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, ctx.Err()))
-		}
+		r.partition, r.offset, r.err = p.sync.SendMessage(&m)
 		if r.err != nil {
 			var ke sarama.KError
 			if errors.Is(r.err, sarama.ErrOutOfBrokers) {
@@ -224,7 +215,7 @@ func (t *kafkaTarget) record(ctx context.Context, mode Mode, events []*event.Eve
 	}
 	key := t.key
 	if key == "" {
-		if v, ok := e.Extensions()["partitionkey"]; ok {
+		if v, ok := extension(e, "partitionkey"); ok {
 			key = ce.FormatValue(v)
 		}
 	}
@@ -429,4 +420,17 @@ func decodeKafka(msg *sarama.ConsumerMessage) (event.Event, Mode, error) {
 	}
 	e, err := decodeBinaryAttrs(sv, attrs, ct, msg.Value)
 	return e, Binary, err
+}
+
+// extension reads one extension without the copy of all of them that event.Extensions makes.
+func extension(e *event.Event, name string) (any, bool) {
+	switch ec := e.Context.(type) {
+	case *event.EventContextV1:
+		v, ok := ec.Extensions[name]
+		return v, ok
+	case *event.EventContextV03:
+		v, ok := ec.Extensions[name]
+		return v, ok
+	}
+	return nil, false
 }

@@ -1,0 +1,376 @@
+// Command brokers measures how fast cectl's broker targets publish, next to each broker's own
+// Go client publishing raw messages of the same size with the same delivery guarantee, in the
+// same run, and prints the ratios.
+//
+// Brokers given by URL are used as they are; the others run embedded in this process
+// (nats-server with JetStream, mochi-mqtt, kfake). AMQP runs only with -amqp.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/IBM/sarama"
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+	mqttserver "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "brokers:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	n, conc, rounds int
+}
+
+// bench is one transport: how to publish one event with cectl, and one raw message with the
+// broker's client.
+type bench struct {
+	name   string
+	target string
+	raw    func(ctx context.Context, payload []byte) (publish func() error, done func(), err error)
+	note   string
+}
+
+func run() error {
+	var cfg config
+	var natsURL, mqttURL, amqpURL, kafkaURL, only string
+	flag.IntVar(&cfg.n, "n", 20000, "events per measurement")
+	flag.IntVar(&cfg.conc, "c", 16, "concurrent publishers")
+	flag.IntVar(&cfg.rounds, "rounds", 2, "measurements of each side; the best counts")
+	flag.StringVar(&natsURL, "nats", "", "NATS server URL (default: embedded)")
+	flag.StringVar(&mqttURL, "mqtt", "", "MQTT broker URL (default: embedded)")
+	flag.StringVar(&kafkaURL, "kafka", "", "Kafka broker URL (default: embedded kfake)")
+	flag.StringVar(&amqpURL, "amqp", "", "AMQP 1.0 broker URL, e.g. amqp://guest:guest@127.0.0.1:5672 (no default)")
+	flag.StringVar(&only, "only", "", "comma-separated transports to run (nats,jetstream,kafka,mqtt,amqp)")
+	flag.Parse()
+
+	var stops []func()
+	defer func() {
+		for _, s := range stops {
+			s()
+		}
+	}()
+	if natsURL == "" {
+		u, stop, err := embeddedNATS()
+		if err != nil {
+			return err
+		}
+		natsURL, stops = u, append(stops, stop)
+	}
+	if mqttURL == "" {
+		u, stop, err := embeddedMQTT()
+		if err != nil {
+			return err
+		}
+		mqttURL, stops = u, append(stops, stop)
+	}
+	if kafkaURL == "" {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			return err
+		}
+		kafkaURL, stops = "kafka://"+c.ListenAddrs()[0], append(stops, c.Close)
+	}
+	stamp := time.Now().Format("150405")
+	benches := []bench{
+		natsBench(natsURL, "cectl.bench."+stamp),
+		jetStreamBench(natsURL, "CECTLBENCH"+stamp),
+		kafkaBench(kafkaURL, "cectl-bench-"+stamp),
+		mqttBench(mqttURL, "cectl/bench/"+stamp),
+	}
+	if amqpURL != "" {
+		benches = append(benches, amqpBench(strings.TrimRight(amqpURL, "/"), "/topic/cectl.bench."+stamp))
+	}
+	fmt.Printf("%d events, concurrency %d, best of %d; cectl sends structured events, the raw client the same bytes\n\n", cfg.n, cfg.conc, cfg.rounds)
+	fmt.Printf("%-10s %14s %14s %7s\n", "transport", "cectl ev/s", "raw ev/s", "ratio")
+	failed := false
+	for _, b := range benches {
+		if only != "" && !strings.Contains(","+only+",", ","+b.name+",") {
+			continue
+		}
+		c, r, err := measure(cfg, b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		ratio := c / r
+		mark := ""
+		if ratio < 0.7 {
+			mark, failed = "  below 0.7", true
+		}
+		fmt.Printf("%-10s %14.0f %14.0f %6.2fx%s\n", b.name, c, r, ratio, mark)
+		if b.note != "" {
+			fmt.Printf("%-10s %s\n", "", b.note)
+		}
+	}
+	if failed {
+		return errors.New("a ratio is below 0.7")
+	}
+	return nil
+}
+
+// measure runs cectl and the raw client in turns and returns the best rate of each.
+func measure(cfg config, b bench) (float64, float64, error) {
+	ctx := context.Background()
+	e := benchEvent()
+	payload := ce.AppendJSON(nil, e)
+	tg, err := client.Open(b.target, client.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tg.Close()
+	send := func() error {
+		res := tg.Send(ctx, client.Structured, e)
+		if !res.ACK {
+			return fmt.Errorf("not acknowledged: %v", res.Err)
+		}
+		return nil
+	}
+	publish, done, err := b.raw(ctx, payload)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
+	var bestC, bestR float64
+	for range cfg.rounds {
+		r, err := rate(cfg, publish)
+		if err != nil {
+			return 0, 0, fmt.Errorf("raw client: %w", err)
+		}
+		bestR = max(bestR, r)
+		c, err := rate(cfg, send)
+		if err != nil {
+			return 0, 0, fmt.Errorf("cectl: %w", err)
+		}
+		bestC = max(bestC, c)
+	}
+	return bestC, bestR, nil
+}
+
+// rate calls f n times from conc goroutines, after a short warm-up, and returns calls per second.
+func rate(cfg config, f func() error) (float64, error) {
+	for range 100 {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.conc)
+	start := time.Now()
+	for range cfg.conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(cfg.n) {
+				if err := f(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	return float64(cfg.n) / el.Seconds(), nil
+}
+
+func benchEvent() *event.Event {
+	e, _ := ce.NewEvent(ce.V1)
+	for k, v := range map[string]string{
+		"id": "b0c8a1f2-5d0e-4c1b-9a57-3f1e2d4c6b7a", "source": "/cectl/bench", "type": "com.example.bench",
+		"time": "2026-01-02T03:04:05Z", "datacontenttype": "application/json",
+	} {
+		_ = ce.SetAttribute(&e, k, v)
+	}
+	_ = ce.SetExtension(&e, "region", "eu")
+	e.DataEncoded = []byte(`{"order":42,"items":["a","b","c"],"total":99.5,"note":"` + strings.Repeat("x", 120) + `"}`)
+	return &e
+}
+
+func natsBench(base, subject string) bench {
+	return bench{
+		name: "nats", target: base + "/" + subject,
+		note: "ack = the server read it; raw: Publish + Flush per message",
+		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
+			nc, err := nats.Connect(base)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func() error {
+				if err := nc.Publish(subject, payload); err != nil {
+					return err
+				}
+				return nc.FlushTimeout(10 * time.Second)
+			}, nc.Close, nil
+		},
+	}
+}
+
+func jetStreamBench(base, stream string) bench {
+	subject := strings.ToLower(stream) + ".created"
+	return bench{
+		name: "jetstream", target: strings.Replace(base, "nats://", "jetstream://", 1) + "/" + stream + "/" + subject,
+		note: "ack = PubAck; raw: js.Publish (waits for the PubAck)",
+		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
+			nc, err := nats.Connect(base)
+			if err != nil {
+				return nil, nil, err
+			}
+			js, err := nc.JetStream()
+			if err != nil {
+				nc.Close()
+				return nil, nil, err
+			}
+			if _, err := js.AddStream(&nats.StreamConfig{Name: stream, Subjects: []string{subject}, Storage: nats.FileStorage}); err != nil {
+				nc.Close()
+				return nil, nil, err
+			}
+			return func() error {
+					_, err := js.Publish(subject, payload)
+					return err
+				}, func() {
+					_ = js.DeleteStream(stream)
+					nc.Close()
+				}, nil
+		},
+	}
+}
+
+func kafkaBench(base, topic string) bench {
+	return bench{
+		name: "kafka", target: base + "/" + topic,
+		note: "ack = produce acknowledged by all in-sync replicas; raw: sarama SyncProducer, the client sdk-go uses",
+		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
+			cfg := sarama.NewConfig()
+			cfg.Producer.Return.Successes = true
+			cfg.Producer.RequiredAcks = sarama.WaitForAll
+			p, err := sarama.NewSyncProducer([]string{strings.TrimPrefix(base, "kafka://")}, cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			hdr := []sarama.RecordHeader{{Key: []byte("content-type"), Value: []byte("application/cloudevents+json")}}
+			return func() error {
+				_, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(payload), Headers: hdr})
+				return err
+			}, func() { p.Close() }, nil
+		},
+	}
+}
+
+func mqttBench(base, topic string) bench {
+	return bench{
+		name: "mqtt", target: base + "/" + topic + "?qos=1",
+		note: "ack = PUBACK (QoS 1); raw: paho.golang Publish at QoS 1",
+		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
+			u, err := url.Parse(base)
+			if err != nil {
+				return nil, nil, err
+			}
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				return nil, nil, err
+			}
+			c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn)})
+			if _, err := c.Connect(ctx, &paho.Connect{ClientID: "cectl-bench-raw", CleanStart: true, KeepAlive: 30}); err != nil {
+				return nil, nil, err
+			}
+			props := &paho.PublishProperties{ContentType: "application/cloudevents+json"}
+			return func() error {
+				_, err := c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload, Properties: props})
+				return err
+			}, func() { _ = c.Disconnect(&paho.Disconnect{}) }, nil
+		},
+	}
+}
+
+func amqpBench(base, addr string) bench {
+	return bench{
+		name: "amqp", target: base + addr,
+		note: "ack = accepted disposition; raw: go-amqp Sender.Send",
+		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
+			u, err := url.Parse(base)
+			if err != nil {
+				return nil, nil, err
+			}
+			p, _ := u.User.Password()
+			c, err := amqp.Dial("amqp://"+u.Host, amqp.ConnSASLPlain(u.User.Username(), p))
+			if err != nil {
+				return nil, nil, err
+			}
+			s, err := c.NewSession()
+			if err != nil {
+				c.Close()
+				return nil, nil, err
+			}
+			snd, err := s.NewSender(amqp.LinkTargetAddress(addr))
+			if err != nil {
+				c.Close()
+				return nil, nil, err
+			}
+			ct := "application/cloudevents+json"
+			return func() error {
+				return snd.Send(ctx, &amqp.Message{Data: [][]byte{payload}, Properties: &amqp.MessageProperties{ContentType: &ct}})
+			}, func() { c.Close() }, nil
+		},
+	}
+}
+
+func embeddedNATS() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "cectl-bench-js")
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		return "", nil, err
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		return "", nil, errors.New("embedded nats-server did not start")
+	}
+	return s.ClientURL(), func() { s.Shutdown(); os.RemoveAll(dir) }, nil
+}
+
+func embeddedMQTT() (string, func(), error) {
+	s := mqttserver.New(&mqttserver.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		return "", nil, err
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		return "", nil, err
+	}
+	go func() { _ = s.Serve() }()
+	return "mqtt://" + l.Address(), func() { s.Close() }, nil
+}
+
