@@ -187,7 +187,12 @@ func (t *amqpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 
 // Request is not available: the AMQP binding defines no reply event.
 func (t *amqpTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
-	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over AMQP: cectl does not wait for replies there; use send, or nats:// for request/reply")}
+	return noRequest(t, mode)
+}
+
+// CheckRequest says why there is no request/reply here.
+func (t *amqpTarget) CheckRequest() error {
+	return &UsageError{Err: errors.New("request is not available over AMQP: cectl does not wait for replies there; use send, or nats:// for request/reply")}
 }
 
 // subscribeAMQP attaches a receiving link to the address; each message is accepted after

@@ -41,6 +41,27 @@ func EffectiveMode(t Target, m Mode) (Mode, error) {
 	return m, nil
 }
 
+// RequestChecker is a Target that can say before sending that it has no request/reply.
+type RequestChecker interface {
+	CheckRequest() error
+}
+
+// CheckRequest returns a *UsageError when t cannot do request/reply (every broker but NATS),
+// so that a command can refuse before sending anything.
+func CheckRequest(t Target) error {
+	if rc, ok := t.(RequestChecker); ok {
+		return rc.CheckRequest()
+	}
+	return nil
+}
+
+// noRequest is what Request returns on transports without request/reply: the usage error both
+// as the result's error and as the returned error.
+func noRequest(rc RequestChecker, mode Mode) (Result, []event.Event, Mode, error) {
+	err := rc.CheckRequest()
+	return Result{Err: err}, nil, mode, err
+}
+
 // checkBrokerMode is CheckMode for the bindings with a binary and a structured mode (Kafka
 // §1.3, MQTT §1.3, AMQP §1.3). None of them defines a batch mode.
 func checkBrokerMode(transport string, m Mode) (Mode, error) {

@@ -192,7 +192,12 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.
 // Request is not available: JetStream publishes are answered by the stream, not by a
 // consumer.
 func (t *jetStreamTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
-	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over JetStream: the stream answers a publish, not a consumer; use nats://host/subject for request/reply")}
+	return noRequest(t, mode)
+}
+
+// CheckRequest says why there is no request/reply here.
+func (t *jetStreamTarget) CheckRequest() error {
+	return &UsageError{Err: errors.New("request is not available over JetStream: the stream answers a publish, not a consumer; use nats://host/subject for request/reply")}
 }
 
 // subscribeJetStream reads a stream through an ephemeral consumer, or a durable one when a

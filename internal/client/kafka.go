@@ -227,7 +227,12 @@ func (t *kafkaTarget) record(ctx context.Context, mode Mode, events []*event.Eve
 
 // Request is not available: Kafka has no reply to a produced record.
 func (t *kafkaTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
-	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over Kafka: a produced record has no reply; use send, or nats:// for request/reply")}
+	return noRequest(t, mode)
+}
+
+// CheckRequest says why there is no request/reply here.
+func (t *kafkaTarget) CheckRequest() error {
+	return &UsageError{Err: errors.New("request is not available over Kafka: a produced record has no reply; use send, or nats:// for request/reply")}
 }
 
 // subscribeKafka consumes a topic in a consumer group. With a group name, offsets are marked

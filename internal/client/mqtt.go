@@ -233,7 +233,12 @@ func (t *mqttTarget) publish(ctx context.Context, mode Mode, events []*event.Eve
 
 // Request is not available: MQTT 5's response topics are not a CloudEvents binding feature.
 func (t *mqttTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
-	return Result{}, nil, mode, &UsageError{Err: errors.New("request is not available over MQTT: a publish gets no reply event; use send, or nats:// for request/reply")}
+	return noRequest(t, mode)
+}
+
+// CheckRequest says why there is no request/reply here.
+func (t *mqttTarget) CheckRequest() error {
+	return &UsageError{Err: errors.New("request is not available over MQTT: a publish gets no reply event; use send, or nats:// for request/reply")}
 }
 
 // subscribeMQTT subscribes to a topic filter. Messages of QoS 1 and 2 are acknowledged after

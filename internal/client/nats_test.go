@@ -235,10 +235,19 @@ func TestBrokerModes(t *testing.T) {
 	}
 	for _, u := range []string{"kafka://h/t", "mqtt://h/t", "amqp://h/q", "jetstream://h/S/s"} {
 		tg, _ := Open(u, Options{})
-		_, _, _, err := tg.Request(context.Background(), Structured, testEvents(t)[0])
+		res, _, _, err := tg.Request(context.Background(), Structured, testEvents(t)[0])
 		var ue *UsageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "request is not available") {
-			t.Errorf("%s: request: %v", u, err)
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "request is not available") || res.Err != err || res.Delivered {
+			t.Errorf("%s: request: %v (result %+v)", u, err, res)
+		}
+		if err := CheckRequest(tg); !errors.As(err, &ue) {
+			t.Errorf("%s: CheckRequest = %v", u, err)
+		}
+	}
+	for _, u := range []string{"nats://h/s", "http://h/"} {
+		tg, _ := Open(u, Options{})
+		if err := CheckRequest(tg); err != nil {
+			t.Errorf("%s: CheckRequest = %v", u, err)
 		}
 	}
 }
