@@ -64,11 +64,17 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err := s.checkFlagEvent(e); err != nil {
 		return err
 	}
-	t, err := opts.Delivery.open(f, to, headers, 1)
+	t, mode, err := opts.Delivery.open(f, to, mode, headers, 1)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	var ue *client.UsageError
+	if err := client.CheckRequest(t); errors.As(err, &ue) {
+		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}
+	} else if err != nil {
+		return err
+	}
 	res, replies, replyMode, decodeErr := t.Request(ctx, mode, e)
 	est := f.ErrStyles()
 	if f.Verbose {

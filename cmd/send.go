@@ -27,16 +27,21 @@ type deliveryFlags struct {
 	Timeout  time.Duration
 	Retries  int
 	Insecure bool
+	KafkaKey string
+
+	flags *pflag.FlagSet
 }
 
 func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&df.To, "to", "", "target `URL` (default $K_SINK)")
-	fs.StringVar(&df.Mode, "mode", "binary", "HTTP content mode: binary, structured or batch")
+	df.flags = fs
+	fs.StringVar(&df.To, "to", "", "target `URL`: http(s)://, nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// (default $K_SINK)")
+	fs.StringVar(&df.Mode, "mode", "binary", "content mode: binary, structured or batch (batch: HTTP only; NATS carries structured only)")
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable)")
 	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
 }
 
 // resolve checks the delivery flags and returns the target, mode and headers.
@@ -69,8 +74,10 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mod
 	return to, mode, h, nil
 }
 
-// open returns the target for the resolved URL; conns is how many connections to keep.
-func (df *deliveryFlags) open(f *Factory, to string, h http.Header, conns int) (client.Target, error) {
+// open returns the target for the resolved URL and the content mode it will carry, which
+// may differ from the one asked for where a protocol binding allows only one (NATS carries
+// structured events only). conns is how many connections to keep.
+func (df *deliveryFlags) open(f *Factory, to string, mode client.Mode, h http.Header, conns int) (client.Target, client.Mode, error) {
 	var onRetry func(int, time.Duration, client.Result)
 	if f.Verbose {
 		log := f.Logger()
@@ -90,12 +97,24 @@ func (df *deliveryFlags) open(f *Factory, to string, h http.Header, conns int) (
 		UserAgent: f.UserAgent(),
 		Conns:     conns,
 		Insecure:  df.Insecure,
+		Key:       df.KafkaKey,
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
-		return nil, &FlagError{Err: fmt.Errorf("--to %w", ue.Err)}
+		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w", ue.Err)}
 	}
-	return t, err
+	if err != nil {
+		return nil, mode, err
+	}
+	effective, err := client.EffectiveMode(t, mode)
+	if err != nil {
+		t.Close()
+		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
+	}
+	if effective != mode && df.flags != nil && df.flags.Changed("mode") {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s carries %s events only; sending %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(to), effective, effective)
+	}
+	return t, effective, nil
 }
 
 // parseHeader parses 'Name: value'. The name must be an RFC 9110 token; the value must not
@@ -224,7 +243,7 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 			return err
 		}
 	}
-	t, err := opts.Delivery.open(f, to, headers, max(4, opts.Load.Concurrency))
+	t, mode, err := opts.Delivery.open(f, to, mode, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
 		return err
 	}
