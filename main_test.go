@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 			os.Exit(cmd.Main(cmd.BuildInfo{Version: "v0.0.0-test", Commit: "abc1234", Date: "2026-11-25"}))
 		},
 		"testreceiver": func() { os.Exit(testReceiver(os.Args[1:])) },
+		"httpreq":      func() { os.Exit(httpReq(os.Args[1:])) },
 	})
 }
 
@@ -47,9 +48,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport": cmdFreeport,
-			"waitport": cmdWaitport,
-			"exitcode": cmdExitcode,
+			"freeport":  cmdFreeport,
+			"waitport":  cmdWaitport,
+			"exitcode":  cmdExitcode,
+			"waitlines": cmdWaitlines,
 		},
 	})
 }
@@ -183,3 +185,66 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// cmdWaitlines waits until FILE exists and has at least N lines (at most 15s):
+// waitlines events.jsonl 3
+func cmdWaitlines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitlines FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if strings.Count(string(b), "\n") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s has %d lines, want %d", args[0], strings.Count(string(b), "\n"), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// httpReq sends one raw HTTP request, for what cectl itself would refuse to send, and prints
+// the status line, the response headers (but Date and Content-Length) and the body:
+// httpreq [-X METHOD] [-H 'Name: value']... URL [BODY]
+func httpReq(args []string) int {
+	fs := flag.NewFlagSet("httpreq", flag.ContinueOnError)
+	method := fs.String("X", "POST", "method")
+	var headers multiFlag
+	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
+	if err := fs.Parse(args); err != nil || fs.NArg() < 1 || fs.NArg() > 2 {
+		return 2
+	}
+	req, err := http.NewRequest(*method, fs.Arg(0), strings.NewReader(fs.Arg(1)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Proto, resp.Status)
+	keys := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		if k != "Date" && k != "Content-Length" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("%s: %s\n", k, strings.Join(resp.Header[k], ", "))
+	}
+	fmt.Printf("\n%s", b)
+	return 0
+}

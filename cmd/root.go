@@ -169,6 +169,7 @@ back and validates event JSON, correctly to the CloudEvents 1.0.2 specification.
 	root.AddCommand(
 		NewCmdSend(f, nil),
 		NewCmdRequest(f, nil),
+		NewCmdListen(f, nil),
 		NewCmdValidate(f, nil),
 	)
 	return root

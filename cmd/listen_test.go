@@ -1,0 +1,356 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// lockedBuffer is a stream the listener may write to from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// parseListen parses a listen command line without running it.
+func parseListen(t *testing.T, out, errOut io.Writer, args ...string) (*ListenOptions, error) {
+	t.Helper()
+	f := &Factory{IO: &IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}, Getenv: func(string) string { return "" }}
+	var got *ListenOptions
+	root := NewCmdRoot(f)
+	for _, c := range root.Commands() {
+		if c.Name() == "listen" {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(NewCmdListen(f, func(_ context.Context, o *ListenOptions) error { got = o; return nil }))
+	root.SetArgs(append([]string{"listen"}, args...))
+	_, err := root.ExecuteC()
+	return got, err
+}
+
+func TestListenFlags(t *testing.T) {
+	dir := t.TempDir()
+	reply := filepath.Join(dir, "reply.json")
+	os.WriteFile(reply, []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), 0o644)
+	badReply := filepath.Join(dir, "bad.json")
+	os.WriteFile(badReply, []byte("{\"specversion\":\"1.0\",\"source\":\"/s\",\n\"type\":\"t\",\"time\":\"soon\"}"), 0o644)
+
+	tests := []struct {
+		args []string
+		want string // error substring; "" for valid
+	}{
+		{nil, ""},
+		{[]string{"-p", "0", "--path", "/events", "--count", "3", "--timeout", "5s", "--type", "com.*", "--filter", "subject = 'x'"}, ""},
+		{[]string{"--addr", ":9999", "--reply", reply, "--reply-mode", "structured", "--status", "201", "--fail-rate", "0.5", "--retry-after", "Wed, 21 Oct 2026 07:28:00 GMT"}, ""},
+		{[]string{"-p", "70000"}, "--port 70000: want 0 to 65535"},
+		{[]string{"--addr", "localhost"}, `--addr "localhost": want host:port`},
+		{[]string{"--addr", ":1", "-p", "2"}, "--addr and --port both give the port"},
+		{[]string{"--path", "events"}, `--path "events" must start with /`},
+		{[]string{"--max-body", "4 parsecs"}, `--max-body "4 parsecs": unknown unit "parsecs"`},
+		{[]string{"--max-body", "0"}, "must be positive"},
+		{[]string{"--count", "-1"}, "--count must not be negative"},
+		{[]string{"--timeout", "-1s"}, "--timeout must not be negative"},
+		{[]string{"--delay", "-1s"}, "--delay must not be negative"},
+		{[]string{"--fail-rate", "30"}, "--fail-rate 30: want a share from 0 to 1"},
+		{[]string{"--status", "99"}, "--status 99: want an HTTP status from 200 to 599"},
+		{[]string{"--retry-after", "soon"}, `--retry-after "soon": want seconds or an HTTP date`},
+		{[]string{"--reply-mode", "batch"}, `--reply-mode "batch": want binary or structured`},
+		{[]string{"--reply", filepath.Join(dir, "missing.json")}, "--reply: open"},
+		{[]string{"--reply", badReply}, "bad.json:2:20: time \"soon\" is not an RFC 3339 timestamp"},
+		{[]string{"--filter", "type = "}, `--filter "type = ": syntax error`},
+		{[]string{"--type", ""}, "--type: empty type pattern"},
+		{[]string{"--forward-to", "ftp://x"}, `--forward-to "ftp://x": want an http or https URL`},
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", reply, "--tls-key", reply}, "--tls-cert/--tls-key:"},
+		{[]string{"--token", ""}, "--token must not be empty"},
+		{[]string{"extra"}, "takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			opts, err := parseListen(t, io.Discard, io.Discard, tt.args...)
+			if err == nil {
+				_, err = opts.resolve()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want %q", err, tt.want)
+			case tt.want != "" && ExitCode(context.Background(), err) != ExitUsage:
+				t.Errorf("exit code %d for %v", ExitCode(context.Background(), err), err)
+			}
+		})
+	}
+}
+
+func TestListenDefaults(t *testing.T) {
+	opts, err := parseListen(t, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := opts.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.addr != "127.0.0.1:8080" || s.cfg.Status != http.StatusAccepted || s.cfg.MaxBody != 4<<20 || s.cfg.Path != "/" {
+		t.Errorf("defaults: %s %+v", s.addr, s.cfg)
+	}
+	// A reply carries a payload, so it comes with 200 (webhook §2.2) unless --status says otherwise.
+	reply := filepath.Join(t.TempDir(), "r.json")
+	os.WriteFile(reply, []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), 0o644)
+	opts, _ = parseListen(t, io.Discard, io.Discard, "--reply", reply)
+	if s, err := opts.resolve(); err != nil || s.cfg.Status != http.StatusOK {
+		t.Errorf("with --reply: %v %d", err, s.cfg.Status)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"65536": 65536, "64KiB": 64 << 10, "4MiB": 4 << 20, "1 GiB": 1 << 30, "10MB": 10e6, "5kb": 5000, "100B": 100} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "99999999999999999999", "2000GiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) worked", in)
+		}
+	}
+}
+
+// startListen runs listen with the given flags until the returned stop is called or it ends
+// by itself; it returns the listener's URL and a channel with the run's error.
+func startListen(t *testing.T, out, errOut io.Writer, args ...string) (string, context.CancelFunc, chan error) {
+	t.Helper()
+	opts, err := parseListen(t, out, errOut, append([]string{"-p", "0"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.F.Output == "" {
+		opts.F.Output = "text"
+	}
+	ready := make(chan string, 1)
+	opts.Ready = func(url string) { ready <- url }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- listenRun(ctx, opts) }()
+	select {
+	case url := <-ready:
+		return url, cancel, done
+	case err := <-done:
+		cancel()
+		t.Fatalf("listen ended at once: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not start")
+	}
+	return "", cancel, done
+}
+
+func post(t *testing.T, url string, mode client.Mode, id, typ string) int {
+	t.Helper()
+	e := mustEvent(t, fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/test","type":%q,"data":{"n":1}}`, id, typ))
+	msg, err := client.Encode(mode, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(client.Options{Timeout: 5 * time.Second})
+	defer c.Close()
+	res := c.Post(context.Background(), url, msg)
+	return res.Status
+}
+
+func wait(t *testing.T, done chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("listen did not stop")
+	}
+	return nil
+}
+
+func TestListenJSONOutputIsOnlyEvents(t *testing.T) {
+	var out, errOut lockedBuffer
+	record := filepath.Join(t.TempDir(), "events.jsonl")
+	url, stop, done := startListen(t, &out, &errOut, "-o", "json", "--record", record, "--dedupe")
+	for i, mode := range []client.Mode{client.Binary, client.Structured, client.Batch} {
+		if s := post(t, url, mode, fmt.Sprint(i), "com.example.t"); s != http.StatusAccepted {
+			t.Fatalf("%s: status %d", mode, s)
+		}
+	}
+	post(t, url, client.Binary, "0", "com.example.t") // a duplicate
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
+	if err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("not an event: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	stop()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	// Binary mode says application/json for JSON data without a content type; the other
+	// modes carry the event as it was.
+	want := `{"specversion":"1.0","id":"0","source":"/test","type":"com.example.t","datacontenttype":"application/json","data":{"n":1}}` + "\n" +
+		`{"specversion":"1.0","id":"1","source":"/test","type":"com.example.t","data":{"n":1}}` + "\n" +
+		`{"specversion":"1.0","id":"2","source":"/test","type":"com.example.t","data":{"n":1}}` + "\n"
+	if out.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if b, _ := os.ReadFile(record); string(b) != want {
+		t.Errorf("record:\n%s", b)
+	}
+	for _, s := range []string{"Listening on http://127.0.0.1:", "recording to " + record, "id=0  duplicate",
+		"rejected 415 Unsupported Media Type  POST /", "4 events in 4 requests (2 binary, 1 structured, 1 batch)",
+		"1 duplicate", "3 events recorded to " + record} {
+		if !strings.Contains(errOut.String(), s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errOut.String())
+		}
+	}
+}
+
+func TestListenTextOutput(t *testing.T) {
+	var out, errOut lockedBuffer
+	url, stop, done := startListen(t, &out, &errOut, "-q", "--count", "2")
+	post(t, url, client.Binary, "a", "com.example.first")
+	resp, _ := http.Post(url, "application/cloudevents+json", strings.NewReader(`{"specversion":"1.0"}`))
+	resp.Body.Close()
+	post(t, url, client.Structured, "b", "com.example.second")
+	err := wait(t, done) // --count ends it
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "com.example.first  source=/test  id=a  (binary)") ||
+		!strings.Contains(lines[1], "com.example.second  source=/test  id=b  (structured)") {
+		t.Errorf("stdout:\n%s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "rejected 400 Bad Request") || strings.Contains(out.String(), "rejected") {
+		t.Errorf("rejections belong on stderr:\n%s", errOut.String())
+	}
+}
+
+func TestListenTimeout(t *testing.T) {
+	var errOut lockedBuffer
+	url, stop, done := startListen(t, io.Discard, &errOut, "--count", "3", "--timeout", "300ms")
+	defer stop()
+	post(t, url, client.Binary, "1", "t")
+	err := wait(t, done)
+	if err == nil || err.Error() != "--timeout 300ms: 1 of 3 events arrived" || ExitCode(context.Background(), err) != ExitFailure {
+		t.Errorf("error %v", err)
+	}
+	// Without --count, the timeout is just how long to listen.
+	_, stop2, done2 := startListen(t, io.Discard, io.Discard, "--timeout", "100ms")
+	defer stop2()
+	if err := wait(t, done2); err != nil {
+		t.Errorf("timeout without count: %v", err)
+	}
+}
+
+// brokenPipe fails as stdout does once the reader has gone.
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+func TestListenEndsQuietlyOnClosedPipe(t *testing.T) {
+	var errOut lockedBuffer
+	url, stop, done := startListen(t, brokenPipe{}, &errOut, "-o", "json")
+	defer stop()
+	post(t, url, client.Binary, "1", "t")
+	if err := wait(t, done); err != nil {
+		t.Errorf("closed pipe: %v", err)
+	}
+	if strings.Contains(errOut.String(), "error") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+}
+
+func TestListenOutputErrorFails(t *testing.T) {
+	url, stop, done := startListen(t, failingWriter{}, io.Discard, "-o", "json")
+	defer stop()
+	post(t, url, client.Binary, "1", "t")
+	err := wait(t, done)
+	if err == nil || !strings.Contains(err.Error(), "writing the output: device gone") {
+		t.Errorf("error %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("device gone") }
+
+func TestListenAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	opts, err := parseListen(t, io.Discard, io.Discard, "-p", fmt.Sprint(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.F.Output = "text"
+	err = listenRun(context.Background(), opts)
+	want := fmt.Sprintf("cannot listen on 127.0.0.1:%d: address already in use (another port: -p N; any free port: -p 0)", port)
+	if err == nil || err.Error() != want || ExitCode(context.Background(), err) != ExitFailure {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestListenRefusesToForwardToItself(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	opts, err := parseListen(t, io.Discard, io.Discard, "-p", fmt.Sprint(port), "--forward-to", fmt.Sprintf("http://localhost:%d/x", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.F.Output = "text"
+	err = listenRun(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "points back at this listener") || ExitCode(context.Background(), err) != ExitUsage {
+		t.Errorf("error %v", err)
+	}
+}
+
+func mustEvent(t *testing.T, doc string) *event.Event {
+	t.Helper()
+	e, err := ce.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}

@@ -1,0 +1,116 @@
+package listen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ServerOptions say where and how the handler is served.
+type ServerOptions struct {
+	// Addr is host:port; port 0 picks a free one.
+	Addr string
+	// TLS, when set, serves HTTPS.
+	TLS *tls.Config
+	// MaxConns bounds open connections (0: DefaultMaxConns).
+	MaxConns int
+	// ErrorLog receives the HTTP server's own complaints (bad TLS handshakes and the like).
+	ErrorLog *log.Logger
+}
+
+// Timeouts and limits of the server: a slow or idle client cannot hold the listener.
+const (
+	DefaultMaxConns   = 512
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Server serves a Handler.
+type Server struct {
+	h   *Handler
+	srv *http.Server
+	ln  net.Listener
+	tls bool
+}
+
+// Listen binds the address. Serve then serves it.
+func Listen(h *Handler, opts ServerOptions) (*Server, error) {
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		// Answering may wait for --delay and for the relays.
+		WriteTimeout:   readTimeout + h.cfg.Delay + h.cfg.ForwardTimeout,
+		IdleTimeout:    idleTimeout,
+		MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog:       opts.ErrorLog,
+		TLSConfig:      opts.TLS,
+	}
+	return &Server{h: h, srv: srv, ln: newLimitListener(ln, n), tls: opts.TLS != nil}, nil
+}
+
+// Addr is the address bound.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL is where senders reach the handler. An address on all interfaces is shown as
+// localhost, which reaches it from this machine.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.tls {
+		scheme = "https"
+	}
+	host, port := "localhost", ""
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+		if !a.IP.IsUnspecified() {
+			host = a.IP.String()
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + s.h.cfg.Path
+}
+
+// AllInterfaces reports whether the server listens on every interface.
+func (s *Server) AllInterfaces() bool {
+	a, ok := s.ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsUnspecified()
+}
+
+// Serve serves until Shutdown; it returns nil then.
+func (s *Server) Serve() error {
+	var err error
+	if s.tls {
+		err = s.srv.ServeTLS(s.ln, "", "")
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops taking requests, lets those in flight finish, and returns when they have or
+// when ctx ends; then every connection is closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.h.Stop()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	return err
+}

@@ -1,0 +1,126 @@
+package listen
+
+import (
+	"sort"
+	"sync"
+)
+
+// Summary counts what listen saw, for the report at the end.
+type Summary struct {
+	// Requests is the number of well-formed requests carrying events (or an empty batch).
+	Requests int64
+	// Events is the number of events in them; Selected those the filter let through.
+	Events, Selected int64
+	// Duplicates is the number of selected events seen before (with --dedupe).
+	Duplicates int64
+	// Refused is the number of event requests answered non-2xx on purpose.
+	Refused int64
+	// Recorded is the number of events written to the record.
+	Recorded int64
+	// Modes counts requests per content mode, indexed by client.Mode (binary, structured,
+	// batch).
+	Modes [3]int64
+	// Types counts selected events per type, most frequent first.
+	Types []TypeCount
+	// Rejected counts refused requests per status, by status.
+	Rejected []StatusCount
+	// TurnedAway is the number of requests answered 503 because listen was stopping.
+	TurnedAway int64
+}
+
+// TypeCount is the number of events of one type.
+type TypeCount struct {
+	Type  string
+	Count int64
+}
+
+// StatusCount is the number of requests rejected with one status.
+type StatusCount struct {
+	Status int
+	Count  int64
+}
+
+// RejectedTotal is the number of rejected requests.
+func (s *Summary) RejectedTotal() int64 {
+	var n int64
+	for _, r := range s.Rejected {
+		n += r.Count
+	}
+	return n
+}
+
+// maxTypes bounds the per-type table: types come from the network.
+const maxTypes = 1000
+
+type statsCounter struct {
+	mu         sync.Mutex
+	s          Summary
+	byType     map[string]int64
+	otherTypes int64
+	rejected   map[int]int64
+}
+
+func (c *statsCounter) events(rep *Report, d decoded, fresh int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.Requests++
+	c.s.Modes[rep.Mode]++
+	c.s.Events += int64(len(d.events))
+	c.s.Selected += int64(len(rep.Events))
+	c.s.Duplicates += int64(len(rep.Events) - fresh)
+	if rep.Reason != "" {
+		c.s.Refused++
+	}
+	for _, a := range rep.Events {
+		t := a.Event.Type()
+		if _, ok := c.byType[t]; ok || len(c.byType) < maxTypes {
+			c.byType[t]++
+		} else {
+			c.otherTypes++
+		}
+	}
+}
+
+func (c *statsCounter) reject(status int) {
+	c.mu.Lock()
+	c.rejected[status]++
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) recorded(n int) {
+	c.mu.Lock()
+	c.s.Recorded += int64(n)
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) turnedAway() {
+	c.mu.Lock()
+	c.s.TurnedAway++
+	c.mu.Unlock()
+}
+
+// Summary returns the counts so far.
+func (h *Handler) Summary() Summary {
+	c := &h.stats
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	s.Types = make([]TypeCount, 0, len(c.byType)+1)
+	for t, n := range c.byType {
+		s.Types = append(s.Types, TypeCount{t, n})
+	}
+	sort.Slice(s.Types, func(i, j int) bool {
+		if s.Types[i].Count != s.Types[j].Count {
+			return s.Types[i].Count > s.Types[j].Count
+		}
+		return s.Types[i].Type < s.Types[j].Type
+	})
+	if c.otherTypes > 0 {
+		s.Types = append(s.Types, TypeCount{"(other types)", c.otherTypes})
+	}
+	for st, n := range c.rejected {
+		s.Rejected = append(s.Rejected, StatusCount{st, n})
+	}
+	sort.Slice(s.Rejected, func(i, j int) bool { return s.Rejected[i].Status < s.Rejected[j].Status })
+	return s
+}
