@@ -506,10 +506,10 @@ func newShower(f *Factory, opts *ListenOptions) *shower {
 		opts:   format.ListenOptions{Quiet: opts.Quiet, Verbose: f.Verbose},
 		st:     f.Styles(),
 		est:    f.ErrStyles(),
-		out:    listen.NewOutput(f.IO.Out),
-		errOut: listen.NewOutput(f.IO.ErrOut),
 		failed: make(chan error, 1),
 	}
+	s.out = listen.NewOutput(f.IO.Out, listen.FlushDelay, s.fail)
+	s.errOut = listen.NewOutput(f.IO.ErrOut, 0, nil)
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	return s
 }
@@ -551,8 +551,13 @@ func (s *shower) report(rep *listen.Report) {
 		err = s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts))
 	}
 	if err != nil {
-		s.once.Do(func() { s.failed <- err })
+		s.fail(err)
 	}
+}
+
+// fail reports the first output error to listenRun, which stops listening.
+func (s *shower) fail(err error) {
+	s.once.Do(func() { s.failed <- err })
 }
 
 // write sends what was rendered into b to o, unless rendering failed.

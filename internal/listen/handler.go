@@ -35,7 +35,7 @@ type Config struct {
 	Status int
 	// MaxBody is the largest body read; larger ones get 413.
 	MaxBody int64
-	// Memory bounds the bytes of bodies held at once (0: 4×MaxBody, at least 16 MiB).
+	// Memory bounds the bytes of bodies held at once (0: 2×MaxBody, at least 8 MiB).
 	Memory int64
 	// Token, when set, is the bearer token every event request must carry.
 	Token string
@@ -130,6 +130,9 @@ type Handler struct {
 	validators sync.Pool
 	bufs       sync.Pool
 	exchanges  sync.Pool
+	// bigBodies keeps a few large body buffers for reuse; a fixed number, so that what is
+	// kept stays bounded (sync.Pool could keep one per request in flight).
+	bigBodies chan []byte
 
 	counted  atomic.Int64
 	reached  chan struct{}
@@ -145,9 +148,10 @@ type Handler struct {
 // Default limits.
 const (
 	DefaultMaxBody = 4 << 20
-	minMemory      = 16 << 20
-	// budgetWait is how long a request waits for memory before it is answered 503.
-	budgetWait = 10 * time.Second
+	minMemory      = 8 << 20
+	// budgetWait is how long a request waits for memory before it is answered 503 with
+	// Retry-After: a flood is told to back off rather than queued up.
+	budgetWait = 2 * time.Second
 	// firstRead is what a body of unknown length may use before it must ask for more.
 	firstRead = 16 << 10
 	// pooledBuffer is the largest body buffer kept for reuse.
@@ -166,7 +170,7 @@ func NewHandler(cfg Config) *Handler {
 		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Memory <= 0 {
-		cfg.Memory = max(4*cfg.MaxBody, minMemory)
+		cfg.Memory = max(2*cfg.MaxBody, minMemory)
 	}
 	cfg.Memory = max(cfg.Memory, cfg.MaxBody+1)
 	if cfg.ForwardTimeout <= 0 {
@@ -194,6 +198,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Dedupe {
 		h.seen = newSeenSet(DedupeWindow)
 	}
+	h.bigBodies = make(chan []byte, 2)
 	h.validators.New = func() any { return validate.New(validate.Options{}) }
 	h.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	h.stats.byType = map[string]int64{}
@@ -247,6 +252,10 @@ func (h *Handler) putExchange(x *exchange) {
 	h.budget.release(x.reserved)
 	x.reserved = 0
 	if cap(x.body) > pooledBuffer {
+		select {
+		case h.bigBodies <- x.body[:0]:
+		default:
+		}
 		x.body = nil
 	}
 	x.body = x.body[:0]
@@ -414,11 +423,23 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) 
 	}
 	x.reserved = want
 	buf := x.body[:0]
+	if int64(cap(buf)) < want && want > pooledBuffer {
+		select {
+		case big := <-h.bigBodies:
+			buf = big
+		default:
+		}
+	}
 	if int64(cap(buf)) < want {
 		buf = make([]byte, 0, want)
 	}
 	defer func() { x.body = buf }()
-	rd := http.MaxBytesReader(w, r.Body, limit)
+	// A declared length was checked above and the server reads no further than it; a body of
+	// unknown length is cut at the limit.
+	rd := r.Body
+	if r.ContentLength < 0 {
+		rd = http.MaxBytesReader(w, r.Body, limit)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 1)

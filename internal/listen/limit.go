@@ -4,73 +4,30 @@ import (
 	"context"
 	"net"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // budget bounds the bytes of request bodies held in memory at once, so that a flood of
-// requests is slowed down or turned away instead of exhausting memory.
+// requests is slowed down or turned away instead of exhausting memory. Waiters are served in
+// order, and a release wakes only those it can satisfy.
 type budget struct {
-	mu      sync.Mutex
-	avail   int64
-	waiters int
-	// freed is closed and replaced when bytes are given back while someone waits, waking
-	// every waiter.
-	freed chan struct{}
+	sem *semaphore.Weighted
 }
 
-func newBudget(n int64) *budget {
-	return &budget{avail: n, freed: make(chan struct{})}
-}
+func newBudget(n int64) *budget { return &budget{sem: semaphore.NewWeighted(n)} }
 
 // acquire takes n bytes, waiting until they are free or ctx ends.
-func (b *budget) acquire(ctx context.Context, n int64) error {
-	for {
-		b.mu.Lock()
-		if b.avail >= n {
-			b.avail -= n
-			b.mu.Unlock()
-			return nil
-		}
-		freed := b.freed
-		b.waiters++
-		b.mu.Unlock()
-		var err error
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		b.mu.Lock()
-		b.waiters--
-		b.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-}
+func (b *budget) acquire(ctx context.Context, n int64) error { return b.sem.Acquire(ctx, n) }
 
 // tryAcquire takes n bytes if they are free now. Growing a reservation never waits: two
 // requests each holding half the budget and waiting for the other would wait forever.
-func (b *budget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.avail < n {
-		return false
-	}
-	b.avail -= n
-	return true
-}
+func (b *budget) tryAcquire(n int64) bool { return b.sem.TryAcquire(n) }
 
 func (b *budget) release(n int64) {
-	if n == 0 {
-		return
+	if n > 0 {
+		b.sem.Release(n)
 	}
-	b.mu.Lock()
-	b.avail += n
-	if b.waiters > 0 {
-		close(b.freed)
-		b.freed = make(chan struct{})
-	}
-	b.mu.Unlock()
 }
 
 // limitListener accepts at most n connections at a time; further ones wait in the kernel's

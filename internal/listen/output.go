@@ -4,51 +4,90 @@ import (
 	"bufio"
 	"io"
 	"sync"
-	"sync/atomic"
+	"time"
 )
 
-// Output serialises what concurrent requests print. Writes are buffered and flushed as soon as
-// no other write is waiting, so a burst of events costs few system calls and a lone event is
-// on the screen at once.
+// Output serialises what concurrent requests print. Writes are buffered and flushed a moment
+// later (FlushDelay), so that a flood of events costs a few large writes instead of one system
+// call each, while a person still sees every event at once.
 type Output struct {
-	waiting atomic.Int32
 	mu      sync.Mutex
 	w       *bufio.Writer
 	err     error
+	delay   time.Duration
+	timer   *time.Timer
+	pending bool
+	onError func(error)
 }
 
-// NewOutput returns an Output writing to w.
-func NewOutput(w io.Writer) *Output {
-	return &Output{w: bufio.NewWriterSize(w, 64<<10)}
+// FlushDelay is how long printed output may wait in the buffer.
+const FlushDelay = 5 * time.Millisecond
+
+// NewOutput returns an Output writing to w, flushing delay after a write (0: at once).
+// onError, when not nil, is told of the first write error, including one that happens in a
+// delayed flush.
+func NewOutput(w io.Writer, delay time.Duration, onError func(error)) *Output {
+	return &Output{w: bufio.NewWriterSize(w, 64<<10), delay: delay, onError: onError}
 }
 
 // Write writes p whole, or not at all once an earlier write has failed; the first error is
 // returned by every later call.
 func (o *Output) Write(p []byte) (int, error) {
-	o.waiting.Add(1)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.waiting.Add(-1)
 	if o.err != nil {
 		return 0, o.err
 	}
 	n, err := o.w.Write(p)
-	if err == nil && o.waiting.Load() == 0 {
+	switch {
+	case err != nil:
+	case o.delay <= 0:
 		err = o.w.Flush()
+	case !o.pending:
+		o.pending = true
+		if o.timer == nil {
+			o.timer = time.AfterFunc(o.delay, o.flushLater)
+		} else {
+			o.timer.Reset(o.delay)
+		}
 	}
 	if err != nil {
-		o.err = err
+		o.failLocked(err)
 	}
 	return n, err
 }
 
-// Flush writes what is buffered.
+func (o *Output) flushLater() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending = false
+	if o.err == nil {
+		if err := o.w.Flush(); err != nil {
+			o.failLocked(err)
+		}
+	}
+}
+
+func (o *Output) failLocked(err error) {
+	o.err = err
+	if o.onError != nil {
+		o.onError(err)
+	}
+}
+
+// Flush writes what is buffered now.
 func (o *Output) Flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.timer != nil {
+		o.timer.Stop()
+		o.pending = false
+	}
 	if o.err != nil {
 		return o.err
 	}
-	o.err = o.w.Flush()
+	if err := o.w.Flush(); err != nil {
+		o.failLocked(err)
+	}
 	return o.err
 }

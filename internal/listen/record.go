@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 )
 
@@ -102,11 +103,16 @@ func (r *Recorder) Append(line []byte) error {
 	return nil
 }
 
-// flushLocked writes the queue with the lock released during the write.
+// flushLocked writes the queue with the lock released during the write. Before it takes the
+// queue it lets the other runnable goroutines go first: requests about to be recorded then
+// join this write instead of each making their own.
 func (r *Recorder) flushLocked() {
+	r.writing = true
+	r.mu.Unlock()
+	runtime.Gosched()
+	r.mu.Lock()
 	buf, upto := r.queue, r.queued
 	r.queue = r.spare[:0]
-	r.writing = true
 	r.mu.Unlock()
 	_, err := r.w.Write(buf)
 	r.mu.Lock()

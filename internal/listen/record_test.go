@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRecorderConcurrentAppendsStayWhole(t *testing.T) {
@@ -116,7 +117,7 @@ func TestRecorderWriteErrors(t *testing.T) {
 
 func TestOutputWritesWholeAndFlushes(t *testing.T) {
 	var b syncBuffer
-	o := NewOutput(&b)
+	o := NewOutput(&b, time.Millisecond, nil)
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
@@ -128,7 +129,8 @@ func TestOutputWritesWholeAndFlushes(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// Nothing waits any more, so the last writer flushed everything.
+	// The flush comes a moment later, by itself.
+	waitFor(t, func() bool { return strings.Count(b.String(), "\n") == 800 })
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 	if len(lines) != 800 {
 		t.Fatalf("%d lines", len(lines))
@@ -138,12 +140,28 @@ func TestOutputWritesWholeAndFlushes(t *testing.T) {
 			t.Fatalf("torn line %q", l)
 		}
 	}
-	// A write error sticks.
-	o = NewOutput(failWriter{})
-	if _, err := o.Write([]byte("x\n")); err == nil {
-		t.Fatal("no error")
+	// A write error sticks, and is reported when the delayed flush meets it.
+	failed := make(chan error, 1)
+	o = NewOutput(failWriter{}, time.Millisecond, func(err error) { failed <- err })
+	if _, err := o.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-failed:
+		if err.Error() != "disk full" {
+			t.Errorf("reported %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the failed flush was not reported")
 	}
 	if _, err := o.Write([]byte("y\n")); err == nil || o.Flush() == nil {
 		t.Error("the error did not stick")
+	}
+	// Without a delay, every write is flushed at once.
+	b = syncBuffer{}
+	o = NewOutput(&b, 0, nil)
+	o.Write([]byte("now\n"))
+	if b.String() != "now\n" {
+		t.Errorf("not flushed: %q", b.String())
 	}
 }
