@@ -373,4 +373,3 @@ func embeddedMQTT() (string, func(), error) {
 	go func() { _ = s.Serve() }()
 	return "mqtt://" + l.Address(), func() { s.Close() }, nil
 }
-
