@@ -50,9 +50,13 @@ func ListenEvents(w io.Writer, st *Styles, rep *listen.Report, opts ListenOption
 
 // ListenEventNotes writes what listen did with the events of a request, for stderr when
 // stdout carries only JSON: one line per event that has something to say (a duplicate, a
-// refusal on purpose, warnings, relays, a reply), followed by the details. Nothing otherwise.
+// refusal on purpose, warnings, relays, a reply), followed by the details; with Verbose, the
+// request first. Nothing otherwise.
 func ListenEventNotes(w io.Writer, st *Styles, rep *listen.Report, opts ListenOptions) error {
 	var b strings.Builder
+	if opts.Verbose {
+		writeRequest(&b, st, rep)
+	}
 	if rep.Total == 0 {
 		b.WriteString(st.paint(st.Time, rep.Received.Format(clock)))
 		b.WriteString(" ")

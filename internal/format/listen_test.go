@@ -107,6 +107,7 @@ func TestListenGolden(t *testing.T) {
 		{"verbose.txt", false, ListenOptions{Verbose: true}, false},
 		{"json-notes.txt", false, ListenOptions{}, true},
 		{"json-notes-quiet.txt", false, ListenOptions{Quiet: true}, true},
+		{"json-notes-verbose.txt", false, ListenOptions{Verbose: true}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
