@@ -210,6 +210,9 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 		}
 		status = opts.Status
 	}
+	if opts.Reply != "" && status == http.StatusNoContent {
+		return nil, flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
+	}
 	filter, err := listen.NewFilter(opts.Filter, opts.Types)
 	if err != nil {
 		if opts.Filter != "" {

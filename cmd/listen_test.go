@@ -83,6 +83,7 @@ func TestListenFlags(t *testing.T) {
 		{[]string{"--status", "99"}, "--status 99: want an HTTP status from 200 to 599"},
 		{[]string{"--retry-after", "soon"}, `--retry-after "soon": want seconds or an HTTP date`},
 		{[]string{"--reply-mode", "batch"}, `--reply-mode "batch": want binary or structured`},
+		{[]string{"--reply", reply, "--status", "204"}, "--status 204 has no body"},
 		{[]string{"--reply", filepath.Join(dir, "missing.json")}, "--reply: open"},
 		{[]string{"--reply", badReply}, "bad.json:2:20: time \"soon\" is not an RFC 3339 timestamp"},
 		{[]string{"--filter", "type = "}, `--filter "type = ": syntax error`},
