@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/cmd"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and testscript output")
@@ -52,8 +54,45 @@ func TestScripts(t *testing.T) {
 			"waitport":  cmdWaitport,
 			"exitcode":  cmdExitcode,
 			"waitlines": cmdWaitlines,
+			"broker":    cmdBroker,
 		},
 	})
+}
+
+// cmdBroker starts a broker embedded in the test process for the rest of the script and sets
+// VAR to its base URL and VAR_ADDR to its host:port: broker nats|kafka VAR. (JetStream is on
+// in the NATS server.)
+func cmdBroker(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: broker nats|kafka VAR")
+	}
+	switch args[0] {
+	case "nats":
+		dir, err := os.MkdirTemp("", "cectl-nats-")
+		ts.Check(err)
+		s, err := natsserver.NewServer(&natsserver.Options{
+			Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+		})
+		ts.Check(err)
+		go s.Start()
+		if !s.ReadyForConnections(10 * time.Second) {
+			ts.Fatalf("nats server did not start")
+		}
+		ts.Defer(func() {
+			s.Shutdown()
+			s.WaitForShutdown()
+			os.RemoveAll(dir)
+		})
+		ts.Setenv(args[1], s.ClientURL())
+		ts.Setenv(args[1]+"_ADDR", strings.TrimPrefix(s.ClientURL(), "nats://"))
+	case "kafka":
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+		ts.Check(err)
+		ts.Defer(c.Close)
+		ts.Setenv(args[1], "kafka://"+c.ListenAddrs()[0])
+	default:
+		ts.Fatalf("unknown broker %q", args[0])
+	}
 }
 
 // cmdFreeport sets the named variable to a TCP port on 127.0.0.1 that was free a moment ago.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -52,6 +51,12 @@ type ListenOptions struct {
 	RetryAfter string
 	ForwardTo  []string
 
+	// From, when set, is a broker URL to receive from instead of listening on HTTP.
+	From    string
+	Group   string
+	Durable string
+	Start   string
+
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
 	// Ready, when set, is called with the listener's URL once it accepts connections.
@@ -85,6 +90,11 @@ listen stops after --count events (exit 0), at --timeout (exit 1 if --count even
 arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
 is printed on stderr.
 
+With --from URL it receives from a broker instead (NATS, JetStream, Kafka, MQTT 5, AMQP 1.0)
+with the same checks, display, --record, --filter, --type, --count, --timeout and --dedupe; a
+message is acknowledged to the broker only after it was shown and recorded. -v shows the
+transport's metadata (subject, topic, partition, offset) and headers.
+
 To test senders, it can answer on purpose with another status (--status, --fail-rate,
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),
 relay each request unchanged to other receivers (--forward-to), and require a bearer token.
@@ -103,7 +113,9 @@ Exit codes:
   $ cectl listen --filter "source LIKE '/orders/%' AND EXISTS region"
   $ cectl listen --reply pong.json --reply-mode structured
   $ cectl listen --fail-rate 0.3 --retry-after 2
-  $ cectl listen --forward-to http://localhost:9090/ --dedupe`,
+  $ cectl listen --forward-to http://localhost:9090/ --dedupe
+  $ cectl listen --from nats://localhost:4222/orders.created
+  $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.changed = cmd.Flags().Changed
@@ -135,6 +147,10 @@ Exit codes:
 	fs.DurationVar(&opts.Delay, "delay", 0, "wait this long before answering each event request")
 	fs.StringVar(&opts.RetryAfter, "retry-after", "", "send 'Retry-After: `S`' (seconds or an HTTP date) with non-2xx answers")
 	fs.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "relay each accepted request unchanged to this `URL` (repeatable)")
+	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// `URL`")
+	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
+	fs.StringVar(&opts.Durable, "durable", "", "with --from jetstream://: durable consumer name")
+	fs.StringVar(&opts.Start, "start", "", "with --from: where to start: jetstream new|all|last|seq:N|time:RFC3339, kafka newest|oldest")
 	return cmd
 }
 
@@ -154,6 +170,9 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 		changed = func(string) bool { return false }
 	}
 	s := &listenSetup{}
+	if err := opts.checkFrom(changed); err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.Addr != "" && changed("port"):
 		return nil, flagErrorf("--addr and --port both give the port; use one")
@@ -390,39 +409,18 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	sh := newShower(f, opts)
 	cfg.Report = sh.report
 	h := listen.NewHandler(cfg)
-	srv, err := listen.Listen(h, listen.ServerOptions{
-		Addr:     setup.addr,
-		TLS:      setup.tls,
-		ErrorLog: slog.NewLogLogger(f.Logger().Handler(), slog.LevelDebug),
-	})
-	if err != nil {
-		hint := ""
-		if errors.Is(err, syscall.EADDRINUSE) {
-			hint = " (another port: -p N; any free port: -p 0)"
-		}
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-		return fmt.Errorf("cannot listen on %s: %w%s", setup.addr, err, hint)
-	}
-	if err := checkNoLoop(opts.ForwardTo, srv.Addr()); err != nil {
-		srv.Shutdown(context.Background())
-		return err
-	}
-	settings := setup.settings
-	if srv.AllInterfaces() {
-		settings = append([]string{"on all interfaces"}, settings...)
-	}
-	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), srv.URL(), settings); err != nil {
-		return err
-	}
-
 	start := time.Now()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	if opts.Ready != nil {
-		opts.Ready(srv.URL())
+	// served ends when the receiver stops on its own; stop asks it to stop and waits for what
+	// is in flight.
+	var served chan error
+	var stop func(context.Context) error
+	if opts.From != "" {
+		served, stop, err = subscribe(ctx, opts, h, sh, setup.settings)
+	} else {
+		served, stop, err = serveHTTP(opts, setup, h, sh)
+	}
+	if err != nil {
+		return err
 	}
 	var timeout <-chan time.Time
 	if opts.Timeout > 0 {
@@ -454,8 +452,8 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(grace); err != nil && result == nil {
-		result = fmt.Errorf("stopping: requests still in flight after %s", opts.ShutdownGrace)
+	if err := stop(grace); err != nil && result == nil {
+		result = err
 	}
 	if !serveDone {
 		if err := <-served; err != nil && result == nil {
