@@ -2,7 +2,9 @@ package ce
 
 import (
 	"encoding/base64"
+	"sort"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -17,30 +19,64 @@ func Marshal(e *event.Event) []byte { return AppendJSON(nil, e) }
 // as data_base64 (0.3: base64 data) when it is flagged so or is not UTF-8, otherwise as a
 // string (v1.0.2 json-format §3.1).
 func AppendJSON(dst []byte, e *event.Event) []byte {
-	dst = append(dst, '{')
-	var ext map[string]any
-	first := true
-	for _, a := range Attributes(e) {
-		if !first {
-			dst = append(dst, ',')
+	f, ok := fieldsOf(e)
+	if !ok {
+		return append(dst, "{}"...)
+	}
+	// Written field by field rather than through Attributes, which allocates: this is the hot
+	// path of listen -o json and --record.
+	member := func(dst []byte, name string) []byte {
+		dst = append(dst, ',', '"')
+		dst = append(dst, name...)
+		return append(dst, '"', ':')
+	}
+	if f.v1 != nil {
+		dst = append(dst, `{"specversion":"1.0"`...)
+	} else {
+		dst = append(dst, `{"specversion":"0.3"`...)
+	}
+	dst = appendString(member(dst, "id"), *f.id)
+	dst = appendString(member(dst, "source"), f.source.String())
+	dst = appendString(member(dst, "type"), *f.typ)
+	if *f.subject != nil {
+		dst = appendString(member(dst, "subject"), **f.subject)
+	}
+	if *f.time != nil {
+		dst = append(member(dst, "time"), '"')
+		dst = append((*f.time).Time.AppendFormat(dst, time.RFC3339Nano), '"')
+	}
+	if *f.dct != nil {
+		dst = appendString(member(dst, "datacontenttype"), **f.dct)
+	}
+	if f.v1 != nil && f.v1.DataSchema != nil {
+		dst = appendString(member(dst, "dataschema"), f.v1.DataSchema.String())
+	}
+	if f.v03 != nil && f.v03.SchemaURL != nil {
+		dst = appendString(member(dst, "schemaurl"), f.v03.SchemaURL.String())
+	}
+	if f.v03 != nil && f.v03.DataContentEncoding != nil {
+		dst = appendString(member(dst, "datacontentencoding"), *f.v03.DataContentEncoding)
+	}
+	if ext := *f.extensions; len(ext) > 0 {
+		var buf [16]string
+		names := buf[:0]
+		for name := range ext {
+			names = append(names, name)
 		}
-		first = false
-		dst = appendString(dst, a.Name)
-		dst = append(dst, ':')
-		if a.Extension {
-			if ext == nil {
-				ext = extensions(e)
-			}
-			switch v := ext[a.Name].(type) {
+		sort.Strings(names)
+		for _, name := range names {
+			dst = append(appendString(append(dst, ','), name), ':')
+			switch v := ext[name].(type) {
 			case bool:
 				dst = strconv.AppendBool(dst, v)
-				continue
 			case int32:
 				dst = strconv.AppendInt(dst, int64(v), 10)
-				continue
+			case string:
+				dst = appendString(dst, v)
+			default:
+				dst = appendString(dst, FormatValue(v))
 			}
 		}
-		dst = appendString(dst, a.Value)
 	}
 	return append(appendData(dst, e), '}')
 }
