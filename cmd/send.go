@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +221,24 @@ type sender struct {
 	st, est  *format.Styles
 	summary  format.Summary
 	writeErr error
+	// out buffers results when stdout is not a terminal; it is flushed at least every
+	// flushEvery, so a pipe still sees results while a long file is sent.
+	out       *bufio.Writer
+	lastFlush time.Time
+}
+
+const flushEvery = 100 * time.Millisecond
+
+// flushed flushes the buffered results when they are due.
+func (s *sender) flushed(force bool) error {
+	if s.out == nil {
+		return nil
+	}
+	if now := time.Now(); force || s.f.IO.OutTTY || now.Sub(s.lastFlush) >= flushEvery {
+		s.lastFlush = now
+		return s.out.Flush()
+	}
+	return nil
 }
 
 func sendRun(ctx context.Context, opts *SendOptions) error {
@@ -315,17 +334,9 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		defer file.Close()
 		in = file
 	}
-	// Reading, validating and decoding run one step ahead of delivery, so that a slow
-	// receiver and the parsing of the next event overlap.
-	items := make(chan fileItem, 64)
-	prepCtx, stopPrep := context.WithCancel(ctx)
-	defer stopPrep()
-	var invalid int
-	var readErr error
-	go func() {
-		defer close(items)
-		invalid, readErr = s.readFile(prepCtx, name, in, &opts.Event, items)
-	}()
+	s.out = bufio.NewWriterSize(s.f.IO.Out, 32<<10)
+	s.lastFlush = time.Now()
+	defer s.flushed(true)
 	var batch []*event.Event
 	var lines []int
 	flush := func() error {
@@ -336,27 +347,23 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		batch, lines = batch[:0], lines[:0]
 		return err
 	}
-	for it := range items {
-		if ctx.Err() != nil {
-			break
-		}
+	// Each event is read, checked and sent in turn, in one goroutine: handing events from a
+	// reading goroutine to a sending one cost more in wake-ups than the reading it overlapped.
+	var emitErr error
+	invalid, readErr := s.readFile(ctx, name, in, &opts.Event, func(it fileItem) error {
 		if s.mode != client.Batch {
-			if _, err := s.deliver(ctx, []*event.Event{it.e}, []int{it.line}); err != nil {
-				return err
-			}
-			continue
+			_, emitErr = s.deliver(ctx, []*event.Event{it.e}, []int{it.line})
+			return emitErr
 		}
 		batch = append(batch, it.e)
 		lines = append(lines, it.line)
 		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
-			if err := flush(); err != nil {
-				return err
-			}
+			emitErr = flush()
 		}
-	}
-	stopPrep()
-	for range items {
-		// Let the reader finish so that invalid and readErr are final.
+		return emitErr
+	})
+	if emitErr != nil {
+		return emitErr
 	}
 	s.summary.Invalid += invalid
 	if ctx.Err() == nil {
@@ -368,6 +375,9 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		return s.writeErr
 	}
 	if !s.dryRun {
+		if err := s.flushed(true); err != nil {
+			return err
+		}
 		if err := format.SummaryText(s.f.IO.ErrOut, s.est, s.summary); err != nil {
 			return err
 		}
@@ -397,11 +407,12 @@ type fileItem struct {
 	line int
 }
 
-// readFile reads, validates and decodes the events of a --from file in order, reporting the
-// invalid ones with their position, until the file ends or ctx is done. The validator's
+// readFile reads, validates and decodes the events of a --from file in order, hands each valid
+// one to emit and reports the invalid ones with their position, until the file ends, ctx is
+// done or emit fails. The validator's
 // scanner streams the file and checks every event by the rules of cectl validate. It returns
 // how many events were invalid and the error that stopped reading, if any.
-func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, items chan<- fileItem) (int, error) {
+func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, emit func(fileItem) error) (int, error) {
 	overrides := ef.anyChanged()
 	sc := validate.NewScanner(in, validate.Options{})
 	invalid := 0
@@ -435,9 +446,8 @@ func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *ev
 			s.reportInvalid(name, res.Line, res.Column, err.Error(), "event")
 			continue
 		}
-		select {
-		case items <- fileItem{e: &e, line: res.Line}:
-		case <-ctx.Done():
+		if err := emit(fileItem{e: &e, line: res.Line}); err != nil {
+			return invalid, err
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -480,10 +490,17 @@ func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int
 			d.Result = &r
 		}
 		var err error
+		var w io.Writer = s.f.IO.Out
+		if s.out != nil {
+			w = s.out
+		}
 		if s.f.JSON() {
-			err = format.DeliveryJSON(s.f.IO.Out, d)
+			err = format.DeliveryJSON(w, d)
 		} else {
-			err = format.DeliveryText(s.f.IO.Out, s.st, d)
+			err = format.DeliveryText(w, s.st, d)
+		}
+		if err == nil {
+			err = s.flushed(false)
 		}
 		if err != nil {
 			s.writeErr = err

@@ -342,17 +342,11 @@ func eventSource(opts *SendOptions) (*source, error) {
 		in = file
 	}
 	s := &sender{f: f, est: f.ErrStyles()}
-	items := make(chan fileItem)
-	var invalid int
-	var readErr error
-	go func() {
-		defer close(items)
-		invalid, readErr = s.readFile(context.Background(), name, in, &opts.Event, items)
-	}()
 	var events []*event.Event
-	for it := range items {
+	invalid, readErr := s.readFile(context.Background(), name, in, &opts.Event, func(it fileItem) error {
 		events = append(events, it.e)
-	}
+		return nil
+	})
 	if readErr != nil && !errors.Is(readErr, io.EOF) || invalid > 0 {
 		return nil, &SilentError{Code: ExitFailure}
 	}
