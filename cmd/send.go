@@ -221,10 +221,12 @@ type sender struct {
 	st, est  *format.Styles
 	summary  format.Summary
 	writeErr error
-	// out buffers results when stdout is not a terminal; it is flushed at least every
-	// flushEvery, so a pipe still sees results while a long file is sent.
+	// out buffers results when stdout is not a terminal and the events come from a file; it
+	// is flushed at least every flushEvery, so a pipe still sees results while a long file is
+	// sent. Events from stdin may trickle in, so their results are never held back.
 	out       *bufio.Writer
 	lastFlush time.Time
+	flushEach bool
 }
 
 const flushEvery = 100 * time.Millisecond
@@ -234,7 +236,7 @@ func (s *sender) flushed(force bool) error {
 	if s.out == nil {
 		return nil
 	}
-	if now := time.Now(); force || s.f.IO.OutTTY || now.Sub(s.lastFlush) >= flushEvery {
+	if now := time.Now(); force || s.flushEach || now.Sub(s.lastFlush) >= flushEvery {
 		s.lastFlush = now
 		return s.out.Flush()
 	}
@@ -336,6 +338,7 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 	}
 	s.out = bufio.NewWriterSize(s.f.IO.Out, 32<<10)
 	s.lastFlush = time.Now()
+	s.flushEach = s.f.IO.OutTTY || opts.From == "-"
 	defer s.flushed(true)
 	var batch []*event.Event
 	var lines []int
