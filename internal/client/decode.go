@@ -134,15 +134,22 @@ func headerValue(h http.Header, key string) (string, bool, error) {
 	if !ok || len(vs) == 0 {
 		return "", false, nil
 	}
-	v := strings.Join(vs, ",")
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = unquote(v[1 : len(v)-1])
-	}
-	dec, err := PercentDecode(v)
+	dec, err := HeaderValue(vs)
 	if err != nil {
 		return "", true, fmt.Errorf("header %s: %w", key, err)
 	}
 	return dec, true, nil
+}
+
+// HeaderValue decodes the lines of one ce- header as the HTTP binding says (§3.1.3.2): lines
+// are joined with commas (RFC 9110 §5.3), a quoted-string is unquoted, then %XY sequences
+// are decoded exactly once, and the result must be UTF-8.
+func HeaderValue(values []string) (string, error) {
+	v := strings.Join(values, ",")
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = unquote(v[1 : len(v)-1])
+	}
+	return PercentDecode(v)
 }
 
 // unquote removes quoted-pair escapes (RFC 9110 §5.6.4).

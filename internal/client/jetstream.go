@@ -328,6 +328,11 @@ func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb na
 			cfg.DeliverSubject = nats.NewInbox()
 			cfg.AckPolicy = nats.AckExplicitPolicy
 			cfg.FilterSubject = subject
+			// A message pushed while no subscription was bound (between two runs of
+			// listen, before the server saw the old one go) waits out the ack wait before
+			// it comes again: keep that short, since listen acks each message as soon as
+			// it was shown and recorded.
+			cfg.AckWait = 5 * time.Second
 			if _, err := js.AddConsumer(s.stream, &cfg); err != nil {
 				return nil, fmt.Errorf("create durable consumer %s on stream %s: %w", s.durable, s.stream, err)
 			}

@@ -284,7 +284,7 @@ func binaryDocument(dst []byte, attrs []attribute, header http.Header) ([]byte, 
 		case "data", "data_base64":
 			return dst, attrs, &problem{http.StatusBadRequest, "invalid event (binary mode):\nheader " + k + ": the data travels in the body in binary mode (http binding §3.1.2)"}
 		}
-		value, err := HeaderValue(vs)
+		value, err := client.HeaderValue(vs)
 		if err != nil {
 			return dst, attrs, &problem{http.StatusBadRequest, "invalid event (binary mode):\nheader " + k + ": " + err.Error()}
 		}
@@ -322,32 +322,6 @@ func attributeName(s string) string {
 		}
 	}
 	return strings.ToLower(s)
-}
-
-// HeaderValue decodes a ce- header as the HTTP binding says (§3.1.3.2): several lines are
-// joined with commas (RFC 9110 §5.3), a quoted-string is unquoted, then %XY sequences are
-// decoded once, and the result must be UTF-8.
-func HeaderValue(values []string) (string, error) {
-	v := strings.Join(values, ",")
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = unquote(v[1 : len(v)-1])
-	}
-	return client.PercentDecode(v)
-}
-
-// unquote removes quoted-pair escapes (RFC 9110 §5.6.4).
-func unquote(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // typedExtension is the type of a documented extension whose canonical string form in a
