@@ -103,7 +103,8 @@ Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, or --timeout without --count
   1    --count events did not arrive within --timeout; the address is taken; the record
        cannot be written
-  2    usage error: unknown, missing or malformed flag or argument`,
+  2    usage error: unknown, missing or malformed flag or argument
+  3    --from names a broker that cannot be reached`,
 		Example: `  $ cectl listen
   $ cectl listen -p 9000 --path /events -q
   $ cectl listen -o json | jq .data
