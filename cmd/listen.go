@@ -70,7 +70,7 @@ func NewCmdListen(f *Factory, runF func(context.Context, *ListenOptions) error) 
 	opts := &ListenOptions{F: f, ShutdownGrace: 10 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "listen [-p <port>] [flags]",
-		Short: "Receive CloudEvents over HTTP and show them",
+		Short: "Receive CloudEvents over HTTP or from a broker and show them",
 		Long: `Receive CloudEvents over HTTP and show each one as it arrives: binary, structured and
 batch mode, spec 1.0 and 0.3. Every request is checked strictly; a malformed one is answered
 400 with the reason in plain text (413 above --max-body, 415 for a content type that is not a

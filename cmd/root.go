@@ -137,7 +137,8 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		Use:   "cectl <command> [flags]",
 		Short: "Send, receive and validate CloudEvents",
 		Long: `cectl sends CloudEvents, listens for them, makes requests that expect an event
-back and validates event JSON, correctly to the CloudEvents 1.0.2 specification.
+back and validates event JSON, correctly to the CloudEvents 1.0.2 specification, over HTTP,
+NATS, JetStream, Kafka, MQTT and AMQP.
 
 ` + exitCodesHelp,
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'

@@ -167,13 +167,20 @@ func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cob
 	opts := &SendOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "send --to <url> --type <type> [flags]",
-		Short: "Send CloudEvents to an HTTP endpoint",
-		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint.
+		Short: "Send CloudEvents over HTTP or to a broker",
+		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint or a
+broker (nats://, jetstream://, kafka://, mqtt://, amqp://; the URL scheme picks the transport).
 
 The event is validated before it is sent. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
-Each event gets one result line: ACK (2xx), NACK (any other status) or NOT DELIVERED (no HTTP
-response at all), with the status, id, type, target and latency, and the response body.
+Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
+status) or NOT DELIVERED (no response at all), with the status, id, type, target and latency,
+and the response body.
+
+--count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
+prints one report (throughput, status codes, latency percentiles and histogram); templates
+such as {{seq}}, {{uuid}}, {{now}}, {{rand 1 9}}, {{randstr 8}} and {{pick "a" "b"}} make the
+events of a load run differ.
 
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
@@ -185,7 +192,9 @@ reported with their line and not sent.
   $ echo hello | cectl send --to http://localhost:8080 --type com.example.note --data -
   $ cectl send --to http://localhost:8080 --type com.example.order -e region=eu -e priority:=5 --mode structured
   $ cectl send --to http://localhost:8080 --from events.jsonl
-  $ cectl send --to http://localhost:8080 --type com.example.test --dry-run`,
+  $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
+  $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
+  $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
