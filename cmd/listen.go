@@ -463,6 +463,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	}
 	sh.out.Flush()
 	sumOpts := format.ListenSummaryOptions{Elapsed: time.Since(start), Record: opts.Record}
+	if opts.From != "" {
+		sumOpts.Unit = "message"
+	}
 	format.ListenSummary(sh.errOut, f.ErrStyles(), h.Summary(), sumOpts)
 	sh.errOut.Flush()
 	return result

@@ -273,6 +273,8 @@ type ListenSummaryOptions struct {
 	Record string
 	// Types is how many types are listed at most (0: 20).
 	Types int
+	// Unit names what events came in: "request" (HTTP, the default) or "message" (brokers).
+	Unit string
 }
 
 // ListenSummary writes what listen received, for stderr when it stops.
@@ -286,7 +288,11 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		}
 		b.WriteString("listened for " + d.String() + ": ")
 	}
-	b.WriteString(st.paint(st.Bold, fmt.Sprintf("%s in %s", plural(int(s.Selected), "event"), plural(int(s.Requests), "request"))))
+	unit := o.Unit
+	if unit == "" {
+		unit = "request"
+	}
+	b.WriteString(st.paint(st.Bold, fmt.Sprintf("%s in %s", plural(int(s.Selected), "event"), plural(int(s.Requests), unit))))
 	var modes []string
 	for m, name := range []string{"binary", "structured", "batch"} {
 		if n := s.Modes[m]; n > 0 {
@@ -318,7 +324,7 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		for _, r := range s.Rejected {
 			by = append(by, fmt.Sprintf("%d ×%d", r.Status, r.Count))
 		}
-		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", plural(int(n), "request")))+" ("+strings.Join(by, ", ")+")")
+		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", plural(int(n), unit)))+" ("+strings.Join(by, ", ")+")")
 	}
 	if s.TurnedAway > 0 {
 		more = append(more, fmt.Sprintf("%s turned away while stopping", plural(int(s.TurnedAway), "request")))
