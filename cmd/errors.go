@@ -41,7 +41,12 @@ func (e *UndeliveredError) Unwrap() error { return e.Err }
 // InterruptError is the cause of the context's cancellation on SIGINT or SIGTERM.
 type InterruptError struct{ Signal os.Signal }
 
-func (e *InterruptError) Error() string { return "interrupted by " + e.Signal.String() }
+func (e *InterruptError) Error() string {
+	if e.Signal == os.Interrupt {
+		return "interrupted (Ctrl-C)"
+	}
+	return "stopped by " + strings.ToUpper(e.Signal.String()[:1]) + e.Signal.String()[1:]
+}
 
 // ExitCode maps the outcome of a command to the process exit code. It is the only place
 // where that mapping is made.
