@@ -53,7 +53,10 @@ type bench struct {
 	name   string
 	target string
 	raw    func(ctx context.Context, payload []byte) (publish func() error, done func(), err error)
-	note   string
+	// sub subscribes with the broker's own client, calling got for every message (after
+	// acknowledging it where the protocol acknowledges), until stop is called.
+	sub  func(ctx context.Context, got func()) (stop func(), err error)
+	note string
 }
 
 func run() error {
@@ -67,6 +70,7 @@ func run() error {
 	flag.StringVar(&kafkaURL, "kafka", "", "Kafka broker URL (default: embedded kfake)")
 	flag.StringVar(&amqpURL, "amqp", "", "AMQP 1.0 broker URL, e.g. amqp://guest:guest@127.0.0.1:5672 (no default)")
 	flag.StringVar(&only, "only", "", "comma-separated transports to run (nats,jetstream,kafka,mqtt,amqp)")
+	e2e := flag.Bool("e2e", false, "measure raw publish -> broker -> raw subscribe end to end instead")
 	flag.Parse()
 
 	var stops []func()
@@ -105,6 +109,20 @@ func run() error {
 	}
 	if amqpURL != "" {
 		benches = append(benches, amqpBench(strings.TrimRight(amqpURL, "/"), "/topic/cectl.bench."+stamp))
+	}
+	if *e2e {
+		fmt.Printf("raw end to end: the broker's own client publishing %d events from %d goroutines and subscribing to them\n", cfg.n, cfg.conc)
+		for _, b := range benches {
+			if b.sub == nil || only != "" && !strings.Contains(","+only+",", ","+b.name+",") {
+				continue
+			}
+			r, err := endToEnd(cfg, b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", b.name, err)
+			}
+			fmt.Printf("%-10s %14.0f\n", b.name, r)
+		}
+		return nil
 	}
 	fmt.Printf("%d events, concurrency %d, best of %d; cectl sends structured events, the raw client the same bytes\n\n", cfg.n, cfg.conc, cfg.rounds)
 	fmt.Printf("%-10s %14s %14s %7s\n", "transport", "cectl ev/s", "raw ev/s", "ratio")
@@ -171,6 +189,57 @@ func measure(cfg config, b bench) (float64, float64, error) {
 	return bestC, bestR, nil
 }
 
+// endToEnd subscribes with the raw client, publishes n messages with it from conc goroutines,
+// and returns messages per second from the first publish until the last message arrived.
+func endToEnd(cfg config, b bench) (float64, error) {
+	ctx := context.Background()
+	payload := ce.AppendJSON(nil, benchEvent())
+	publish, done, err := b.raw(ctx, payload)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	var count atomic.Int64
+	all := make(chan struct{})
+	stop, err := b.sub(ctx, func() {
+		if count.Add(1) == int64(cfg.n) {
+			close(all)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.conc)
+	for range cfg.conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(cfg.n) {
+				if err := publish(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	select {
+	case <-all:
+	case <-time.After(60 * time.Second):
+		return 0, fmt.Errorf("%d of %d messages arrived", count.Load(), cfg.n)
+	}
+	return float64(cfg.n) / time.Since(start).Seconds(), nil
+}
+
 // rate calls f n times from conc goroutines, after a short warm-up, and returns calls per second.
 func rate(cfg config, f func() error) (float64, error) {
 	for range 100 {
@@ -221,6 +290,19 @@ func natsBench(base, subject string) bench {
 	return bench{
 		name: "nats", target: base + "/" + subject,
 		note: "ack = the server read it; raw: Publish + Flush per message",
+		sub: func(ctx context.Context, got func()) (func(), error) {
+			nc, err := nats.Connect(base)
+			if err != nil {
+				return nil, err
+			}
+			sub, err := nc.Subscribe(subject, func(*nats.Msg) { got() })
+			if err != nil {
+				nc.Close()
+				return nil, err
+			}
+			_ = sub.SetPendingLimits(-1, -1)
+			return nc.Close, nc.Flush()
+		},
 		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
 			nc, err := nats.Connect(base)
 			if err != nil {
@@ -241,6 +323,26 @@ func jetStreamBench(base, stream string) bench {
 	return bench{
 		name: "jetstream", target: strings.Replace(base, "nats://", "jetstream://", 1) + "/" + stream + "/" + subject,
 		note: "ack = PubAck; raw: js.Publish (waits for the PubAck)",
+		sub: func(ctx context.Context, got func()) (func(), error) {
+			nc, err := nats.Connect(base)
+			if err != nil {
+				return nil, err
+			}
+			js, err := nc.JetStream()
+			if err != nil {
+				nc.Close()
+				return nil, err
+			}
+			_, err = js.Subscribe(subject, func(m *nats.Msg) {
+				_ = m.Ack()
+				got()
+			}, nats.BindStream(stream), nats.DeliverNew(), nats.ManualAck())
+			if err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return nc.Close, nc.Flush()
+		},
 		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
 			nc, err := nats.Connect(base)
 			if err != nil {
@@ -291,6 +393,28 @@ func mqttBench(base, topic string) bench {
 	return bench{
 		name: "mqtt", target: base + "/" + topic + "?qos=1",
 		note: "ack = PUBACK (QoS 1); raw: paho.golang Publish at QoS 1",
+		sub: func(ctx context.Context, got func()) (func(), error) {
+			u, err := url.Parse(base)
+			if err != nil {
+				return nil, err
+			}
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				return nil, err
+			}
+			c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn),
+				OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(paho.PublishReceived) (bool, error) {
+					got()
+					return true, nil
+				}}})
+			if _, err := c.Connect(ctx, &paho.Connect{ClientID: "cectl-bench-raw-sub", CleanStart: true, KeepAlive: 30}); err != nil {
+				return nil, err
+			}
+			if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
+				return nil, err
+			}
+			return func() { _ = c.Disconnect(&paho.Disconnect{}) }, nil
+		},
 		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
 			u, err := url.Parse(base)
 			if err != nil {
@@ -317,6 +441,39 @@ func amqpBench(base, addr string) bench {
 	return bench{
 		name: "amqp", target: base + addr,
 		note: "ack = accepted disposition; raw: go-amqp Sender.Send",
+		sub: func(ctx context.Context, got func()) (func(), error) {
+			u, err := url.Parse(base)
+			if err != nil {
+				return nil, err
+			}
+			p, _ := u.User.Password()
+			c, err := amqp.Dial("amqp://"+u.Host, amqp.ConnSASLPlain(u.User.Username(), p))
+			if err != nil {
+				return nil, err
+			}
+			s, err := c.NewSession()
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			r, err := s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(100))
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			go func() {
+				for {
+					m, err := r.Receive(rctx)
+					if err != nil {
+						return
+					}
+					_ = r.AcceptMessage(rctx, m)
+					got()
+				}
+			}()
+			return func() { cancel(); c.Close() }, nil
+		},
 		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
 			u, err := url.Parse(base)
 			if err != nil {
