@@ -18,12 +18,19 @@ import (
 // error naming the member. Rules that do not stop decoding (extension naming, URI syntax) are
 // left to the validator.
 func Decode(doc []byte) (event.Event, error) {
-	// specversion decides how the other members read, so find it first.
+	// One pass collects the members; specversion decides how the others read.
+	type member struct {
+		name string
+		raw  json.RawMessage
+	}
+	var buf [16]member
+	members := buf[:0]
 	var svRaw json.RawMessage
 	err := forEachMember(doc, func(name string, raw json.RawMessage) error {
 		if name == "specversion" {
 			svRaw = raw
 		}
+		members = append(members, member{name, raw})
 		return nil
 	})
 	if err != nil {
@@ -32,8 +39,8 @@ func Decode(doc []byte) (event.Event, error) {
 	if svRaw == nil {
 		return event.Event{}, errors.New("missing required attribute \"specversion\"")
 	}
-	var sv string
-	if err := json.Unmarshal(svRaw, &sv); err != nil {
+	sv, err := unquote(svRaw)
+	if svRaw[0] != '"' || err != nil {
 		return event.Event{}, fmt.Errorf("specversion must be a string, found %s", svRaw)
 	}
 	e, err := NewEvent(sv)
@@ -42,27 +49,26 @@ func Decode(doc []byte) (event.Event, error) {
 	}
 
 	var dataRaw, dataB64Raw json.RawMessage
-	err = forEachMember(doc, func(name string, raw json.RawMessage) error {
-		switch name {
+	for _, m := range members {
+		switch m.name {
 		case "specversion":
-			return nil
+			continue
 		case "data":
-			dataRaw = raw
-			return nil
+			dataRaw = m.raw
+			continue
 		case "data_base64":
 			if sv == V1 {
-				dataB64Raw = raw
-				return nil
+				dataB64Raw = m.raw
+				continue
 			}
 		}
-		if isNull(raw) {
+		if isNull(m.raw) {
 			// null means absent (v1.0.2 json-format §2.4).
-			return nil
+			continue
 		}
-		return setMember(&e, sv, name, raw)
-	})
-	if err != nil {
-		return event.Event{}, err
+		if err := setMember(&e, sv, m.name, m.raw); err != nil {
+			return event.Event{}, err
+		}
 	}
 
 	switch {
