@@ -343,3 +343,17 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestShownURLMasksPasswords(t *testing.T) {
+	tests := map[string]string{
+		"amqp://guest:guest@127.0.0.1:5672/q": "amqp://guest:xxxxx@127.0.0.1:5672/q",
+		"nats://token@127.0.0.1:4222/s":       "nats://token@127.0.0.1:4222/s",
+		"http://localhost:8080/":              "http://localhost:8080/",
+		"%zz":                                 "%zz",
+	}
+	for in, want := range tests {
+		if got := shownURL(in); got != want {
+			t.Errorf("shownURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

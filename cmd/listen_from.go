@@ -93,15 +93,15 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		}
 		var ue *client.UsageError
 		if errors.As(err, &ue) {
-			return nil, nil, &FlagError{Err: fmt.Errorf("--from %s: %w", opts.From, ue.Err)}
+			return nil, nil, &FlagError{Err: fmt.Errorf("--from %s: %w", shownURL(opts.From), ue.Err)}
 		}
-		return nil, nil, &UndeliveredError{Err: fmt.Errorf("%s: %w", opts.From, err)}
+		return nil, nil, &UndeliveredError{Err: fmt.Errorf("%s: %w", shownURL(opts.From), err)}
 	case <-ctx.Done():
 		cancel()
 		<-done
 		return nil, nil, context.Cause(ctx)
 	}
-	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), opts.From, settings); err != nil {
+	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), shownURL(opts.From), settings); err != nil {
 		cancel()
 		<-done
 		return nil, nil, err

@@ -69,6 +69,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		return err
 	}
 	defer t.Close()
+	to = shownURL(to) // from here on only for messages
 	var ue *client.UsageError
 	if err := client.CheckRequest(t); errors.As(err, &ue) {
 		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}

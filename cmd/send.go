@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -113,9 +114,22 @@ func (df *deliveryFlags) open(f *Factory, to string, mode client.Mode, h http.He
 		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
 	if effective != mode && df.flags != nil && df.flags.Changed("mode") {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s carries %s events only; sending %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(to), effective, effective)
+		fmt.Fprintf(f.IO.ErrOut, "%s %s carries %s events only; sending %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(shownURL(to)), effective, effective)
 	}
 	return t, effective, nil
+}
+
+// shownURL is a URL as cectl prints it: a password in it is masked (RFC 3986 §3.2.1 calls
+// user:password in a URI deprecated for this reason), so output can be shared.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); !ok {
+		return raw
+	}
+	return u.Redacted()
 }
 
 // parseHeader parses 'Name: value'. The name must be an RFC 9110 token; the value must not
@@ -282,7 +296,7 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		return sendLoad(ctx, opts, t, mode)
 	}
 	s := &sender{
-		f: f, t: t, to: to, mode: mode, dryRun: opts.DryRun,
+		f: f, t: t, to: shownURL(to), mode: mode, dryRun: opts.DryRun,
 		st: f.Styles(), est: f.ErrStyles(),
 	}
 	if _, ok := t.(client.Dumper); opts.DryRun && !ok {

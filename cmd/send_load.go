@@ -271,7 +271,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	report := load.Run(ctx, cfg, send, progress)
 	stopBar()
 
-	info := format.LoadInfo{To: t.URL(), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}
+	info := format.LoadInfo{To: shownURL(t.URL()), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}
 	if f.JSON() {
 		err = format.LoadJSON(f.IO.Out, report, info)
 	} else {
