@@ -24,16 +24,7 @@ type ListenOptions struct {
 // relays, the reply). An empty batch is one line.
 func ListenEvents(w io.Writer, st *Styles, rep *listen.Report, opts ListenOptions) error {
 	var b strings.Builder
-	if opts.Verbose {
-		writeRequest(&b, st, rep)
-	}
-	if rep.Total == 0 {
-		b.WriteString(st.paint(st.Time, rep.Received.Format(clock)))
-		b.WriteString(" ")
-		b.WriteString(st.paint(st.Dim, "empty batch"))
-		writeAnswerNote(&b, st, rep)
-		b.WriteByte('\n')
-	}
+	writeRequestHead(&b, st, rep, opts)
 	for i := range rep.Events {
 		a := &rep.Events[i]
 		info := EventInfo{Received: rep.Received, Mode: modeLabel(rep, a), Notes: eventNotes(rep, a, opts.Quiet)}
@@ -48,22 +39,28 @@ func ListenEvents(w io.Writer, st *Styles, rep *listen.Report, opts ListenOption
 	return err
 }
 
+// writeRequestHead writes what comes before a request's events: with Verbose the request
+// itself, and a line for an empty batch.
+func writeRequestHead(b *strings.Builder, st *Styles, rep *listen.Report, opts ListenOptions) {
+	if opts.Verbose {
+		writeRequest(b, st, rep)
+	}
+	if rep.Total == 0 {
+		b.WriteString(st.paint(st.Time, rep.Received.Format(clock)))
+		b.WriteString(" ")
+		b.WriteString(st.paint(st.Dim, "empty batch"))
+		writeAnswerNote(b, st, rep)
+		b.WriteByte('\n')
+	}
+}
+
 // ListenEventNotes writes what listen did with the events of a request, for stderr when
 // stdout carries only JSON: one line per event that has something to say (a duplicate, a
 // refusal on purpose, warnings, relays, a reply), followed by the details; with Verbose, the
 // request first. Nothing otherwise.
 func ListenEventNotes(w io.Writer, st *Styles, rep *listen.Report, opts ListenOptions) error {
 	var b strings.Builder
-	if opts.Verbose {
-		writeRequest(&b, st, rep)
-	}
-	if rep.Total == 0 {
-		b.WriteString(st.paint(st.Time, rep.Received.Format(clock)))
-		b.WriteString(" ")
-		b.WriteString(st.paint(st.Dim, "empty batch"))
-		writeAnswerNote(&b, st, rep)
-		b.WriteByte('\n')
-	}
+	writeRequestHead(&b, st, rep, opts)
 	for i := range rep.Events {
 		a := &rep.Events[i]
 		last := i == len(rep.Events)-1
