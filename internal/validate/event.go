@@ -205,6 +205,22 @@ func kindAt(b byte) kind {
 	return kNumber
 }
 
+// atMemberName reports whether a member name starts at i, and reports what stands there
+// otherwise.
+func (c *checker) atMemberName(i int) bool {
+	switch {
+	case i >= len(c.doc):
+		c.eof("a member name")
+	case c.doc[i] == '"':
+		return true
+	case c.doc[i] == '}':
+		c.syntax(i, "trailing comma before '}'")
+	default:
+		c.syntax(i, "expected a member name in double quotes, found "+c.found(i))
+	}
+	return false
+}
+
 // object scans the event object at i, recording its members.
 func (c *checker) object(i int) (int, bool) {
 	doc := c.doc
@@ -213,16 +229,7 @@ func (c *checker) object(i int) (int, bool) {
 		return i + 1, true
 	}
 	for {
-		if i >= len(doc) {
-			c.eof("a member name")
-			return i, false
-		}
-		if doc[i] != '"' {
-			if doc[i] == '}' {
-				c.syntax(i, "trailing comma before '}'")
-			} else {
-				c.syntax(i, "expected a member name in double quotes, found "+c.found(i))
-			}
+		if !c.atMemberName(i) {
 			return i, false
 		}
 		nameOff := i

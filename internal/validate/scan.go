@@ -397,16 +397,7 @@ func (c *checker) value(i int) (int, bool) {
 // its object.
 func (c *checker) nestedName(i int) (int, bool) {
 	doc := c.doc
-	if i >= len(doc) {
-		c.eof("a member name")
-		return i, false
-	}
-	if doc[i] != '"' {
-		if doc[i] == '}' {
-			c.syntax(i, "trailing comma before '}'")
-		} else {
-			c.syntax(i, "expected a member name in double quotes, found "+c.found(i))
-		}
+	if !c.atMemberName(i) {
 		return i, false
 	}
 	end, esc, ok := c.str(i)
