@@ -43,15 +43,7 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
-	nack := fmt.Sprintf("NACK %d", r.NACK)
-	if r.NACK > 0 {
-		nack = st.paint(st.Fail, nack)
-	}
-	und := fmt.Sprintf("not delivered %d", r.Undelivered)
-	if r.Undelivered > 0 {
-		und = st.paint(st.Warn, und)
-	}
-	fmt.Fprintf(&b, "  %-14s %s, %s, %s\n", "results", st.paint(st.OK, fmt.Sprintf("ACK %d", r.ACK)), nack, und)
+	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered))
 	if len(r.StatusCodes) > 0 {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(r.StatusCodes)) {

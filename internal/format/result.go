@@ -206,21 +206,22 @@ func (s *Summary) Add(r *client.Result) {
 	}
 }
 
+// outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any.
+func outcomes(st *Styles, ack, nack, undelivered int64) string {
+	n := fmt.Sprintf("NACK %d", nack)
+	if nack > 0 {
+		n = st.paint(st.Fail, n)
+	}
+	u := fmt.Sprintf("not delivered %d", undelivered)
+	if undelivered > 0 {
+		u = st.paint(st.Warn, u)
+	}
+	return st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+}
+
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
-	parts := []string{
-		fmt.Sprintf("sent %d", s.Sent),
-		st.paint(st.OK, fmt.Sprintf("ACK %d", s.ACK)),
-	}
-	nack := fmt.Sprintf("NACK %d", s.NACK)
-	if s.NACK > 0 {
-		nack = st.paint(st.Fail, nack)
-	}
-	und := fmt.Sprintf("not delivered %d", s.Undelivered)
-	if s.Undelivered > 0 {
-		und = st.paint(st.Warn, und)
-	}
-	parts = append(parts, nack, und)
+	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered))}
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}
