@@ -458,7 +458,7 @@ func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *ev
 		if res.Index < 0 {
 			continue
 		}
-		e, err := ce.Decode(res.Raw())
+		e, err := ce.DecodeValidated(res.Raw())
 		if err == nil && overrides {
 			err = ef.apply(&e, s.f.IO.In)
 			if err == nil {

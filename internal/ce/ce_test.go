@@ -1,6 +1,7 @@
 package ce
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -236,6 +237,13 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("bad position %d:%d", rec.Line, rec.Col)
 			}
 			e, err := Decode(rec.Raw)
+			if json.Valid(rec.Raw) {
+				// On valid JSON the validated path skips only the syntax check.
+				ev, errv := DecodeValidated(rec.Raw)
+				if (err == nil) != (errv == nil) || err == nil && string(Marshal(&e)) != string(Marshal(&ev)) {
+					t.Fatalf("Decode and DecodeValidated differ on %s: %v / %v", rec.Raw, err, errv)
+				}
+			}
 			if err != nil {
 				continue
 			}

@@ -77,7 +77,7 @@ func (h *Handler) decodeStructured(v *validate.Validator, body []byte, d *decode
 	if p != nil {
 		return p
 	}
-	e, err := ce.Decode(body)
+	e, err := ce.DecodeValidated(body)
 	if err != nil {
 		return &problem{http.StatusBadRequest, "invalid event (structured mode): " + err.Error()}
 	}
