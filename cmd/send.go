@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -250,6 +251,8 @@ type sender struct {
 	out       *bufio.Writer
 	lastFlush time.Time
 	flushEach bool
+	// diag, when set, takes the reports of readFile instead of stderr.
+	diag io.Writer
 }
 
 const flushEvery = 100 * time.Millisecond
@@ -373,10 +376,13 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		batch, lines = batch[:0], lines[:0]
 		return err
 	}
-	// Each event is read, checked and sent in turn, in one goroutine: handing events from a
-	// reading goroutine to a sending one cost more in wake-ups than the reading it overlapped.
+	read := s.readAhead
+	if opts.From == "-" {
+		// Events from stdin may trickle in: each is sent as soon as it is read.
+		read = s.readFile
+	}
 	var emitErr error
-	invalid, readErr := s.readFile(ctx, name, in, &opts.Event, func(it fileItem) error {
+	invalid, readErr := read(ctx, name, in, &opts.Event, func(it fileItem) error {
 		if s.mode != client.Batch {
 			_, emitErr = s.deliver(ctx, []*event.Event{it.e}, []int{it.line})
 			return emitErr
@@ -431,6 +437,79 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 type fileItem struct {
 	e    *event.Event
 	line int
+	// notes are the reports (invalid events, warnings) that stood in the file before e,
+	// held back by readAhead to be shown in order; e is nil for notes after the last event.
+	notes []byte
+}
+
+// readAheadBatch is how many read events readAhead hands over at a time.
+const readAheadBatch = 64
+
+// readAhead is readFile with the reading, validating and decoding done in a goroutine of its
+// own, so that it overlaps the wait for each response. Events are handed over in batches:
+// handing over every event alone cost more in wake-ups than the overlap saved. emit is
+// called in this goroutine, in file order, with the reports printed in order between events.
+func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *eventFlags, emit func(fileItem) error) (int, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []fileItem, 2)
+	var invalid int
+	var readErr error
+	go func() {
+		defer close(batches)
+		var notes bytes.Buffer
+		rs := *s
+		rs.diag = &notes
+		batch := make([]fileItem, 0, readAheadBatch)
+		handOver := func() bool {
+			select {
+			case batches <- batch:
+				batch = make([]fileItem, 0, readAheadBatch)
+				return true
+			case <-rctx.Done():
+				return false
+			}
+		}
+		invalid, readErr = rs.readFile(rctx, name, in, ef, func(it fileItem) error {
+			if notes.Len() > 0 {
+				it.notes = bytes.Clone(notes.Bytes())
+				notes.Reset()
+			}
+			batch = append(batch, it)
+			if len(batch) == readAheadBatch && !handOver() {
+				return context.Cause(rctx)
+			}
+			return nil
+		})
+		if notes.Len() > 0 {
+			batch = append(batch, fileItem{notes: notes.Bytes()})
+		}
+		if len(batch) > 0 {
+			handOver()
+		}
+	}()
+	var emitErr error
+	for batch := range batches {
+		for _, it := range batch {
+			if emitErr != nil || ctx.Err() != nil {
+				break
+			}
+			if len(it.notes) > 0 {
+				s.f.IO.ErrOut.Write(it.notes)
+			}
+			if it.e != nil {
+				emitErr = emit(it)
+			}
+		}
+		if emitErr != nil || ctx.Err() != nil {
+			cancel() // the reader stops at its next event; the loop drains what it handed over
+		}
+	}
+	// The reader has ended (it closed batches), so its results are safe to read.
+	if emitErr != nil {
+		return invalid, emitErr
+	}
+	return invalid, readErr
 }
 
 // readFile reads, validates and decodes the events of a --from file in order, hands each valid
@@ -448,7 +527,7 @@ func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *ev
 			if fd.Level == validate.Error {
 				s.reportInvalid(name, fd.Line, fd.Column, fd.Message, fd.Rule)
 			} else {
-				fmt.Fprintf(s.f.IO.ErrOut, "%s:%d:%d: %s %s [%s]\n", name, fd.Line, fd.Column, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
+				fmt.Fprintf(s.diagOut(), "%s:%d:%d: %s %s [%s]\n", name, fd.Line, fd.Column, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
 			}
 		}
 		if !res.Valid() {
@@ -488,7 +567,16 @@ func (s *sender) reportInvalid(name string, line, col int, msg, rule string) {
 	if line > 0 {
 		pos = fmt.Sprintf("%s:%d:%d", name, line, col)
 	}
-	fmt.Fprintf(s.f.IO.ErrOut, "%s: %s invalid event, not sent: %s [%s]\n", pos, s.est.Fail.Sprint("error:"), msg, rule)
+	fmt.Fprintf(s.diagOut(), "%s: %s invalid event, not sent: %s [%s]\n", pos, s.est.Fail.Sprint("error:"), msg, rule)
+}
+
+// diagOut is where readFile reports invalid events and warnings: stderr, or the notes that
+// readAhead shows in order.
+func (s *sender) diagOut() io.Writer {
+	if s.diag != nil {
+		return s.diag
+	}
+	return s.f.IO.ErrOut
 }
 
 // deliver sends events in one request (several only in batch mode) and reports the result
