@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -trimpath -ldflags '-s -w' -o "$tmp/cectl" .
+# Built as the release is (.goreleaser.yaml): static, trimmed, stripped.
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cectl" .
 go build -o "$tmp/sendbench" ./scripts/bench/send
 "$tmp/sendbench" -cectl "$tmp/cectl" -runs "${1:-100}" -events "${2:-10000}"
