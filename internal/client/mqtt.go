@@ -100,14 +100,15 @@ func openMQTT(raw string, u *url.URL, opts Options) (*mqttTarget, error) {
 	}
 	t := &mqttTarget{ep: p.ep, topic: p.topic, qos: p.qos, retain: p.retain, opts: opts}
 	t.conn.open = func(ctx context.Context) (*paho.Client, error) {
-		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{})
+		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{}, 0)
 	}
 	t.conn.close = func(c *paho.Client) { _ = c.Disconnect(&paho.Disconnect{}) }
 	return t, nil
 }
 
-// mqttConnect dials the broker and sends CONNECT (MQTT 5), bounded by timeout.
-func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool, cc paho.ClientConfig) (*paho.Client, error) {
+// mqttConnect dials the broker and sends CONNECT (MQTT 5), bounded by timeout. A receiveMax
+// other than 0 is sent as the Receive Maximum property (MQTT 5.0 §3.1.2.11.3).
+func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool, cc paho.ClientConfig, receiveMax uint16) (*paho.Client, error) {
 	d := connectTimeout(timeout)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -135,6 +136,12 @@ func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 	cc.PacketTimeout = d
 	c := paho.NewClient(cc)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}
+	if receiveMax > 0 {
+		// RequestProblemInfo keeps the protocol's default (1, §3.1.2.11.7): paho sends a 0
+		// for the zero value, and a broker may then strip the user properties, which carry a
+		// binary-mode event's attributes, from every packet (mochi-mqtt does).
+		cp.Properties = &paho.ConnectProperties{ReceiveMaximum: &receiveMax, RequestProblemInfo: true}
+	}
 	if ui := ep.u.User; ui != nil {
 		cp.Username, cp.UsernameFlag = ui.Username(), true
 		if p, ok := ui.Password(); ok {
@@ -241,6 +248,17 @@ func (t *mqttTarget) CheckRequest() error {
 	return &UsageError{Err: errors.New("request is not available over MQTT: a publish gets no reply event; use send, or nats:// for request/reply")}
 }
 
+// mqttReceiveMaximum is how many QoS 1 and 2 messages the broker may send before the first of
+// them is acknowledged (MQTT 5.0 §3.1.2.11.3). Without the property the protocol's default is
+// 65535, but Mosquitto then keeps to its own max_inflight_messages (20) and queues the rest
+// in a queue of max_queued_messages (1000), dropping QoS 1 messages beyond it: a listener
+// that falls a second behind a fast sender would lose events. Asking for a wide window moves
+// the backlog from the broker's queue into our socket, where nothing is dropped. Nothing is
+// acknowledged earlier for it: each message is still acknowledged after it was handled, and
+// with a clean session what is in flight when listen ends is what the broker would have
+// discarded from its queue anyway.
+const mqttReceiveMaximum = 65535
+
 // subscribeMQTT subscribes to a topic filter. Messages of QoS 1 and 2 are acknowledged after
 // handle returned.
 func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
@@ -278,7 +296,7 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 	c, err := mqttConnect(ctx, p.ep, so.Timeout, so.Insecure, paho.ClientConfig{
 		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){onPublish},
 		EnableManualAcknowledgment: true,
-	})
+	}, mqttReceiveMaximum)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -12,6 +14,10 @@ import (
 	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	mqttpackets "github.com/mochi-mqtt/server/v2/packets"
 )
 
 func TestMQTTRoundTrip(t *testing.T) {
@@ -184,6 +190,42 @@ func rawPublisher(t *testing.T, base string) *paho.Client {
 	}
 	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
 	return c
+}
+
+// connectHook keeps the Receive Maximum of every CONNECT the broker gets.
+type connectHook struct {
+	mqtt.HookBase
+	got chan uint16
+}
+
+func (h *connectHook) ID() string           { return "connect-recorder" }
+func (h *connectHook) Provides(b byte) bool { return b == mqtt.OnConnect }
+func (h *connectHook) OnConnect(_ *mqtt.Client, pk mqttpackets.Packet) error {
+	h.got <- pk.Properties.ReceiveMaximum
+	return nil
+}
+
+// A subscriber asks for a wide receive window (MQTT 5.0 §3.1.2.11.3): without it Mosquitto
+// keeps 20 messages in flight and drops QoS 1 messages once 1000 more wait for a listener that
+// is behind.
+func TestMQTTSubscriberAsksForAWideReceiveWindow(t *testing.T) {
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	hook := &connectHook{got: make(chan uint16, 1)}
+	for _, h := range []mqtt.Hook{new(auth.AllowHook), hook} {
+		if err := s.AddHook(h, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	t.Cleanup(func() { s.Close() })
+	listen(t, "mqtt://"+l.Address()+"/cectl/test/window", SubscribeOptions{})
+	if got := <-hook.got; got < 1000 {
+		t.Fatalf("the subscriber's CONNECT has Receive Maximum %d; want a window of at least 1000", got)
+	}
 }
 
 func TestMQTTBrokerDown(t *testing.T) {
