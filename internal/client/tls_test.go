@@ -1,0 +1,173 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// testCert makes a self-signed certificate for 127.0.0.1 and writes it as a CA file, the way
+// a private broker's certificate is handed to its clients.
+func testCert(t *testing.T) (*tls.Config, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "cectl test broker"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}
+	return cfg, ca
+}
+
+func startNATSTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	s, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		TLS: true, TLSConfig: cfg, TLSTimeout: 5,
+	})
+	if err != nil {
+		t.Fatalf("nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return "nats://" + s.Addr().String()
+}
+
+func startMQTTTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: cfg})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	t.Cleanup(func() { s.Close() })
+	return "mqtts://" + l.Address()
+}
+
+func startKafkaTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.TLS(cfg))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return "kafka://" + c.ListenAddrs()[0]
+}
+
+// TestBrokerTLS runs a round trip over TLS to each embedded broker, trusting its certificate
+// through ?ca=FILE, and checks that the same broker is refused without it: an unknown
+// certificate is not delivered (exit 3), never silently trusted.
+func TestBrokerTLS(t *testing.T) {
+	cfg, ca := testCert(t)
+	tests := []struct {
+		name  string
+		base  string
+		path  string
+		modes []Mode
+		tls   string // what asks for TLS when the scheme does not
+	}{
+		{"nats", startNATSTLS(t, cfg), "/" + uniq("cectl.test.tls"), []Mode{Structured}, "tls=true"},
+		{"mqtt", startMQTTTLS(t, cfg), "/cectl/test/tls", []Mode{Binary, Structured}, ""},
+		{"kafka", startKafkaTLS(t, cfg), "/" + uniq("cectl-tls"), []Mode{Binary, Structured}, "tls=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := tt.base + tt.path + "?ca=" + ca
+			so := SubscribeOptions{}
+			if tt.name == "kafka" {
+				so.Start = "oldest"
+			}
+			roundTrip(t, url, url, tt.modes, so)
+
+			plain := tt.base + tt.path
+			if tt.tls != "" {
+				plain += "?" + tt.tls
+			}
+			tg, err := Open(plain, Options{Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res := tg.Send(ctx, tt.modes[0], testEvents(t)[0])
+			if res.Delivered || res.ACK {
+				t.Fatalf("send to a broker with an untrusted certificate: delivered=%v ack=%v", res.Delivered, res.ACK)
+			}
+			if res.Err == nil || !strings.Contains(strings.ToLower(res.Err.Error()), "certificate") {
+				t.Errorf("error %v does not say the certificate is not trusted", res.Err)
+			}
+		})
+	}
+}
+
+// TestBrokerTLSInsecure checks that --insecure (Options.Insecure) accepts a certificate no
+// CA vouches for.
+func TestBrokerTLSInsecure(t *testing.T) {
+	cfg, _ := testCert(t)
+	url := startNATSTLS(t, cfg) + "/" + uniq("cectl.test.insecure") + "?tls=true"
+	l := listen(t, url, SubscribeOptions{Insecure: true})
+	tg, err := Open(url, Options{Timeout: 10 * time.Second, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	e := testEvents(t)[0]
+	send(t, tg, Structured, e)
+	d := l.next(t)
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	sameEvent(t, e, &d.Event)
+}
