@@ -7,5 +7,5 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Built as the release is (.goreleaser.yaml): static, trimmed, stripped.
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/cectl" .
-go build -o "$tmp/sendbench" ./scripts/bench/send
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/sendbench" ./scripts/bench/send
 "$tmp/sendbench" -cectl "$tmp/cectl" -runs "${1:-100}" -events "${2:-10000}"

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -29,9 +30,14 @@ func main() {
 	runs := flag.Int("runs", 100, "one-shot runs of each command")
 	events := flag.Int("events", 10000, "events for the throughput test")
 	clientURL := flag.String("baseline-client", "", "internal: act as the baseline client, posting -events requests to this URL")
+	postURL := flag.String("baseline-post", "", "internal: post the one-shot request once to this URL and exit")
 	flag.Parse()
 	if *clientURL != "" {
 		baselineClient(*clientURL, *events)
+		return
+	}
+	if *postURL != "" {
+		baselinePost(*postURL)
 		return
 	}
 
@@ -57,17 +63,44 @@ func oneShot(cectl, curl, url string, runs int) {
 		"-H", "ce-specversion: 1.0", "-H", "ce-id: 1", "-H", "ce-source: /bench",
 		"-H", "ce-type: com.example.user.created", "-H", "ce-time: 2026-11-25T10:00:00Z",
 		"-H", "Content-Type: application/json", "--data-binary", data}
-	// Warm the page cache for both binaries.
+	// The floor: this program itself (a static Go binary with net/http) posting the same
+	// request and nothing else, so the ratio can be read against what any Go program costs.
+	self, err := os.Executable()
+	check(err)
+	floorArgs := []string{"-baseline-post", url}
+	// Warm the page cache for all binaries.
 	run(cectl, cectlArgs)
 	run(curl, curlArgs)
-	var tc, tk []time.Duration
+	run(self, floorArgs)
+	var tc, tk, tf []time.Duration
 	for i := 0; i < runs; i++ {
 		tk = append(tk, run(curl, curlArgs))
 		tc = append(tc, run(cectl, cectlArgs))
+		tf = append(tf, run(self, floorArgs))
 	}
-	mc, mk := median(tc), median(tk)
+	mc, mk, mf := median(tc), median(tk), median(tf)
 	fmt.Printf("one-shot send, median of %d runs: cectl %v, curl %v\n", runs, mc.Round(time.Microsecond), mk.Round(time.Microsecond))
 	fmt.Printf("  ratio cectl/curl wall time: %.2fx (target <= 0.60x)\n", float64(mc)/float64(mk))
+	fmt.Printf("  floor: a Go program that only posts the request: %v, %.2fx curl\n", mf.Round(time.Microsecond), float64(mf)/float64(mk))
+}
+
+// baselinePost posts the one-shot request once, as a minimal Go program would.
+func baselinePost(url string) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"id":42,"name":"Ada"}`))
+	check(err)
+	req.Header["Ce-Specversion"] = []string{"1.0"}
+	req.Header["Ce-Id"] = []string{"1"}
+	req.Header["Ce-Source"] = []string{"/bench"}
+	req.Header["Ce-Type"] = []string{"com.example.user.created"}
+	req.Header["Ce-Time"] = []string{"2026-11-25T10:00:00Z"}
+	req.Header["Content-Type"] = []string{"application/json"}
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		check(fmt.Errorf("baseline: %s", resp.Status))
+	}
 }
 
 func throughput(cectl, url string, n int, received *atomic.Int64) {
