@@ -384,7 +384,7 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 	var emitErr error
 	invalid, readErr := read(ctx, name, in, &opts.Event, func(it fileItem) error {
 		if s.mode != client.Batch {
-			_, emitErr = s.deliver(ctx, []*event.Event{it.e}, []int{it.line})
+			_, emitErr = s.deliverEncoded(ctx, it.e, it.line, it.msg)
 			return emitErr
 		}
 		batch = append(batch, it.e)
@@ -440,6 +440,8 @@ type fileItem struct {
 	// notes are the reports (invalid events, warnings) that stood in the file before e,
 	// held back by readAhead to be shown in order; e is nil for notes after the last event.
 	notes []byte
+	// msg is e already encoded by readAhead, when the target takes encoded messages.
+	msg *client.Message
 }
 
 // readAheadBatch is how many read events readAhead hands over at a time.
@@ -460,6 +462,10 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 		var notes bytes.Buffer
 		rs := *s
 		rs.diag = &notes
+		// Encoding one event per message is also done ahead; batches are put together
+		// by the sender.
+		_, encode := s.t.(client.MessageSender)
+		encode = encode && !s.dryRun && s.mode != client.Batch
 		batch := make([]fileItem, 0, readAheadBatch)
 		handOver := func() bool {
 			select {
@@ -474,6 +480,11 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 			if notes.Len() > 0 {
 				it.notes = bytes.Clone(notes.Bytes())
 				notes.Reset()
+			}
+			if encode {
+				if msg, err := client.Encode(s.mode, it.e); err == nil {
+					it.msg = &msg
+				}
 			}
 			batch = append(batch, it)
 			if len(batch) == readAheadBatch && !handOver() {
@@ -579,6 +590,16 @@ func (s *sender) diagOut() io.Writer {
 	return s.f.IO.ErrOut
 }
 
+// deliverEncoded delivers one event read from a file, sending msg when the event came
+// encoded already (an event that failed to encode goes through Send, which reports why).
+func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *client.Message) (*client.Result, error) {
+	if msg == nil || s.dryRun {
+		return s.deliver(ctx, []*event.Event{e}, []int{line})
+	}
+	res := s.t.(client.MessageSender).SendMessage(ctx, *msg)
+	return s.report(&res, []*event.Event{e}, []int{line})
+}
+
 // deliver sends events in one request (several only in batch mode) and reports the result
 // for each. It returns the result, nil in a dry run, and an error only when output fails.
 func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int) (*client.Result, error) {
@@ -586,14 +607,19 @@ func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int
 		return nil, s.dump(ctx, events)
 	}
 	res := s.t.Send(ctx, s.mode, events...)
+	return s.report(&res, events, lines)
+}
+
+// report shows the result of one message for each of its events and counts it.
+func (s *sender) report(res *client.Result, events []*event.Event, lines []int) (*client.Result, error) {
 	if s.f.Verbose {
-		if err := format.Exchange(s.f.IO.ErrOut, s.est, &res); err != nil {
+		if err := format.Exchange(s.f.IO.ErrOut, s.est, res); err != nil {
 			return nil, err
 		}
 	}
 	for i, e := range events {
-		s.summary.Add(&res)
-		d := format.Delivery{Event: e, To: s.to, Mode: s.mode.String(), Result: &res}
+		s.summary.Add(res)
+		d := format.Delivery{Event: e, To: s.to, Mode: s.mode.String(), Result: res}
 		if i < len(lines) {
 			d.Line = lines[i]
 		}
@@ -618,10 +644,10 @@ func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int
 		}
 		if err != nil {
 			s.writeErr = err
-			return &res, err
+			return res, err
 		}
 	}
-	return &res, nil
+	return res, nil
 }
 
 // dump prints the exact message the events would make.

@@ -4,8 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/cectl/cectl/internal/client"
 
 	"github.com/spf13/pflag"
 )
@@ -114,5 +122,64 @@ func TestReadAheadStops(t *testing.T) {
 	})
 	if emitted != 3 {
 		t.Errorf("after cancel: emitted %d events, want 3 (err %v)", emitted, err)
+	}
+}
+
+// TestSendFromEveryMode sends a file of more events than one read-ahead batch in each mode
+// and checks that the receiver got them all, in order, encoded as the mode says.
+func TestSendFromEveryMode(t *testing.T) {
+	const n = readAheadBatch + 10
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(file, []byte(eventsFile(n, 0)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"binary", "structured", "batch"} {
+		t.Run(mode, func(t *testing.T) {
+			var mu sync.Mutex
+			var ids []string
+			var modes []client.Mode
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("receiver: %v", err)
+				}
+				events, m, err := client.Decode(r.Header, body)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("receiver: %v", err)
+				}
+				modes = append(modes, m)
+				for _, e := range events {
+					ids = append(ids, e.ID())
+				}
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			defer srv.Close()
+			f, out, errOut := testFactory("", nil)
+			code := Run(context.Background(), f.IO, f.Build, []string{"send", "--to", srv.URL, "--from", file, "--mode", mode, "-o", "json"}, f.Getenv)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var want []string
+			for i := range n {
+				want = append(want, fmt.Sprint(i))
+			}
+			if strings.Join(ids, ",") != strings.Join(want, ",") {
+				t.Errorf("receiver got ids %v, want 0..%d in order", ids, n-1)
+			}
+			if c := strings.Count(out.String(), `"ack":true`); c != n {
+				t.Errorf("%d results acknowledged, want %d", c, n)
+			}
+			for _, m := range modes {
+				if m.String() != mode {
+					t.Errorf("%s mode: a request arrived in %s mode", mode, m)
+					break
+				}
+			}
+			if mode == "batch" && len(modes) != 1 {
+				t.Errorf("batch mode: %d requests, want 1", len(modes))
+			}
+		})
 	}
 }
