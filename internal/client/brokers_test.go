@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -36,10 +37,15 @@ type server struct {
 
 func startNATS(t *testing.T) string {
 	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	})
+	return runNATS(t, &natsserver.Options{JetStream: true, StoreDir: t.TempDir()})
+}
+
+// runNATS starts an embedded NATS server with opts on a free loopback port and returns its
+// nats:// URL.
+func runNATS(t *testing.T, opts *natsserver.Options) string {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
+	s, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats server: %v", err)
 	}
@@ -51,22 +57,29 @@ func startNATS(t *testing.T) string {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	return s.ClientURL()
+	return "nats://" + s.Addr().String()
 }
 
 func startMQTT(t *testing.T) string {
+	t.Helper()
+	return "mqtt://" + runMQTT(t, nil)
+}
+
+// runMQTT starts an embedded MQTT broker on a free loopback port, speaking TLS when tc is
+// set, and returns its address.
+func runMQTT(t *testing.T, tc *tls.Config) string {
 	t.Helper()
 	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0", TLSConfig: tc})
 	if err := s.AddListener(l); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = s.Serve() }()
 	t.Cleanup(func() { s.Close() })
-	return "mqtt://" + l.Address()
+	return l.Address()
 }
 
 func startKafka(t *testing.T) string {

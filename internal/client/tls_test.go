@@ -9,8 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -19,9 +17,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -62,37 +57,12 @@ func testCert(t *testing.T) (*tls.Config, string) {
 
 func startNATSTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		TLS: true, TLSConfig: cfg, TLSTimeout: 5,
-	})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return "nats://" + s.Addr().String()
+	return runNATS(t, &natsserver.Options{TLS: true, TLSConfig: cfg, TLSTimeout: 5})
 }
 
 func startMQTTTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: cfg})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve() }()
-	t.Cleanup(func() { s.Close() })
-	return "mqtts://" + l.Address()
+	return "mqtts://" + runMQTT(t, cfg)
 }
 
 func startKafkaTLS(t *testing.T, cfg *tls.Config) string {
