@@ -409,6 +409,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 
 	sh := newShower(f, opts)
 	cfg.Report = sh.report
+	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
 	start := time.Now()
 	// served ends when the receiver stops on its own; stop asks it to stop and waits for what

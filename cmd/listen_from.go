@@ -76,6 +76,9 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		Durable: opts.Durable,
 		Start:   opts.Start,
 		Ready:   func() { close(ready) },
+		// The handler checks the bytes of a structured message with its strict validator
+		// and decodes them then.
+		Undecoded: true,
 	}
 	go func() {
 		err := client.Subscribe(subCtx, opts.From, so, h.Deliver)

@@ -227,17 +227,18 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		if !ok {
 			return fmt.Errorf("receive from %s: unexpected message type %T", addr, m)
 		}
-		d := amqpDelivery(addr, am.AMQP)
-		if err := handle(ctx, d); err != nil {
+		d := amqpDelivery(addr, am.AMQP, so.structured())
+		refuse, err := deliver(ctx, handle, d)
+		if err != nil {
 			return err
 		}
-		if err := m.Finish(d.Err); err != nil && ctx.Err() == nil {
+		if err := m.Finish(refuse); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("settle a message from %s: %w", addr, err)
 		}
 	}
 }
 
-func amqpDelivery(addr string, m *amqp.Message) Delivery {
+func amqpDelivery(addr string, m *amqp.Message, structured func([]byte) (event.Event, error)) Delivery {
 	d := Delivery{Raw: amqpPayload(m), Meta: map[string]string{"transport": "amqp", "address": addr}}
 	if p := m.Properties; p != nil {
 		if p.ContentType != nil {
@@ -257,7 +258,7 @@ func amqpDelivery(addr string, m *amqp.Message) Delivery {
 		}
 		d.Meta["property:"+k] = s
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m) })
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m, structured) })
 	return d
 }
 
@@ -283,7 +284,7 @@ var amqpPrefixes = []string{"cloudEvents:", "cloudEvents_"}
 // decodeAMQP tells the mode by content-type (amqp binding §3): a CloudEvents media type is
 // structured, a cloudEvents:specversion application property is binary. Property values may
 // be native AMQP types or canonical strings (amqp binding §3.1.3.2).
-func decodeAMQP(m *amqp.Message) (event.Event, Mode, error) {
+func decodeAMQP(m *amqp.Message, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
 	var ct string
 	if m.Properties != nil && m.Properties.ContentType != nil {
 		ct = *m.Properties.ContentType
@@ -293,7 +294,7 @@ func decodeAMQP(m *amqp.Message) (event.Event, Mode, error) {
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := ce.Decode(body)
+		e, err := structured(body)
 		return e, Structured, err
 	}
 	for _, prefix := range amqpPrefixes {

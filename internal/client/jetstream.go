@@ -212,7 +212,7 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 	}
 	durable := firstNonEmpty(so.Durable, ep.q.Get("durable"))
 	start := firstNonEmpty(so.Start, ep.q.Get("start"))
-	deliver, err := jsDeliverPolicy(raw, start)
+	policy, err := jsDeliverPolicy(raw, start)
 	if err != nil {
 		return err
 	}
@@ -233,12 +233,12 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 		return err
 	}
 	c.Subscriber = &jsSubscriber{
-		stream: stream, durable: durable, start: start, deliver: deliver,
+		stream: stream, durable: durable, start: start, deliver: policy,
 		ready: so.ready(), nc: nc,
 	}
 	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
 		msg := m.(*cejs.Message).Msg
-		d := natsDelivery("jetstream", msg)
+		d := natsDelivery("jetstream", msg, so.structured())
 		if md, err := msg.Metadata(); err == nil {
 			d.Meta["stream"] = md.Stream
 			d.Meta["consumer"] = md.Consumer
@@ -246,10 +246,11 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 			d.Meta["delivered"] = strconv.FormatUint(md.NumDelivered, 10)
 			d.Meta["timestamp"] = md.Timestamp.Format(time.RFC3339Nano)
 		}
-		if err := handle(ctx, d); err != nil {
+		refuse, err := deliver(ctx, handle, d)
+		if err != nil {
 			return err
 		}
-		if d.Err != nil {
+		if refuse != nil {
 			// Not a CloudEvent: redelivering it would not change that.
 			return msg.Term()
 		}

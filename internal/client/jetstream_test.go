@@ -159,3 +159,62 @@ func TestJetStreamMalformedIsTerminated(t *testing.T) {
 func TestJetStreamBrokerDown(t *testing.T) {
 	brokerDown(t, "jetstream://"+closedPort(t)+"/S/s")
 }
+
+// A message the handler refuses with a *Rejected is settled as no CloudEvent (terminated, not
+// redelivered), and receiving goes on; with Undecoded a structured message comes as its bytes.
+func TestJetStreamRejectedByHandlerIsTerminated(t *testing.T) {
+	base := startNATS(t)
+	url, _, _ := jsURL(base)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make(chan Delivery, 10)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		so := SubscribeOptions{Timeout: 10 * time.Second, Undecoded: true, Ready: func() { close(ready) }}
+		done <- Subscribe(ctx, url, so, func(_ context.Context, d Delivery) error {
+			got <- d
+			if strings.Contains(string(d.Raw), `"id":"json-1"`) {
+				return &Rejected{Reason: "refused"}
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	terminated, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tg := open(t, url)
+	send(t, tg, Structured, testEvents(t)[0])
+	d := <-got
+	if d.Err != nil || d.Mode != Structured || d.Event.Context != nil || !strings.Contains(string(d.Raw), `"id":"json-1"`) {
+		t.Fatalf("undecoded delivery: %+v", d)
+	}
+	send(t, tg, Structured, testEvents(t)[1])
+	if d := <-got; !strings.Contains(string(d.Raw), `"id":"bin-1"`) {
+		t.Fatalf("next: %s", d.Raw)
+	}
+	if _, err := terminated.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("no termination advisory for the refused message: %v", err)
+	}
+	if _, err := terminated.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatal("the accepted message was terminated too")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -277,7 +277,7 @@ func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOpt
 	defer cg.Close()
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
-	h := &kafkaGroupHandler{ctx: ctx, handle: handle, commit: commit, ready: so.ready(), stop: stop}
+	h := &kafkaGroupHandler{ctx: ctx, handle: handle, structured: so.structured(), commit: commit, ready: so.ready(), stop: stop}
 	for {
 		err := cg.Consume(ictx, []string{topic}, h)
 		if herr := h.failure(); herr != nil {
@@ -297,15 +297,16 @@ func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOpt
 // record is marked only after handle returned, so committed offsets never run ahead of what
 // was handled (sdk-go #643).
 type kafkaGroupHandler struct {
-	ctx     context.Context
-	handle  func(context.Context, Delivery) error
-	commit  bool
-	ready   func()
-	stop    context.CancelFunc
-	mu      sync.Mutex
-	pending atomic.Int32
-	errMu   sync.Mutex
-	err     error
+	ctx        context.Context
+	handle     func(context.Context, Delivery) error
+	structured func([]byte) (event.Event, error)
+	commit     bool
+	ready      func()
+	stop       context.CancelFunc
+	mu         sync.Mutex
+	pending    atomic.Int32
+	errMu      sync.Mutex
+	err        error
 }
 
 func (h *kafkaGroupHandler) failure() error {
@@ -345,11 +346,11 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 			if !ok {
 				return nil
 			}
-			d := kafkaDelivery(msg)
+			d := kafkaDelivery(msg, h.structured)
 			h.mu.Lock()
 			err := h.ctx.Err()
 			if err == nil && h.failure() == nil {
-				err = h.handle(h.ctx, d)
+				_, err = deliver(h.ctx, h.handle, d)
 			}
 			h.mu.Unlock()
 			if err != nil {
@@ -370,7 +371,7 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 	}
 }
 
-func kafkaDelivery(msg *sarama.ConsumerMessage) Delivery {
+func kafkaDelivery(msg *sarama.ConsumerMessage, structured func([]byte) (event.Event, error)) Delivery {
 	d := Delivery{Raw: msg.Value, Meta: map[string]string{
 		"transport": "kafka",
 		"topic":     msg.Topic,
@@ -388,7 +389,7 @@ func kafkaDelivery(msg *sarama.ConsumerMessage) Delivery {
 			d.Meta["header:"+string(h.Key)] = string(h.Value)
 		}
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg) })
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg, structured) })
 	return d
 }
 
@@ -396,7 +397,7 @@ func kafkaDelivery(msg *sarama.ConsumerMessage) Delivery {
 // media type is structured, a ce_specversion header is binary. A record with neither is
 // tried as a structured JSON event, since the structured mode's content-type is optional
 // (kafka binding §3.3.1).
-func decodeKafka(msg *sarama.ConsumerMessage) (event.Event, Mode, error) {
+func decodeKafka(msg *sarama.ConsumerMessage, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
 	var ct, sv string
 	var attrs []binaryValue
 	for _, h := range msg.Headers {
@@ -417,7 +418,7 @@ func decodeKafka(msg *sarama.ConsumerMessage) (event.Event, Mode, error) {
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := ce.Decode(msg.Value)
+		e, err := structured(msg.Value)
 		return e, Structured, err
 	}
 	if sv == "" {

@@ -283,8 +283,8 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		if isDone(failed) || ctx.Err() != nil {
 			return true, nil
 		}
-		d := mqttDelivery(pr.Packet)
-		if err := handle(ctx, d); err != nil {
+		d := mqttDelivery(pr.Packet, so.structured())
+		if _, err := deliver(ctx, handle, d); err != nil {
 			fail(err)
 			return true, nil
 		}
@@ -324,7 +324,7 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 	}
 }
 
-func mqttDelivery(p *paho.Publish) Delivery {
+func mqttDelivery(p *paho.Publish, structured func([]byte) (event.Event, error)) Delivery {
 	d := Delivery{Raw: p.Payload, Meta: map[string]string{
 		"transport": "mqtt",
 		"topic":     p.Topic,
@@ -341,7 +341,7 @@ func mqttDelivery(p *paho.Publish) Delivery {
 			d.Meta["property:"+up.Key] = up.Value
 		}
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p) })
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p, structured) })
 	return d
 }
 
@@ -350,7 +350,7 @@ func mqttDelivery(p *paho.Publish) Delivery {
 // names are read as the binding has them and, failing that, with sdk-go's "ce-" prefix. A
 // message with neither is read as structured JSON, as MQTT 3.1.1 senders send it (mqtt
 // binding §3.2.1).
-func decodeMQTT(p *paho.Publish) (event.Event, Mode, error) {
+func decodeMQTT(p *paho.Publish, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
 	var ct string
 	var user paho.UserProperties
 	if p.Properties != nil {
@@ -360,7 +360,7 @@ func decodeMQTT(p *paho.Publish) (event.Event, Mode, error) {
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := ce.Decode(p.Payload)
+		e, err := structured(p.Payload)
 		return e, Structured, err
 	}
 	prefix := ""
@@ -372,7 +372,7 @@ func decodeMQTT(p *paho.Publish) (event.Event, Mode, error) {
 	}
 	if sv == "" {
 		if ct == "" {
-			e, err := ce.Decode(p.Payload)
+			e, err := structured(p.Payload)
 			return e, Structured, err
 		}
 		return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no specversion user property and not a structured content type)")

@@ -197,16 +197,17 @@ func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
 		events, err := decodeBatch(msg.Data)
 		return events, Batch, err
 	}
-	e, mode, err := decodeNATSMsg(msg)
+	e, mode, err := decodeNATSMsg(msg, ce.Decode)
 	if err != nil {
 		return nil, mode, err
 	}
 	return []event.Event{e}, mode, nil
 }
 
-// decodeNATSMsg decodes a NATS message: structured (nats binding §3), or binary when it has a
-// ce-specversion header, which sdk-go's JetStream sender and later NATS bindings write.
-func decodeNATSMsg(msg *nats.Msg) (event.Event, Mode, error) {
+// decodeNATSMsg decodes a NATS message: structured (nats binding §3) with structured, or
+// binary when it has a ce-specversion header, which sdk-go's JetStream sender and later NATS
+// bindings write.
+func decodeNATSMsg(msg *nats.Msg, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
 	if sv := headerGet(msg.Header, "ce-specversion"); sv != "" {
 		var attrs []binaryValue
 		for k, vs := range msg.Header {
@@ -222,7 +223,7 @@ func decodeNATSMsg(msg *nats.Msg) (event.Event, Mode, error) {
 			return event.Event{}, Structured, err
 		}
 	}
-	e, err := ce.Decode(msg.Data)
+	e, err := structured(msg.Data)
 	return e, Structured, err
 }
 
@@ -268,11 +269,12 @@ func subscribeNATS(ctx context.Context, ep endpoint, so SubscribeOptions, handle
 	c.Subscriber = &natsReadySubscriber{queue: ep.q.Get("queue"), ready: so.ready()}
 	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
 		msg := m.(*cenats.Message).Msg
-		d := natsDelivery("nats", msg)
+		d := natsDelivery("nats", msg, so.structured())
 		if msg.Reply != "" {
 			d.Reply = natsReplier(nc, msg.Reply)
 		}
-		return handle(ctx, d)
+		_, err := deliver(ctx, handle, d)
+		return err
 	})
 }
 
@@ -310,7 +312,7 @@ func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Eve
 }
 
 // natsDelivery decodes a NATS message (also a JetStream one) for the handler.
-func natsDelivery(transport string, msg *nats.Msg) Delivery {
+func natsDelivery(transport string, msg *nats.Msg, structured func([]byte) (event.Event, error)) Delivery {
 	d := Delivery{Raw: msg.Data, Meta: map[string]string{"transport": transport, "subject": msg.Subject}}
 	if msg.Reply != "" && transport == "nats" {
 		d.Meta["reply"] = msg.Reply
@@ -318,7 +320,7 @@ func natsDelivery(transport string, msg *nats.Msg) Delivery {
 	for k, vs := range msg.Header {
 		d.Meta["header:"+k] = strings.Join(vs, ",")
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeNATSMsg(msg) })
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeNATSMsg(msg, structured) })
 	return d
 }
 

@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -48,6 +50,42 @@ type SubscribeOptions struct {
 	// Ready, when not nil, is called once the subscription is in place: events published
 	// after it returns are received.
 	Ready func()
+	// Undecoded hands structured messages over as they came: Raw holds the JSON event and
+	// Event stays zero, for a caller that checks and decodes the bytes itself (listen's strict
+	// validator), which would otherwise decode every message twice. A structured message in
+	// an event format other than JSON still has Err set. Binary messages are always decoded,
+	// since their attributes are spread over the transport's headers or properties.
+	Undecoded bool
+}
+
+// structured returns how structured payloads are decoded.
+func (so SubscribeOptions) structured() func([]byte) (event.Event, error) {
+	if so.Undecoded {
+		return func([]byte) (event.Event, error) { return event.Event{}, nil }
+	}
+	return ce.Decode
+}
+
+// Rejected is what a handler returns for a message it refuses as no valid CloudEvent,
+// typically one that Subscribe handed over undecoded: Subscribe settles it as it settles a
+// message whose Delivery.Err is set, and goes on receiving.
+type Rejected struct{ Reason string }
+
+func (r *Rejected) Error() string { return r.Reason }
+
+// deliver hands d to handle and says how the message is to be settled: refuse is why it is
+// no CloudEvent (Delivery.Err, or a *Rejected from handle), nil to acknowledge it; err is
+// any other error of handle, which ends the subscription and leaves the message unsettled.
+func deliver(ctx context.Context, handle func(context.Context, Delivery) error, d Delivery) (refuse, err error) {
+	err = handle(ctx, d)
+	var rj *Rejected
+	switch {
+	case errors.As(err, &rj):
+		return rj, nil
+	case err != nil:
+		return nil, err
+	}
+	return d.Err, nil
 }
 
 func (so SubscribeOptions) ready() func() {
@@ -61,8 +99,8 @@ func (so SubscribeOptions) ready() func() {
 
 // Subscribe receives events from a broker URL until ctx ends, calling handle for each message
 // in turn, never concurrently. A message is acknowledged to the broker only after handle
-// returns nil; when handle returns an error Subscribe stops and returns it, and the message
-// is left unacknowledged. Subscribe returns nil when ctx ends, and an error when the broker
+// returns nil (or a *Rejected, which settles it as no CloudEvent); when handle returns another
+// error Subscribe stops and returns it, and the message is left unacknowledged. Subscribe returns nil when ctx ends, and an error when the broker
 // cannot be reached or the subscription breaks. URL forms are those of Open, with the
 // options described there and in SubscribeOptions.
 func Subscribe(ctx context.Context, raw string, so SubscribeOptions, handle func(ctx context.Context, d Delivery) error) error {

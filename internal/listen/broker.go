@@ -3,12 +3,15 @@ package listen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sort"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 // ErrStopped is returned by Deliver for a message that came after --count was reached or
@@ -18,73 +21,183 @@ var ErrStopped = errors.New("listener is stopping")
 // Deliver takes one message received from a broker (listen --from) through the same checks
 // and steps as an HTTP request — strict validation, filter, dedupe, record, count, show — so
 // that every transport behaves alike. A structured message is checked as the bytes that
-// came; a binary one as its attributes laid out in ce- headers. A message that is no
-// CloudEvent is shown as rejected, with the reason. The transport's metadata (subject,
-// topic, partition, offset …) stands where an HTTP request shows its sender.
+// came (client.SubscribeOptions.Undecoded spares decoding them before); a binary one as its
+// attributes in the string form they travelled in, laid out as a JSON event. A message that
+// is no CloudEvent is shown as rejected, with the reason, and Deliver returns a
+// *client.Rejected for it. The transport's metadata (subject, topic, partition, offset …)
+// stands where an HTTP request shows its sender.
+//
+// Deliver returns nil only once the events are shown and recorded: the caller acknowledges
+// the message then. Any other error but *client.Rejected means the message must not be
+// acknowledged.
 func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	if h.isStopping() || h.countDone() {
 		return ErrStopped
 	}
-	proto, where, header := describeDelivery(d)
-	if d.Err != nil {
-		rep := &Report{Received: h.cfg.Now(), Method: "RECEIVE", Target: where, Proto: proto, Remote: proto, Header: header}
-		h.reject(httptest.NewRecorder(), rep, http.StatusBadRequest, "not a CloudEvent: "+d.Err.Error())
-		return nil
-	}
-	var msg client.Message
-	if d.Mode == client.Structured && d.Raw != nil {
-		msg = client.Message{Header: http.Header{"Content-Type": {client.ContentTypeStructured}}, Body: d.Raw}
-	} else {
-		var err error
-		if msg, err = client.Encode(client.Binary, &d.Event); err != nil {
-			rep := &Report{Received: h.cfg.Now(), Method: "RECEIVE", Target: where, Proto: proto, Remote: proto, Header: header}
-			h.reject(httptest.NewRecorder(), rep, http.StatusBadRequest, err.Error())
-			return nil
-		}
-	}
-	// The report shows the transport's own headers and the event's; decoding reads only the
-	// event's, so a stray transport header cannot add an attribute.
-	for k, v := range msg.Header {
-		header[k] = v
-	}
 	x := h.getExchange()
 	defer h.putExchange(x)
 	rep := &x.rep
-	*rep = Report{Received: h.cfg.Now(), Method: "RECEIVE", Target: where, Proto: proto, Remote: proto, Header: header}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.Path, nil)
-	if err != nil {
-		return err
+	*rep = Report{Received: h.cfg.Now(), Method: "RECEIVE"}
+	rep.Proto = strings.ToUpper(d.Meta["transport"])
+	if rep.Proto == "" {
+		rep.Proto = "BROKER"
 	}
-	req.Header = msg.Header
-	w := httptest.NewRecorder()
-	d2 := decoded{events: x.events[:0], warnings: x.warnings[:0]}
-	if p := h.decode(msg.Header, msg.Body, &d2); p != nil {
-		rep.Mode = d2.mode
-		h.reject(w, rep, p.status, p.reason)
-		return nil
+	rep.Remote = rep.Proto
+	w := &x.answer
+	w.reset()
+	if d.Err != nil {
+		return h.refuse(w, rep, d, http.StatusBadRequest, "not a CloudEvent: "+d.Err.Error())
+	}
+	dec := decoded{events: x.events[:0], warnings: x.warnings[:0]}
+	var p *problem
+	if d.Mode == client.Structured && d.Raw != nil {
+		p = h.decodeBrokerStructured(d, &dec)
+	} else {
+		p = h.decodeBrokerBinary(&d.Event, &dec)
+	}
+	if p != nil {
+		rep.Mode = dec.mode
+		return h.refuse(w, rep, d, p.status, p.reason)
+	}
+	if h.cfg.ShowHeaders {
+		rep.Target, rep.Header = describeDelivery(d)
+		// The event's attributes are shown as the headers an HTTP request would have
+		// carried them in.
+		if msg, err := client.Encode(dec.mode, &dec.events[0]); err == nil {
+			for k, v := range msg.Header {
+				rep.Header[k] = v
+			}
+		}
 	}
 	rep.Events = x.arrivals[:0]
-	h.handleEvents(w, req, rep, d2, msg.Body)
-	if w.Code == http.StatusServiceUnavailable && (h.isStopping() || h.countDone()) {
+	h.handleEvents(ctx, w, nil, rep, dec, d.Raw)
+	switch {
+	case is2xx(w.code):
+		return nil
+	case w.code == http.StatusServiceUnavailable && (h.isStopping() || h.countDone()):
 		return ErrStopped
 	}
+	// The events were not taken (the record could not be written): the broker must keep
+	// the message.
+	return fmt.Errorf("the message was not taken: %d %s", w.code, http.StatusText(w.code))
+}
+
+// refuse shows a message as rejected and returns the *client.Rejected that settles it.
+func (h *Handler) refuse(w http.ResponseWriter, rep *Report, d client.Delivery, status int, reason string) error {
+	rep.Target, rep.Header = describeDelivery(d)
+	h.reject(w, rep, status, reason)
+	return &client.Rejected{Reason: reason}
+}
+
+// decodeBrokerStructured checks and decodes a structured message's JSON event. The
+// transport's content type was checked by the subscriber (client.Delivery.Err).
+func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) (p *problem) {
+	dec.mode = client.Structured
+	defer func() {
+		if r := recover(); r != nil {
+			dec.events, dec.warnings = nil, nil
+			p = &problem{http.StatusBadRequest, fmt.Sprintf("the message could not be decoded (%v)", r)}
+		}
+	}()
+	v := h.validator()
+	defer h.validators.Put(v)
+	return h.decodeStructured(v, d.Raw, dec)
+}
+
+// decodeBrokerBinary checks a binary-mode event as decodeBinary checks the ce- headers of an
+// HTTP request: its attributes, in the string form they travelled in, are laid out as a JSON
+// event for the validator, and the event is built anew from them, so that the rules, the
+// messages and the typed extensions are the same as over HTTP. The values must be UTF-8, as
+// a percent-decoded header value must (http binding §3.1.3.2). As in an HTTP binary message,
+// data without a datacontenttype is taken to be JSON (json-format §3.1).
+func (h *Handler) decodeBrokerBinary(e *event.Event, dec *decoded) (p *problem) {
+	dec.mode = client.Binary
+	defer func() {
+		if r := recover(); r != nil {
+			dec.events, dec.warnings = nil, nil
+			p = &problem{http.StatusBadRequest, fmt.Sprintf("the message could not be decoded (%v)", r)}
+		}
+	}()
+	var small [16]attribute
+	attrs := small[:0]
+	ct := ""
+	for _, a := range ce.Attributes(e) {
+		switch a.Name {
+		case "datacontenttype":
+			ct = a.Value
+			continue
+		case "datacontentencoding":
+			// 0.3 binary mode carries the raw bytes (0.3 http binding §3.1.1).
+			continue
+		}
+		if !utf8.ValidString(a.Value) {
+			return &problem{http.StatusBadRequest, "invalid event (binary mode):\nattribute " + a.Name + ": value is not valid UTF-8"}
+		}
+		attrs = append(attrs, attribute{a.Name, a.Value})
+	}
+	if ct == "" && e.DataEncoded != nil && !ce.IsBase64(e) {
+		ct = "application/json"
+	}
+	slices.SortFunc(attrs, func(a, b attribute) int { return strings.Compare(a.name, b.name) })
+	bp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bp)
+	doc := appendDocument((*bp)[:0], attrs, ct)
+	*bp = doc[:0]
+	v := h.validator()
+	defer h.validators.Put(v)
+	warnings, p := check(v.Event(doc), "", headerName, "invalid event (binary mode):")
+	if p != nil {
+		return p
+	}
+	ev, err := binaryEvent(attrs, ct, e.DataEncoded)
+	if err != nil {
+		return &problem{http.StatusBadRequest, "invalid event (binary mode): " + err.Error()}
+	}
+	dec.events = append(dec.events, ev)
+	dec.warnings = append(dec.warnings, warnings)
 	return nil
 }
 
-// describeDelivery names the transport, says where the message came from, and turns the
-// transport's headers into a header map for -v.
-func describeDelivery(d client.Delivery) (proto, where string, header http.Header) {
-	header = http.Header{}
-	proto = strings.ToUpper(d.Meta["transport"])
-	if proto == "" {
-		proto = "BROKER"
+// answer takes what the handler's steps write back for a broker message, where only the
+// status counts. It is kept with the exchange, so a message costs no response recorder.
+type answer struct {
+	header http.Header
+	code   int
+}
+
+func (a *answer) reset() {
+	if a.header == nil {
+		a.header = make(http.Header, 4)
 	}
+	clear(a.header)
+	a.code = 0
+}
+
+func (a *answer) Header() http.Header { return a.header }
+
+func (a *answer) Write(p []byte) (int, error) {
+	if a.code == 0 {
+		a.code = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (a *answer) WriteHeader(code int) {
+	if a.code == 0 {
+		a.code = code
+	}
+}
+
+// describeDelivery says where the message came from and turns the transport's headers into
+// a header map, for -v and for rejections.
+func describeDelivery(d client.Delivery) (where string, header http.Header) {
+	header = http.Header{}
 	var parts []string
 	keys := make([]string, 0, len(d.Meta))
 	for k := range d.Meta {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		v := d.Meta[k]
 		switch {
@@ -96,5 +209,7 @@ func describeDelivery(d client.Delivery) (proto, where string, header http.Heade
 			parts = append(parts, k+"="+v)
 		}
 	}
-	return proto, strings.Join(parts, " "), header
+	return strings.Join(parts, " "), header
 }
+
+var _ http.ResponseWriter = (*answer)(nil)

@@ -295,6 +295,12 @@ func binaryDocument(dst []byte, attrs []attribute, header http.Header) ([]byte, 
 	}
 	// A fixed order, so that the problems of a request are always listed alike.
 	slices.SortFunc(attrs, func(a, b attribute) int { return strings.Compare(a.name, b.name) })
+	return appendDocument(dst, attrs, header.Get("Content-Type")), attrs, nil
+}
+
+// appendDocument appends binary-mode attributes, and the content type as datacontenttype, to
+// dst as a JSON object for the validator.
+func appendDocument(dst []byte, attrs []attribute, contentType string) []byte {
 	dst = append(dst, '{')
 	for i, a := range attrs {
 		if i > 0 {
@@ -304,13 +310,15 @@ func binaryDocument(dst []byte, attrs []attribute, header http.Header) ([]byte, 
 		dst = append(dst, ':')
 		dst = appendTyped(dst, a.name, a.value)
 	}
-	if ct := header.Get("Content-Type"); ct != "" {
-		dst = append(dst, ',')
+	if contentType != "" {
+		if len(attrs) > 0 {
+			dst = append(dst, ',')
+		}
 		dst = appendJSONString(dst, "datacontenttype")
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, ct)
+		dst = appendJSONString(dst, contentType)
 	}
-	return append(dst, '}'), attrs, nil
+	return append(dst, '}')
 }
 
 // attributeName lower-cases a header name after "ce-", without allocating for the attributes

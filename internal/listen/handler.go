@@ -63,6 +63,11 @@ type Config struct {
 	// Report receives every request worth showing. It is called concurrently, before the
 	// answer is sent, and must not keep the Report after it returns.
 	Report func(*Report)
+	// ShowHeaders fills in Report.Target and Report.Header for the events of a broker
+	// message (Deliver): laying out the transport's metadata and the event's attributes as
+	// headers costs more than the rest of the message's handling, and only -v shows them.
+	// Rejected messages always have them.
+	ShowHeaders bool
 
 	// Now and Rand are the clock and the dice; nil means the real ones.
 	Now  func() time.Time
@@ -237,6 +242,7 @@ type exchange struct {
 	events   [1]event.Event
 	warnings [1][]validate.Finding
 	arrivals [1]Arrival
+	answer   answer // what a broker message is answered (Deliver)
 }
 
 func (h *Handler) getExchange() *exchange {
@@ -320,7 +326,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep.Events = x.arrivals[:0]
-	h.handleEvents(w, r, rep, d, body)
+	h.handleEvents(r.Context(), w, r.Header, rep, d, body)
 }
 
 const allowed = "OPTIONS, POST, PUT"
@@ -466,8 +472,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) 
 	}
 }
 
-// handleEvents selects, records, relays and answers the events of a well-formed request.
-func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request, rep *Report, d decoded, body []byte) {
+// handleEvents selects, records, relays and answers the events of a well-formed request;
+// header and body are the request's, for relaying.
+func (h *Handler) handleEvents(ctx context.Context, w http.ResponseWriter, header http.Header, rep *Report, d decoded, body []byte) {
 	rep.Kind = KindEvents
 	rep.Mode = d.mode
 	rep.Total = len(d.events)
@@ -531,7 +538,7 @@ func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request, rep *Repo
 		}
 	}
 	if accepted && fresh > 0 && h.cfg.Forwarder != nil {
-		rep.Forwards = h.cfg.Forwarder.Forward(context.WithoutCancel(r.Context()), r.Header, body, h.cfg.ForwardTimeout)
+		rep.Forwards = h.cfg.Forwarder.Forward(context.WithoutCancel(ctx), header, body, h.cfg.ForwardTimeout)
 	}
 	var reply []byte
 	if accepted && len(rep.Events) > 0 && h.cfg.Replies != nil {
@@ -555,7 +562,7 @@ func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request, rep *Repo
 		t := time.NewTimer(h.cfg.Delay)
 		select {
 		case <-t.C:
-		case <-r.Context().Done():
+		case <-ctx.Done():
 		case <-h.stopping:
 		}
 		t.Stop()

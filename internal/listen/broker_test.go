@@ -1,0 +1,172 @@
+package listen
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+const brokerJSON = `{"specversion":"1.0","id":"12345","source":"/bench","type":"com.example.order.placed","time":"2026-11-25T10:00:00Z","datacontenttype":"application/json","data":{"order":42,"item":"book","qty":1}}`
+
+// binaryDelivery is a binary-mode message as a subscriber hands it over: the event decoded
+// from the transport's properties, the payload as data.
+func binaryDelivery(t testing.TB, doc string) client.Delivery {
+	t.Helper()
+	e, err := ce.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client.Delivery{Event: e, Mode: client.Binary, Raw: e.DataEncoded,
+		Meta: map[string]string{"transport": "mqtt", "topic": "orders", "qos": "1", "property:trace": "abc"}}
+}
+
+// structuredDelivery is a structured message handed over undecoded.
+func structuredDelivery(doc string) client.Delivery {
+	return client.Delivery{Mode: client.Structured, Raw: []byte(doc),
+		Meta: map[string]string{"transport": "nats", "subject": "orders"}}
+}
+
+func TestDeliverTakesBinaryAndStructuredMessages(t *testing.T) {
+	for _, d := range []client.Delivery{binaryDelivery(t, brokerJSON), structuredDelivery(brokerJSON)} {
+		t.Run(d.Mode.String(), func(t *testing.T) {
+			file := &syncBuffer{}
+			h, rs := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
+			if err := h.Deliver(context.Background(), d); err != nil {
+				t.Fatalf("Deliver: %v", err)
+			}
+			rep := rs.last(t)
+			if rep.Kind != KindEvents || rep.Mode != d.Mode || rep.Proto != strings.ToUpper(d.Meta["transport"]) || len(rep.Events) != 1 {
+				t.Fatalf("report %+v", rep)
+			}
+			if rep.Header != nil || rep.Target != "" {
+				t.Errorf("headers laid out without ShowHeaders: %q %v", rep.Target, rep.Header)
+			}
+			if got := rs.json[0]; got != brokerJSON {
+				t.Errorf("event\n got %s\nwant %s", got, brokerJSON)
+			}
+			if file.String() != brokerJSON+"\n" {
+				t.Errorf("record %q", file)
+			}
+		})
+	}
+}
+
+func TestDeliverShowHeaders(t *testing.T) {
+	h, rs := newTestHandler(Config{ShowHeaders: true})
+	if err := h.Deliver(context.Background(), binaryDelivery(t, brokerJSON)); err != nil {
+		t.Fatal(err)
+	}
+	rep := rs.last(t)
+	if rep.Target != "qos=1 topic=orders" || rep.Header.Get("trace") != "abc" || rep.Header.Get("Ce-Id") != "12345" ||
+		rep.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("target %q, header %v", rep.Target, rep.Header)
+	}
+}
+
+// A binary message is checked by the same rules as an HTTP binary request: typed extensions
+// get their type back, data without datacontenttype is JSON, and what is wrong is refused
+// with a *client.Rejected, so that the subscriber settles it as no CloudEvent.
+func TestDeliverBinaryChecks(t *testing.T) {
+	h, rs := newTestHandler(Config{})
+	d := binaryDelivery(t, `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}`)
+	if err := ce.SetExtension(&d.Event, "sampledrate", "10"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","sampledrate":10,"data":{"a":1}}`
+	if got := rs.json[len(rs.json)-1]; got != want {
+		t.Errorf("event\n got %s\nwant %s", got, want)
+	}
+
+	for name, mutate := range map[string]func(e *event.Event){
+		"invalid UTF-8":      func(e *event.Event) { _ = ce.SetAttribute(e, "subject", "a\xffb") },
+		"control character":  func(e *event.Event) { _ = ce.SetAttribute(e, "subject", "a\x01b") },
+		"wrong typed exten.": func(e *event.Event) { _ = ce.SetExtension(e, "sampledrate", "ten") },
+	} {
+		d := binaryDelivery(t, brokerJSON)
+		mutate(&d.Event)
+		err := h.Deliver(context.Background(), d)
+		var rj *client.Rejected
+		if !errors.As(err, &rj) {
+			t.Errorf("%s: Deliver returned %v, want a *client.Rejected", name, err)
+			continue
+		}
+		rep := rs.last(t)
+		if rep.Kind != KindRejected || rep.Status != 400 || !strings.Contains(rep.Reason, "binary mode") || rep.Target == "" {
+			t.Errorf("%s: report %+v", name, rep)
+		}
+	}
+}
+
+func TestDeliverRefusesWhatIsNoEvent(t *testing.T) {
+	h, rs := newTestHandler(Config{})
+	for name, d := range map[string]client.Delivery{
+		"not json":       structuredDelivery(`{not json`),
+		"float ext":      structuredDelivery(`{"specversion":"1.0","id":"1","source":"/s","type":"t","x":1.5}`),
+		"no id":          structuredDelivery(`{"specversion":"1.0","source":"/s","type":"t"}`),
+		"subscriber err": {Mode: client.Structured, Raw: []byte("x"), Err: errors.New("unsupported event format"), Meta: map[string]string{"transport": "amqp"}},
+	} {
+		err := h.Deliver(context.Background(), d)
+		var rj *client.Rejected
+		if !errors.As(err, &rj) {
+			t.Errorf("%s: Deliver returned %v, want a *client.Rejected", name, err)
+			continue
+		}
+		if rep := rs.last(t); rep.Kind != KindRejected || rep.Status < 400 || rep.Status > 415 {
+			t.Errorf("%s: report %+v", name, rep)
+		}
+	}
+	if s := h.Summary(); s.Selected != 0 {
+		t.Errorf("refused messages counted: %+v", s)
+	}
+}
+
+// A message whose event could not be recorded must not be acknowledged: Deliver returns an
+// error that is not a *client.Rejected, so the subscription ends with the message unsettled.
+func TestDeliverRecordFailureIsNotAcknowledged(t *testing.T) {
+	h, _ := newTestHandler(Config{Recorder: NewRecorder(failWriter{}, "events.jsonl")})
+	err := h.Deliver(context.Background(), structuredDelivery(brokerJSON))
+	var rj *client.Rejected
+	if err == nil || errors.As(err, &rj) || errors.Is(err, ErrStopped) {
+		t.Fatalf("Deliver returned %v, want an error that leaves the message unacknowledged", err)
+	}
+}
+
+func TestDeliverStopsAtCount(t *testing.T) {
+	h, _ := newTestHandler(Config{Count: 1})
+	if err := h.Deliver(context.Background(), structuredDelivery(brokerJSON)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Deliver(context.Background(), structuredDelivery(brokerJSON)); !errors.Is(err, ErrStopped) {
+		t.Fatalf("past the count: %v, want ErrStopped", err)
+	}
+}
+
+func BenchmarkDeliver(b *testing.B) {
+	h := NewHandler(Config{Report: func(r *Report) {
+		var buf [512]byte
+		out := buf[:0]
+		for _, a := range r.Events {
+			out = ce.AppendJSON(out, a.Event)
+		}
+		io.Discard.Write(out)
+	}})
+	for _, d := range []client.Delivery{binaryDelivery(b, brokerJSON), structuredDelivery(brokerJSON)} {
+		b.Run(d.Mode.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := h.Deliver(context.Background(), d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
