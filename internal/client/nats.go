@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
@@ -33,6 +34,7 @@ type natsTarget struct {
 	subject string
 	opts    Options
 	conn    lazy[*nats.Conn]
+	flushes flushGroup
 }
 
 func openNATS(raw string, u *url.URL, opts Options) (*natsTarget, error) {
@@ -150,11 +152,72 @@ func (t *natsTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 		if err := nc.Publish(t.subject, body); err != nil {
 			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, err))
 		}
-		if err := nc.FlushTimeout(connectTimeout(t.opts.Timeout)); err != nil {
+		if err := t.flushes.confirm(ctx, nc, connectTimeout(t.opts.Timeout)); err != nil {
 			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
 		return ack("NATS", "published")
 	})
+}
+
+// flushGroup lets concurrent publishers share the round trip that confirms their messages: a
+// PONG answers a PING only after the server has read everything the connection sent before
+// it, so one flush confirms every publish made before it started. A publisher waits for the
+// next flush to start after its publish; while one is on the wire the publishers that come
+// meanwhile gather for the next. Under load this is one round trip for many messages
+// instead of one each, for the client and for the server.
+type flushGroup struct {
+	mu      sync.Mutex
+	running bool
+	next    *flushRound
+}
+
+type flushRound struct {
+	nc   *nats.Conn
+	done chan struct{}
+	err  error
+}
+
+// confirm returns once the server has read what nc sent before the call, or the error that
+// kept it from saying so.
+func (g *flushGroup) confirm(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+	g.mu.Lock()
+	r := g.next
+	if r == nil || r.nc != nc {
+		if r != nil {
+			// Another connection (not one this target shares): flush it alone.
+			g.mu.Unlock()
+			return nc.FlushTimeout(timeout)
+		}
+		r = &flushRound{nc: nc, done: make(chan struct{})}
+		g.next = r
+	}
+	if !g.running {
+		g.start(timeout)
+	}
+	g.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// start puts the gathered round on the wire; g.mu is held.
+func (g *flushGroup) start(timeout time.Duration) {
+	r := g.next
+	g.next = nil
+	g.running = true
+	go func() {
+		r.err = r.nc.FlushTimeout(timeout)
+		close(r.done)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.running = false
+		if g.next != nil {
+			g.start(timeout)
+		}
+	}()
 }
 
 // Request sends the event as a NATS request and decodes the reply: structured JSON, or

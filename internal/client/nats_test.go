@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -18,6 +21,49 @@ func TestNATSRoundTrip(t *testing.T) {
 			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
 		})
 	}
+}
+
+// An ACK over core NATS means the server has read the message, also when concurrent sends
+// share one flush: after each ACK the server has counted at least as many messages as were
+// acknowledged so far.
+func TestNATSSharedFlushConfirmsEveryPublish(t *testing.T) {
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(s.Shutdown)
+	tg := open(t, s.ClientURL()+"/cectl.test.flush")
+	e := testEvents(t)[0]
+	var acked atomic.Uint64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				res := tg.Send(context.Background(), Structured, e)
+				if !res.ACK {
+					t.Errorf("send: %v", res.Err)
+					return
+				}
+				k := acked.Add(1)
+				v, err := s.Varz(nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if uint64(v.InMsgs) < k {
+					t.Errorf("%d messages acknowledged, the server has read %d", k, v.InMsgs)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // The NATS binding is structured only (§3): the payload must be the JSON event format, with
