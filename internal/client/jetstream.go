@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,8 +25,8 @@ import (
 // stream must capture the subject; cectl says so instead of publishing into nothing.
 //
 // sdk-go's JetStream sender would create the stream with subjects "<STREAM>.*" whatever the
-// subject, and it drops the PubAck, so we publish the message its writer builds ourselves and
-// report the stream sequence. Receiving uses sdk-go's consumer with our subscriber, which
+// subject, and it drops the PubAck, so we publish our JSON bytes ourselves and report the
+// stream sequence. Receiving uses sdk-go's consumer with our subscriber, which
 // creates durable consumers itself: a consumer that nats.go creates is deleted when the
 // subscription ends, which would make a durable name useless.
 
@@ -156,11 +155,9 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.
 	if err != nil {
 		return Result{Err: err}
 	}
-	var body bytes.Buffer
-	header, err := cejs.WriteMsg(quiet(ctx), structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e)), &body)
-	if err != nil {
-		return Result{Err: err}
-	}
+	// The payload is the JSON event and nothing else (nats binding §3.1), which is what
+	// sdk-go's writer would copy it into; structured mode has no headers.
+	body := ce.AppendJSON(make([]byte, 0, 512), e)
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {
@@ -171,7 +168,7 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.
 			ctx, cancel = context.WithTimeout(ctx, connectTimeout(t.opts.Timeout))
 			defer cancel()
 		}
-		pa, err := c.js.PublishMsg(&nats.Msg{Subject: t.subject, Data: body.Bytes(), Header: header}, nats.Context(ctx))
+		pa, err := c.js.PublishMsg(&nats.Msg{Subject: t.subject, Data: body}, nats.Context(ctx))
 		var apiErr *nats.APIError
 		switch {
 		case errors.Is(err, nats.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
