@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -12,13 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
 	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -132,7 +133,7 @@ func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 		id = "cectl-" + hex.EncodeToString(b)
 	}
 	cc.ClientID = id
-	cc.Conn = packets.NewThreadSafeConn(conn)
+	cc.Conn = newBufferedConn(conn)
 	cc.PacketTimeout = d
 	c := paho.NewClient(cc)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}
@@ -157,6 +158,109 @@ func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 		return nil, dialError("MQTT", ep.hosts, err)
 	}
 	return c, nil
+}
+
+// bufferedConn is the connection paho gets: reads go through a buffer and the parts of a
+// packet are written at once. paho reads a packet a few bytes at a time (the type, each byte
+// of the length, the rest) and writes each part of a packet separately, since it wraps the
+// connection in a type through which net.Buffers cannot use writev: several system calls per
+// packet either way, the larger part of what a message cost the sender and the listener.
+//
+// paho holds the connection's lock (sync.Locker) around the parts of one packet, so packets
+// never interleave; the writes are gathered in a buffer and written when the lock is let go.
+// A packet that comes while another goroutine's write is on the wire is appended and written
+// by that goroutine right after, so concurrent publishers share system calls. A failed write
+// closes the connection, which paho sees as the connection lost: a QoS 1 or 2 publish then
+// fails for want of its acknowledgement, as before; a QoS 0 publish, which nothing
+// acknowledges, may be reported written although it was in the failed write.
+type bufferedConn struct {
+	net.Conn
+	r      *bufio.Reader
+	packet sync.Mutex // paho's lock around the parts of one packet
+	held   atomic.Bool
+
+	mu       sync.Mutex // guards what follows
+	buf      []byte
+	spare    []byte
+	flushing bool
+	idle     *sync.Cond // signalled when flushing ends
+	err      error
+}
+
+func newBufferedConn(c net.Conn) *bufferedConn {
+	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}
+	b.idle = sync.NewCond(&b.mu)
+	return b
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Lock and Unlock make bufferedConn the sync.Locker paho's packet writer looks for.
+func (c *bufferedConn) Lock() {
+	c.packet.Lock()
+	c.held.Store(true)
+}
+
+func (c *bufferedConn) Unlock() {
+	c.held.Store(false)
+	c.packet.Unlock()
+	c.flush()
+}
+
+func (c *bufferedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if err := c.err; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.buf = append(c.buf, p...)
+	c.mu.Unlock()
+	if !c.held.Load() {
+		// Not written under the packet lock: nobody's Unlock will flush it.
+		c.flush()
+	}
+	return len(p), nil
+}
+
+// flush writes what is buffered, unless another goroutine is doing so already, in which case
+// that one writes it too before it stops.
+func (c *bufferedConn) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flushing {
+		return
+	}
+	c.flushing = true
+	for len(c.buf) > 0 && c.err == nil {
+		out := c.buf
+		c.buf = c.spare[:0]
+		c.mu.Unlock()
+		_, err := c.Conn.Write(out)
+		c.mu.Lock()
+		if cap(out) <= 64<<10 {
+			c.spare = out[:0]
+		} else {
+			c.spare = nil
+		}
+		if err != nil {
+			c.err = err
+			c.Conn.Close()
+		}
+	}
+	c.flushing = false
+	c.idle.Broadcast()
+}
+
+// Close writes what is still buffered (a DISCONNECT, say) and closes the connection.
+func (c *bufferedConn) Close() error {
+	c.flush()
+	c.mu.Lock()
+	for c.flushing {
+		c.idle.Wait()
+	}
+	c.mu.Unlock()
+	c.flush()
+	return c.Conn.Close()
 }
 
 // mqttReason names an MQTT 5 reason code (MQTT 5.0 §2.4).

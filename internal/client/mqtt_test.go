@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +232,87 @@ func TestMQTTSubscriberAsksForAWideReceiveWindow(t *testing.T) {
 
 func TestMQTTBrokerDown(t *testing.T) {
 	brokerDown(t, "mqtt://"+closedPort(t)+"/x")
+}
+
+// countingConn counts the writes that reach the network.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// paho writes the parts of a packet one by one while it holds the connection's lock: they
+// must reach the network in one write, whole, and packets of concurrent writers must not
+// interleave. What is buffered when the connection closes is written first.
+func TestMQTTBufferedConnWritesWholePackets(t *testing.T) {
+	a, b := net.Pipe()
+	cc := &countingConn{Conn: a}
+	c := newBufferedConn(cc)
+	got := make(chan []byte, 1)
+	go func() {
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	var locker sync.Locker = c // paho's packet writer looks for a sync.Locker
+	locker.Lock()
+	for _, part := range []string{"<", "a", ">"} {
+		if _, err := c.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	locker.Unlock()
+	if n := cc.writes.Load(); n != 1 {
+		t.Errorf("one packet of three parts took %d writes", n)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				c.Lock()
+				c.Write([]byte{'<'})
+				c.Write([]byte{byte('b' + i)})
+				c.Write([]byte{'>'})
+				c.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c.Write([]byte("<z>")) // outside the lock: written too
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := <-got
+	if len(all) != 3*(1+20*50+1) {
+		t.Fatalf("%d bytes arrived, want %d", len(all), 3*(1+20*50+1))
+	}
+	for i := 0; i < len(all); i += 3 {
+		if all[i] != '<' || all[i+2] != '>' {
+			t.Fatalf("packets interleaved at byte %d: %q", i, all[i:i+3])
+		}
+	}
+	if string(all[len(all)-3:]) != "<z>" {
+		t.Errorf("the last write did not arrive last: %q", all[len(all)-3:])
+	}
+}
+
+// A write that fails closes the connection, so that paho sees it lost; later writes fail.
+func TestMQTTBufferedConnWriteError(t *testing.T) {
+	a, b := net.Pipe()
+	b.Close()
+	c := newBufferedConn(a)
+	c.Lock()
+	c.Write([]byte("x"))
+	c.Unlock()
+	if _, err := c.Write([]byte("y")); err == nil {
+		t.Fatal("a write after a failed one succeeded")
+	}
+	if _, err := a.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection is still open")
+	}
 }
