@@ -79,6 +79,7 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		// The handler checks the bytes of a structured message with its strict validator
 		// and decodes them then.
 		Undecoded: true,
+		More:      h.Taking,
 	}
 	go func() {
 		err := client.Subscribe(subCtx, opts.From, so, h.Deliver)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/go-amqp"
@@ -209,33 +210,122 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		return err
 	}
 	defer c.Close()
-	r, err := s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(16))
+	r, second, err := amqpReceiver(c, s, addr)
 	if err != nil {
 		return fmt.Errorf("open a link from %s: %w", addr, err)
 	}
 	so.ready()()
-	rcv := ceamqp.NewReceiver(r)
+	st := newAMQPSettler(ctx, r)
+	defer st.wait()
 	for {
-		m, err := rcv.Receive(ctx)
+		if err := st.failed(); err != nil {
+			return fmt.Errorf("settle a message from %s: %w", addr, err)
+		}
+		if !second && so.More != nil && !so.More() {
+			// Taking the next message would accept it (see amqpReceiver).
+			return nil
+		}
+		m, err := r.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("receive from %s: %w", addr, err)
 		}
-		am, ok := binding.UnwrapMessage(m).(*ceamqp.Message)
-		if !ok {
-			return fmt.Errorf("receive from %s: unexpected message type %T", addr, m)
-		}
-		d := amqpDelivery(addr, am.AMQP, so.structured())
+		d := amqpDelivery(addr, m, so.structured())
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err
 		}
-		if err := m.Finish(refuse); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("settle a message from %s: %w", addr, err)
+		if second {
+			st.settle(m, refuse)
 		}
 	}
+}
+
+// amqpReceiver opens the link to receive from. It asks for receiver settle mode second
+// (amqp 1.0 §2.8.2): a message is then accepted only by our disposition after it was
+// handled, and the broker's settlement confirms that. A broker that does not have mode
+// second (RabbitMQ 3) ends the session; the link is then opened again in mode first, in
+// which go-amqp v0.17 accepts and settles each message as Receive takes it: taken only when
+// it is handled next, a message can then be lost only when listen dies while handling it.
+func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string) (r *amqp.Receiver, second bool, err error) {
+	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit), amqp.LinkReceiverSettle(amqp.ModeSecond))
+	if err == nil {
+		return r, true, nil
+	}
+	// go-amqp v0.17 reports the broker's end of the session as text only.
+	if !strings.Contains(err.Error(), string(amqp.ErrorNotImplemented)) {
+		return nil, false, err
+	}
+	if s, err = c.NewSession(); err != nil {
+		return nil, false, err
+	}
+	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit))
+	return r, false, err
+}
+
+// amqpCredit is how many messages the broker may send ahead (amqp 1.0 §2.6.7), which also
+// bounds the messages handled but not yet settled. Messages sent ahead are not accepted
+// before they are handled, in either settle mode: when listen ends they go back to the broker.
+const amqpCredit = 256
+
+// amqpSettler settles handled messages without making the next one wait for the broker's
+// confirmation: each disposition waits for its answer in a goroutine of its own (at most
+// amqpCredit at once), while the receive loop goes on. A settlement that fails ends the
+// subscription; the messages it did not settle are the broker's to deliver again.
+type amqpSettler struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	r      *amqp.Receiver
+	slots  chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+}
+
+func newAMQPSettler(ctx context.Context, r *amqp.Receiver) *amqpSettler {
+	// Settling goes on after ctx ends, so that what was handled is settled before the link
+	// closes; a broker that does not answer holds it up for at most 10 s.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, func() { time.AfterFunc(10*time.Second, cancel) })
+	return &amqpSettler{ctx: sctx, cancel: cancel, r: r, slots: make(chan struct{}, amqpCredit)}
+}
+
+// settle accepts m, or rejects it when refuse says why it is no CloudEvent.
+func (s *amqpSettler) settle(m *amqp.Message, refuse error) {
+	s.slots <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.slots; s.wg.Done() }()
+		var err error
+		if refuse != nil {
+			// amqp 1.0 §2.8.15: the message's content could not be taken as what it
+			// claims to be.
+			err = s.r.RejectMessage(s.ctx, m, &amqp.Error{Condition: amqp.ErrorCondition("amqp:decode-error"), Description: refuse.Error()})
+		} else {
+			err = s.r.AcceptMessage(s.ctx, m)
+		}
+		if err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = err
+			}
+			s.mu.Unlock()
+		}
+	}()
+}
+
+func (s *amqpSettler) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// wait returns once every settlement begun has its answer.
+func (s *amqpSettler) wait() {
+	s.wg.Wait()
+	s.cancel()
 }
 
 func amqpDelivery(addr string, m *amqp.Message, structured func([]byte) (event.Event, error)) Delivery {

@@ -136,3 +136,44 @@ func TestAMQPDecodeNativeAndStringValues(t *testing.T) {
 func TestAMQPBrokerDown(t *testing.T) {
 	brokerDown(t, "amqp://"+closedPort(t)+"/q")
 }
+
+// A subscriber whose handler takes no more messages (More false) leaves the rest on the
+// broker, also where taking a message accepts it, and a message taken is handled before the
+// next: a second subscription gets every message the first did not handle.
+func TestAMQPLeavesWhatWasNotHandled(t *testing.T) {
+	for _, s := range amqpServers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			url := s.base + "/queue/" + uniq("cectl-more")
+			// The queue exists once a link was attached to it.
+			first := listen(t, url, SubscribeOptions{})
+			first.close(t)
+			tg := open(t, url)
+			events := testEvents(t)
+			for _, id := range []string{"m-1", "m-2", "m-3"} {
+				e := events[0].Clone()
+				e.SetID(id)
+				send(t, tg, Structured, &e)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			handled := 0
+			so := SubscribeOptions{Timeout: 10 * time.Second, More: func() bool { return handled < 1 }}
+			err := Subscribe(ctx, url, so, func(_ context.Context, d Delivery) error {
+				handled++
+				if d.Event.ID() != "m-1" {
+					t.Errorf("first subscription got %s", d.Event.ID())
+				}
+				return nil
+			})
+			if err != nil || handled != 1 {
+				t.Fatalf("first subscription: err %v, %d handled", err, handled)
+			}
+			l := listen(t, url, SubscribeOptions{})
+			for _, want := range []string{"m-2", "m-3"} {
+				if d := l.next(t); d.Event.ID() != want {
+					t.Fatalf("second subscription got %s, want %s", d.Event.ID(), want)
+				}
+			}
+		})
+	}
+}

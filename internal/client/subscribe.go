@@ -27,7 +27,8 @@ type Delivery struct {
 	Meta map[string]string
 	// Err says why the message is not a CloudEvent the binding allows. Such a message is
 	// still handed over so that it can be shown as rejected; afterwards it is settled so that
-	// it does not come back (JetStream: terminated, AMQP: rejected, others: acknowledged).
+	// it does not come back (JetStream: terminated, AMQP: rejected where the broker has
+	// receiver settle mode second, others: acknowledged).
 	Err error
 	// Reply, when not nil, answers the message with an event (NATS request/reply).
 	Reply func(ctx context.Context, e *event.Event) error
@@ -56,6 +57,11 @@ type SubscribeOptions struct {
 	// an event format other than JSON still has Err set. Binary messages are always decoded,
 	// since their attributes are spread over the transport's headers or properties.
 	Undecoded bool
+	// More, when not nil, is asked before a message is taken where taking it acknowledges it
+	// (AMQP 1.0 with a broker that has no receiver settle mode second, such as RabbitMQ):
+	// false ends the subscription, so that a handler that takes no more messages (its count
+	// reached) does not cost the broker one.
+	More func() bool
 }
 
 // structured returns how structured payloads are decoded.

@@ -82,6 +82,10 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	return fmt.Errorf("the message was not taken: %d %s", w.code, http.StatusText(w.code))
 }
 
+// Taking reports whether Deliver still takes messages: false once --count was reached or
+// listen began to stop (client.SubscribeOptions.More).
+func (h *Handler) Taking() bool { return !h.isStopping() && !h.countDone() }
+
 // refuse shows a message as rejected and returns the *client.Rejected that settles it.
 func (h *Handler) refuse(w http.ResponseWriter, rep *Report, d client.Delivery, status int, reason string) error {
 	rep.Target, rep.Header = describeDelivery(d)
