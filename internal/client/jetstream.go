@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
-	cejs "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 )
@@ -26,7 +24,7 @@ import (
 //
 // sdk-go's JetStream sender would create the stream with subjects "<STREAM>.*" whatever the
 // subject, and it drops the PubAck, so we publish our JSON bytes ourselves and report the
-// stream sequence. Receiving uses sdk-go's consumer with our subscriber, which
+// stream sequence. Receiving subscribes with nats.go as for core NATS (natsConsume) and
 // creates durable consumers itself: a consumer that nats.go creates is deleted when the
 // subscription ends, which would make a durable name useless.
 
@@ -225,17 +223,15 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 	if err := ensureStream(js, stream, subject); err != nil {
 		return err
 	}
-	c, err := cejs.NewConsumerFromConn(nc, stream, subject, nil, nil)
-	if err != nil {
-		return err
-	}
-	c.Subscriber = &jsSubscriber{
+	js2 := &jsSubscriber{
 		stream: stream, durable: durable, start: start, deliver: policy,
 		ready: so.ready(), nc: nc,
 	}
-	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
-		msg := m.(*cejs.Message).Msg
-		d := natsDelivery("jetstream", msg, so.structured())
+	structured := so.structured()
+	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
+		return js2.Subscribe(js, subject, cb)
+	}, func(msg *nats.Msg) error {
+		d := natsDelivery("jetstream", msg, structured)
 		if md, err := msg.Metadata(); err == nil {
 			d.Meta["stream"] = md.Stream
 			d.Meta["consumer"] = md.Consumer
@@ -292,7 +288,7 @@ func jsDeliverPolicy(raw, start string) (*nats.ConsumerConfig, error) {
 	return cfg, nil
 }
 
-// jsSubscriber is the sdk-go Subscriber that creates the consumer: ephemeral consumers through
+// jsSubscriber creates the consumer and subscribes: ephemeral consumers through
 // nats.go (deleted when the subscription ends), durable ones explicitly so that they outlive
 // this run.
 type jsSubscriber struct {

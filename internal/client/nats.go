@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
-	cenats "github.com/cloudevents/sdk-go/protocol/nats/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 )
@@ -24,8 +22,9 @@ import (
 // Sending publishes our JSON bytes with nats.go and flushes: a flushed publish is what
 // "delivered" means on core NATS, which acknowledges nothing. sdk-go's NATS sender does the
 // same publish but copies each payload through a buffer first, which cost a fifth of the
-// throughput. Receiving uses sdk-go's consumer; the payload is decoded with our JSON codec,
-// not sdk-go's.
+// throughput. Receiving subscribes with nats.go too (natsConsume): sdk-go's consumer only
+// adds a hand-over between goroutines per message. The payload is decoded with our JSON
+// codec, not sdk-go's.
 
 var natsKeys = []string{"queue", "creds"}
 
@@ -325,14 +324,12 @@ func subscribeNATS(ctx context.Context, ep endpoint, so SubscribeOptions, handle
 		return err
 	}
 	defer nc.Close()
-	c, err := cenats.NewConsumerFromConn(nc, ep.path)
-	if err != nil {
-		return err
-	}
-	c.Subscriber = &natsReadySubscriber{queue: ep.q.Get("queue"), ready: so.ready()}
-	return consume(ctx, c, func(ctx context.Context, m binding.Message) error {
-		msg := m.(*cenats.Message).Msg
-		d := natsDelivery("nats", msg, so.structured())
+	rs := &natsReadySubscriber{queue: ep.q.Get("queue"), ready: so.ready()}
+	structured := so.structured()
+	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
+		return rs.Subscribe(nc, ep.path, cb)
+	}, func(msg *nats.Msg) error {
+		d := natsDelivery("nats", msg, structured)
 		if msg.Reply != "" {
 			d.Reply = natsReplier(nc, msg.Reply)
 		}
@@ -387,42 +384,48 @@ func natsDelivery(transport string, msg *nats.Msg, structured func([]byte) (even
 	return d
 }
 
-// inbound is what sdk-go's NATS and JetStream consumers offer.
-type inbound interface {
-	OpenInbound(ctx context.Context) error
-	Receive(ctx context.Context) (binding.Message, error)
-}
-
-// consume runs an sdk-go consumer: OpenInbound subscribes and blocks until the context ends,
-// Receive hands over one message at a time, and each goes to handle before the next is taken.
-// It returns handle's first error, or the subscription's, or nil when ctx ends.
-func consume(ctx context.Context, c inbound, handle func(context.Context, binding.Message) error) error {
-	ictx, cancel := context.WithCancel(quiet(ctx))
-	defer cancel()
-	opened := make(chan error, 1)
-	go func() {
-		opened <- c.OpenInbound(ictx)
-		cancel()
-	}()
-	var herr error
-	for {
-		m, err := c.Receive(ictx)
-		if err != nil {
-			break
+// natsConsume subscribes with subscribe and hands each message to handle from nats.go's
+// delivery goroutine of the subscription, one at a time and in order, until ctx ends, handle
+// fails or the connection is closed for good. sdk-go's consumers put a channel and another
+// goroutine between the two, a hand-over per message. Once natsConsume returns, handle runs no
+// more. It returns handle's error, or nil when ctx ended.
+func natsConsume(ctx context.Context, nc *nats.Conn, subscribe func(nats.MsgHandler) (*nats.Subscription, error), handle func(*nats.Msg) error) error {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		failure error
+	)
+	failed := make(chan struct{})
+	cb := func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-		if herr = handle(ctx, m); herr != nil {
-			break
+		if err := handle(m); err != nil {
+			stopped, failure = true, err
+			close(failed)
 		}
 	}
-	cancel()
-	oerr := <-opened
-	switch {
-	case herr != nil:
-		return herr
-	case ctx.Err() != nil:
-		return nil
-	case oerr == nil:
-		return errors.New("the subscription ended")
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	sub, err := subscribe(cb)
+	if err != nil {
+		return err
 	}
-	return oerr
+	var result error
+	select {
+	case <-ctx.Done():
+	case <-failed:
+	case <-closed:
+		result = errors.New("the connection to the NATS server was closed")
+	}
+	mu.Lock()
+	stopped = true
+	if failure != nil {
+		result = failure
+	}
+	mu.Unlock()
+	_ = sub.Unsubscribe()
+	return result
 }

@@ -318,3 +318,37 @@ func TestSubjectWithin(t *testing.T) {
 		}
 	}
 }
+
+// A handler's error ends the subscription with that error, and no message is handled after
+// Subscribe returned.
+func TestNATSHandlerErrorEndsSubscription(t *testing.T) {
+	base := startNATS(t)
+	url := base + "/" + uniq("cectl.test.stop")
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	var calls atomic.Int32
+	go func() {
+		so := SubscribeOptions{Timeout: 10 * time.Second, Ready: func() { close(ready) }}
+		done <- Subscribe(context.Background(), url, so, func(context.Context, Delivery) error {
+			calls.Add(1)
+			return errors.New("record full")
+		})
+	}()
+	<-ready
+	tg := open(t, url)
+	for range 5 {
+		send(t, tg, Structured, testEvents(t)[0])
+	}
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "record full" {
+			t.Fatalf("Subscribe returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscription did not end")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handled %d messages, want 1", n)
+	}
+}
