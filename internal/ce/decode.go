@@ -25,22 +25,16 @@ func DecodeValidated(doc []byte) (event.Event, error) { return decode(doc, true)
 
 func decode(doc []byte, checked bool) (event.Event, error) {
 	// One pass collects the members; specversion decides how the others read.
-	type member struct {
-		name string
-		raw  json.RawMessage
-	}
 	var buf [16]member
-	members := buf[:0]
-	var svRaw json.RawMessage
-	err := forEachMember(doc, checked, func(name string, raw json.RawMessage) error {
-		if name == "specversion" {
-			svRaw = raw
-		}
-		members = append(members, member{name, raw})
-		return nil
-	})
+	members, err := appendMembers(buf[:0], doc, checked)
 	if err != nil {
 		return event.Event{}, err
+	}
+	var svRaw json.RawMessage
+	for _, m := range members {
+		if m.name == "specversion" {
+			svRaw = m.raw
+		}
 	}
 	if svRaw == nil {
 		return event.Event{}, errors.New("missing required attribute \"specversion\"")
@@ -156,6 +150,12 @@ func setData(e *event.Event, raw json.RawMessage) error {
 			return fmt.Errorf("data: %w", err)
 		}
 		e.DataEncoded = []byte(s)
+		return nil
+	}
+	// The document is valid JSON (appendMembers or the validator checked it), so data
+	// without white space is compact already.
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		e.DataEncoded = append(make([]byte, 0, len(raw)), raw...)
 		return nil
 	}
 	compact, ok := compactJSON(make([]byte, 0, len(raw)), raw)

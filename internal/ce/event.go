@@ -76,10 +76,14 @@ func SetAttribute(e *event.Event, name, value string) error {
 		*f.id = value
 	case name == "type":
 		*f.typ = value
+	// The pointer attributes take a copy, so that value itself does not escape: every
+	// attribute of every decoded event passes through here.
 	case name == "subject":
-		*f.subject = &value
+		v := value
+		*f.subject = &v
 	case name == "datacontenttype":
-		*f.dct = &value
+		v := value
+		*f.dct = &v
 	case name == "source":
 		u, err := url.Parse(value)
 		if err != nil {
@@ -105,7 +109,8 @@ func SetAttribute(e *event.Event, name, value string) error {
 		}
 		f.v03.SchemaURL = &types.URIRef{URL: *u}
 	case name == "datacontentencoding" && f.v03 != nil:
-		f.v03.DataContentEncoding = &value
+		v := value
+		f.v03.DataContentEncoding = &v
 	default:
 		return setExtension(f.extensions, name, value)
 	}

@@ -6,37 +6,43 @@ import (
 	"fmt"
 )
 
-// errNotObject is returned by forEachMember for a document that is valid JSON but no object.
+// errNotObject is returned by appendMembers for a document that is valid JSON but no object.
 type errNotObject struct{ found string }
 
 func (e *errNotObject) Error() string { return "an event must be a JSON object, found " + e.found }
 
-// forEachMember calls fn with the name and raw value of each member of the JSON object doc,
-// in document order. It walks the bytes once instead of decoding into a map: events are
-// decoded on the hot path of send --from and listen. checked says doc is known to be valid
-// JSON already, so the syntax check is not repeated.
-func forEachMember(doc []byte, checked bool, fn func(name string, raw json.RawMessage) error) error {
+// member is one member of a JSON object: its name and its raw value.
+type member struct {
+	name string
+	raw  json.RawMessage
+}
+
+// appendMembers appends the members of the JSON object doc to dst, in document order. It walks
+// the bytes once instead of decoding into a map: events are decoded on the hot path of send
+// --from and listen. checked says doc is known to be valid JSON already, so the syntax check
+// is not repeated.
+func appendMembers(dst []member, doc []byte, checked bool) ([]member, error) {
 	if !checked && !json.Valid(doc) {
 		var v any
 		err := json.Unmarshal(doc, &v)
 		if err == nil {
 			err = errors.New("malformed")
 		}
-		return fmt.Errorf("invalid JSON: %w", err)
+		return dst, fmt.Errorf("invalid JSON: %w", err)
 	}
 	i := skipSpace(doc, 0)
 	switch doc[i] {
 	case '{':
 	case '[':
-		return &errNotObject{"an array"}
+		return dst, &errNotObject{"an array"}
 	case '"':
-		return &errNotObject{"a string"}
+		return dst, &errNotObject{"a string"}
 	case 'n':
-		return &errNotObject{"null"}
+		return dst, &errNotObject{"null"}
 	case 't', 'f':
-		return &errNotObject{"a boolean"}
+		return dst, &errNotObject{"a boolean"}
 	default:
-		return &errNotObject{"a number"}
+		return dst, &errNotObject{"a number"}
 	}
 	i = skipSpace(doc, i+1)
 	for doc[i] != '}' {
@@ -45,26 +51,52 @@ func forEachMember(doc []byte, checked bool, fn func(name string, raw json.RawMe
 		var name string
 		if hasEscape(key) {
 			if err := json.Unmarshal(key, &name); err != nil {
-				return err
+				return dst, err
 			}
 		} else {
-			name = string(key[1 : len(key)-1])
+			name = memberName(key[1 : len(key)-1])
 		}
 		i = skipSpace(doc, end)
 		i = skipSpace(doc, i+1) // the colon
 		vend := skipValue(doc, i)
-		if err := fn(name, doc[i:vend]); err != nil {
-			return err
-		}
+		dst = append(dst, member{name, doc[i:vend]})
 		i = skipSpace(doc, vend)
 		if doc[i] == ',' {
 			i = skipSpace(doc, i+1)
 		}
 	}
-	return nil
+	return dst, nil
 }
 
-// The helpers below assume valid JSON, which forEachMember checked first.
+// memberName returns the name as a string, without allocating for the attributes that most
+// events have.
+func memberName(b []byte) string {
+	switch string(b) {
+	case "specversion":
+		return "specversion"
+	case "id":
+		return "id"
+	case "source":
+		return "source"
+	case "type":
+		return "type"
+	case "time":
+		return "time"
+	case "subject":
+		return "subject"
+	case "datacontenttype":
+		return "datacontenttype"
+	case "dataschema":
+		return "dataschema"
+	case "data":
+		return "data"
+	case "data_base64":
+		return "data_base64"
+	}
+	return string(b)
+}
+
+// The helpers below assume valid JSON, which appendMembers checked first.
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
