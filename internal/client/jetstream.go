@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
@@ -223,9 +224,11 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 	if err := ensureStream(js, stream, subject); err != nil {
 		return err
 	}
+	acks := &jsAcker{nc: nc}
+	defer acks.stop()
 	js2 := &jsSubscriber{
 		stream: stream, durable: durable, start: start, deliver: policy,
-		ready: so.ready(), nc: nc,
+		ready: so.ready(), nc: nc, acks: acks,
 	}
 	structured := so.structured()
 	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
@@ -247,8 +250,83 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 			// Not a CloudEvent: redelivering it would not change that.
 			return msg.Term()
 		}
-		return msg.Ack()
+		return acks.handled(msg)
 	})
+}
+
+// Acknowledgement groups: with the consumer's ack policy "all", acknowledging a message
+// acknowledges every one before it, so listen acknowledges the last handled message once
+// ackGroup more were handled, or ackDelay after the first of them, or when the subscription
+// ends. A consumer made for one subscription delivers in stream order and the messages are
+// handled one at a time in that order, so every message a group's ack covers was shown and
+// recorded; one that was not (its record failed, or it came after --count) ends the
+// subscription before its group is acknowledged. Acknowledging one message in 64 spares the
+// client and the server most of the work of acknowledging.
+const (
+	ackGroup = 64
+	ackDelay = 20 * time.Millisecond
+)
+
+// jsAcker acknowledges handled messages, in groups when the consumer allows it.
+type jsAcker struct {
+	nc      *nats.Conn
+	grouped bool
+	mu      sync.Mutex
+	last    *nats.Msg // the last handled message not yet acknowledged
+	pending int
+	timer   *time.Timer
+}
+
+func (a *jsAcker) handled(msg *nats.Msg) error {
+	if !a.grouped {
+		return msg.Ack()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last = msg
+	a.pending++
+	if a.pending >= ackGroup {
+		return a.flushLocked()
+	}
+	if a.pending == 1 {
+		if a.timer == nil {
+			a.timer = time.AfterFunc(ackDelay, a.flush)
+		} else {
+			a.timer.Reset(ackDelay)
+		}
+	}
+	return nil
+}
+
+func (a *jsAcker) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = a.flushLocked()
+}
+
+func (a *jsAcker) flushLocked() error {
+	if a.last == nil {
+		return nil
+	}
+	msg := a.last
+	a.last, a.pending = nil, 0
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	return msg.Ack()
+}
+
+// stop acknowledges what was handled and waits until the server has read it.
+func (a *jsAcker) stop() {
+	a.mu.Lock()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	err := a.flushLocked()
+	a.mu.Unlock()
+	if err == nil && !a.nc.IsClosed() {
+		_ = a.nc.FlushTimeout(5 * time.Second)
+	}
 }
 
 func firstNonEmpty(a, b string) string {
@@ -291,16 +369,24 @@ func jsDeliverPolicy(raw, start string) (*nats.ConsumerConfig, error) {
 // jsSubscriber creates the consumer and subscribes: ephemeral consumers through
 // nats.go (deleted when the subscription ends), durable ones explicitly so that they outlive
 // this run.
+// Ephemeral consumers have the ack policy "all" (acknowledgement groups, see ackGroup): they
+// live for one subscription, which handles their messages in the order they come. Durable
+// ones it creates have "explicit", and each message is acknowledged; an existing durable
+// keeps its policy.
 type jsSubscriber struct {
 	stream, durable, start string
 	deliver                *nats.ConsumerConfig
 	ready                  func()
 	nc                     *nats.Conn
+	ackAll                 bool     // set by Subscribe: the consumer's ack policy is "all"
+	acks                   *jsAcker // told the policy before the first message comes
 }
 
 func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb nats.MsgHandler, _ ...nats.SubOpt) (*nats.Subscription, error) {
-	opts := []nats.SubOpt{nats.BindStream(s.stream), nats.ManualAck(), nats.AckExplicit()}
+	opts := []nats.SubOpt{nats.BindStream(s.stream), nats.ManualAck()}
 	if s.durable == "" {
+		opts = append(opts, nats.AckAll())
+		s.ackAll = true
 		switch s.deliver.DeliverPolicy {
 		case nats.DeliverNewPolicy:
 			opts = append(opts, nats.DeliverNew())
@@ -314,18 +400,21 @@ func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb na
 			opts = append(opts, nats.StartTime(*s.deliver.OptStartTime))
 		}
 	} else {
-		_, err := js.ConsumerInfo(s.stream, s.durable)
+		info, err := js.ConsumerInfo(s.stream, s.durable)
 		switch {
 		case errors.Is(err, nats.ErrConsumerNotFound):
 			cfg := *s.deliver
 			cfg.Durable = s.durable
 			cfg.DeliverSubject = nats.NewInbox()
+			// Explicit: a durable consumer outlives this run, and the next run may get a
+			// message this one left unacknowledged after later ones, which an ack of
+			// policy "all" would then acknowledge unhandled.
 			cfg.AckPolicy = nats.AckExplicitPolicy
 			cfg.FilterSubject = subject
 			// A message pushed while no subscription was bound (between two runs of
 			// listen, before the server saw the old one go) waits out the ack wait before
-			// it comes again: keep that short, since listen acks each message as soon as
-			// it was shown and recorded.
+			// it comes again: keep that short, since listen acknowledges messages within
+			// ackDelay of their being shown and recorded.
 			cfg.AckWait = 5 * time.Second
 			if _, err := js.AddConsumer(s.stream, &cfg); err != nil {
 				return nil, fmt.Errorf("create durable consumer %s on stream %s: %w", s.durable, s.stream, err)
@@ -334,8 +423,13 @@ func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb na
 			return nil, fmt.Errorf("durable consumer %s on stream %s: %w", s.durable, s.stream, err)
 		case s.start != "":
 			return nil, &UsageError{Err: fmt.Errorf("durable consumer %s exists; it keeps its start position, so drop start=%s or use a new name", s.durable, s.start)}
+		default:
+			s.ackAll = info.Config.AckPolicy == nats.AckAllPolicy
 		}
 		opts = append(opts, nats.Bind(s.stream, s.durable))
+	}
+	if s.acks != nil {
+		s.acks.grouped = s.ackAll
 	}
 	sub, err := js.Subscribe(subject, cb, opts...)
 	if err != nil {

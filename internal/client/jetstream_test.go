@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +218,101 @@ func TestJetStreamRejectedByHandlerIsTerminated(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Acknowledgements go in groups where the consumer's policy is "all" (always for the
+// ephemeral consumers listen makes), but only ever for handled messages: the handled ones are
+// acknowledged soon (within ackDelay) and when the subscription ends; the one the handler
+// failed on is not.
+func TestJetStreamGroupedAcksCoverOnlyHandledMessages(t *testing.T) {
+	base := startNATS(t)
+	url, stream, subject := jsURL(base)
+	tg := open(t, url)
+	ev := testEvents(t)[0]
+	publish := func(from, to int) {
+		for i := from; i <= to; i++ {
+			e := ev.Clone()
+			e.SetID(strconv.Itoa(i))
+			if res := tg.Send(context.Background(), Structured, &e); !res.ACK {
+				t.Errorf("send %d: %v", i, res.Err)
+			}
+		}
+	}
+	nc, err := nats.Connect(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	publish(1, 100)
+	if _, err := js.AddConsumer(stream, &nats.ConsumerConfig{Durable: "grouped", DeliverSubject: nats.NewInbox(),
+		DeliverPolicy: nats.DeliverAllPolicy, AckPolicy: nats.AckAllPolicy, FilterSubject: subject, AckWait: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, durable := range []string{"", "grouped"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ready := make(chan struct{})
+		done := make(chan error, 1)
+		consumer := make(chan string, 1)
+		handled := 0
+		so := SubscribeOptions{Timeout: 10 * time.Second, Durable: durable, Ready: func() { close(ready) }}
+		if durable == "" {
+			so.Start = "all"
+		}
+		go func() {
+			done <- Subscribe(ctx, url, so, func(_ context.Context, d Delivery) error {
+				n, _ := strconv.Atoi(d.Event.ID())
+				if n != handled+1 {
+					t.Errorf("%q: got message %d after %d", durable, n, handled)
+				}
+				if n == 100 {
+					consumer <- d.Meta["consumer"]
+				}
+				if n == 103 {
+					return errors.New("the record is full")
+				}
+				handled = n
+				return nil
+			})
+		}()
+		<-ready
+		name := <-consumer
+		// Everything handled so far is acknowledged within ackDelay, while listening.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ci, err := js.ConsumerInfo(stream, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.Config.AckPolicy != nats.AckAllPolicy {
+				t.Fatalf("%q: consumer %s has ack policy %s, want all", durable, name, ci.Config.AckPolicy)
+			}
+			if ci.AckFloor.Stream >= 100 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: ack floor %d after handling 100 messages", durable, ci.AckFloor.Stream)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if durable == "" {
+			publish(101, 105)
+		}
+		if err := <-done; err == nil || err.Error() != "the record is full" {
+			t.Fatalf("%q: Subscribe returned %v", durable, err)
+		}
+		if durable == "" {
+			continue // the ephemeral consumer went with its subscription
+		}
+		ci, err := js.ConsumerInfo(stream, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.AckFloor.Stream != 102 {
+			t.Fatalf("after the failure: ack floor %d, want 102 (103 was not handled)", ci.AckFloor.Stream)
+		}
 	}
 }
