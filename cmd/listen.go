@@ -388,6 +388,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		return err
 	}
 	cfg := setup.cfg
+	collectForThroughput(f.Getenv)
 
 	if opts.Record != "" {
 		rec, err := listen.OpenRecorder(opts.Record)

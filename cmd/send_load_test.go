@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"math/rand/v2"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -61,5 +62,23 @@ func TestProtoEventIsWhatTheFlagsBuild(t *testing.T) {
 		if v, _ := first.Extensions()["region"]; v == "us" {
 			t.Errorf("%v: the copy shares its extensions with the prototype", args)
 		}
+	}
+}
+
+func TestCollectForThroughputLeavesGOGCAlone(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	collectForThroughput(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("without GOGC: GC percent %d, want 400", got)
+	}
+	collectForThroughput(func(k string) string {
+		if k == "GOGC" {
+			return "50"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set: GC percent changed to %d", got)
 	}
 }
