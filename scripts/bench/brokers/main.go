@@ -71,7 +71,20 @@ func run() error {
 	flag.StringVar(&amqpURL, "amqp", "", "AMQP 1.0 broker URL, e.g. amqp://guest:guest@127.0.0.1:5672 (no default)")
 	flag.StringVar(&only, "only", "", "comma-separated transports to run (nats,jetstream,kafka,mqtt,amqp)")
 	e2e := flag.Bool("e2e", false, "measure raw publish -> broker -> raw subscribe end to end instead")
+	deleteStream := flag.String("delete-stream", "", "delete this JetStream stream on -nats and do nothing else (the end-to-end script's clean-up)")
 	flag.Parse()
+	if *deleteStream != "" {
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, err := nc.JetStream()
+		if err != nil {
+			return err
+		}
+		return js.DeleteStream(*deleteStream)
+	}
 
 	var stops []func()
 	defer func() {
