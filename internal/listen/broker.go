@@ -38,10 +38,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	defer h.putExchange(x)
 	rep := &x.rep
 	*rep = Report{Received: h.cfg.Now(), Method: "RECEIVE"}
-	rep.Proto = strings.ToUpper(d.Meta["transport"])
-	if rep.Proto == "" {
-		rep.Proto = "BROKER"
-	}
+	rep.Proto = protoName(d.Meta["transport"])
 	rep.Remote = rep.Proto
 	w := &x.answer
 	w.reset()
@@ -85,6 +82,25 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 // Taking reports whether Deliver still takes messages: false once --count was reached or
 // listen began to stop (client.SubscribeOptions.More).
 func (h *Handler) Taking() bool { return !h.isStopping() && !h.countDone() }
+
+// protoName is what a report shows as the protocol: the transport's name in upper case.
+func protoName(transport string) string {
+	switch transport {
+	case "nats":
+		return "NATS"
+	case "jetstream":
+		return "JETSTREAM"
+	case "kafka":
+		return "KAFKA"
+	case "mqtt":
+		return "MQTT"
+	case "amqp":
+		return "AMQP"
+	case "":
+		return "BROKER"
+	}
+	return strings.ToUpper(transport)
+}
 
 // refuse shows a message as rejected and returns the *client.Rejected that settles it.
 func (h *Handler) refuse(w http.ResponseWriter, rep *Report, d client.Delivery, status int, reason string) error {
