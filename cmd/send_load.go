@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/load"
@@ -221,6 +224,82 @@ func (p *protoEvent) event(env *load.Env) *event.Event {
 	return e
 }
 
+// jsonTemplate is the prototype event encoded once in the JSON format, cut where its id and
+// time go, for the structured-only brokers (NATS, JetStream: nats binding §3): event writes
+// what encoding a copy of the prototype would, without building and encoding an event.
+type jsonTemplate struct {
+	parts [][]byte // the text around the cuts
+	cuts  []byte   // what goes in each cut: 'i' the id, 't' the time
+	size  int
+}
+
+// newJSONTemplate encodes p's event with marks for the id and time it changes; nil when a
+// mark cannot be found exactly once, and the copies are then encoded one by one.
+func newJSONTemplate(p *protoEvent) *jsonTemplate {
+	const idMark = "cectl-id-mark-3f9a1c"
+	timeMark := time.Date(1999, 12, 31, 23, 59, 58, 987654321, time.UTC)
+	e := p.first.Clone()
+	type cut struct {
+		at, n int
+		kind  byte
+	}
+	var cuts []cut
+	doc := []byte{}
+	if p.id {
+		e.SetID(idMark)
+	}
+	if p.tstamp {
+		e.SetTime(timeMark)
+	}
+	doc = ce.AppendJSON(doc, &e)
+	for _, m := range []struct {
+		on     bool
+		member string
+		kind   byte
+	}{
+		{p.id, `"id":"` + idMark + `"`, 'i'},
+		{p.tstamp, `"time":"` + timeMark.Format(time.RFC3339Nano) + `"`, 't'},
+	} {
+		if !m.on {
+			continue
+		}
+		if bytes.Count(doc, []byte(m.member)) != 1 {
+			return nil
+		}
+		at := bytes.Index(doc, []byte(m.member))
+		name, _, _ := strings.Cut(m.member, ":")
+		start := at + len(name) + 2 // after `"name":"`
+		cuts = append(cuts, cut{start, len(m.member) - len(name) - 3, m.kind})
+	}
+	slices.SortFunc(cuts, func(a, b cut) int { return a.at - b.at })
+	t := &jsonTemplate{size: len(doc) + 64}
+	prev := 0
+	for _, c := range cuts {
+		t.parts = append(t.parts, doc[prev:c.at])
+		t.cuts = append(t.cuts, c.kind)
+		prev = c.at + c.n
+	}
+	t.parts = append(t.parts, doc[prev:])
+	return t
+}
+
+func (t *jsonTemplate) event(env *load.Env) []byte {
+	dst := make([]byte, 0, t.size)
+	for i, part := range t.parts {
+		dst = append(dst, part...)
+		if i == len(t.cuts) {
+			break
+		}
+		switch t.cuts[i] {
+		case 'i':
+			dst = uuidTemplate.Append(dst, env)
+		case 't':
+			dst = env.Now.UTC().AppendFormat(dst, time.RFC3339Nano)
+		}
+	}
+	return dst
+}
+
 func hasAny(ts []*load.Template) bool {
 	for _, t := range ts {
 		if t != nil {
@@ -261,6 +340,9 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 		}
 	} else if next.tpl != nil && next.tpl.static() {
 		next.proto = newProtoEvent(&opts.Event, next.first)
+		if _, ok := t.(client.StructuredSender); ok && mode == client.Structured {
+			next.json = newJSONTemplate(next.proto)
+		}
 	}
 
 	total := lf.Count
@@ -272,6 +354,10 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 		if next.base != nil {
 			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
 			return 1, t.(client.MessageSender).SendMessage(sctx, next.base.message(&env))
+		}
+		if next.json != nil {
+			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
+			return 1, t.(client.StructuredSender).SendStructured(sctx, next.json.event(&env))
 		}
 		first := (seq-1)*perRequest + 1
 		n := perRequest
@@ -339,6 +425,7 @@ type source struct {
 	first      *event.Event
 	base       *baseMessage
 	proto      *protoEvent
+	json       *jsonTemplate
 	file       []*event.Event
 	fileEvents int
 }

@@ -57,6 +57,20 @@ func TestProtoEventIsWhatTheFlagsBuild(t *testing.T) {
 		if g, w := string(ce.AppendJSON(nil, got)), string(ce.AppendJSON(nil, want)); g != w {
 			t.Errorf("%v:\n got %s\nwant %s", args, g, w)
 		}
+		// The structured brokers get the prototype encoded once, cut where id and time go:
+		// the same bytes as encoding a copy.
+		jt := newJSONTemplate(p)
+		if jt == nil {
+			t.Fatalf("%v: no JSON template", args)
+		}
+		for i := range 3 {
+			at := now.Add(time.Duration(i) * 1234567 * time.Nanosecond)
+			g := jt.event(&load.Env{Seq: 3, Now: at, Rand: rand.New(rand.NewPCG(5, uint64(i)))})
+			w := ce.AppendJSON(nil, p.event(&load.Env{Seq: 3, Now: at, Rand: rand.New(rand.NewPCG(5, uint64(i)))}))
+			if string(g) != string(w) {
+				t.Errorf("%v: template\n got %s\nwant %s", args, g, w)
+			}
+		}
 		// The copy is the copy's own: changing it leaves the prototype alone.
 		_ = ce.SetExtension(got, "region", "us")
 		if v, _ := first.Extensions()["region"]; v == "us" {

@@ -41,6 +41,13 @@ func EffectiveMode(t Target, m Mode) (Mode, error) {
 	return m, nil
 }
 
+// StructuredSender is a Target that can send an event already encoded in the JSON event format
+// (structured mode), so that a load run without placeholders encodes the event once and
+// changes only its id and time. body must be one valid JSON event.
+type StructuredSender interface {
+	SendStructured(ctx context.Context, body []byte) Result
+}
+
 // RequestChecker is a Target that can say before sending that it has no request/reply.
 type RequestChecker interface {
 	CheckRequest() error

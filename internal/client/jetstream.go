@@ -156,7 +156,11 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.
 	}
 	// The payload is the JSON event and nothing else (nats binding §3.1), which is what
 	// sdk-go's writer would copy it into; structured mode has no headers.
-	body := ce.AppendJSON(make([]byte, 0, 512), e)
+	return t.SendStructured(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
+}
+
+// SendStructured publishes a JSON event as Send does.
+func (t *jetStreamTarget) SendStructured(ctx context.Context, body []byte) Result {
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {

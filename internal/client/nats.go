@@ -142,7 +142,11 @@ func (t *natsTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 	if err != nil {
 		return Result{Err: err}
 	}
-	body := ce.AppendJSON(make([]byte, 0, 512), e)
+	return t.SendStructured(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
+}
+
+// SendStructured publishes a JSON event as Send does.
+func (t *natsTarget) SendStructured(ctx context.Context, body []byte) Result {
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
 		nc, err := t.conn.get(ctx)
 		if err != nil {
