@@ -152,10 +152,11 @@ func (t *natsTarget) SendStructured(ctx context.Context, body []byte) Result {
 		if err != nil {
 			return notDelivered(err)
 		}
-		if err := nc.Publish(t.subject, body); err != nil {
-			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, err))
+		pubErr, err := t.flushes.publish(ctx, nc, t.subject, body, connectTimeout(t.opts.Timeout))
+		if pubErr != nil {
+			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, pubErr))
 		}
-		if err := t.flushes.confirm(ctx, nc, connectTimeout(t.opts.Timeout)); err != nil {
+		if err != nil {
 			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
 		return ack("NATS", "published")
@@ -164,10 +165,12 @@ func (t *natsTarget) SendStructured(ctx context.Context, body []byte) Result {
 
 // flushGroup lets concurrent publishers share the round trip that confirms their messages: a
 // PONG answers a PING only after the server has read everything the connection sent before
-// it, so one flush confirms every publish made before it started. A publisher waits for the
-// next flush to start after its publish; while one is on the wire the publishers that come
-// meanwhile gather for the next. Under load this is one round trip for many messages
-// instead of one each, for the client and for the server.
+// it, so one flush confirms every message published before it. A round publishes the
+// messages gathered for it and then flushes; while one round is on the wire, the messages
+// that come meanwhile gather for the next. Under load this is one round trip for many
+// messages instead of one each, and a few writes instead of one per message (nats.go writes
+// out each publish on its own when publishes come one by one), for the client and for the
+// server.
 type flushGroup struct {
 	mu      sync.Mutex
 	running bool
@@ -175,34 +178,45 @@ type flushGroup struct {
 }
 
 type flushRound struct {
-	nc   *nats.Conn
-	done chan struct{}
-	err  error
+	nc      *nats.Conn
+	subject string
+	bodies  [][]byte
+	errs    []error // per body: why it could not be published
+	done    chan struct{}
+	err     error // why the server did not confirm the round
 }
 
-// confirm returns once the server has read what nc sent before the call, or the error that
-// kept it from saying so.
-func (g *flushGroup) confirm(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+// publish publishes body to subject on nc and returns once the server has read it: pubErr
+// says why it could not be published, err why the server did not confirm it.
+func (g *flushGroup) publish(ctx context.Context, nc *nats.Conn, subject string, body []byte, timeout time.Duration) (pubErr, err error) {
 	g.mu.Lock()
 	r := g.next
-	if r == nil || r.nc != nc {
-		if r != nil {
-			// Another connection (not one this target shares): flush it alone.
-			g.mu.Unlock()
-			return nc.FlushTimeout(timeout)
+	if r != nil && (r.nc != nc || r.subject != subject) {
+		// Not what this group gathers (a connection or subject of its own): alone.
+		g.mu.Unlock()
+		if err := nc.Publish(subject, body); err != nil {
+			return err, nil
 		}
-		r = &flushRound{nc: nc, done: make(chan struct{})}
+		return nil, nc.FlushTimeout(timeout)
+	}
+	if r == nil {
+		r = &flushRound{nc: nc, subject: subject, done: make(chan struct{})}
 		g.next = r
 	}
+	i := len(r.bodies)
+	r.bodies = append(r.bodies, body)
 	if !g.running {
 		g.start(timeout)
 	}
 	g.mu.Unlock()
 	select {
 	case <-r.done:
-		return r.err
+		if r.errs[i] != nil {
+			return r.errs[i], nil
+		}
+		return nil, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -212,6 +226,10 @@ func (g *flushGroup) start(timeout time.Duration) {
 	g.next = nil
 	g.running = true
 	go func() {
+		r.errs = make([]error, len(r.bodies))
+		for i, b := range r.bodies {
+			r.errs[i] = r.nc.Publish(r.subject, b)
+		}
 		r.err = r.nc.FlushTimeout(timeout)
 		close(r.done)
 		g.mu.Lock()
