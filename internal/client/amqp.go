@@ -286,9 +286,10 @@ type amqpSettler struct {
 
 func newAMQPSettler(ctx context.Context, r *amqp.Receiver) *amqpSettler {
 	// Settling goes on after ctx ends, so that what was handled is settled before the link
-	// closes; a broker that does not answer holds it up for at most 10 s.
+	// closes; a broker that does not answer holds it up for at most 5 s, within listen's
+	// grace for stopping.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	context.AfterFunc(ctx, func() { time.AfterFunc(10*time.Second, cancel) })
+	context.AfterFunc(ctx, func() { time.AfterFunc(5*time.Second, cancel) })
 	return &amqpSettler{ctx: sctx, cancel: cancel, r: r, slots: make(chan struct{}, amqpCredit)}
 }
 

@@ -251,8 +251,11 @@ func (c *bufferedConn) flush() {
 	c.idle.Broadcast()
 }
 
-// Close writes what is still buffered (a DISCONNECT, say) and closes the connection.
+// Close writes what is still buffered (a DISCONNECT, say) and closes the connection. A
+// write that the peer does not take within two seconds is given up, so that Close never
+// hangs on a broker that stopped reading.
 func (c *bufferedConn) Close() error {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	c.flush()
 	c.mu.Lock()
 	for c.flushing {

@@ -316,3 +316,26 @@ func TestMQTTBufferedConnWriteError(t *testing.T) {
 		t.Fatal("the connection is still open")
 	}
 }
+
+// Close does not hang on a peer that stopped reading: the write it waits for is given up.
+func TestMQTTBufferedConnCloseDoesNotHang(t *testing.T) {
+	a, b := net.Pipe() // a write to a blocks until b reads, which it never does
+	defer b.Close()
+	c := newBufferedConn(a)
+	go func() {
+		c.Lock()
+		c.Write([]byte("stuck"))
+		c.Unlock()
+	}()
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		c.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung on a peer that does not read")
+	}
+}
