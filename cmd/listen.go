@@ -388,7 +388,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		return err
 	}
 	cfg := setup.cfg
-	collectForThroughput(f.Getenv)
+	collectForThroughput(f.Getenv, listen.MemoryBudget(cfg))
 
 	if opts.Record != "" {
 		rec, err := listen.OpenRecorder(opts.Record)

@@ -323,7 +323,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	if opts.DryRun {
 		return flagErrorf("--dry-run does not go with --count, --duration, --concurrency, --rate or --warmup")
 	}
-	collectForThroughput(f.Getenv)
+	collectForThroughput(f.Getenv, 0)
 	perRequest := int64(1)
 	if mode == client.Batch {
 		perRequest = int64(max(opts.BatchSize, 1))
@@ -410,11 +410,18 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 // collectForThroughput lets the heap grow to five times what is live before the garbage
 // collector runs, unless GOGC says otherwise. A load run or a listener allocates a little for
 // every event and keeps almost nothing, so at the default of 100 the collector ran every few
-// thousand events, for about a tenth of the CPU of send --count and listen --from; what is
-// live stays small (a few MB, or listen's memory budget), and so does the heap.
-func collectForThroughput(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+// thousand events, for about a tenth of the CPU of send --count and listen --from. live is
+// the most the command may keep at once (listen's memory budget for bodies, 0 for send); a
+// soft memory limit of three times that, at least 48 MiB, unless GOMEMLIMIT says otherwise,
+// makes the collector run early rather than let a flood of large bodies grow the heap
+// fivefold.
+func collectForThroughput(getenv func(string) string, live int64) {
+	if getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(400)
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(max(48<<20, 3*live))
 	}
 }
 

@@ -82,16 +82,35 @@ func TestProtoEventIsWhatTheFlagsBuild(t *testing.T) {
 func TestCollectForThroughputLeavesGOGCAlone(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)
-	collectForThroughput(func(string) string { return "" })
+	limit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(limit)
+	collectForThroughput(func(string) string { return "" }, 32<<20)
 	if got := debug.SetGCPercent(100); got != 400 {
 		t.Errorf("without GOGC: GC percent %d, want 400", got)
 	}
+	if got := debug.SetMemoryLimit(limit); got != 96<<20 {
+		t.Errorf("memory limit %d, want three times what may be live (96 MiB)", got)
+	}
+	collectForThroughput(func(string) string { return "" }, 0)
+	if got := debug.SetMemoryLimit(limit); got != 48<<20 {
+		t.Errorf("memory limit %d, want at least 48 MiB", got)
+	}
+	collectForThroughput(func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}, 0)
+	if got := debug.SetMemoryLimit(limit); got != limit {
+		t.Errorf("with GOMEMLIMIT set: memory limit changed to %d", got)
+	}
+	debug.SetGCPercent(100)
 	collectForThroughput(func(k string) string {
 		if k == "GOGC" {
 			return "50"
 		}
 		return ""
-	})
+	}, 0)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC set: GC percent changed to %d", got)
 	}

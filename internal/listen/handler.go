@@ -163,6 +163,20 @@ const (
 	pooledBuffer = 64 << 10
 )
 
+// MemoryBudget is the most bytes of bodies a handler for cfg holds at once: cfg.Memory, or
+// its default of twice the largest body (at least 8 MiB), and always room for one body.
+func MemoryBudget(cfg Config) int64 {
+	maxBody := cfg.MaxBody
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	m := cfg.Memory
+	if m <= 0 {
+		m = max(2*maxBody, minMemory)
+	}
+	return max(m, maxBody+1)
+}
+
 // NewHandler returns a handler for cfg.
 func NewHandler(cfg Config) *Handler {
 	if cfg.Path == "" {
@@ -174,10 +188,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	if cfg.Memory <= 0 {
-		cfg.Memory = max(2*cfg.MaxBody, minMemory)
-	}
-	cfg.Memory = max(cfg.Memory, cfg.MaxBody+1)
+	cfg.Memory = MemoryBudget(cfg)
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 30 * time.Second
 	}
