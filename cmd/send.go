@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -362,6 +363,11 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 		defer file.Close()
 		in = file
 	}
+	// One message is in flight at a time, and on every event the goroutines of one exchange
+	// (this one, the connection's reader and writer, the read-ahead) hand over to each other.
+	// On one P they do so without waking another thread, which cost more than the second
+	// core gave; the read-ahead still overlaps the wait for each response.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	s.out = bufio.NewWriterSize(s.f.IO.Out, 32<<10)
 	s.lastFlush = time.Now()
 	s.flushEach = s.f.IO.OutTTY || opts.From == "-"
