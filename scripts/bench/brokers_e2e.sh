@@ -10,8 +10,10 @@
 # run of 20,000 events lasts about a second, and on a shared machine its rate varies by half.
 # A round in which listen does not get every event fails the transport, whatever the others.
 #
-# Needs the brokers named by CECTL_TEST_NATS_URL, CECTL_TEST_MQTT_URL, CECTL_TEST_AMQP_URL
-# (as .ci/run sets them); a transport without its variable is left out.
+# Uses the brokers named by CECTL_TEST_NATS_URL, CECTL_TEST_MQTT_URL, CECTL_TEST_AMQP_URL
+# (as .ci/run sets them); a transport without its variable is left out. Kafka runs against
+# CECTL_TEST_KAFKA_URL, or else against kfake (the Kafka protocol, embedded in a process of
+# its own by scripts/bench/brokers -serve-kafka), since no Kafka broker runs here.
 # Usage: scripts/bench/brokers_e2e.sh [events] [concurrency] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,14 +25,17 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 go build -trimpath -ldflags '-s -w' -o "$tmp/cectl" .
 go build -o "$tmp/brokersbench" ./scripts/bench/brokers
 
-if [ -z "${CECTL_TEST_NATS_URL:-}${CECTL_TEST_MQTT_URL:-}${CECTL_TEST_AMQP_URL:-}" ]; then
-  echo "no broker named: set CECTL_TEST_NATS_URL, CECTL_TEST_MQTT_URL or CECTL_TEST_AMQP_URL" >&2
-  exit 2
+kafka_url=${CECTL_TEST_KAFKA_URL:-}
+if [ -z "$kafka_url" ]; then
+  "$tmp/brokersbench" -serve-kafka >"$tmp/kafka.url" &
+  for _ in $(seq 200); do [ -s "$tmp/kafka.url" ] && break; sleep 0.05; done
+  kafka_url=$(head -1 "$tmp/kafka.url")
 fi
 
 raw() { # transport: events/s of the broker's own client, end to end
   "$tmp/brokersbench" -e2e -n "$n" -c "$c" -only "$1" \
     -nats "${CECTL_TEST_NATS_URL:-}" -mqtt "${CECTL_TEST_MQTT_URL:-}" -amqp "${CECTL_TEST_AMQP_URL:-}" \
+    -kafka "$kafka_url" \
     | awk -v t="$1" '$1 == t { printf "%d\n", $2 }'
 }
 
@@ -38,7 +43,7 @@ cectl() { # name url: events/s of cectl send -> listen, or nothing when listen m
   local name=$1 url=$2 err=$tmp/$1.err
   "$tmp/cectl" listen --from "$url" --count "$n" --timeout 120s -o json >/dev/null 2>"$err" &
   local pid=$!
-  for _ in $(seq 200); do grep -q '^Listening on' "$err" && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -qs '^Listening on' "$err" && break; sleep 0.05; done
   local t0 t1
   t0=$(date +%s%N)
   "$tmp/cectl" send --to "$url" --type com.example.bench --data '{"id":42,"name":"Ada"}' --count "$n" --concurrency "$c" >/dev/null
@@ -89,3 +94,5 @@ fi
 if [ -n "${CECTL_TEST_AMQP_URL:-}" ]; then
   e2e amqp "${CECTL_TEST_AMQP_URL%/}/bench-e2e-ROUND"
 fi
+# A fresh topic each round, read from its start: listen subscribes before send creates it.
+e2e kafka "${kafka_url%/}/bench-e2e-ROUND?start=oldest"

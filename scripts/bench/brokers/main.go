@@ -16,9 +16,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/go-amqp"
@@ -72,7 +74,11 @@ func run() error {
 	flag.StringVar(&only, "only", "", "comma-separated transports to run (nats,jetstream,kafka,mqtt,amqp)")
 	e2e := flag.Bool("e2e", false, "measure raw publish -> broker -> raw subscribe end to end instead")
 	deleteStream := flag.String("delete-stream", "", "delete this JetStream stream on -nats and do nothing else (the end-to-end script's clean-up)")
+	serveKafka := flag.Bool("serve-kafka", false, "run an embedded Kafka broker (kfake), print its URL and serve until interrupted (the end-to-end script's Kafka broker)")
 	flag.Parse()
+	if *serveKafka {
+		return serveEmbeddedKafka()
+	}
 	if *deleteStream != "" {
 		nc, err := nats.Connect(natsURL)
 		if err != nil {
@@ -381,15 +387,68 @@ func jetStreamBench(base, stream string) bench {
 	}
 }
 
+// serveEmbeddedKafka serves kfake on a free loopback port until SIGINT or SIGTERM: no Kafka
+// broker runs on this machine, and the Kafka protocol in a process of its own lets the
+// end-to-end script run cectl send and listen against it like a real one.
+func serveEmbeddedKafka() error {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Println("kafka://" + c.ListenAddrs()[0])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
+
 func kafkaBench(base, topic string) bench {
+	host := strings.TrimPrefix(base, "kafka://")
 	return bench{
 		name: "kafka", target: base + "/" + topic,
 		note: "ack = produce acknowledged by all in-sync replicas; raw: sarama SyncProducer, the client sdk-go uses",
+		sub: func(ctx context.Context, got func()) (func(), error) {
+			c, err := sarama.NewConsumer([]string{host}, sarama.NewConfig())
+			if err != nil {
+				return nil, err
+			}
+			parts, err := c.Partitions(topic) // creates the topic (auto-creation)
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			var wg sync.WaitGroup
+			var pcs []sarama.PartitionConsumer
+			stop := func() {
+				for _, pc := range pcs {
+					pc.AsyncClose()
+				}
+				wg.Wait()
+				c.Close()
+			}
+			for _, p := range parts {
+				pc, err := c.ConsumePartition(topic, p, sarama.OffsetNewest)
+				if err != nil {
+					stop()
+					return nil, err
+				}
+				pcs = append(pcs, pc)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range pc.Messages() {
+						got()
+					}
+				}()
+			}
+			return stop, nil
+		},
 		raw: func(ctx context.Context, payload []byte) (func() error, func(), error) {
 			cfg := sarama.NewConfig()
 			cfg.Producer.Return.Successes = true
 			cfg.Producer.RequiredAcks = sarama.WaitForAll
-			p, err := sarama.NewSyncProducer([]string{strings.TrimPrefix(base, "kafka://")}, cfg)
+			p, err := sarama.NewSyncProducer([]string{host}, cfg)
 			if err != nil {
 				return nil, nil, err
 			}
