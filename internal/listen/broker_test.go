@@ -3,7 +3,6 @@ package listen
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -151,14 +150,7 @@ func TestDeliverStopsAtCount(t *testing.T) {
 }
 
 func BenchmarkDeliver(b *testing.B) {
-	h := NewHandler(Config{Report: func(r *Report) {
-		var buf [512]byte
-		out := buf[:0]
-		for _, a := range r.Events {
-			out = ce.AppendJSON(out, a.Event)
-		}
-		io.Discard.Write(out)
-	}})
+	h := NewHandler(Config{Report: writeAndDiscard})
 	for _, d := range []client.Delivery{binaryDelivery(b, brokerJSON), structuredDelivery(brokerJSON)} {
 		b.Run(d.Mode.String(), func(b *testing.B) {
 			b.ReportAllocs()
