@@ -596,10 +596,11 @@ func (s *sender) diagOut() io.Writer {
 	return s.f.IO.ErrOut
 }
 
-// deliverEncoded delivers one event read from a file, sending msg when the event came
-// encoded already (an event that failed to encode goes through Send, which reports why).
+// deliverEncoded delivers one event read from a file, sending msg when readAhead encoded it
+// already (never in a dry run; an event that failed to encode goes through Send, which
+// reports why).
 func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *client.Message) (*client.Result, error) {
-	if msg == nil || s.dryRun {
+	if msg == nil {
 		return s.deliver(ctx, []*event.Event{e}, []int{line})
 	}
 	res := s.t.(client.MessageSender).SendMessage(ctx, *msg)
