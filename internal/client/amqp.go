@@ -210,10 +210,14 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		return err
 	}
 	defer c.Close()
-	r, second, err := amqpReceiver(c, s, addr)
+	r, s, second, err := amqpReceiver(c, s, addr)
 	if err != nil {
 		return fmt.Errorf("open a link from %s: %w", addr, err)
 	}
+	// Ending the session before the connection closes makes the broker take every
+	// disposition sent before the end (frames on a connection keep their order), the ones
+	// of mode first too, which have no answer and could else be lost with the connection.
+	defer closeAMQPSession(s)
 	so.ready()()
 	st := newAMQPSettler(ctx, r)
 	defer st.wait()
@@ -249,20 +253,29 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 // second (RabbitMQ 3) ends the session; the link is then opened again in mode first, in
 // which go-amqp v0.17 accepts and settles each message as Receive takes it: taken only when
 // it is handled next, a message can then be lost only when listen dies while handling it.
-func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string) (r *amqp.Receiver, second bool, err error) {
+func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string) (r *amqp.Receiver, _ *amqp.Session, second bool, err error) {
 	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit), amqp.LinkReceiverSettle(amqp.ModeSecond))
 	if err == nil {
-		return r, true, nil
+		return r, s, true, nil
 	}
 	// go-amqp v0.17 reports the broker's end of the session as text only.
 	if !strings.Contains(err.Error(), string(amqp.ErrorNotImplemented)) {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if s, err = c.NewSession(); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit))
-	return r, false, err
+	return r, s, false, err
+}
+
+// closeAMQPSession ends s and waits for the broker's answer, at most 5 s (listen's grace
+// for stopping). (RabbitMQ 3 does not answer a link's detach, so the session is what is
+// closed.)
+func closeAMQPSession(s *amqp.Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.Close(ctx)
 }
 
 // amqpCredit is how many messages the broker may send ahead (amqp 1.0 §2.6.7), which also
