@@ -184,7 +184,8 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 				w.undel += int64(n)
 				failed.Add(int64(n))
 			}
-			if res.Delivered {
+			if res.Delivered && res.Status != 0 {
+				// Brokers answer without an HTTP status.
 				w.codes[res.Status]++
 			}
 			if res.Err != nil {
