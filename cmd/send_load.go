@@ -215,13 +215,25 @@ func newProtoEvent(ef *eventFlags, first *event.Event) *protoEvent {
 func (p *protoEvent) event(env *load.Env) *event.Event {
 	// The context is copied; the data is shared, since nothing writes to it while sending.
 	e := &event.Event{Context: p.first.Context.Clone(), DataEncoded: p.first.DataEncoded, DataBase64: p.first.DataBase64}
-	if p.id {
-		e.SetID(string(uuidTemplate.Append(make([]byte, 0, 36), env)))
+	id, tm := p.fresh(env)
+	if id != "" {
+		e.SetID(id)
 	}
-	if p.tstamp {
-		e.SetTime(env.Now.UTC())
+	if !tm.IsZero() {
+		e.SetTime(tm)
 	}
 	return e
+}
+
+// fresh returns the id and time a copy gets: empty and zero for those the flags fixed.
+func (p *protoEvent) fresh(env *load.Env) (id string, t time.Time) {
+	if p.id {
+		id = string(uuidTemplate.Append(make([]byte, 0, 36), env))
+	}
+	if p.tstamp {
+		t = env.Now.UTC()
+	}
+	return id, t
 }
 
 // jsonTemplate is the prototype event encoded once in the JSON format, cut where its id and
@@ -342,6 +354,10 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 		next.proto = newProtoEvent(&opts.Event, next.first)
 		if _, ok := t.(client.StructuredSender); ok && mode == client.Structured {
 			next.json = newJSONTemplate(next.proto)
+		} else if ts, ok := t.(client.TemplateSender); ok {
+			if next.sendTpl, err = ts.Template(ctx, mode, next.proto.first); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -358,6 +374,11 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 		if next.json != nil {
 			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
 			return 1, t.(client.StructuredSender).SendStructured(sctx, next.json.event(&env))
+		}
+		if next.sendTpl != nil {
+			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
+			id, tm := next.proto.fresh(&env)
+			return 1, next.sendTpl.Send(sctx, id, tm)
 		}
 		first := (seq-1)*perRequest + 1
 		n := perRequest
@@ -433,6 +454,7 @@ type source struct {
 	base       *baseMessage
 	proto      *protoEvent
 	json       *jsonTemplate
+	sendTpl    client.Template
 	file       []*event.Event
 	fileEvents int
 }

@@ -48,6 +48,21 @@ type StructuredSender interface {
 	SendStructured(ctx context.Context, body []byte) Result
 }
 
+// TemplateSender is a Target that can encode an event once and then send copies of it that
+// differ only in their id and time, so that a load run without placeholders does not build
+// and encode every event. Template returns nil, without an error, for a mode it does not do
+// this for; the events are then encoded one by one.
+type TemplateSender interface {
+	Template(ctx context.Context, mode Mode, e *event.Event) (Template, error)
+}
+
+// Template sends copies of one encoded event.
+type Template interface {
+	// Send sends a copy with the given id and time in place of the event's own; an empty
+	// id or a zero time keeps the event's.
+	Send(ctx context.Context, id string, t time.Time) Result
+}
+
 // RequestChecker is a Target that can say before sending that it has no request/reply.
 type RequestChecker interface {
 	CheckRequest() error

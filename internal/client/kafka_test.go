@@ -2,11 +2,14 @@ package client
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/cectl/cectl/internal/ce"
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -161,4 +164,71 @@ func TestKafkaGroupResumes(t *testing.T) {
 
 func TestKafkaBrokerDown(t *testing.T) {
 	brokerDown(t, "kafka://"+closedPort(t)+"/x")
+}
+
+// A template's copy is the record Send would produce for the event with that id and time,
+// also when the event had no time; structured mode has no template.
+func TestKafkaTemplate(t *testing.T) {
+	tg := open(t, "kafka://127.0.0.1:1/topic?key=k")
+	ctx := context.Background()
+	if tpl, err := tg.(TemplateSender).Template(ctx, Structured, testEvents(t)[0]); tpl != nil || err != nil {
+		t.Fatalf("structured: %v %v", tpl, err)
+	}
+	noTime := testEvents(t)[1]
+	noTime.SetTime(time.Time{})
+	tm := time.Date(2026, 12, 2, 6, 30, 1, 500, time.FixedZone("CET", 3600))
+	for _, e := range []*event.Event{testEvents(t)[0], noTime} {
+		tpl, err := tg.(TemplateSender).Template(ctx, Binary, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			id string
+			tm time.Time
+		}{{"copy-1", tm}, {"", tm}, {"copy-2", time.Time{}}} {
+			got := tpl.(*kafkaTemplate).record(c.id, c.tm)
+			want := e.Clone()
+			if c.id != "" {
+				want.SetID(c.id)
+			}
+			if !c.tm.IsZero() {
+				want.SetTime(c.tm)
+			}
+			wpm, err := tg.(*kafkaTarget).record(ctx, Binary, []*event.Event{&want})
+			if err != nil {
+				t.Fatal(err)
+			}
+			headers := func(pm *sarama.ProducerMessage) map[string]string {
+				h := map[string]string{}
+				for _, kv := range pm.Headers {
+					h[string(kv.Key)] = string(kv.Value)
+				}
+				return h
+			}
+			if g, w := headers(got), headers(wpm); !maps.Equal(g, w) {
+				t.Errorf("%s %+v: headers\n%v\nwant\n%v", e.ID(), c, g, w)
+			}
+			gv, _ := got.Value.Encode()
+			wv, _ := wpm.Value.Encode()
+			gk, _ := got.Key.Encode()
+			wk, _ := wpm.Key.Encode()
+			if string(gv) != string(wv) || string(gk) != string(wk) || got.Topic != wpm.Topic {
+				t.Errorf("%s %+v: record %q %q %s, want %q %q %s", e.ID(), c, gk, gv, got.Topic, wk, wv, wpm.Topic)
+			}
+		}
+		// The copies do not share what they change.
+		a, b := tpl.(*kafkaTemplate).record("a", tm), tpl.(*kafkaTemplate).record("b", tm)
+		if recordHeader(a, "ce_id") != "a" || recordHeader(b, "ce_id") != "b" || recordHeader(tpl.(*kafkaTemplate).pm, "ce_id") != e.ID() {
+			t.Errorf("copies share headers: %q %q", recordHeader(a, "ce_id"), recordHeader(b, "ce_id"))
+		}
+	}
+}
+
+func recordHeader(pm *sarama.ProducerMessage, key string) string {
+	for _, h := range pm.Headers {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
