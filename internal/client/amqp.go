@@ -343,16 +343,22 @@ func (s *amqpSettler) wait() {
 }
 
 func amqpDelivery(addr string, m *amqp.Message, structured func([]byte) (event.Event, error)) Delivery {
-	d := Delivery{Raw: amqpPayload(m), Meta: map[string]string{"transport": "amqp", "address": addr}}
+	d := Delivery{Raw: amqpPayload(m), Transport: "amqp", describe: func() map[string]string { return amqpMeta(addr, m) }}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m, structured) })
+	return d
+}
+
+func amqpMeta(addr string, m *amqp.Message) map[string]string {
+	meta := map[string]string{"address": addr}
 	if p := m.Properties; p != nil {
 		if p.ContentType != nil {
-			d.Meta["content-type"] = *p.ContentType
+			meta["content-type"] = *p.ContentType
 		}
 		if p.MessageID != nil {
-			d.Meta["message-id"] = fmt.Sprint(p.MessageID)
+			meta["message-id"] = fmt.Sprint(p.MessageID)
 		}
 		if p.Subject != nil {
-			d.Meta["subject"] = *p.Subject
+			meta["subject"] = *p.Subject
 		}
 	}
 	for k, v := range m.ApplicationProperties {
@@ -360,10 +366,9 @@ func amqpDelivery(addr string, m *amqp.Message, structured func([]byte) (event.E
 		if err != nil {
 			s = fmt.Sprint(v)
 		}
-		d.Meta["property:"+k] = s
+		meta["property:"+k] = s
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m, structured) })
-	return d
+	return meta
 }
 
 // amqpPayload is the message body: its first data section, or an amqp-value holding bytes

@@ -238,13 +238,6 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 		return js2.Subscribe(js, subject, cb)
 	}, func(msg *nats.Msg) error {
 		d := natsDelivery("jetstream", msg, structured)
-		if md, err := msg.Metadata(); err == nil {
-			d.Meta["stream"] = md.Stream
-			d.Meta["consumer"] = md.Consumer
-			d.Meta["seq"] = strconv.FormatUint(md.Sequence.Stream, 10)
-			d.Meta["delivered"] = strconv.FormatUint(md.NumDelivered, 10)
-			d.Meta["timestamp"] = md.Timestamp.Format(time.RFC3339Nano)
-		}
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err

@@ -104,8 +104,8 @@ func TestJetStreamStartAndDurable(t *testing.T) {
 			}
 			l := listen(t, url, SubscribeOptions{Start: "all", Durable: "cectl-test"})
 			for _, id := range []string{"a", "b"} {
-				if d := l.next(t); d.Event.ID() != id || d.Meta["stream"] != stream || d.Meta["consumer"] != "cectl-test" {
-					t.Fatalf("got %s %v, want %s", d.Event.ID(), d.Meta, id)
+				if d := l.next(t); d.Event.ID() != id || d.Metadata()["stream"] != stream || d.Metadata()["consumer"] != "cectl-test" {
+					t.Fatalf("got %s %v, want %s", d.Event.ID(), d.Metadata(), id)
 				}
 			}
 			l.close(t)
@@ -113,8 +113,8 @@ func TestJetStreamStartAndDurable(t *testing.T) {
 			e.SetID("c")
 			send(t, tg, Structured, &e)
 			l = listen(t, url, SubscribeOptions{Durable: "cectl-test"})
-			if d := l.next(t); d.Event.ID() != "c" || d.Meta["seq"] != "3" {
-				t.Fatalf("resumed durable got %s seq %s, want c seq 3", d.Event.ID(), d.Meta["seq"])
+			if d := l.next(t); d.Event.ID() != "c" || d.Metadata()["seq"] != "3" {
+				t.Fatalf("resumed durable got %s seq %s, want c seq 3", d.Event.ID(), d.Metadata()["seq"])
 			}
 			// Without start, a new ephemeral subscription sees only new events.
 			l2 := listen(t, url, SubscribeOptions{})
@@ -144,7 +144,7 @@ func TestJetStreamMalformedIsTerminated(t *testing.T) {
 	if _, err := js.Publish(subject, []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
-	if d := l.next(t); d.Err == nil || d.Meta["stream"] != stream {
+	if d := l.next(t); d.Err == nil || d.Metadata()["stream"] != stream {
 		t.Fatalf("malformed: %+v", d)
 	}
 	send(t, open(t, url), Structured, testEvents(t)[0])
@@ -269,7 +269,7 @@ func TestJetStreamGroupedAcksCoverOnlyHandledMessages(t *testing.T) {
 					t.Errorf("%q: got message %d after %d", durable, n, handled)
 				}
 				if n == 100 {
-					consumer <- d.Meta["consumer"]
+					consumer <- d.Metadata()["consumer"]
 				}
 				if n == 103 {
 					return errors.New("the record is full")

@@ -437,25 +437,29 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 }
 
 func kafkaDelivery(msg *sarama.ConsumerMessage, structured func([]byte) (event.Event, error)) Delivery {
-	d := Delivery{Raw: msg.Value, Meta: map[string]string{
-		"transport": "kafka",
+	d := Delivery{Raw: msg.Value, Transport: "kafka", describe: func() map[string]string { return kafkaMeta(msg) }}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg, structured) })
+	return d
+}
+
+func kafkaMeta(msg *sarama.ConsumerMessage) map[string]string {
+	m := map[string]string{
 		"topic":     msg.Topic,
 		"partition": strconv.FormatInt(int64(msg.Partition), 10),
 		"offset":    strconv.FormatInt(msg.Offset, 10),
-	}}
+	}
 	if msg.Key != nil {
-		d.Meta["key"] = string(msg.Key)
+		m["key"] = string(msg.Key)
 	}
 	if !msg.Timestamp.IsZero() {
-		d.Meta["timestamp"] = msg.Timestamp.Format(time.RFC3339Nano)
+		m["timestamp"] = msg.Timestamp.Format(time.RFC3339Nano)
 	}
 	for _, h := range msg.Headers {
 		if h != nil {
-			d.Meta["header:"+string(h.Key)] = string(h.Value)
+			m["header:"+string(h.Key)] = string(h.Value)
 		}
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg, structured) })
-	return d
+	return m
 }
 
 // decodeKafka tells the mode by the content-type header (kafka binding §3): a CloudEvents

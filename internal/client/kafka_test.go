@@ -135,14 +135,14 @@ func TestKafkaGroupResumes(t *testing.T) {
 		d := l.next(t)
 		switch {
 		case d.Err != nil:
-			if string(d.Raw) != "plain text" || d.Meta["header:content-type"] != "text/plain" {
+			if string(d.Raw) != "plain text" || d.Metadata()["header:content-type"] != "text/plain" {
 				t.Errorf("malformed record: %+v", d)
 			}
 			seen["bad"] = true
 		default:
 			seen[d.Event.ID()] = true
-			if d.Meta["topic"] != topic || d.Meta["offset"] == "" || d.Meta["key"] != "customer-7" {
-				t.Errorf("meta %v", d.Meta)
+			if d.Metadata()["topic"] != topic || d.Metadata()["offset"] == "" || d.Metadata()["key"] != "customer-7" {
+				t.Errorf("meta %v", d.Metadata())
 			}
 			if _, ok := d.Event.Extensions()["kafkaoffset"]; ok {
 				t.Errorf("kafka metadata leaked into the event: %v", d.Event.Extensions())

@@ -432,24 +432,25 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 }
 
 func mqttDelivery(p *paho.Publish, structured func([]byte) (event.Event, error)) Delivery {
-	d := Delivery{Raw: p.Payload, Meta: map[string]string{
-		"transport": "mqtt",
-		"topic":     p.Topic,
-		"qos":       strconv.Itoa(int(p.QoS)),
-	}}
+	d := Delivery{Raw: p.Payload, Transport: "mqtt", describe: func() map[string]string { return mqttMeta(p) }}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p, structured) })
+	return d
+}
+
+func mqttMeta(p *paho.Publish) map[string]string {
+	m := map[string]string{"topic": p.Topic, "qos": strconv.Itoa(int(p.QoS))}
 	if p.Retain {
-		d.Meta["retain"] = "true"
+		m["retain"] = "true"
 	}
 	if p.Properties != nil {
 		if p.Properties.ContentType != "" {
-			d.Meta["content-type"] = p.Properties.ContentType
+			m["content-type"] = p.Properties.ContentType
 		}
 		for _, up := range p.Properties.User {
-			d.Meta["property:"+up.Key] = up.Value
+			m["property:"+up.Key] = up.Value
 		}
 	}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p, structured) })
-	return d
+	return m
 }
 
 // decodeMQTT tells the mode by the Content Type property (mqtt binding §3): a CloudEvents

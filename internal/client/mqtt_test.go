@@ -164,7 +164,7 @@ func TestMQTTReadsSDKAndForeignProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = l.next(t)
-	if d.Err != nil || d.Event.ID() != "1" || len(d.Event.Extensions()) != 0 || d.Meta["property:Trace-ID"] != "abc" {
+	if d.Err != nil || d.Event.ID() != "1" || len(d.Event.Extensions()) != 0 || d.Metadata()["property:Trace-ID"] != "abc" {
 		t.Fatalf("foreign property: %+v err %v", d.Event, d.Err)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -395,15 +396,29 @@ func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Eve
 
 // natsDelivery decodes a NATS message (also a JetStream one) for the handler.
 func natsDelivery(transport string, msg *nats.Msg, structured func([]byte) (event.Event, error)) Delivery {
-	d := Delivery{Raw: msg.Data, Meta: map[string]string{"transport": transport, "subject": msg.Subject}}
-	if msg.Reply != "" && transport == "nats" {
-		d.Meta["reply"] = msg.Reply
-	}
-	for k, vs := range msg.Header {
-		d.Meta["header:"+k] = strings.Join(vs, ",")
-	}
+	d := Delivery{Raw: msg.Data, Transport: transport, describe: func() map[string]string { return natsMeta(transport, msg) }}
 	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeNATSMsg(msg, structured) })
 	return d
+}
+
+func natsMeta(transport string, msg *nats.Msg) map[string]string {
+	m := map[string]string{"subject": msg.Subject}
+	if msg.Reply != "" && transport == "nats" {
+		m["reply"] = msg.Reply
+	}
+	for k, vs := range msg.Header {
+		m["header:"+k] = strings.Join(vs, ",")
+	}
+	if transport == "jetstream" {
+		if md, err := msg.Metadata(); err == nil {
+			m["stream"] = md.Stream
+			m["consumer"] = md.Consumer
+			m["seq"] = strconv.FormatUint(md.Sequence.Stream, 10)
+			m["delivered"] = strconv.FormatUint(md.NumDelivered, 10)
+			m["timestamp"] = md.Timestamp.Format(time.RFC3339Nano)
+		}
+	}
+	return m
 }
 
 // natsConsume subscribes with subscribe and hands each message to handle from nats.go's

@@ -178,7 +178,7 @@ func TestNATSMalformed(t *testing.T) {
 		}
 	}
 	send(t, open(t, url), Structured, testEvents(t)[0])
-	if d := l.next(t); d.Err != nil || d.Event.ID() != "json-1" || d.Meta["subject"] != "cectl.test.bad" {
+	if d := l.next(t); d.Err != nil || d.Event.ID() != "json-1" || d.Metadata()["subject"] != "cectl.test.bad" {
 		t.Fatalf("good message after bad ones: %+v", d)
 	}
 }

@@ -38,7 +38,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	defer h.putExchange(x)
 	rep := &x.rep
 	*rep = Report{Received: h.cfg.Now(), Method: "RECEIVE"}
-	rep.Proto = protoName(d.Meta["transport"])
+	rep.Proto = protoName(d.Transport)
 	rep.Remote = rep.Proto
 	w := &x.answer
 	w.reset()
@@ -213,15 +213,15 @@ func (a *answer) WriteHeader(code int) {
 func describeDelivery(d client.Delivery) (where string, header http.Header) {
 	header = http.Header{}
 	var parts []string
-	keys := make([]string, 0, len(d.Meta))
-	for k := range d.Meta {
+	meta := d.Metadata()
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		v := d.Meta[k]
+		v := meta[k]
 		switch {
-		case k == "transport":
 		case strings.HasPrefix(k, "header:"), strings.HasPrefix(k, "property:"):
 			_, name, _ := strings.Cut(k, ":")
 			header.Add(name, v)

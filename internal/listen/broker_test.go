@@ -22,13 +22,13 @@ func binaryDelivery(t testing.TB, doc string) client.Delivery {
 		t.Fatal(err)
 	}
 	return client.Delivery{Event: e, Mode: client.Binary, Raw: e.DataEncoded,
-		Meta: map[string]string{"transport": "mqtt", "topic": "orders", "qos": "1", "property:trace": "abc"}}
+		Transport: "mqtt", Meta: map[string]string{"topic": "orders", "qos": "1", "property:trace": "abc"}}
 }
 
 // structuredDelivery is a structured message handed over undecoded.
 func structuredDelivery(doc string) client.Delivery {
 	return client.Delivery{Mode: client.Structured, Raw: []byte(doc),
-		Meta: map[string]string{"transport": "nats", "subject": "orders"}}
+		Transport: "nats", Meta: map[string]string{"subject": "orders"}}
 }
 
 func TestDeliverTakesBinaryAndStructuredMessages(t *testing.T) {
@@ -40,7 +40,7 @@ func TestDeliverTakesBinaryAndStructuredMessages(t *testing.T) {
 				t.Fatalf("Deliver: %v", err)
 			}
 			rep := rs.last(t)
-			if rep.Kind != KindEvents || rep.Mode != d.Mode || rep.Proto != strings.ToUpper(d.Meta["transport"]) || len(rep.Events) != 1 {
+			if rep.Kind != KindEvents || rep.Mode != d.Mode || rep.Proto != strings.ToUpper(d.Transport) || len(rep.Events) != 1 {
 				t.Fatalf("report %+v", rep)
 			}
 			if rep.Header != nil || rep.Target != "" {
@@ -111,7 +111,7 @@ func TestDeliverRefusesWhatIsNoEvent(t *testing.T) {
 		"not json":       structuredDelivery(`{not json`),
 		"float ext":      structuredDelivery(`{"specversion":"1.0","id":"1","source":"/s","type":"t","x":1.5}`),
 		"no id":          structuredDelivery(`{"specversion":"1.0","source":"/s","type":"t"}`),
-		"subscriber err": {Mode: client.Structured, Raw: []byte("x"), Err: errors.New("unsupported event format"), Meta: map[string]string{"transport": "amqp"}},
+		"subscriber err": {Mode: client.Structured, Raw: []byte("x"), Err: errors.New("unsupported event format"), Transport: "amqp"},
 	} {
 		err := h.Deliver(context.Background(), d)
 		var rj *client.Rejected
