@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +142,66 @@ func TestBrokerTLSInsecure(t *testing.T) {
 		t.Fatal(d.Err)
 	}
 	sameEvent(t, e, &d.Event)
+}
+
+// TestAMQPTLS runs the AMQP round trip over amqps:// against the real broker, through a TLS
+// terminating proxy in front of its plain port (no embedded AMQP 1.0 broker exists), and
+// checks that an untrusted certificate is refused.
+func TestAMQPTLS(t *testing.T) {
+	for _, s := range amqpServers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			cfg, ca := testCert(t)
+			u, err := url.Parse(s.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Scheme, u.Host = "amqps", tlsProxy(t, cfg, u.Host)
+			base := u.String() + "/queue/" + uniq("cectl-tls")
+			roundTrip(t, base+"?ca="+ca, base+"?ca="+ca, []Mode{Binary, Structured}, SubscribeOptions{})
+
+			tg, err := Open(base, Options{Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res := tg.Send(ctx, Binary, testEvents(t)[0])
+			if res.Delivered || res.Err == nil || !strings.Contains(strings.ToLower(res.Err.Error()), "certificate") {
+				t.Errorf("send with an untrusted certificate: delivered=%v err=%v", res.Delivered, res.Err)
+			}
+		})
+	}
+}
+
+// tlsProxy accepts TLS connections with cfg and relays each to target in the clear.
+func tlsProxy(t *testing.T, cfg *tls.Config, target string) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				done := make(chan struct{}, 2)
+				relay := func(dst, src net.Conn) { _, _ = io.Copy(dst, src); done <- struct{}{} }
+				go relay(b, c)
+				go relay(c, b)
+				<-done
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
