@@ -236,7 +236,7 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 			}
 			return fmt.Errorf("receive from %s: %w", addr, err)
 		}
-		d := amqpDelivery(addr, m, so.structured())
+		d := amqpDelivery(addr, m, so.Undecoded)
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err
@@ -342,9 +342,9 @@ func (s *amqpSettler) wait() {
 	s.cancel()
 }
 
-func amqpDelivery(addr string, m *amqp.Message, structured func([]byte) (event.Event, error)) Delivery {
+func amqpDelivery(addr string, m *amqp.Message, undecoded bool) Delivery {
 	d := Delivery{Raw: amqpPayload(m), Transport: "amqp", describe: func() map[string]string { return amqpMeta(addr, m) }}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeAMQP(m, structured) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeAMQP(m, dc) })
 	return d
 }
 
@@ -393,7 +393,7 @@ var amqpPrefixes = []string{"cloudEvents:", "cloudEvents_"}
 // decodeAMQP tells the mode by content-type (amqp binding §3): a CloudEvents media type is
 // structured, a cloudEvents:specversion application property is binary. Property values may
 // be native AMQP types or canonical strings (amqp binding §3.1.3.2).
-func decodeAMQP(m *amqp.Message, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
+func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, Mode, error) {
 	var ct string
 	if m.Properties != nil && m.Properties.ContentType != nil {
 		ct = *m.Properties.ContentType
@@ -403,7 +403,7 @@ func decodeAMQP(m *amqp.Message, structured func([]byte) (event.Event, error)) (
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := structured(body)
+		e, err := dc.structured(body)
 		return e, Structured, err
 	}
 	for _, prefix := range amqpPrefixes {
@@ -421,7 +421,7 @@ func decodeAMQP(m *amqp.Message, structured func([]byte) (event.Event, error)) (
 				attrs = append(attrs, binaryValue{name: name, value: v})
 			}
 		}
-		e, err := decodeBinaryAttrs(sv, attrs, ct, body)
+		e, err := dc.binary(sv, attrs, ct, body)
 		return e, Binary, err
 	}
 	return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no cloudEvents:specversion application property and not a structured content type)")

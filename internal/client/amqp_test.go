@@ -111,7 +111,7 @@ func TestAMQPDecodeNativeAndStringValues(t *testing.T) {
 			},
 			Data: [][]byte{[]byte("hi")},
 		}
-		e, mode, err := decodeAMQP(m, ce.Decode)
+		e, mode, err := decodeAMQP(m, &decoder{})
 		if err != nil || mode != Binary {
 			t.Fatalf("%s: %v %s", prefix, err, mode)
 		}
@@ -125,10 +125,10 @@ func TestAMQPDecodeNativeAndStringValues(t *testing.T) {
 	big := &amqp.Message{ApplicationProperties: map[string]any{
 		"cloudEvents:specversion": "1.0", "cloudEvents:id": "1", "cloudEvents:n": int64(1 << 40),
 	}}
-	if _, _, err := decodeAMQP(big, ce.Decode); err == nil || !strings.Contains(err.Error(), "32-bit") {
+	if _, _, err := decodeAMQP(big, &decoder{}); err == nil || !strings.Contains(err.Error(), "32-bit") {
 		t.Errorf("integer out of range: %v", err)
 	}
-	if d := amqpDelivery("q", &amqp.Message{Data: [][]byte{[]byte("x")}}, ce.Decode); d.Err == nil || string(d.Raw) != "x" {
+	if d := amqpDelivery("q", &amqp.Message{Data: [][]byte{[]byte("x")}}, false); d.Err == nil || string(d.Raw) != "x" {
 		t.Errorf("message without CloudEvent: %+v", d)
 	}
 }

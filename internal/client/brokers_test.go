@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"strings"
@@ -303,5 +304,55 @@ func brokerDown(t *testing.T, url string) {
 	defer cancel()
 	if err := Subscribe(ctx, url, SubscribeOptions{Timeout: 3 * time.Second}, func(context.Context, Delivery) error { return nil }); err == nil || ctx.Err() != nil {
 		t.Fatalf("subscribe to a closed port: err=%v after %s", err, time.Since(start))
+	}
+}
+
+// Undecoded, a binary message comes as the string attributes it carried, with no event
+// decoded, where the transport's values are strings (Kafka, MQTT); AMQP's typed values are
+// decoded. A structured message comes as its JSON alone.
+func TestSubscribeUndecoded(t *testing.T) {
+	type tc struct {
+		name, url string
+		typed     bool
+	}
+	cases := []tc{
+		{"kafka", startKafka(t) + "/" + uniq("cectl-undecoded"), false},
+		{"mqtt", startMQTT(t) + "/cectl/test/undecoded", false},
+	}
+	for _, s := range amqpServers(t) {
+		cases = append(cases, tc{"amqp " + s.name, s.base + "/queue/" + uniq("cectl-undecoded"), true})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := listen(t, c.url, SubscribeOptions{Undecoded: true})
+			tg := open(t, c.url)
+			e := testEvents(t)[0]
+			send(t, tg, Binary, e)
+			send(t, tg, Structured, e)
+			d := l.next(t)
+			if d.Err != nil || d.Mode != Binary {
+				t.Fatalf("binary: %v %s", d.Err, d.Mode)
+			}
+			if c.typed {
+				if d.Attrs != nil || d.Event.ID() != e.ID() {
+					t.Errorf("typed values: attrs %v, event %v", d.Attrs, d.Event)
+				}
+			} else {
+				got := map[string]string{}
+				for _, a := range d.Attrs {
+					got[a.Name] = a.Value
+				}
+				want := map[string]string{"specversion": "1.0", "id": "json-1", "source": "/cectl/test", "type": "com.example.broker.test",
+					"subject": "orders/42", "time": "2026-01-02T03:04:05.123Z", "region": "eu west", "priority": "5", "urgent": "true",
+					"partitionkey": "customer-7"}
+				if d.Event.Context != nil || !maps.Equal(got, want) || d.ContentType != "application/json" || string(d.Raw) != string(e.DataEncoded) {
+					t.Errorf("binary: event %v, attrs %v, content type %q, raw %q", d.Event, got, d.ContentType, d.Raw)
+				}
+			}
+			d = l.next(t)
+			if d.Err != nil || d.Mode != Structured || d.Event.Context != nil || d.Attrs != nil || string(d.Raw) != string(ce.AppendJSON(nil, e)) {
+				t.Errorf("structured: %v %s %v %q", d.Err, d.Mode, d.Attrs, d.Raw)
+			}
+		})
 	}
 }

@@ -233,11 +233,10 @@ func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so Subscrib
 		stream: stream, durable: durable, start: start, deliver: policy,
 		ready: so.ready(), nc: nc, acks: acks,
 	}
-	structured := so.structured()
 	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
 		return js2.Subscribe(js, subject, cb)
 	}, func(msg *nats.Msg) error {
-		d := natsDelivery("jetstream", msg, structured)
+		d := natsDelivery("jetstream", msg, so.Undecoded)
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err

@@ -342,7 +342,7 @@ func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOpt
 	defer cg.Close()
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
-	h := &kafkaGroupHandler{ctx: ctx, handle: handle, structured: so.structured(), commit: commit, ready: so.ready(), stop: stop}
+	h := &kafkaGroupHandler{ctx: ctx, handle: handle, undecoded: so.Undecoded, commit: commit, ready: so.ready(), stop: stop}
 	for {
 		err := cg.Consume(ictx, []string{topic}, h)
 		if herr := h.failure(); herr != nil {
@@ -362,16 +362,16 @@ func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOpt
 // record is marked only after handle returned, so committed offsets never run ahead of what
 // was handled (sdk-go #643).
 type kafkaGroupHandler struct {
-	ctx        context.Context
-	handle     func(context.Context, Delivery) error
-	structured func([]byte) (event.Event, error)
-	commit     bool
-	ready      func()
-	stop       context.CancelFunc
-	mu         sync.Mutex
-	pending    atomic.Int32
-	errMu      sync.Mutex
-	err        error
+	ctx       context.Context
+	handle    func(context.Context, Delivery) error
+	undecoded bool
+	commit    bool
+	ready     func()
+	stop      context.CancelFunc
+	mu        sync.Mutex
+	pending   atomic.Int32
+	errMu     sync.Mutex
+	err       error
 }
 
 func (h *kafkaGroupHandler) failure() error {
@@ -411,7 +411,7 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 			if !ok {
 				return nil
 			}
-			d := kafkaDelivery(msg, h.structured)
+			d := kafkaDelivery(msg, h.undecoded)
 			h.mu.Lock()
 			err := h.ctx.Err()
 			if err == nil && h.failure() == nil {
@@ -436,9 +436,9 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 	}
 }
 
-func kafkaDelivery(msg *sarama.ConsumerMessage, structured func([]byte) (event.Event, error)) Delivery {
+func kafkaDelivery(msg *sarama.ConsumerMessage, undecoded bool) Delivery {
 	d := Delivery{Raw: msg.Value, Transport: "kafka", describe: func() map[string]string { return kafkaMeta(msg) }}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeKafka(msg, structured) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeKafka(msg, dc) })
 	return d
 }
 
@@ -466,7 +466,7 @@ func kafkaMeta(msg *sarama.ConsumerMessage) map[string]string {
 // media type is structured, a ce_specversion header is binary. A record with neither is
 // tried as a structured JSON event, since the structured mode's content-type is optional
 // (kafka binding §3.3.1).
-func decodeKafka(msg *sarama.ConsumerMessage, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
+func decodeKafka(msg *sarama.ConsumerMessage, dc *decoder) (event.Event, Mode, error) {
 	var ct, sv string
 	var attrs []binaryValue
 	for _, h := range msg.Headers {
@@ -487,13 +487,13 @@ func decodeKafka(msg *sarama.ConsumerMessage, structured func([]byte) (event.Eve
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := structured(msg.Value)
+		e, err := dc.structured(msg.Value)
 		return e, Structured, err
 	}
 	if sv == "" {
 		return event.Event{}, Binary, errors.New("the record carries no CloudEvent (no ce_specversion header and not a structured content type)")
 	}
-	e, err := decodeBinaryAttrs(sv, attrs, ct, msg.Value)
+	e, err := dc.binary(sv, attrs, ct, msg.Value)
 	return e, Binary, err
 }
 

@@ -390,7 +390,7 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		if isDone(failed) || ctx.Err() != nil {
 			return true, nil
 		}
-		d := mqttDelivery(pr.Packet, so.structured())
+		d := mqttDelivery(pr.Packet, so.Undecoded)
 		if _, err := deliver(ctx, handle, d); err != nil {
 			fail(err)
 			return true, nil
@@ -431,9 +431,9 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 	}
 }
 
-func mqttDelivery(p *paho.Publish, structured func([]byte) (event.Event, error)) Delivery {
+func mqttDelivery(p *paho.Publish, undecoded bool) Delivery {
 	d := Delivery{Raw: p.Payload, Transport: "mqtt", describe: func() map[string]string { return mqttMeta(p) }}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeMQTT(p, structured) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeMQTT(p, dc) })
 	return d
 }
 
@@ -458,7 +458,7 @@ func mqttMeta(p *paho.Publish) map[string]string {
 // names are read as the binding has them and, failing that, with sdk-go's "ce-" prefix. A
 // message with neither is read as structured JSON, as MQTT 3.1.1 senders send it (mqtt
 // binding §3.2.1).
-func decodeMQTT(p *paho.Publish, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
+func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, Mode, error) {
 	var ct string
 	var user paho.UserProperties
 	if p.Properties != nil {
@@ -468,7 +468,7 @@ func decodeMQTT(p *paho.Publish, structured func([]byte) (event.Event, error)) (
 		if err := checkStructuredType(ct); err != nil {
 			return event.Event{}, Structured, err
 		}
-		e, err := structured(p.Payload)
+		e, err := dc.structured(p.Payload)
 		return e, Structured, err
 	}
 	prefix := ""
@@ -480,7 +480,7 @@ func decodeMQTT(p *paho.Publish, structured func([]byte) (event.Event, error)) (
 	}
 	if sv == "" {
 		if ct == "" {
-			e, err := structured(p.Payload)
+			e, err := dc.structured(p.Payload)
 			return e, Structured, err
 		}
 		return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no specversion user property and not a structured content type)")
@@ -496,7 +496,7 @@ func decodeMQTT(p *paho.Publish, structured func([]byte) (event.Event, error)) (
 		}
 		attrs = append(attrs, binaryValue{name: name, value: up.Value})
 	}
-	e, err := decodeBinaryAttrs(sv, attrs, ct, p.Payload)
+	e, err := dc.binary(sv, attrs, ct, p.Payload)
 	return e, Binary, err
 }
 

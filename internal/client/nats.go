@@ -282,7 +282,7 @@ func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
 		events, err := decodeBatch(msg.Data)
 		return events, Batch, err
 	}
-	e, mode, err := decodeNATSMsg(msg, ce.Decode)
+	e, mode, err := decodeNATSMsg(msg, &decoder{})
 	if err != nil {
 		return nil, mode, err
 	}
@@ -292,7 +292,7 @@ func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
 // decodeNATSMsg decodes a NATS message: structured (nats binding §3) with structured, or
 // binary when it has a ce-specversion header, which sdk-go's JetStream sender and later NATS
 // bindings write.
-func decodeNATSMsg(msg *nats.Msg, structured func([]byte) (event.Event, error)) (event.Event, Mode, error) {
+func decodeNATSMsg(msg *nats.Msg, dc *decoder) (event.Event, Mode, error) {
 	if sv := headerGet(msg.Header, "ce-specversion"); sv != "" {
 		var attrs []binaryValue
 		for k, vs := range msg.Header {
@@ -300,7 +300,7 @@ func decodeNATSMsg(msg *nats.Msg, structured func([]byte) (event.Event, error)) 
 				attrs = append(attrs, binaryValue{name: strings.ToLower(k[3:]), value: vs[0]})
 			}
 		}
-		e, err := decodeBinaryAttrs(sv, attrs, headerGet(msg.Header, "content-type"), msg.Data)
+		e, err := dc.binary(sv, attrs, headerGet(msg.Header, "content-type"), msg.Data)
 		return e, Binary, err
 	}
 	if ct := headerGet(msg.Header, "content-type"); ct != "" {
@@ -308,7 +308,7 @@ func decodeNATSMsg(msg *nats.Msg, structured func([]byte) (event.Event, error)) 
 			return event.Event{}, Structured, err
 		}
 	}
-	e, err := structured(msg.Data)
+	e, err := dc.structured(msg.Data)
 	return e, Structured, err
 }
 
@@ -348,11 +348,10 @@ func subscribeNATS(ctx context.Context, ep endpoint, so SubscribeOptions, handle
 	}
 	defer nc.Close()
 	rs := &natsReadySubscriber{queue: ep.q.Get("queue"), ready: so.ready()}
-	structured := so.structured()
 	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
 		return rs.Subscribe(nc, ep.path, cb)
 	}, func(msg *nats.Msg) error {
-		d := natsDelivery("nats", msg, structured)
+		d := natsDelivery("nats", msg, so.Undecoded)
 		if msg.Reply != "" {
 			d.Reply = natsReplier(nc, msg.Reply)
 		}
@@ -395,9 +394,9 @@ func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Eve
 }
 
 // natsDelivery decodes a NATS message (also a JetStream one) for the handler.
-func natsDelivery(transport string, msg *nats.Msg, structured func([]byte) (event.Event, error)) Delivery {
+func natsDelivery(transport string, msg *nats.Msg, undecoded bool) Delivery {
 	d := Delivery{Raw: msg.Data, Transport: transport, describe: func() map[string]string { return natsMeta(transport, msg) }}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decodeNATSMsg(msg, structured) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeNATSMsg(msg, dc) })
 	return d
 }
 

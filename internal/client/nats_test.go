@@ -190,7 +190,7 @@ func TestNATSBinaryHeadersDecode(t *testing.T) {
 		"ce-specversion": {"1.0"}, "ce-id": {"7"}, "ce-source": {"/x"}, "ce-type": {"t"},
 		"ce-myext": {"v"}, "content-type": {"text/plain"},
 	}, Data: []byte("hi")}
-	e, mode, err := decodeNATSMsg(msg, ce.Decode)
+	e, mode, err := decodeNATSMsg(msg, &decoder{})
 	if err != nil || mode != Binary || e.ID() != "7" || e.Extensions()["myext"] != "v" || e.DataContentType() != "text/plain" || string(e.DataEncoded) != "hi" {
 		t.Fatalf("got %v %s %v", e, mode, err)
 	}

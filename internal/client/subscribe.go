@@ -32,6 +32,12 @@ type Delivery struct {
 	Meta map[string]string
 	// describe builds Meta from the message.
 	describe func() map[string]string
+	// Attrs and ContentType are a binary message's attributes as it carried them, all but
+	// datacontenttype in the attributes' string form, when SubscribeOptions.Undecoded left
+	// the message undecoded; nil otherwise. ContentType is the transport's content type
+	// (datacontenttype), which an attribute of that name gives way to.
+	Attrs       []ce.Attribute
+	ContentType string
 	// Err says why the message is not a CloudEvent the binding allows. Such a message is
 	// still handed over so that it can be shown as rejected; afterwards it is settled so that
 	// it does not come back (JetStream: terminated, AMQP: rejected where the broker has
@@ -66,11 +72,12 @@ type SubscribeOptions struct {
 	// Ready, when not nil, is called once the subscription is in place: events published
 	// after it returns are received.
 	Ready func()
-	// Undecoded hands structured messages over as they came: Raw holds the JSON event and
-	// Event stays zero, for a caller that checks and decodes the bytes itself (listen's strict
-	// validator), which would otherwise decode every message twice. A structured message in
-	// an event format other than JSON still has Err set. Binary messages are always decoded,
-	// since their attributes are spread over the transport's headers or properties.
+	// Undecoded hands messages over as they came, for a caller that checks and decodes them
+	// itself (listen's strict validator), which would otherwise decode every message twice:
+	// a structured message's JSON event is in Raw, a binary message's attributes in Attrs
+	// and ContentType and its data in Raw, and Event stays zero. A structured message in an
+	// event format other than JSON still has Err set. Binary messages whose attributes are
+	// not all strings (AMQP's typed values) are decoded.
 	Undecoded bool
 	// More, when not nil, is asked before a message is taken where taking it acknowledges it
 	// (AMQP 1.0 with a broker that has no receiver settle mode second, such as RabbitMQ):
@@ -79,12 +86,55 @@ type SubscribeOptions struct {
 	More func() bool
 }
 
-// structured returns how structured payloads are decoded.
-func (so SubscribeOptions) structured() func([]byte) (event.Event, error) {
-	if so.Undecoded {
-		return func([]byte) (event.Event, error) { return event.Event{}, nil }
+// decoder decodes a message's content for its Delivery: in full, or, undecoded
+// (SubscribeOptions.Undecoded), as little as it can, keeping a binary message's string
+// attributes for the Delivery.
+type decoder struct {
+	undecoded   bool
+	attrs       []ce.Attribute
+	contentType string
+}
+
+// structured decodes a JSON event, unless undecoded.
+func (dc *decoder) structured(b []byte) (event.Event, error) {
+	if dc.undecoded {
+		return event.Event{}, nil
 	}
-	return ce.Decode
+	return ce.Decode(b)
+}
+
+// binary builds an event from binary-mode attributes (decodeBinaryAttrs), unless undecoded
+// and every value is a string: those are kept as they are.
+func (dc *decoder) binary(specversion string, attrs []binaryValue, contentType string, data []byte) (event.Event, error) {
+	if dc.undecoded {
+		out := make([]ce.Attribute, 1, len(attrs)+1)
+		out[0] = ce.Attribute{Name: "specversion", Value: specversion}
+		for _, a := range attrs {
+			s, ok := a.value.(string)
+			if !ok {
+				out = nil
+				break
+			}
+			if a.name != "specversion" {
+				out = append(out, ce.Attribute{Name: a.name, Value: s})
+			}
+		}
+		if out != nil {
+			dc.attrs, dc.contentType = out, contentType
+			return event.Event{}, nil
+		}
+	}
+	return decodeBinaryAttrs(specversion, attrs, contentType, data)
+}
+
+// decodeInto decodes a message into d with decode, under recover: a message off the network
+// must not be able to crash the receiver (SPEC-NOTES §3).
+func decodeInto(d *Delivery, undecoded bool, decode func(*decoder) (event.Event, Mode, error)) {
+	dc := decoder{undecoded: undecoded}
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decode(&dc) })
+	if d.Err == nil {
+		d.Attrs, d.ContentType = dc.attrs, dc.contentType
+	}
 }
 
 // Rejected is what a handler returns for a message it refuses as no valid CloudEvent,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
-	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 // ErrStopped is returned by Deliver for a message that came after --count was reached or
@@ -50,7 +49,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	if d.Mode == client.Structured && d.Raw != nil {
 		p = h.decodeBrokerStructured(d, &dec)
 	} else {
-		p = h.decodeBrokerBinary(&d.Event, &dec)
+		p = h.decodeBrokerBinary(&d, &dec)
 	}
 	if p != nil {
 		rep.Mode = dec.mode
@@ -125,12 +124,13 @@ func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) (p *pr
 }
 
 // decodeBrokerBinary checks a binary-mode event as decodeBinary checks the ce- headers of an
-// HTTP request: its attributes, in the string form they travelled in, are laid out as a JSON
-// event for the validator, and the event is built anew from them, so that the rules, the
-// messages and the typed extensions are the same as over HTTP. The values must be UTF-8, as
-// a percent-decoded header value must (http binding §3.1.3.2). As in an HTTP binary message,
-// data without a datacontenttype is taken to be JSON (json-format §3.1).
-func (h *Handler) decodeBrokerBinary(e *event.Event, dec *decoded) (p *problem) {
+// HTTP request: its attributes, in the string form they travelled in (Delivery.Attrs, or
+// those of the event the subscriber decoded where the transport's values are typed), are
+// laid out as a JSON event for the validator, and the event is built anew from them, so that
+// the rules, the messages and the typed extensions are the same as over HTTP. The values
+// must be UTF-8, as a percent-decoded header value must (http binding §3.1.3.2). As in an
+// HTTP binary message, data without a datacontenttype is taken to be JSON (json-format §3.1).
+func (h *Handler) decodeBrokerBinary(d *client.Delivery, dec *decoded) (p *problem) {
 	dec.mode = client.Binary
 	defer func() {
 		if r := recover(); r != nil {
@@ -140,11 +140,20 @@ func (h *Handler) decodeBrokerBinary(e *event.Event, dec *decoded) (p *problem) 
 	}()
 	var small [16]attribute
 	attrs := small[:0]
-	ct := ""
-	for _, a := range ce.Attributes(e) {
+	in, ct, data, base64 := d.Attrs, d.ContentType, d.Raw, false
+	if in == nil {
+		e := &d.Event
+		in, ct, data, base64 = ce.Attributes(e), "", e.DataEncoded, ce.IsBase64(e)
+	}
+	if len(data) == 0 {
+		data = nil
+	}
+	for _, a := range in {
 		switch a.Name {
 		case "datacontenttype":
-			ct = a.Value
+			if ct == "" {
+				ct = a.Value
+			}
 			continue
 		case "datacontentencoding":
 			// 0.3 binary mode carries the raw bytes (0.3 http binding §3.1.1).
@@ -155,7 +164,7 @@ func (h *Handler) decodeBrokerBinary(e *event.Event, dec *decoded) (p *problem) 
 		}
 		attrs = append(attrs, attribute{a.Name, a.Value})
 	}
-	if ct == "" && e.DataEncoded != nil && !ce.IsBase64(e) {
+	if ct == "" && data != nil && !base64 {
 		ct = "application/json"
 	}
 	slices.SortFunc(attrs, func(a, b attribute) int { return strings.Compare(a.name, b.name) })
@@ -169,7 +178,7 @@ func (h *Handler) decodeBrokerBinary(e *event.Event, dec *decoded) (p *problem) 
 	if p != nil {
 		return p
 	}
-	ev, err := binaryEvent(attrs, ct, e.DataEncoded)
+	ev, err := binaryEvent(attrs, ct, data)
 	if err != nil {
 		return &problem{http.StatusBadRequest, "invalid event (binary mode): " + err.Error()}
 	}

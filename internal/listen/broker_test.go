@@ -25,6 +25,22 @@ func binaryDelivery(t testing.TB, doc string) client.Delivery {
 		Transport: "mqtt", Meta: map[string]string{"topic": "orders", "qos": "1", "property:trace": "abc"}}
 }
 
+// undecodedBinary is a binary-mode message handed over undecoded: its attributes as the
+// strings they travelled as, datacontenttype as the transport's content type.
+func undecodedBinary(t testing.TB, doc string) client.Delivery {
+	t.Helper()
+	d := binaryDelivery(t, doc)
+	for _, a := range ce.Attributes(&d.Event) {
+		if a.Name == "datacontenttype" {
+			d.ContentType = a.Value
+			continue
+		}
+		d.Attrs = append(d.Attrs, a)
+	}
+	d.Event = event.Event{}
+	return d
+}
+
 // structuredDelivery is a structured message handed over undecoded.
 func structuredDelivery(doc string) client.Delivery {
 	return client.Delivery{Mode: client.Structured, Raw: []byte(doc),
@@ -32,8 +48,11 @@ func structuredDelivery(doc string) client.Delivery {
 }
 
 func TestDeliverTakesBinaryAndStructuredMessages(t *testing.T) {
-	for _, d := range []client.Delivery{binaryDelivery(t, brokerJSON), structuredDelivery(brokerJSON)} {
-		t.Run(d.Mode.String(), func(t *testing.T) {
+	for name, d := range map[string]client.Delivery{
+		"binary": binaryDelivery(t, brokerJSON), "binary undecoded": undecodedBinary(t, brokerJSON),
+		"structured": structuredDelivery(brokerJSON),
+	} {
+		t.Run(name, func(t *testing.T) {
 			file := &syncBuffer{}
 			h, rs := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
 			if err := h.Deliver(context.Background(), d); err != nil {
@@ -102,6 +121,41 @@ func TestDeliverBinaryChecks(t *testing.T) {
 		if rep.Kind != KindRejected || rep.Status != 400 || !strings.Contains(rep.Reason, "binary mode") || rep.Target == "" {
 			t.Errorf("%s: report %+v", name, rep)
 		}
+	}
+}
+
+// Undecoded binary attributes go through the same checks: the transport's content type
+// wins over a datacontenttype attribute, typed extensions get their type, and a value the
+// validator refuses is rejected naming the attribute.
+func TestDeliverUndecodedBinary(t *testing.T) {
+	h, rs := newTestHandler(Config{})
+	d := client.Delivery{Mode: client.Binary, Transport: "kafka", Raw: []byte("hi"), ContentType: "text/plain", Attrs: []ce.Attribute{
+		{Name: "specversion", Value: "1.0"}, {Name: "id", Value: "1"}, {Name: "source", Value: "/s"}, {Name: "type", Value: "t"},
+		{Name: "datacontenttype", Value: "application/xml"}, {Name: "sampledrate", Value: "10"}, {Name: "region", Value: "eu"},
+	}}
+	if err := h.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"text/plain","region":"eu","sampledrate":10,"data":"hi"}`
+	if got := rs.json[len(rs.json)-1]; got != want {
+		t.Errorf("event\n got %s\nwant %s", got, want)
+	}
+	d.ContentType, d.Raw = "", []byte(`{"a":1}`)
+	if err := h.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if got := rs.json[len(rs.json)-1]; !strings.Contains(got, `"datacontenttype":"application/xml"`) {
+		t.Errorf("without a content type the attribute counts: %s", got)
+	}
+
+	d.Attrs = append(d.Attrs[:len(d.Attrs):len(d.Attrs)], ce.Attribute{Name: "time", Value: "yesterday"})
+	err := h.Deliver(context.Background(), d)
+	var rj *client.Rejected
+	if !errors.As(err, &rj) {
+		t.Fatalf("Deliver returned %v, want a *client.Rejected", err)
+	}
+	if rep := rs.last(t); rep.Kind != KindRejected || !strings.Contains(rep.Reason, "binary mode") || !strings.Contains(rep.Reason, "time") {
+		t.Errorf("report %+v", rep)
 	}
 }
 
