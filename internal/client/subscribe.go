@@ -14,7 +14,8 @@ import (
 
 // Delivery is one message taken from a broker.
 type Delivery struct {
-	// Event is the decoded event; zero when Err is set.
+	// Event is the decoded event; zero when Err is set, or when SubscribeOptions.Undecoded
+	// left the message to the handler.
 	Event event.Event
 	// Mode is the content mode the message arrived in.
 	Mode Mode
