@@ -203,13 +203,22 @@ func writeAnswerNote(b *strings.Builder, st *Styles, rep *listen.Report) {
 // Credentials are not shown.
 func writeRequest(b *strings.Builder, st *Styles, rep *listen.Report) {
 	line := fmt.Sprintf("> %s %s %s  from %s", rep.Method, rep.Target, rep.Proto, rep.Remote)
+	if rep.Method == listen.MethodReceive {
+		// A broker message: the transport, then its metadata.
+		line = fmt.Sprintf("> %s %s %s", rep.Method, rep.Proto, rep.Target)
+	}
 	b.WriteString(st.paint(st.Dim, Sanitize(line)))
 	b.WriteByte('\n')
 	h := rep.Header
-	if v := h.Get("Authorization"); v != "" {
+	for k, vs := range h {
+		// Broker headers keep their own case: match the name in any.
+		if !strings.EqualFold(k, "Authorization") || len(vs) == 0 {
+			continue
+		}
 		h = h.Clone()
-		scheme, _, _ := strings.Cut(v, " ")
-		h.Set("Authorization", scheme+" (hidden)")
+		scheme, _, _ := strings.Cut(vs[0], " ")
+		h[k] = []string{scheme + " (hidden)"}
+		break
 	}
 	writeHeaders(b, st, "> ", h)
 }
@@ -225,9 +234,13 @@ func ListenRejected(w io.Writer, st *Styles, rep *listen.Report, opts ListenOpti
 	b.WriteByte(' ')
 	b.WriteString(st.paint(st.Fail, fmt.Sprintf("rejected %d %s", rep.Status, http.StatusText(rep.Status))))
 	b.WriteString("  ")
-	b.WriteString(Sanitize(rep.Method + " " + rep.Target))
-	b.WriteString("  ")
-	b.WriteString(st.paint(st.Dim, "from "+Sanitize(rep.Remote)))
+	if rep.Method == listen.MethodReceive {
+		b.WriteString(Sanitize(rep.Proto + " " + rep.Target))
+	} else {
+		b.WriteString(Sanitize(rep.Method + " " + rep.Target))
+		b.WriteString("  ")
+		b.WriteString(st.paint(st.Dim, "from "+Sanitize(rep.Remote)))
+	}
 	b.WriteByte('\n')
 	for _, line := range strings.Split(rep.Reason, "\n") {
 		b.WriteString("  ")

@@ -36,7 +36,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	x := h.getExchange()
 	defer h.putExchange(x)
 	rep := &x.rep
-	*rep = Report{Received: h.cfg.Now(), Method: "RECEIVE"}
+	*rep = Report{Received: h.cfg.Now(), Method: MethodReceive}
 	rep.Proto = protoName(d.Transport)
 	rep.Remote = rep.Proto
 	w := &x.answer
@@ -57,13 +57,6 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	}
 	if h.cfg.ShowHeaders {
 		rep.Target, rep.Header = describeDelivery(d)
-		// The event's attributes are shown as the headers an HTTP request would have
-		// carried them in.
-		if msg, err := client.Encode(dec.mode, &dec.events[0]); err == nil {
-			for k, v := range msg.Header {
-				rep.Header[k] = v
-			}
-		}
 	}
 	rep.Events = x.arrivals[:0]
 	h.handleEvents(ctx, w, nil, rep, dec, d.Raw)
@@ -218,7 +211,8 @@ func (a *answer) WriteHeader(code int) {
 }
 
 // describeDelivery says where the message came from and turns the transport's headers into
-// a header map, for -v and for rejections.
+// a header map, for -v and for rejections. The names stay as they came (ce_id, not Ce_id).
+// A binary message's attributes are among them; the event shown below says the rest.
 func describeDelivery(d client.Delivery) (where string, header http.Header) {
 	header = http.Header{}
 	var parts []string
@@ -233,7 +227,7 @@ func describeDelivery(d client.Delivery) (where string, header http.Header) {
 		switch {
 		case strings.HasPrefix(k, "header:"), strings.HasPrefix(k, "property:"):
 			_, name, _ := strings.Cut(k, ":")
-			header.Add(name, v)
+			header[name] = append(header[name], v)
 		default:
 			parts = append(parts, k+"="+v)
 		}

@@ -81,8 +81,8 @@ func TestDeliverShowHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := rs.last(t)
-	if rep.Target != "qos=1 topic=orders" || rep.Header.Get("trace") != "abc" || rep.Header.Get("Ce-Id") != "12345" ||
-		rep.Header.Get("Content-Type") != "application/json" {
+	// The transport's headers, under their own names, and nothing made up.
+	if rep.Target != "qos=1 topic=orders" || len(rep.Header) != 1 || len(rep.Header["trace"]) != 1 || rep.Header["trace"][0] != "abc" {
 		t.Fatalf("target %q, header %v", rep.Target, rep.Header)
 	}
 }

@@ -64,15 +64,20 @@ type Config struct {
 	// answer is sent, and must not keep the Report after it returns.
 	Report func(*Report)
 	// ShowHeaders fills in Report.Target and Report.Header for the events of a broker
-	// message (Deliver): laying out the transport's metadata and the event's attributes as
-	// headers costs more than the rest of the message's handling, and only -v shows them.
-	// Rejected messages always have them.
+	// message (Deliver): laying out the transport's metadata and headers costs more than the
+	// rest of the message's handling, and only -v shows them. Rejected messages always have
+	// them.
 	ShowHeaders bool
 
 	// Now and Rand are the clock and the dice; nil means the real ones.
 	Now  func() time.Time
 	Rand func() float64
 }
+
+// MethodReceive is the method of a broker message's report (Deliver): Proto is the
+// transport, Target its metadata (topic, partition, offset …) and Header its headers or
+// properties, under the names they have on the wire.
+const MethodReceive = "RECEIVE"
 
 // Kind says what a Report is about.
 type Kind int
@@ -91,8 +96,8 @@ const (
 type Report struct {
 	Kind     Kind
 	Received time.Time
-	Method   string
-	Target   string // path and query, access_token hidden
+	Method   string // MethodReceive for a broker message
+	Target   string // path and query, access_token hidden; a broker message's metadata
 	Proto    string
 	Remote   string
 	Header   http.Header
