@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 func TestDecodeEncode(t *testing.T) {
@@ -263,5 +265,31 @@ func BenchmarkDecodeValidated(b *testing.B) {
 		if _, err := DecodeValidated(doc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A source parsed again is the same as the first time, and the events do not share it.
+func TestSetAttributeSourceCopies(t *testing.T) {
+	mk := func(src string) *event.Event {
+		e, err := NewEvent(V1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := SetAttribute(&e, "source", src); err != nil {
+			t.Fatal(err)
+		}
+		return &e
+	}
+	a := mk("https://user@example.com/orders?x=1")
+	a.Context.(*event.EventContextV1).Source.Path = "/changed"
+	b := mk("https://user@example.com/orders?x=1")
+	if got := b.Source(); got != "https://user@example.com/orders?x=1" {
+		t.Errorf("second parse %q", got)
+	}
+	if c := mk("/other"); c.Source() != "/other" {
+		t.Errorf("another source %q", c.Source())
+	}
+	if e, _ := NewEvent(V1); SetAttribute(&e, "source", "%zz") == nil {
+		t.Error("an invalid source was taken")
 	}
 }
