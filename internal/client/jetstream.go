@@ -156,21 +156,32 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.
 	}
 	// The payload is the JSON event and nothing else (nats binding §3.1), which is what
 	// sdk-go's writer would copy it into; structured mode has no headers.
-	return t.SendStructured(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
+	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e), true)
 }
 
-// SendStructured publishes a JSON event as Send does.
+// SendStructured publishes a JSON event as Send does, for a load run.
 func (t *jetStreamTarget) SendStructured(ctx context.Context, body []byte) Result {
+	return t.publish(ctx, body, false)
+}
+
+// publish publishes body and waits for the PubAck. With interruptible, the wait ends with
+// ctx too (a Ctrl-C, the attempt's timeout); without, only the JetStream context's MaxWait,
+// which is the attempt's timeout, bounds it: a publish option costs every message a header
+// map, and the context its timer, 5-20% of a load run's CPU; an interrupted load run waits
+// at most that long for the PubAcks of the events it has in flight.
+func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptible bool) Result {
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
 		}
-		// The wait for the PubAck is bounded by the JetStream context's MaxWait, which is the
-		// attempt's timeout, not by ctx: any publish option costs every message a header
-		// map, and the context its timer, 5-20% of the sender's CPU. A Ctrl-C during a
-		// single send then waits for the PubAck, or the timeout, before it ends the command.
-		pa, err := c.js.PublishMsg(&nats.Msg{Subject: t.subject, Data: body})
+		msg := &nats.Msg{Subject: t.subject, Data: body}
+		var pa *nats.PubAck
+		if interruptible {
+			pa, err = c.js.PublishMsg(msg, nats.Context(ctx))
+		} else {
+			pa, err = c.js.PublishMsg(msg)
+		}
 		var apiErr *nats.APIError
 		switch {
 		case errors.Is(err, nats.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -314,5 +315,45 @@ func TestJetStreamGroupedAcksCoverOnlyHandledMessages(t *testing.T) {
 		if ci.AckFloor.Stream != 102 {
 			t.Fatalf("after the failure: ack floor %d, want 102 (103 was not handled)", ci.AckFloor.Stream)
 		}
+	}
+}
+
+// A single send whose PubAck does not come ends with its context (Ctrl-C), not after the
+// JetStream wait, here the 30 s timeout. The server is core NATS with a stand-in for the
+// stream lookup and a subscriber that takes the event and never answers.
+func TestJetStreamSendEndsWithContext(t *testing.T) {
+	base := runNATS(t, &natsserver.Options{})
+	nc, err := nats.Connect(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	info := `{"type":"io.nats.jetstream.api.v1.stream_info_response","config":{"name":"HUSH","subjects":["hush.x"]},"state":{}}`
+	if _, err := nc.Subscribe("$JS.API.STREAM.INFO.HUSH", func(m *nats.Msg) { _ = m.Respond([]byte(info)) }); err != nil {
+		t.Fatal(err)
+	}
+	taken := make(chan struct{}, 1)
+	if _, err := nc.Subscribe("hush.x", func(*nats.Msg) { taken <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := Open(strings.Replace(base, "nats://", "jetstream://", 1)+"/HUSH/hush.x", Options{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-taken; cancel() }()
+	done := make(chan Result, 1)
+	go func() { done <- tg.Send(ctx, Structured, testEvents(t)[0]) }()
+	select {
+	case res := <-done:
+		if res.Delivered || !errors.Is(res.Err, context.Canceled) {
+			t.Errorf("delivered=%v err=%v, want context.Canceled", res.Delivered, res.Err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Send did not end with its context")
 	}
 }
