@@ -179,19 +179,43 @@ func (t *kafkaTarget) Send(ctx context.Context, mode Mode, events ...*event.Even
 	if err != nil {
 		return Result{Err: err}
 	}
-	return t.produce(ctx, pm)
+	return t.produce(ctx, pm, true)
 }
 
-// produce sends a copy of pm as Send does.
-func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage) Result {
+// produce sends a copy of pm as Send does. SendMessage takes no context: the producer's
+// timeouts (Options.Timeout) bound it, for each of its retries. With interruptible, the
+// wait ends with ctx too (a Ctrl-C), the record's fate then unknown; a load run spares
+// itself the goroutine this takes, and waits at most that long for the records in flight.
+func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, interruptible bool) Result {
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
 		p, err := t.prod.get(ctx)
 		if err != nil {
 			return notDelivered(err)
 		}
-		// SendMessage takes no context; the producer's timeouts (Options.Timeout) bound it.
 		m := *pm
-		partition, offset, err := p.sync.SendMessage(&m)
+		var partition int32
+		var offset int64
+		if interruptible {
+			type produced struct {
+				partition int32
+				offset    int64
+				err       error
+			}
+			ch := make(chan produced, 1)
+			go func() {
+				var r produced
+				r.partition, r.offset, r.err = p.sync.SendMessage(&m)
+				ch <- r
+			}()
+			select {
+			case r := <-ch:
+				partition, offset, err = r.partition, r.offset, r.err
+			case <-ctx.Done():
+				return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, ctx.Err()))
+			}
+		} else {
+			partition, offset, err = p.sync.SendMessage(&m)
+		}
 		if err != nil {
 			var ke sarama.KError
 			if errors.Is(err, sarama.ErrOutOfBrokers) {
@@ -238,7 +262,7 @@ type kafkaTemplate struct {
 }
 
 func (k *kafkaTemplate) Send(ctx context.Context, id string, tm time.Time) Result {
-	return k.t.produce(ctx, k.record(id, tm))
+	return k.t.produce(ctx, k.record(id, tm), false)
 }
 
 // record is the copy with id and time in place of the event's.

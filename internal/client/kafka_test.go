@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestKafkaRoundTrip(t *testing.T) {
@@ -231,4 +234,42 @@ func recordHeader(pm *sarama.ProducerMessage, key string) string {
 		}
 	}
 	return ""
+}
+
+// A single send whose produce request the broker holds ends with its context (Ctrl-C), not
+// after the producer's timeouts and retries.
+func TestKafkaSendEndsWithContext(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	tg, err := Open("kafka://"+c.ListenAddrs()[0]+"/held", Options{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-held; cancel() }()
+	done := make(chan Result, 1)
+	go func() { done <- tg.Send(ctx, Binary, testEvents(t)[0]) }()
+	select {
+	case res := <-done:
+		if res.Delivered || !errors.Is(res.Err, context.Canceled) {
+			t.Errorf("delivered=%v err=%v, want context.Canceled", res.Delivered, res.Err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("Send did not end with its context")
+	}
+	close(release)
+	tg.Close()
 }
