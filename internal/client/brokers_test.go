@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -354,5 +355,25 @@ func TestSubscribeUndecoded(t *testing.T) {
 				t.Errorf("structured: %v %s %v %q", d.Err, d.Mode, d.Attrs, d.Raw)
 			}
 		})
+	}
+}
+
+// sendCanceledWhen sends an event with a context that is canceled once the broker has it
+// (arrived), as a Ctrl-C would, and checks that Send then ends, not delivered, without
+// waiting for an answer that does not come.
+func sendCanceledWhen(t *testing.T, tg Target, mode Mode, arrived <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-arrived; cancel() }()
+	done := make(chan Result, 1)
+	go func() { done <- tg.Send(ctx, mode, testEvents(t)[0]) }()
+	select {
+	case res := <-done:
+		if res.Delivered || !errors.Is(res.Err, context.Canceled) {
+			t.Errorf("delivered=%v err=%v, want context.Canceled", res.Delivered, res.Err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("Send did not end with its context")
 	}
 }

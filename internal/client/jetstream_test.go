@@ -344,16 +344,5 @@ func TestJetStreamSendEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-taken; cancel() }()
-	done := make(chan Result, 1)
-	go func() { done <- tg.Send(ctx, Structured, testEvents(t)[0]) }()
-	select {
-	case res := <-done:
-		if res.Delivered || !errors.Is(res.Err, context.Canceled) {
-			t.Errorf("delivered=%v err=%v, want context.Canceled", res.Delivered, res.Err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Send did not end with its context")
-	}
+	sendCanceledWhen(t, tg, Structured, taken)
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -258,18 +257,7 @@ func TestKafkaSendEndsWithContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-held; cancel() }()
-	done := make(chan Result, 1)
-	go func() { done <- tg.Send(ctx, Binary, testEvents(t)[0]) }()
-	select {
-	case res := <-done:
-		if res.Delivered || !errors.Is(res.Err, context.Canceled) {
-			t.Errorf("delivered=%v err=%v, want context.Canceled", res.Delivered, res.Err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Error("Send did not end with its context")
-	}
+	sendCanceledWhen(t, tg, Binary, held)
 	close(release)
 	tg.Close()
 }
