@@ -33,10 +33,10 @@ type Delivery struct {
 	Meta map[string]string
 	// describe builds Meta from the message.
 	describe func() map[string]string
-	// Attrs and ContentType are a binary message's attributes as it carried them, all but
-	// datacontenttype in the attributes' string form, when SubscribeOptions.Undecoded left
-	// the message undecoded; nil otherwise. ContentType is the transport's content type
-	// (datacontenttype), which an attribute of that name gives way to.
+	// Attrs and ContentType are a binary message's attributes as the strings it carried
+	// them in, when SubscribeOptions.Undecoded left the message undecoded; nil otherwise.
+	// ContentType is the transport's content type, the datacontenttype; a datacontenttype
+	// among Attrs counts only where the transport has none.
 	Attrs       []ce.Attribute
 	ContentType string
 	// Err says why the message is not a CloudEvent the binding allows. Such a message is
