@@ -75,9 +75,13 @@ func run() error {
 	e2e := flag.Bool("e2e", false, "measure raw publish -> broker -> raw subscribe end to end instead")
 	deleteStream := flag.String("delete-stream", "", "delete this JetStream stream on -nats and do nothing else (the end-to-end script's clean-up)")
 	serveKafka := flag.Bool("serve-kafka", false, "run an embedded Kafka broker (kfake), print its URL and serve until interrupted (the end-to-end script's Kafka broker)")
+	lines := flag.Int("lines", 0, "read standard input to its end and print the time (Unix nanoseconds) at which line N arrived (the end-to-end script's clock for listen)")
 	flag.Parse()
 	if *serveKafka {
 		return serveEmbeddedKafka()
+	}
+	if *lines > 0 {
+		return timeLine(os.Stdin, *lines)
 	}
 	if *deleteStream != "" {
 		nc, err := nats.Connect(natsURL)
@@ -384,6 +388,35 @@ func jetStreamBench(base, stream string) bench {
 					nc.Close()
 				}, nil
 		},
+	}
+}
+
+// timeLine reads r to its end and prints when its line n arrived; it fails when r has fewer
+// lines. listen prints an event a line (-o json), so that is when it had the last event,
+// before it stopped and closed its subscription, which the raw subscriber is not timed for
+// either.
+func timeLine(r io.Reader, n int) error {
+	buf := make([]byte, 256<<10)
+	seen := 0
+	for {
+		k, err := r.Read(buf)
+		for _, c := range buf[:k] {
+			if c != '\n' {
+				continue
+			}
+			if seen++; seen == n {
+				fmt.Println(time.Now().UnixNano())
+			}
+		}
+		if err == io.EOF {
+			if seen < n {
+				return fmt.Errorf("%d lines, want %d", seen, n)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }
 
