@@ -225,8 +225,9 @@ func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 		if err := st.failed(); err != nil {
 			return fmt.Errorf("settle a message from %s: %w", addr, err)
 		}
-		if !second && so.More != nil && !so.More() {
-			// Taking the next message would accept it (see amqpReceiver).
+		if so.More != nil && !so.More() {
+			// In mode first taking the next message would accept it (see amqpReceiver);
+			// in mode second the handler would only refuse it.
 			return nil
 		}
 		m, err := r.Receive(ctx)

@@ -80,10 +80,10 @@ type SubscribeOptions struct {
 	// event format other than JSON still has Err set. Binary messages whose attributes are
 	// not all strings (AMQP's typed values) are decoded.
 	Undecoded bool
-	// More, when not nil, is asked before a message is taken where taking it acknowledges it
-	// (AMQP 1.0 with a broker that has no receiver settle mode second, such as RabbitMQ):
-	// false ends the subscription, so that a handler that takes no more messages (its count
-	// reached) does not cost the broker one.
+	// More, when not nil, is asked before an AMQP message is taken: false ends the
+	// subscription, so that a handler that takes no more messages (its count reached) leaves
+	// the rest on the broker, also where taking a message accepts it (a broker that has no
+	// receiver settle mode second, such as RabbitMQ 3).
 	More func() bool
 }
 
