@@ -11,9 +11,10 @@ import (
 	"github.com/cectl/cectl/internal/ce"
 )
 
-// amqpServers has only the real broker: there is no AMQP 1.0 broker to embed. On RabbitMQ,
-// /queue/NAME addresses declare the queue on first use.
-func amqpServers(t *testing.T) []server { return servers(t, nil, "CECTL_TEST_AMQP_URL") }
+// amqpServers has the test's own broker (amqpbroker_test.go), which has receiver settle mode
+// second, and the real one, where RabbitMQ 3 has not. On RabbitMQ, /queue/NAME addresses
+// declare the queue on first use.
+func amqpServers(t *testing.T) []server { return servers(t, startAMQP, "CECTL_TEST_AMQP_URL") }
 
 func TestAMQPRoundTrip(t *testing.T) {
 	for _, s := range amqpServers(t) {

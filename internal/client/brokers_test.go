@@ -28,8 +28,8 @@ import (
 // machine with none. When CECTL_TEST_NATS_URL, CECTL_TEST_MQTT_URL, CECTL_TEST_AMQP_URL or
 // CECTL_TEST_KAFKA_URL name a real broker (a URL without path, e.g. nats://127.0.0.1:4222 or
 // amqp://guest:guest@127.0.0.1:5672), the same tests also run against it as a further
-// subtest; without the variable that subtest does not exist. There is no embeddable AMQP 1.0
-// broker, so AMQP round trips exist only with CECTL_TEST_AMQP_URL.
+// subtest; without the variable that subtest does not exist. No AMQP 1.0 broker can be
+// embedded, so the AMQP tests run against a small one of their own (amqpbroker_test.go).
 
 // server is one broker to run a test against: its base URL without path.
 type server struct {

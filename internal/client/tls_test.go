@@ -151,8 +151,8 @@ func TestBrokerTLSInsecure(t *testing.T) {
 	sameEvent(t, e, &d.Event)
 }
 
-// TestAMQPTLS runs the AMQP round trip over amqps:// against the real broker, through a TLS
-// terminating proxy in front of its plain port (no embedded AMQP 1.0 broker exists), and
+// TestAMQPTLS runs the AMQP round trip over amqps:// through a TLS-terminating proxy in front
+// of each broker's plain port (neither the test broker nor RabbitMQ here speaks TLS), and
 // checks that an untrusted certificate is refused.
 func TestAMQPTLS(t *testing.T) {
 	for _, s := range amqpServers(t) {
