@@ -68,51 +68,35 @@ func natsPubCounter(t *testing.T, target string, passed *atomic.Uint64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return serveRelay(t, l, target, func(c, srv net.Conn) {
+		go func() { _, _ = io.Copy(c, srv) }()
+		r := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			line, err := r.ReadBytes('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				srv, err := net.Dial("tcp", target)
+			f := strings.Fields(string(line))
+			pub := len(f) >= 3 && (f[0] == "PUB" || f[0] == "HPUB")
+			if pub {
+				size, err := strconv.Atoi(f[len(f)-1])
 				if err != nil {
 					return
 				}
-				defer srv.Close()
-				go func() { _, _ = io.Copy(c, srv) }()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadBytes('\n')
-					if err != nil {
-						return
-					}
-					f := strings.Fields(string(line))
-					pub := len(f) >= 3 && (f[0] == "PUB" || f[0] == "HPUB")
-					if pub {
-						size, err := strconv.Atoi(f[len(f)-1])
-						if err != nil {
-							return
-						}
-						payload := make([]byte, size+2) // and its CRLF
-						if _, err := io.ReadFull(r, payload); err != nil {
-							return
-						}
-						line = append(line, payload...)
-					}
-					if _, err := srv.Write(line); err != nil {
-						return
-					}
-					if pub {
-						passed.Add(1)
-					}
+				payload := make([]byte, size+2) // and its CRLF
+				if _, err := io.ReadFull(r, payload); err != nil {
+					return
 				}
-			}()
+				line = append(line, payload...)
+			}
+			if _, err := srv.Write(line); err != nil {
+				return
+			}
+			if pub {
+				passed.Add(1)
+			}
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // The NATS binding is structured only (§3): the payload must be the JSON event format, with

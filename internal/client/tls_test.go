@@ -178,6 +178,19 @@ func tlsProxy(t *testing.T, cfg *tls.Config, target string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveRelay(t, l, target, func(c, srv net.Conn) {
+		done := make(chan struct{}, 2)
+		relay := func(dst, src net.Conn) { _, _ = io.Copy(dst, src); done <- struct{}{} }
+		go relay(srv, c)
+		go relay(c, srv)
+		<-done
+	})
+}
+
+// serveRelay accepts connections on l until the test ends and hands each, with a connection
+// of its own to target, to relay, closing both once relay returns. It returns l's address.
+func serveRelay(t *testing.T, l net.Listener, target string, relay func(c, srv net.Conn)) string {
+	t.Helper()
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -187,16 +200,12 @@ func tlsProxy(t *testing.T, cfg *tls.Config, target string) string {
 			}
 			go func() {
 				defer c.Close()
-				b, err := net.Dial("tcp", target)
+				srv, err := net.Dial("tcp", target)
 				if err != nil {
 					return
 				}
-				defer b.Close()
-				done := make(chan struct{}, 2)
-				relay := func(dst, src net.Conn) { _, _ = io.Copy(dst, src); done <- struct{}{} }
-				go relay(b, c)
-				go relay(c, b)
-				<-done
+				defer srv.Close()
+				relay(c, srv)
 			}()
 		}
 	}()
