@@ -67,7 +67,7 @@ func listenReports(t *testing.T) []*listen.Report {
 
 	// A Kafka record: its headers under their own names, a credential among them.
 	kafka := listen.Report{Kind: listen.KindEvents, Received: received, Method: listen.MethodReceive, Target: "offset=7 partition=0 topic=orders",
-		Proto: "KAFKA", Remote: "KAFKA", Mode: client.Binary, Status: 200, Total: 1, Events: []listen.Arrival{{Event: user}},
+		Proto: "KAFKA", Mode: client.Binary, Status: 200, Total: 1, Events: []listen.Arrival{{Event: user}},
 		Header: http.Header{"ce_id": {"42"}, "ce_specversion": {"1.0"}, "content-type": {"application/json"}, "authorization": {"Bearer s3cret"}}}
 	kafkaRejected := kafka
 	kafkaRejected.Kind, kafkaRejected.Status, kafkaRejected.Events = listen.KindRejected, 400, nil

@@ -38,7 +38,6 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	rep := &x.rep
 	*rep = Report{Received: h.cfg.Now(), Method: MethodReceive}
 	rep.Proto = protoName(d.Transport)
-	rep.Remote = rep.Proto
 	w := &x.answer
 	w.reset()
 	if d.Err != nil {

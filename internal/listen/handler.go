@@ -99,7 +99,7 @@ type Report struct {
 	Method   string // MethodReceive for a broker message
 	Target   string // path and query, access_token hidden; a broker message's metadata
 	Proto    string
-	Remote   string
+	Remote   string // the sender's address; none for a broker message
 	Header   http.Header
 	Mode     client.Mode
 	// Status is the answer sent.
