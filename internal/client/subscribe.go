@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -107,25 +108,18 @@ func (dc *decoder) structured(b []byte) (event.Event, error) {
 // binary builds an event from binary-mode attributes (decodeBinaryAttrs), unless undecoded
 // and every value is a string: those are kept as they are.
 func (dc *decoder) binary(specversion string, attrs []binaryValue, contentType string, data []byte) (event.Event, error) {
-	if dc.undecoded {
-		out := make([]ce.Attribute, 1, len(attrs)+1)
-		out[0] = ce.Attribute{Name: "specversion", Value: specversion}
-		for _, a := range attrs {
-			s, ok := a.value.(string)
-			if !ok {
-				out = nil
-				break
-			}
-			if a.name != "specversion" {
-				out = append(out, ce.Attribute{Name: a.name, Value: s})
-			}
-		}
-		if out != nil {
-			dc.attrs, dc.contentType = out, contentType
-			return event.Event{}, nil
+	if !dc.undecoded || slices.ContainsFunc(attrs, func(a binaryValue) bool { _, ok := a.value.(string); return !ok }) {
+		return decodeBinaryAttrs(specversion, attrs, contentType, data)
+	}
+	out := make([]ce.Attribute, 1, len(attrs)+1)
+	out[0] = ce.Attribute{Name: "specversion", Value: specversion}
+	for _, a := range attrs {
+		if a.name != "specversion" {
+			out = append(out, ce.Attribute{Name: a.name, Value: a.value.(string)})
 		}
 	}
-	return decodeBinaryAttrs(specversion, attrs, contentType, data)
+	dc.attrs, dc.contentType = out, contentType
+	return event.Event{}, nil
 }
 
 // decodeInto decodes a message into d with decode, under recover: a message off the network
