@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
@@ -215,8 +216,8 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 			return nil, flagErrorf("--retry-after %q: want seconds or an HTTP date (RFC 9110 §10.2.3)", opts.RetryAfter)
 		}
 	}
-	replyMode, err := client.ParseMode(opts.ReplyMode)
-	if err != nil || replyMode == client.Batch {
+	replyMode, err := binding.ParseMode(opts.ReplyMode)
+	if err != nil || replyMode == binding.Batch {
 		return nil, flagErrorf("--reply-mode %q: want binary or structured", opts.ReplyMode)
 	}
 	status := http.StatusAccepted

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -174,10 +175,10 @@ func startListen(t *testing.T, out, errOut io.Writer, args ...string) (string, c
 	return "", cancel, done
 }
 
-func post(t *testing.T, url string, mode client.Mode, id, typ string) int {
+func post(t *testing.T, url string, mode binding.Mode, id, typ string) int {
 	t.Helper()
 	e := mustEvent(t, fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/test","type":%q,"data":{"n":1}}`, id, typ))
-	msg, err := client.Encode(mode, e)
+	msg, err := binding.Encode(mode, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +203,12 @@ func TestListenJSONOutputIsOnlyEvents(t *testing.T) {
 	var out, errOut lockedBuffer
 	record := filepath.Join(t.TempDir(), "events.jsonl")
 	url, stop, done := startListen(t, &out, &errOut, "-o", "json", "--record", record, "--dedupe")
-	for i, mode := range []client.Mode{client.Binary, client.Structured, client.Batch} {
+	for i, mode := range []binding.Mode{binding.Binary, binding.Structured, binding.Batch} {
 		if s := post(t, url, mode, fmt.Sprint(i), "com.example.t"); s != http.StatusAccepted {
 			t.Fatalf("%s: status %d", mode, s)
 		}
 	}
-	post(t, url, client.Binary, "0", "com.example.t") // a duplicate
+	post(t, url, binding.Binary, "0", "com.example.t") // a duplicate
 	resp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
 	if err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("not an event: %v %v", resp, err)
@@ -240,10 +241,10 @@ func TestListenJSONOutputIsOnlyEvents(t *testing.T) {
 func TestListenTextOutput(t *testing.T) {
 	var out, errOut lockedBuffer
 	url, stop, done := startListen(t, &out, &errOut, "-q", "--count", "2")
-	post(t, url, client.Binary, "a", "com.example.first")
+	post(t, url, binding.Binary, "a", "com.example.first")
 	resp, _ := http.Post(url, "application/cloudevents+json", strings.NewReader(`{"specversion":"1.0"}`))
 	resp.Body.Close()
-	post(t, url, client.Structured, "b", "com.example.second")
+	post(t, url, binding.Structured, "b", "com.example.second")
 	err := wait(t, done) // --count ends it
 	stop()
 	if err != nil {
@@ -263,7 +264,7 @@ func TestListenTimeout(t *testing.T) {
 	var errOut lockedBuffer
 	url, stop, done := startListen(t, io.Discard, &errOut, "--count", "3", "--timeout", "300ms")
 	defer stop()
-	post(t, url, client.Binary, "1", "t")
+	post(t, url, binding.Binary, "1", "t")
 	err := wait(t, done)
 	if err == nil || err.Error() != "--timeout 300ms: 1 of 3 events arrived" || ExitCode(context.Background(), err) != ExitFailure {
 		t.Errorf("error %v", err)
@@ -287,7 +288,7 @@ func TestListenEndsQuietlyOnClosedPipe(t *testing.T) {
 	var errOut lockedBuffer
 	url, stop, done := startListen(t, brokenPipe{}, &errOut, "-o", "json")
 	defer stop()
-	post(t, url, client.Binary, "1", "t")
+	post(t, url, binding.Binary, "1", "t")
 	if err := wait(t, done); err != nil {
 		t.Errorf("closed pipe: %v", err)
 	}
@@ -299,7 +300,7 @@ func TestListenEndsQuietlyOnClosedPipe(t *testing.T) {
 func TestListenOutputErrorFails(t *testing.T) {
 	url, stop, done := startListen(t, failingWriter{}, io.Discard, "-o", "json")
 	defer stop()
-	post(t, url, client.Binary, "1", "t")
+	post(t, url, binding.Binary, "1", "t")
 	err := wait(t, done)
 	if err == nil || !strings.Contains(err.Error(), "writing the output: device gone") {
 		t.Errorf("error %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -98,7 +99,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		return &SilentError{Code: ExitFailure}
 	}
 	err = decodeErr
-	if errors.Is(err, client.ErrNoEvent) {
+	if errors.Is(err, binding.ErrNoEvent) {
 		what := "an empty body"
 		if len(res.Response.Body) > 0 {
 			what = fmt.Sprintf("a %d-byte body that is not a CloudEvent", len(res.Response.Body))

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
@@ -49,8 +50,8 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 }
 
 // resolve checks the delivery flags and returns the target, mode and headers.
-func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mode, http.Header, error) {
-	mode, err := client.ParseMode(df.Mode)
+func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mode, http.Header, error) {
+	mode, err := binding.ParseMode(df.Mode)
 	if err != nil {
 		return "", mode, nil, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
@@ -81,7 +82,7 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, client.Mod
 // open returns the target for the resolved URL and the content mode it will carry, which
 // may differ from the one asked for where a protocol binding allows only one (NATS carries
 // structured events only). conns is how many connections to keep.
-func (df *deliveryFlags) open(f *Factory, to string, mode client.Mode, h http.Header, conns int) (client.Target, client.Mode, error) {
+func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.Header, conns int) (client.Target, binding.Mode, error) {
 	var onRetry func(int, time.Duration, client.Result)
 	if f.Verbose {
 		log := f.Logger()
@@ -241,7 +242,7 @@ type sender struct {
 	f        *Factory
 	t        client.Target
 	to       string
-	mode     client.Mode
+	mode     binding.Mode
 	dryRun   bool
 	st, est  *format.Styles
 	summary  format.Summary
@@ -389,7 +390,7 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 	}
 	var emitErr error
 	invalid, readErr := read(ctx, name, in, &opts.Event, func(it fileItem) error {
-		if s.mode != client.Batch {
+		if s.mode != binding.Batch {
 			_, emitErr = s.deliverEncoded(ctx, it.e, it.line, it.msg)
 			return emitErr
 		}
@@ -447,7 +448,7 @@ type fileItem struct {
 	// held back by readAhead to be shown in order; e is nil for notes after the last event.
 	notes []byte
 	// msg is e already encoded by readAhead, when the target takes encoded messages.
-	msg *client.Message
+	msg *binding.Message
 }
 
 // readAheadBatch is how many read events readAhead hands over at a time.
@@ -471,7 +472,7 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 		// Encoding one event per message is also done ahead; batches are put together
 		// by the sender.
 		_, encode := s.t.(client.MessageSender)
-		encode = encode && !s.dryRun && s.mode != client.Batch
+		encode = encode && !s.dryRun && s.mode != binding.Batch
 		batch := make([]fileItem, 0, readAheadBatch)
 		handOver := func() bool {
 			select {
@@ -488,7 +489,7 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 				notes.Reset()
 			}
 			if encode {
-				if msg, err := client.Encode(s.mode, it.e); err == nil {
+				if msg, err := binding.Encode(s.mode, it.e); err == nil {
 					it.msg = &msg
 				}
 			}
@@ -599,7 +600,7 @@ func (s *sender) diagOut() io.Writer {
 // deliverEncoded delivers one event read from a file, sending msg when readAhead encoded it
 // already (never in a dry run; an event that failed to encode goes through Send, which
 // reports why).
-func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *client.Message) (*client.Result, error) {
+func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *binding.Message) (*client.Result, error) {
 	if msg == nil {
 		return s.deliver(ctx, []*event.Event{e}, []int{line})
 	}

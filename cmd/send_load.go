@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
@@ -169,12 +170,12 @@ func (t *templates) static() bool { return len(t.fields) == 0 && !hasAny(t.exts)
 
 // baseMessage is a binary-mode message encoded once; message fills in a fresh id and time.
 type baseMessage struct {
-	msg        client.Message
+	msg        binding.Message
 	id, tstamp bool
 }
 
 func newBaseMessage(ef *eventFlags, first *event.Event, userAgent string) (*baseMessage, error) {
-	msg, err := client.Encode(client.Binary, first)
+	msg, err := binding.Encode(binding.Binary, first)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +185,7 @@ func newBaseMessage(ef *eventFlags, first *event.Event, userAgent string) (*base
 
 var uuidTemplate, _ = load.Parse("{{uuid}}")
 
-func (b *baseMessage) message(env *load.Env) client.Message {
+func (b *baseMessage) message(env *load.Env) binding.Message {
 	h := make(http.Header, len(b.msg.Header))
 	for k, v := range b.msg.Header {
 		h[k] = v
@@ -195,7 +196,7 @@ func (b *baseMessage) message(env *load.Env) client.Message {
 	if b.tstamp {
 		h["Ce-Time"] = []string{env.Now.UTC().Format(time.RFC3339Nano)}
 	}
-	return client.Message{Header: h, Body: b.msg.Body}
+	return binding.Message{Header: h, Body: b.msg.Body}
 }
 
 // protoEvent is the event every send of a run without placeholders carries, built once;
@@ -324,7 +325,7 @@ func hasAny(ts []*load.Template) bool {
 func isUTF8Text(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
 
 // sendLoad sends events at volume and reports the run instead of a line per event.
-func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode client.Mode) error {
+func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode binding.Mode) error {
 	f := opts.F
 	lf := &opts.Load
 	if !opts.Flags.Changed("count") && lf.Duration == 0 {
@@ -337,7 +338,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	}
 	collectForThroughput(f.Getenv, 0)
 	perRequest := int64(1)
-	if mode == client.Batch {
+	if mode == binding.Batch {
 		perRequest = int64(max(opts.BatchSize, 1))
 	}
 
@@ -345,14 +346,14 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode clie
 	if err != nil {
 		return err
 	}
-	if _, ok := t.(client.MessageSender); ok && mode == client.Binary && next.tpl != nil && next.tpl.static() {
+	if _, ok := t.(client.MessageSender); ok && mode == binding.Binary && next.tpl != nil && next.tpl.static() {
 		// Every event is the same but for its id and time: encode it once.
 		if next.base, err = newBaseMessage(&opts.Event, next.first, f.UserAgent()); err != nil {
 			return err
 		}
 	} else if next.tpl != nil && next.tpl.static() {
 		next.proto = newProtoEvent(&opts.Event, next.first)
-		if _, ok := t.(client.StructuredSender); ok && mode == client.Structured {
+		if _, ok := t.(client.StructuredSender); ok && mode == binding.Structured {
 			next.json = newJSONTemplate(next.proto)
 		} else if ts, ok := t.(client.TemplateSender); ok {
 			if next.sendTpl, err = ts.Template(ctx, mode, next.proto.first); err != nil {

@@ -13,8 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cectl/cectl/internal/client"
-
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/spf13/pflag"
 )
 
@@ -137,13 +136,13 @@ func TestSendFromEveryMode(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			var mu sync.Mutex
 			var ids []string
-			var modes []client.Mode
+			var modes []binding.Mode
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				if err != nil {
 					t.Errorf("receiver: %v", err)
 				}
-				events, m, err := client.Decode(r.Header, body)
+				events, m, err := binding.Decode(r.Header, body)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

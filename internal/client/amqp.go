@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/Azure/go-amqp"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	ceamqp "github.com/cloudevents/sdk-go/protocol/amqp/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
+	sdkbinding "github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -43,7 +44,7 @@ type amqpSender struct {
 	client *amqp.Client
 	sender *amqp.Sender
 	ce     interface {
-		Send(ctx context.Context, m binding.Message, transformers ...binding.Transformer) error
+		Send(ctx context.Context, m sdkbinding.Message, transformers ...sdkbinding.Transformer) error
 	}
 }
 
@@ -151,17 +152,19 @@ func (t *amqpTarget) URL() string  { return t.ep.raw }
 func (t *amqpTarget) Close() error { t.conn.shutdown(); return nil }
 
 // CheckMode allows binary and structured (amqp binding §1.3).
-func (t *amqpTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("AMQP", m) }
+func (t *amqpTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
+	return checkBrokerMode("AMQP", m)
+}
 
 // Send transfers the event and waits for the disposition: ACK when accepted, NACK when
 // rejected.
-func (t *amqpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+func (t *amqpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	e, mode, err := oneEvent(t, "AMQP", mode, events)
 	if err != nil {
 		return Result{Err: err}
 	}
-	var msg binding.Message = binding.ToMessage(e)
-	if mode == Structured {
+	var msg sdkbinding.Message = sdkbinding.ToMessage(e)
+	if mode == binding.Structured {
 		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
 	}
 	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
@@ -187,7 +190,7 @@ func (t *amqpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 }
 
 // Request is not available: the AMQP binding defines no reply event.
-func (t *amqpTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *amqpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	return noRequest(t, mode)
 }
 
@@ -345,7 +348,7 @@ func (s *amqpSettler) wait() {
 
 func amqpDelivery(addr string, m *amqp.Message, undecoded bool) Delivery {
 	d := Delivery{Raw: amqpPayload(m), Transport: "amqp", describe: func() map[string]string { return amqpMeta(addr, m) }}
-	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeAMQP(m, dc) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, binding.Mode, error) { return decodeAMQP(m, dc) })
 	return d
 }
 
@@ -394,7 +397,7 @@ var amqpPrefixes = []string{"cloudEvents:", "cloudEvents_"}
 // decodeAMQP tells the mode by content-type (amqp binding §3): a CloudEvents media type is
 // structured, a cloudEvents:specversion application property is binary. Property values may
 // be native AMQP types or canonical strings (amqp binding §3.1.3.2).
-func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, Mode, error) {
+func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, binding.Mode, error) {
 	var ct string
 	if m.Properties != nil && m.Properties.ContentType != nil {
 		ct = *m.Properties.ContentType
@@ -402,10 +405,10 @@ func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, Mode, error) {
 	body := amqpPayload(m)
 	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") {
 		if err := checkStructuredType(ct); err != nil {
-			return event.Event{}, Structured, err
+			return event.Event{}, binding.Structured, err
 		}
 		e, err := dc.structured(body)
-		return e, Structured, err
+		return e, binding.Structured, err
 	}
 	for _, prefix := range amqpPrefixes {
 		v, ok := m.ApplicationProperties[prefix+"specversion"]
@@ -414,7 +417,7 @@ func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, Mode, error) {
 		}
 		sv, ok := v.(string)
 		if !ok {
-			return event.Event{}, Binary, fmt.Errorf("%sspecversion is a %T, not a string", prefix, v)
+			return event.Event{}, binding.Binary, fmt.Errorf("%sspecversion is a %T, not a string", prefix, v)
 		}
 		var attrs []binaryValue
 		for k, v := range m.ApplicationProperties {
@@ -423,7 +426,7 @@ func decodeAMQP(m *amqp.Message, dc *decoder) (event.Event, Mode, error) {
 			}
 		}
 		e, err := dc.binary(sv, attrs, ct, body)
-		return e, Binary, err
+		return e, binding.Binary, err
 	}
-	return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no cloudEvents:specversion application property and not a structured content type)")
+	return event.Event{}, binding.Binary, errors.New("the message carries no CloudEvent (no cloudEvents:specversion application property and not a structured content type)")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/go-amqp"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 )
 
@@ -20,7 +21,7 @@ func TestAMQPRoundTrip(t *testing.T) {
 	for _, s := range amqpServers(t) {
 		t.Run(s.name, func(t *testing.T) {
 			url := s.base + "/queue/" + uniq("cectl-rt")
-			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+			roundTrip(t, url, url, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 		})
 	}
 }
@@ -55,10 +56,10 @@ func TestAMQPWire(t *testing.T) {
 			}
 			tg := open(t, s.base+addr)
 			e := testEvents(t)[0]
-			if res := send(t, tg, Binary, e); res.Response.Status != "accepted" {
+			if res := send(t, tg, binding.Binary, e); res.Response.Status != "accepted" {
 				t.Errorf("status %q", res.Response.Status)
 			}
-			send(t, tg, Structured, e)
+			send(t, tg, binding.Structured, e)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			m, err := r.Receive(ctx)
@@ -113,7 +114,7 @@ func TestAMQPDecodeNativeAndStringValues(t *testing.T) {
 			Data: [][]byte{[]byte("hi")},
 		}
 		e, mode, err := decodeAMQP(m, &decoder{})
-		if err != nil || mode != Binary {
+		if err != nil || mode != binding.Binary {
 			t.Fatalf("%s: %v %s", prefix, err, mode)
 		}
 		if !e.Time().Equal(tm) || e.Extensions()["n"] != int32(7) || e.Extensions()["b"] != true || e.Extensions()["s"] != "2026-01-02T03:04:05Z" || len(e.Extensions()) != 3 {
@@ -153,7 +154,7 @@ func TestAMQPLeavesWhatWasNotHandled(t *testing.T) {
 			for _, id := range []string{"m-1", "m-2", "m-3"} {
 				e := events[0].Clone()
 				e.SetID(id)
-				send(t, tg, Structured, &e)
+				send(t, tg, binding.Structured, &e)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

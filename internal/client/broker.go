@@ -17,8 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
-	"github.com/cloudevents/sdk-go/v2/binding"
+	sdkbinding "github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 	cecontext "github.com/cloudevents/sdk-go/v2/context"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -29,12 +30,12 @@ import (
 type ModeChecker interface {
 	// CheckMode returns the mode the target uses when asked for m, or an error when the
 	// binding cannot carry m at all.
-	CheckMode(m Mode) (Mode, error)
+	CheckMode(m binding.Mode) (binding.Mode, error)
 }
 
 // EffectiveMode returns the content mode t uses when asked for m: NATS and JetStream carry
 // only structured messages, no broker carries HTTP's batch mode.
-func EffectiveMode(t Target, m Mode) (Mode, error) {
+func EffectiveMode(t Target, m binding.Mode) (binding.Mode, error) {
 	if mc, ok := t.(ModeChecker); ok {
 		return mc.CheckMode(m)
 	}
@@ -53,7 +54,7 @@ type StructuredSender interface {
 // and encode every event. Template returns nil, without an error, for a mode it does not do
 // this for; the events are then encoded one by one.
 type TemplateSender interface {
-	Template(ctx context.Context, mode Mode, e *event.Event) (Template, error)
+	Template(ctx context.Context, mode binding.Mode, e *event.Event) (Template, error)
 }
 
 // Template sends copies of one encoded event.
@@ -79,22 +80,22 @@ func CheckRequest(t Target) error {
 
 // noRequest is what Request returns on transports without request/reply: the usage error both
 // as the result's error and as the returned error.
-func noRequest(rc RequestChecker, mode Mode) (Result, []event.Event, Mode, error) {
+func noRequest(rc RequestChecker, mode binding.Mode) (Result, []event.Event, binding.Mode, error) {
 	err := rc.CheckRequest()
 	return Result{Err: err}, nil, mode, err
 }
 
 // checkBrokerMode is CheckMode for the bindings with a binary and a structured mode (Kafka
 // §1.3, MQTT §1.3, AMQP §1.3). None of them defines a batch mode.
-func checkBrokerMode(transport string, m Mode) (Mode, error) {
-	if m == Batch {
+func checkBrokerMode(transport string, m binding.Mode) (binding.Mode, error) {
+	if m == binding.Batch {
 		return m, &UsageError{Err: fmt.Errorf("batch mode is not defined for %s; use binary or structured", transport)}
 	}
 	return m, nil
 }
 
 // oneEvent checks that a broker send carries exactly one event in a mode the binding has.
-func oneEvent(mc ModeChecker, transport string, mode Mode, events []*event.Event) (*event.Event, Mode, error) {
+func oneEvent(mc ModeChecker, transport string, mode binding.Mode, events []*event.Event) (*event.Event, binding.Mode, error) {
 	m, err := mc.CheckMode(mode)
 	if err != nil {
 		return nil, m, err
@@ -110,19 +111,19 @@ func oneEvent(mc ModeChecker, transport string, mode Mode, events []*event.Event
 // listed in SPEC-NOTES §3; ce.AppendJSON does not.
 type structuredMessage []byte
 
-func (m structuredMessage) ReadEncoding() binding.Encoding { return binding.EncodingStructured }
+func (m structuredMessage) ReadEncoding() sdkbinding.Encoding { return sdkbinding.EncodingStructured }
 
-func (m structuredMessage) ReadStructured(ctx context.Context, w binding.StructuredWriter) error {
+func (m structuredMessage) ReadStructured(ctx context.Context, w sdkbinding.StructuredWriter) error {
 	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m))
 }
 
-func (m structuredMessage) ReadBinary(context.Context, binding.BinaryWriter) error {
-	return binding.ErrNotBinary
+func (m structuredMessage) ReadBinary(context.Context, sdkbinding.BinaryWriter) error {
+	return sdkbinding.ErrNotBinary
 }
 
 func (m structuredMessage) Finish(error) error { return nil }
 
-var _ binding.Message = structuredMessage(nil)
+var _ sdkbinding.Message = structuredMessage(nil)
 
 // quiet returns ctx with a logger that discards: without one sdk-go writes zap JSON lines to
 // stderr (SPEC-NOTES §3).

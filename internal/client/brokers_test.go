@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -250,7 +251,7 @@ func open(t *testing.T, url string) Target {
 	return tg
 }
 
-func send(t *testing.T, tg Target, mode Mode, e *event.Event) Result {
+func send(t *testing.T, tg Target, mode binding.Mode, e *event.Event) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -262,7 +263,7 @@ func send(t *testing.T, tg Target, mode Mode, e *event.Event) Result {
 }
 
 // roundTrip sends every test event in each mode and checks what the subscription got.
-func roundTrip(t *testing.T, sendURL, recvURL string, modes []Mode, so SubscribeOptions) {
+func roundTrip(t *testing.T, sendURL, recvURL string, modes []binding.Mode, so SubscribeOptions) {
 	t.Helper()
 	l := listen(t, recvURL, so)
 	tg := open(t, sendURL)
@@ -291,7 +292,7 @@ func brokerDown(t *testing.T, url string) {
 	}
 	defer tg.Close()
 	start := time.Now()
-	res := tg.Send(context.Background(), Structured, testEvents(t)[0])
+	res := tg.Send(context.Background(), binding.Structured, testEvents(t)[0])
 	if res.Delivered || res.ACK || res.Err == nil {
 		t.Fatalf("send to a closed port: delivered=%v ack=%v err=%v", res.Delivered, res.ACK, res.Err)
 	}
@@ -328,10 +329,10 @@ func TestSubscribeUndecoded(t *testing.T) {
 			l := listen(t, c.url, SubscribeOptions{Undecoded: true})
 			tg := open(t, c.url)
 			e := testEvents(t)[0]
-			send(t, tg, Binary, e)
-			send(t, tg, Structured, e)
+			send(t, tg, binding.Binary, e)
+			send(t, tg, binding.Structured, e)
 			d := l.next(t)
-			if d.Err != nil || d.Mode != Binary {
+			if d.Err != nil || d.Mode != binding.Binary {
 				t.Fatalf("binary: %v %s", d.Err, d.Mode)
 			}
 			if c.typed {
@@ -351,7 +352,7 @@ func TestSubscribeUndecoded(t *testing.T) {
 				}
 			}
 			d = l.next(t)
-			if d.Err != nil || d.Mode != Structured || d.Event.Context != nil || d.Attrs != nil || string(d.Raw) != string(ce.AppendJSON(nil, e)) {
+			if d.Err != nil || d.Mode != binding.Structured || d.Event.Context != nil || d.Attrs != nil || string(d.Raw) != string(ce.AppendJSON(nil, e)) {
 				t.Errorf("structured: %v %s %v %q", d.Err, d.Mode, d.Attrs, d.Raw)
 			}
 		})
@@ -361,7 +362,7 @@ func TestSubscribeUndecoded(t *testing.T) {
 // sendCanceledWhen sends an event with a context that is canceled once the broker has it
 // (arrived), as a Ctrl-C would, and checks that Send then ends, not delivered, without
 // waiting for an answer that does not come.
-func sendCanceledWhen(t *testing.T, tg Target, mode Mode, arrived <-chan struct{}) {
+func sendCanceledWhen(t *testing.T, tg Target, mode binding.Mode, arrived <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cectl/cectl/internal/binding"
 )
 
 // Options configure a Client.
@@ -116,7 +118,7 @@ type Response struct {
 }
 
 // Post sends msg to target, retrying as configured.
-func (c *Client) Post(ctx context.Context, target string, msg Message) Result {
+func (c *Client) Post(ctx context.Context, target string, msg binding.Message) Result {
 	start := time.Now()
 	var res Result
 	for attempt := 1; ; attempt++ {
@@ -142,7 +144,7 @@ func (c *Client) Post(ctx context.Context, target string, msg Message) Result {
 	return res
 }
 
-func (c *Client) attempt(ctx context.Context, target string, msg Message) Result {
+func (c *Client) attempt(ctx context.Context, target string, msg binding.Message) Result {
 	actx := ctx
 	if c.opts.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -76,7 +77,7 @@ func TestPostResultClasses(t *testing.T) {
 			ns := &noSleep{}
 			c := New(Options{Retries: tt.retries, Timeout: 5 * time.Second, Sleep: ns.sleep})
 			defer c.Close()
-			msg, err := Encode(Binary, testEvent(t))
+			msg, err := binding.Encode(binding.Binary, testEvent(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +102,7 @@ func TestPostRefusedIsNotDelivered(t *testing.T) {
 	ln.Close()
 	ns := &noSleep{}
 	c := New(Options{Retries: 2, Sleep: ns.sleep})
-	msg, _ := Encode(Binary, testEvent(t))
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
 	res := c.Post(context.Background(), "http://"+addr+"/", msg)
 	if res.Delivered || res.ACK || res.Status != 0 {
 		t.Fatalf("refused connection classified as delivered=%v ack=%v status=%d", res.Delivered, res.ACK, res.Status)
@@ -129,7 +130,7 @@ func TestPostTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	c := New(Options{Timeout: 50 * time.Millisecond})
-	msg, _ := Encode(Structured, testEvent(t))
+	msg, _ := binding.Encode(binding.Structured, testEvent(t))
 	res := c.Post(context.Background(), srv.URL, msg)
 	var te *TimeoutError
 	if res.Delivered || !errors.As(res.Err, &te) {
@@ -150,7 +151,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	defer srv.Close()
 	ns := &noSleep{}
 	c := New(Options{Retries: 1, Sleep: ns.sleep})
-	msg, _ := Encode(Binary, testEvent(t))
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
 	res := c.Post(context.Background(), srv.URL, msg)
 	if !res.ACK || len(ns.waits) != 1 || ns.waits[0] != 7*time.Second {
 		t.Fatalf("ack=%v waits=%v, want one wait of 7s", res.ACK, ns.waits)
@@ -188,7 +189,7 @@ func TestResponseBodyKept(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := New(Options{})
-	msg, _ := Encode(Binary, testEvent(t))
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
 	res := c.Post(context.Background(), srv.URL, msg)
 	if res.Response == nil || string(res.Response.Body) != "bad event: missing subject" {
 		t.Fatalf("response %+v", res.Response)
@@ -203,7 +204,7 @@ func TestCancelStopsRetries(t *testing.T) {
 		cancel()
 		return ctx.Err()
 	}})
-	msg, _ := Encode(Binary, testEvent(t))
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
 	res := c.Post(ctx, srv.URL, msg)
 	if res.Attempts != 1 || !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("attempts=%d err=%v", res.Attempts, res.Err)
@@ -224,7 +225,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	c := New(Options{})
-	msg, _ := Encode(Binary, testEvent(t))
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
 	for i := 0; i < 20; i++ {
 		if res := c.Post(context.Background(), srv.URL, msg); !res.ACK {
 			t.Fatal(res.Err)

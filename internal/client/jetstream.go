@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -140,16 +141,16 @@ func (t *jetStreamTarget) URL() string  { return t.ep.raw }
 func (t *jetStreamTarget) Close() error { t.conn.shutdown(); return nil }
 
 // CheckMode maps binary to structured, as for core NATS (nats binding §1.3).
-func (t *jetStreamTarget) CheckMode(m Mode) (Mode, error) {
-	if m == Batch {
+func (t *jetStreamTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
+	if m == binding.Batch {
 		return m, &UsageError{Err: errors.New("batch mode is not defined for JetStream; it carries one structured event per message")}
 	}
-	return Structured, nil
+	return binding.Structured, nil
 }
 
 // Send publishes and waits for the PubAck: ACK when the stream stored the event, NACK when
 // JetStream answered with an error.
-func (t *jetStreamTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+func (t *jetStreamTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	e, _, err := oneEvent(t, "JetStream", mode, events)
 	if err != nil {
 		return Result{Err: err}
@@ -201,7 +202,7 @@ func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptibl
 
 // Request is not available: JetStream publishes are answered by the stream, not by a
 // consumer.
-func (t *jetStreamTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *jetStreamTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	return noRequest(t, mode)
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -24,7 +25,7 @@ func TestJetStreamRoundTrip(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			url, stream, _ := jsURL(s.base)
 			defer deleteStream(t, s.base, stream)
-			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+			roundTrip(t, url, url, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 		})
 	}
 }
@@ -51,11 +52,11 @@ func TestJetStreamPubAckAndWire(t *testing.T) {
 			defer deleteStream(t, s.base, stream)
 			tg := open(t, url)
 			e := testEvents(t)[0]
-			res := send(t, tg, Binary, e)
+			res := send(t, tg, binding.Binary, e)
 			if res.Response == nil || res.Response.Status != "PubAck stream "+stream+" seq 1" {
 				t.Errorf("status %+v", res.Response)
 			}
-			res = send(t, tg, Structured, e)
+			res = send(t, tg, binding.Structured, e)
 			if !strings.HasSuffix(res.Response.Status, "seq 2") {
 				t.Errorf("status %+v", res.Response)
 			}
@@ -81,7 +82,7 @@ func TestJetStreamPubAckAndWire(t *testing.T) {
 			}
 			// A subject the existing stream does not capture is refused before publishing.
 			other := strings.Replace(url, subject, "elsewhere.x", 1)
-			r := open(t, other).Send(context.Background(), Structured, e)
+			r := open(t, other).Send(context.Background(), binding.Structured, e)
 			if r.Delivered || r.Err == nil || !strings.Contains(r.Err.Error(), "does not capture subject elsewhere.x") {
 				t.Errorf("send to an uncaptured subject: %+v", r)
 			}
@@ -101,7 +102,7 @@ func TestJetStreamStartAndDurable(t *testing.T) {
 			for _, id := range []string{"a", "b"} {
 				e := ev.Clone()
 				e.SetID(id)
-				send(t, tg, Structured, &e)
+				send(t, tg, binding.Structured, &e)
 			}
 			l := listen(t, url, SubscribeOptions{Start: "all", Durable: "cectl-test"})
 			for _, id := range []string{"a", "b"} {
@@ -112,7 +113,7 @@ func TestJetStreamStartAndDurable(t *testing.T) {
 			l.close(t)
 			e := ev.Clone()
 			e.SetID("c")
-			send(t, tg, Structured, &e)
+			send(t, tg, binding.Structured, &e)
 			l = listen(t, url, SubscribeOptions{Durable: "cectl-test"})
 			if d := l.next(t); d.Event.ID() != "c" || d.Metadata()["seq"] != "3" {
 				t.Fatalf("resumed durable got %s seq %s, want c seq 3", d.Event.ID(), d.Metadata()["seq"])
@@ -120,7 +121,7 @@ func TestJetStreamStartAndDurable(t *testing.T) {
 			// Without start, a new ephemeral subscription sees only new events.
 			l2 := listen(t, url, SubscribeOptions{})
 			e.SetID("d")
-			send(t, tg, Structured, &e)
+			send(t, tg, binding.Structured, &e)
 			if d := l2.next(t); d.Event.ID() != "d" {
 				t.Fatalf("ephemeral got %s, want d", d.Event.ID())
 			}
@@ -148,7 +149,7 @@ func TestJetStreamMalformedIsTerminated(t *testing.T) {
 	if d := l.next(t); d.Err == nil || d.Metadata()["stream"] != stream {
 		t.Fatalf("malformed: %+v", d)
 	}
-	send(t, open(t, url), Structured, testEvents(t)[0])
+	send(t, open(t, url), binding.Structured, testEvents(t)[0])
 	if d := l.next(t); d.Err != nil || d.Event.ID() != "json-1" {
 		t.Fatalf("next: %+v", d)
 	}
@@ -201,12 +202,12 @@ func TestJetStreamRejectedByHandlerIsTerminated(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := open(t, url)
-	send(t, tg, Structured, testEvents(t)[0])
+	send(t, tg, binding.Structured, testEvents(t)[0])
 	d := <-got
-	if d.Err != nil || d.Mode != Structured || d.Event.Context != nil || !strings.Contains(string(d.Raw), `"id":"json-1"`) {
+	if d.Err != nil || d.Mode != binding.Structured || d.Event.Context != nil || !strings.Contains(string(d.Raw), `"id":"json-1"`) {
 		t.Fatalf("undecoded delivery: %+v", d)
 	}
-	send(t, tg, Structured, testEvents(t)[1])
+	send(t, tg, binding.Structured, testEvents(t)[1])
 	if d := <-got; !strings.Contains(string(d.Raw), `"id":"bin-1"`) {
 		t.Fatalf("next: %s", d.Raw)
 	}
@@ -235,7 +236,7 @@ func TestJetStreamGroupedAcksCoverOnlyHandledMessages(t *testing.T) {
 		for i := from; i <= to; i++ {
 			e := ev.Clone()
 			e.SetID(strconv.Itoa(i))
-			if res := tg.Send(context.Background(), Structured, &e); !res.ACK {
+			if res := tg.Send(context.Background(), binding.Structured, &e); !res.ACK {
 				t.Errorf("send %d: %v", i, res.Err)
 			}
 		}
@@ -344,5 +345,5 @@ func TestJetStreamSendEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	sendCanceledWhen(t, tg, Structured, taken)
+	sendCanceledWhen(t, tg, binding.Structured, taken)
 }

@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	cekafka "github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
+	sdkbinding "github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/rcrowley/go-metrics"
 )
@@ -170,11 +171,13 @@ func (t *kafkaTarget) URL() string  { return t.ep.raw }
 func (t *kafkaTarget) Close() error { t.prod.shutdown(); return nil }
 
 // CheckMode allows binary and structured (kafka binding §1.3).
-func (t *kafkaTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("Kafka", m) }
+func (t *kafkaTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
+	return checkBrokerMode("Kafka", m)
+}
 
 // Send produces one record and waits for the broker's acknowledgement from all in-sync
 // replicas: ACK with the partition and offset, NACK when the broker answered with an error.
-func (t *kafkaTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+func (t *kafkaTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	pm, err := t.record(ctx, mode, events)
 	if err != nil {
 		return Result{Err: err}
@@ -235,8 +238,8 @@ func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, i
 
 // Template encodes e once as Send would, in binary mode, where the id and time are header
 // values of their own (ce_id, ce_time: kafka binding §3.2.3); a copy changes only those.
-func (t *kafkaTarget) Template(ctx context.Context, mode Mode, e *event.Event) (Template, error) {
-	if mode != Binary {
+func (t *kafkaTarget) Template(ctx context.Context, mode binding.Mode, e *event.Event) (Template, error) {
+	if mode != binding.Binary {
 		return nil, nil
 	}
 	pm, err := t.record(ctx, mode, []*event.Event{e})
@@ -284,13 +287,13 @@ func (k *kafkaTemplate) record(id string, tm time.Time) *sarama.ProducerMessage 
 }
 
 // record encodes the event as a producer message.
-func (t *kafkaTarget) record(ctx context.Context, mode Mode, events []*event.Event) (*sarama.ProducerMessage, error) {
+func (t *kafkaTarget) record(ctx context.Context, mode binding.Mode, events []*event.Event) (*sarama.ProducerMessage, error) {
 	e, mode, err := oneEvent(t, "Kafka", mode, events)
 	if err != nil {
 		return nil, err
 	}
-	var msg binding.Message = binding.ToMessage(e)
-	if mode == Structured {
+	var msg sdkbinding.Message = sdkbinding.ToMessage(e)
+	if mode == binding.Structured {
 		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
 	}
 	pm := &sarama.ProducerMessage{Topic: t.topic}
@@ -310,7 +313,7 @@ func (t *kafkaTarget) record(ctx context.Context, mode Mode, events []*event.Eve
 }
 
 // Request is not available: Kafka has no reply to a produced record.
-func (t *kafkaTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *kafkaTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	return noRequest(t, mode)
 }
 
@@ -462,7 +465,7 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 
 func kafkaDelivery(msg *sarama.ConsumerMessage, undecoded bool) Delivery {
 	d := Delivery{Raw: msg.Value, Transport: "kafka", describe: func() map[string]string { return kafkaMeta(msg) }}
-	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeKafka(msg, dc) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, binding.Mode, error) { return decodeKafka(msg, dc) })
 	return d
 }
 
@@ -490,7 +493,7 @@ func kafkaMeta(msg *sarama.ConsumerMessage) map[string]string {
 // media type is structured, a ce_specversion header is binary. A record with neither is
 // tried as a structured JSON event, since the structured mode's content-type is optional
 // (kafka binding §3.3.1).
-func decodeKafka(msg *sarama.ConsumerMessage, dc *decoder) (event.Event, Mode, error) {
+func decodeKafka(msg *sarama.ConsumerMessage, dc *decoder) (event.Event, binding.Mode, error) {
 	var ct, sv string
 	var attrs []binaryValue
 	for _, h := range msg.Headers {
@@ -509,16 +512,16 @@ func decodeKafka(msg *sarama.ConsumerMessage, dc *decoder) (event.Event, Mode, e
 	}
 	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") || sv == "" && ct == "" {
 		if err := checkStructuredType(ct); err != nil {
-			return event.Event{}, Structured, err
+			return event.Event{}, binding.Structured, err
 		}
 		e, err := dc.structured(msg.Value)
-		return e, Structured, err
+		return e, binding.Structured, err
 	}
 	if sv == "" {
-		return event.Event{}, Binary, errors.New("the record carries no CloudEvent (no ce_specversion header and not a structured content type)")
+		return event.Event{}, binding.Binary, errors.New("the record carries no CloudEvent (no ce_specversion header and not a structured content type)")
 	}
 	e, err := dc.binary(sv, attrs, ct, msg.Value)
-	return e, Binary, err
+	return e, binding.Binary, err
 }
 
 // extension reads one extension without the copy of all of them that event.Extensions makes.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -21,7 +22,7 @@ func TestKafkaRoundTrip(t *testing.T) {
 			url := s.base + "/" + uniq("cectl-rt")
 			// Newest (the default) is only right if Ready is: the topic is empty until the
 			// subscription is in place.
-			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+			roundTrip(t, url, url, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 		})
 	}
 }
@@ -56,17 +57,17 @@ func TestKafkaWire(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			topic := uniq("cectl-wire")
 			e := testEvents(t)[0]
-			res := send(t, open(t, s.base+"/"+topic), Binary, e)
+			res := send(t, open(t, s.base+"/"+topic), binding.Binary, e)
 			if !strings.HasPrefix(res.Response.Status, "partition ") || !strings.Contains(res.Response.Status, " offset ") {
 				t.Errorf("status %q", res.Response.Status)
 			}
-			send(t, open(t, s.base+"/"+topic), Structured, e)
+			send(t, open(t, s.base+"/"+topic), binding.Structured, e)
 			tg, err := Open(s.base+"/"+topic+"?key=from-url", Options{Key: "from-options"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tg.Close()
-			send(t, tg, Binary, e)
+			send(t, tg, binding.Binary, e)
 			recs := rawKafka(t, s.base, topic, 3)
 			byKey := map[string][]*kgo.Record{}
 			for _, r := range recs {
@@ -119,7 +120,7 @@ func TestKafkaGroupResumes(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		e := ev.Clone()
 		e.SetID(id)
-		send(t, tg, Structured, &e)
+		send(t, tg, binding.Structured, &e)
 	}
 	prod, err := kgo.NewClient(kgo.SeedBrokers(strings.TrimPrefix(base, "kafka://")))
 	if err != nil {
@@ -157,7 +158,7 @@ func TestKafkaGroupResumes(t *testing.T) {
 	l.close(t)
 	e := ev.Clone()
 	e.SetID("c")
-	send(t, tg, Structured, &e)
+	send(t, tg, binding.Structured, &e)
 	l = listen(t, url, SubscribeOptions{Group: "g1", Start: "oldest"})
 	if d := l.next(t); d.Event.ID() != "c" {
 		t.Fatalf("group resumed at %q (err %v), want c", d.Event.ID(), d.Err)
@@ -173,14 +174,14 @@ func TestKafkaBrokerDown(t *testing.T) {
 func TestKafkaTemplate(t *testing.T) {
 	tg := open(t, "kafka://127.0.0.1:1/topic?key=k")
 	ctx := context.Background()
-	if tpl, err := tg.(TemplateSender).Template(ctx, Structured, testEvents(t)[0]); tpl != nil || err != nil {
+	if tpl, err := tg.(TemplateSender).Template(ctx, binding.Structured, testEvents(t)[0]); tpl != nil || err != nil {
 		t.Fatalf("structured: %v %v", tpl, err)
 	}
 	noTime := testEvents(t)[1]
 	noTime.SetTime(time.Time{})
 	tm := time.Date(2026, 12, 2, 6, 30, 1, 500, time.FixedZone("CET", 3600))
 	for _, e := range []*event.Event{testEvents(t)[0], noTime} {
-		tpl, err := tg.(TemplateSender).Template(ctx, Binary, e)
+		tpl, err := tg.(TemplateSender).Template(ctx, binding.Binary, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +197,7 @@ func TestKafkaTemplate(t *testing.T) {
 			if !c.tm.IsZero() {
 				want.SetTime(c.tm)
 			}
-			wpm, err := tg.(*kafkaTarget).record(ctx, Binary, []*event.Event{&want})
+			wpm, err := tg.(*kafkaTarget).record(ctx, binding.Binary, []*event.Event{&want})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +258,7 @@ func TestKafkaSendEndsWithContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sendCanceledWhen(t, tg, Binary, held)
+	sendCanceledWhen(t, tg, binding.Binary, held)
 	close(release)
 	tg.Close()
 }

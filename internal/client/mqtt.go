@@ -16,9 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
+	sdkbinding "github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eclipse/paho.golang/paho"
 )
@@ -289,11 +290,13 @@ func (t *mqttTarget) Close() error { t.conn.shutdown(); return nil }
 
 // CheckMode allows binary and structured (mqtt binding §1.3; binary needs MQTT 5, which is
 // what cectl speaks).
-func (t *mqttTarget) CheckMode(m Mode) (Mode, error) { return checkBrokerMode("MQTT", m) }
+func (t *mqttTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
+	return checkBrokerMode("MQTT", m)
+}
 
 // Send publishes the event. With QoS 1 or 2 it waits for the broker's answer: ACK for a
 // success reason code, NACK for an error one. With QoS 0 ACK only means written.
-func (t *mqttTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+func (t *mqttTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	pub, err := t.publish(ctx, mode, events)
 	if err != nil {
 		return Result{Err: err}
@@ -323,13 +326,13 @@ func (t *mqttTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 
 // publish encodes the event with sdk-go's writer and gives the user properties the names the
 // binding requires.
-func (t *mqttTarget) publish(ctx context.Context, mode Mode, events []*event.Event) (*paho.Publish, error) {
+func (t *mqttTarget) publish(ctx context.Context, mode binding.Mode, events []*event.Event) (*paho.Publish, error) {
 	e, mode, err := oneEvent(t, "MQTT", mode, events)
 	if err != nil {
 		return nil, err
 	}
-	var msg binding.Message = binding.ToMessage(e)
-	if mode == Structured {
+	var msg sdkbinding.Message = sdkbinding.ToMessage(e)
+	if mode == binding.Structured {
 		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
 	}
 	pub := &paho.Publish{Topic: t.topic, QoS: t.qos, Retain: t.retain}
@@ -346,7 +349,7 @@ func (t *mqttTarget) publish(ctx context.Context, mode Mode, events []*event.Eve
 }
 
 // Request is not available: MQTT 5's response topics are not a CloudEvents binding feature.
-func (t *mqttTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *mqttTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	return noRequest(t, mode)
 }
 
@@ -433,7 +436,7 @@ func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOpti
 
 func mqttDelivery(p *paho.Publish, undecoded bool) Delivery {
 	d := Delivery{Raw: p.Payload, Transport: "mqtt", describe: func() map[string]string { return mqttMeta(p) }}
-	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeMQTT(p, dc) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, binding.Mode, error) { return decodeMQTT(p, dc) })
 	return d
 }
 
@@ -458,7 +461,7 @@ func mqttMeta(p *paho.Publish) map[string]string {
 // names are read as the binding has them and, failing that, with sdk-go's "ce-" prefix. A
 // message with neither is read as structured JSON, as MQTT 3.1.1 senders send it (mqtt
 // binding §3.2.1).
-func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, Mode, error) {
+func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, binding.Mode, error) {
 	var ct string
 	var user paho.UserProperties
 	if p.Properties != nil {
@@ -466,10 +469,10 @@ func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, Mode, error) {
 	}
 	if strings.HasPrefix(ce.MediaType(ct), "application/cloudevents") {
 		if err := checkStructuredType(ct); err != nil {
-			return event.Event{}, Structured, err
+			return event.Event{}, binding.Structured, err
 		}
 		e, err := dc.structured(p.Payload)
-		return e, Structured, err
+		return e, binding.Structured, err
 	}
 	prefix := ""
 	sv := user.Get("specversion")
@@ -481,9 +484,9 @@ func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, Mode, error) {
 	if sv == "" {
 		if ct == "" {
 			e, err := dc.structured(p.Payload)
-			return e, Structured, err
+			return e, binding.Structured, err
 		}
-		return event.Event{}, Binary, errors.New("the message carries no CloudEvent (no specversion user property and not a structured content type)")
+		return event.Event{}, binding.Binary, errors.New("the message carries no CloudEvent (no specversion user property and not a structured content type)")
 	}
 	var attrs []binaryValue
 	for _, up := range user {
@@ -497,7 +500,7 @@ func decodeMQTT(p *paho.Publish, dc *decoder) (event.Event, Mode, error) {
 		attrs = append(attrs, binaryValue{name: name, value: up.Value})
 	}
 	e, err := dc.binary(sv, attrs, ct, p.Payload)
-	return e, Binary, err
+	return e, binding.Binary, err
 }
 
 // isAttributeName reports whether a user property can name a CloudEvents attribute

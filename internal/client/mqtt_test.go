@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	cemqtt "github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
+	sdkbinding "github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -27,7 +28,7 @@ func TestMQTTRoundTrip(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			for _, qos := range []string{"0", "1", "2"} {
 				url := s.base + "/cectl/test/" + uniq("rt") + "?qos=" + qos
-				roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+				roundTrip(t, url, url, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 			}
 		})
 	}
@@ -82,7 +83,7 @@ func TestMQTTWire(t *testing.T) {
 			tg := open(t, s.base+"/"+topic)
 			e := testEvents(t)[0]
 
-			res := send(t, tg, Binary, e)
+			res := send(t, tg, binding.Binary, e)
 			if !strings.HasPrefix(res.Response.Status, "PUBACK") {
 				t.Errorf("status %q", res.Response.Status)
 			}
@@ -111,7 +112,7 @@ func TestMQTTWire(t *testing.T) {
 				t.Errorf("payload %q", p.Payload)
 			}
 
-			send(t, tg, Structured, e)
+			send(t, tg, binding.Structured, e)
 			p = nextRaw(t, got)
 			if p.Properties == nil || p.Properties.ContentType != "application/cloudevents+json" || len(p.Properties.User) != 0 {
 				t.Fatalf("structured properties: %+v", p.Properties)
@@ -143,11 +144,11 @@ func TestMQTTReadsSDKAndForeignProperties(t *testing.T) {
 	}
 	defer p.Close(ctx)
 	e := testEvents(t)[0]
-	if err := p.Send(quiet(ctx), binding.ToMessage(e)); err != nil {
+	if err := p.Send(quiet(ctx), sdkbinding.ToMessage(e)); err != nil {
 		t.Fatal(err)
 	}
 	d := l.next(t)
-	if d.Err != nil || d.Mode != Binary {
+	if d.Err != nil || d.Mode != binding.Binary {
 		t.Fatalf("sdk-go message: mode %s err %v", d.Mode, d.Err)
 	}
 	sameEvent(t, e, &d.Event)
@@ -172,7 +173,7 @@ func TestMQTTReadsSDKAndForeignProperties(t *testing.T) {
 	if _, err := raw.Publish(ctx, pub); err != nil {
 		t.Fatal(err)
 	}
-	if d = l.next(t); d.Err == nil || d.Mode != Structured {
+	if d = l.next(t); d.Err == nil || d.Mode != binding.Structured {
 		t.Fatalf("malformed structured message accepted: %+v", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -129,16 +130,16 @@ func (t *natsTarget) URL() string  { return t.ep.raw }
 func (t *natsTarget) Close() error { t.conn.shutdown(); return nil }
 
 // CheckMode maps binary to structured: the NATS binding has no binary mode (nats binding §1.3).
-func (t *natsTarget) CheckMode(m Mode) (Mode, error) {
-	if m == Batch {
+func (t *natsTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
+	if m == binding.Batch {
 		return m, &UsageError{Err: errors.New("batch mode is not defined for NATS; NATS carries one structured event per message")}
 	}
-	return Structured, nil
+	return binding.Structured, nil
 }
 
 // Send publishes the event and flushes: ACK means the server has read the message (core NATS
 // acknowledges nothing else).
-func (t *natsTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
+func (t *natsTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	e, _, err := oneEvent(t, "NATS", mode, events)
 	if err != nil {
 		return Result{Err: err}
@@ -244,7 +245,7 @@ func (g *flushGroup) start(timeout time.Duration) {
 
 // Request sends the event as a NATS request and decodes the reply: structured JSON, or
 // binary with ce- headers as sdk-go's JetStream sender writes them.
-func (t *natsTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	if _, err := t.CheckMode(mode); err != nil {
 		return Result{Err: err}, nil, mode, nil
 	}
@@ -271,16 +272,16 @@ func (t *natsTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Re
 		return ack("NATS", "reply received")
 	})
 	if !res.ACK || reply == nil {
-		return res, nil, Structured, nil
+		return res, nil, binding.Structured, nil
 	}
 	events, rmode, err := decodeNATSReply(reply)
 	return res, events, rmode, err
 }
 
-func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
-	if ct := msg.Header.Get("Content-Type"); ModeOf(ct) == Batch {
-		events, err := decodeBatch(msg.Data)
-		return events, Batch, err
+func decodeNATSReply(msg *nats.Msg) ([]event.Event, binding.Mode, error) {
+	if ct := msg.Header.Get("Content-Type"); binding.ModeOf(ct) == binding.Batch {
+		events, err := binding.DecodeBatch(msg.Data)
+		return events, binding.Batch, err
 	}
 	e, mode, err := decodeNATSMsg(msg, &decoder{})
 	if err != nil {
@@ -292,7 +293,7 @@ func decodeNATSReply(msg *nats.Msg) ([]event.Event, Mode, error) {
 // decodeNATSMsg decodes a NATS message: structured (nats binding §3) with structured, or
 // binary when it has a ce-specversion header, which sdk-go's JetStream sender and later NATS
 // bindings write.
-func decodeNATSMsg(msg *nats.Msg, dc *decoder) (event.Event, Mode, error) {
+func decodeNATSMsg(msg *nats.Msg, dc *decoder) (event.Event, binding.Mode, error) {
 	if sv := headerGet(msg.Header, "ce-specversion"); sv != "" {
 		var attrs []binaryValue
 		for k, vs := range msg.Header {
@@ -301,15 +302,15 @@ func decodeNATSMsg(msg *nats.Msg, dc *decoder) (event.Event, Mode, error) {
 			}
 		}
 		e, err := dc.binary(sv, attrs, headerGet(msg.Header, "content-type"), msg.Data)
-		return e, Binary, err
+		return e, binding.Binary, err
 	}
 	if ct := headerGet(msg.Header, "content-type"); ct != "" {
 		if err := checkStructuredType(ct); err != nil {
-			return event.Event{}, Structured, err
+			return event.Event{}, binding.Structured, err
 		}
 	}
 	e, err := dc.structured(msg.Data)
-	return e, Structured, err
+	return e, binding.Structured, err
 }
 
 // checkStructuredType accepts the JSON event format's media type (json-format §3) and
@@ -396,7 +397,7 @@ func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Eve
 // natsDelivery decodes a NATS message (also a JetStream one) for the handler.
 func natsDelivery(transport string, msg *nats.Msg, undecoded bool) Delivery {
 	d := Delivery{Raw: msg.Data, Transport: transport, describe: func() map[string]string { return natsMeta(transport, msg) }}
-	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, Mode, error) { return decodeNATSMsg(msg, dc) })
+	decodeInto(&d, undecoded, func(dc *decoder) (event.Event, binding.Mode, error) { return decodeNATSMsg(msg, dc) })
 	return d
 }
 

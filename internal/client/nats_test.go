@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -22,7 +23,7 @@ func TestNATSRoundTrip(t *testing.T) {
 	for _, s := range servers(t, startNATS, "CECTL_TEST_NATS_URL") {
 		t.Run(s.name, func(t *testing.T) {
 			url := s.base + "/" + uniq("cectl.test.rt")
-			roundTrip(t, url, url, []Mode{Binary, Structured}, SubscribeOptions{})
+			roundTrip(t, url, url, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 		})
 	}
 }
@@ -44,7 +45,7 @@ func TestNATSSharedFlushConfirmsEveryPublish(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				res := tg.Send(context.Background(), Structured, e)
+				res := tg.Send(context.Background(), binding.Structured, e)
 				if !res.ACK {
 					t.Errorf("send: %v", res.Err)
 					return
@@ -118,7 +119,7 @@ func TestNATSWireIsStructuredJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := testEvents(t)[0]
-			send(t, open(t, s.base+"/"+subject), Binary, e)
+			send(t, open(t, s.base+"/"+subject), binding.Binary, e)
 			msg, err := sub.NextMsg(10 * time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -159,11 +160,11 @@ func TestNATSRequestReply(t *testing.T) {
 			}
 			tg := open(t, url)
 			e := testEvents(t)[0]
-			res, replies, mode, err := tg.Request(ctx, Binary, e)
+			res, replies, mode, err := tg.Request(ctx, binding.Binary, e)
 			if err != nil || !res.ACK {
 				t.Fatalf("request: ack=%v err=%v resErr=%v", res.ACK, err, res.Err)
 			}
-			if len(replies) != 1 || replies[0].ID() != "reply-to-json-1" || replies[0].Type() != "com.example.reply" || mode != Structured {
+			if len(replies) != 1 || replies[0].ID() != "reply-to-json-1" || replies[0].Type() != "com.example.reply" || mode != binding.Structured {
 				t.Fatalf("replies %v in %s mode", replies, mode)
 			}
 			if string(replies[0].DataEncoded) != string(e.DataEncoded) {
@@ -181,7 +182,7 @@ func TestNATSRequestWithoutResponder(t *testing.T) {
 	base := startNATS(t)
 	tg := open(t, base+"/nobody.here")
 	start := time.Now()
-	res, replies, _, err := tg.Request(context.Background(), Structured, testEvents(t)[0])
+	res, replies, _, err := tg.Request(context.Background(), binding.Structured, testEvents(t)[0])
 	if err != nil || res.Delivered || replies != nil || res.Err == nil || !strings.Contains(res.Err.Error(), "no responders") {
 		t.Fatalf("request without responder: delivered=%v replies=%v err=%v resErr=%v", res.Delivered, replies, err, res.Err)
 	}
@@ -210,7 +211,7 @@ func TestNATSMalformed(t *testing.T) {
 			t.Fatalf("payload %q: err=%v raw=%q", p, d.Err, d.Raw)
 		}
 	}
-	send(t, open(t, url), Structured, testEvents(t)[0])
+	send(t, open(t, url), binding.Structured, testEvents(t)[0])
 	if d := l.next(t); d.Err != nil || d.Event.ID() != "json-1" || d.Metadata()["subject"] != "cectl.test.bad" {
 		t.Fatalf("good message after bad ones: %+v", d)
 	}
@@ -224,7 +225,7 @@ func TestNATSBinaryHeadersDecode(t *testing.T) {
 		"ce-myext": {"v"}, "content-type": {"text/plain"},
 	}, Data: []byte("hi")}
 	e, mode, err := decodeNATSMsg(msg, &decoder{})
-	if err != nil || mode != Binary || e.ID() != "7" || e.Extensions()["myext"] != "v" || e.DataContentType() != "text/plain" || string(e.DataEncoded) != "hi" {
+	if err != nil || mode != binding.Binary || e.ID() != "7" || e.Extensions()["myext"] != "v" || e.DataContentType() != "text/plain" || string(e.DataEncoded) != "hi" {
 		t.Fatalf("got %v %s %v", e, mode, err)
 	}
 }
@@ -280,18 +281,18 @@ func TestBrokerURLs(t *testing.T) {
 func TestBrokerModes(t *testing.T) {
 	for _, tc := range []struct {
 		url       string
-		in, out   Mode
+		in, out   binding.Mode
 		wantError bool
 	}{
-		{"nats://h/s", Binary, Structured, false},
-		{"nats://h/s", Structured, Structured, false},
-		{"nats://h/s", Batch, Batch, true},
-		{"jetstream://h/S/s", Binary, Structured, false},
-		{"kafka://h/t", Binary, Binary, false},
-		{"kafka://h/t", Batch, Batch, true},
-		{"mqtt://h/t", Structured, Structured, false},
-		{"amqp://h/q", Batch, Batch, true},
-		{"http://h/", Batch, Batch, false},
+		{"nats://h/s", binding.Binary, binding.Structured, false},
+		{"nats://h/s", binding.Structured, binding.Structured, false},
+		{"nats://h/s", binding.Batch, binding.Batch, true},
+		{"jetstream://h/S/s", binding.Binary, binding.Structured, false},
+		{"kafka://h/t", binding.Binary, binding.Binary, false},
+		{"kafka://h/t", binding.Batch, binding.Batch, true},
+		{"mqtt://h/t", binding.Structured, binding.Structured, false},
+		{"amqp://h/q", binding.Batch, binding.Batch, true},
+		{"http://h/", binding.Batch, binding.Batch, false},
 	} {
 		tg, err := Open(tc.url, Options{})
 		if err != nil {
@@ -309,12 +310,12 @@ func TestBrokerModes(t *testing.T) {
 		}
 	}
 	tg, _ := Open("kafka://h/t", Options{})
-	if res := tg.Send(context.Background(), Binary, testEvents(t)...); res.Err == nil || !strings.Contains(res.Err.Error(), "one event") {
+	if res := tg.Send(context.Background(), binding.Binary, testEvents(t)...); res.Err == nil || !strings.Contains(res.Err.Error(), "one event") {
 		t.Errorf("two events in one Kafka record: %v", res.Err)
 	}
 	for _, u := range []string{"kafka://h/t", "mqtt://h/t", "amqp://h/q", "jetstream://h/S/s"} {
 		tg, _ := Open(u, Options{})
-		res, _, _, err := tg.Request(context.Background(), Structured, testEvents(t)[0])
+		res, _, _, err := tg.Request(context.Background(), binding.Structured, testEvents(t)[0])
 		var ue *UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "request is not available") || res.Err != err || res.Delivered {
 			t.Errorf("%s: request: %v (result %+v)", u, err, res)
@@ -370,7 +371,7 @@ func TestNATSHandlerErrorEndsSubscription(t *testing.T) {
 	<-ready
 	tg := open(t, url)
 	for range 5 {
-		send(t, tg, Structured, testEvents(t)[0])
+		send(t, tg, binding.Structured, testEvents(t)[0])
 	}
 	select {
 	case err := <-done:

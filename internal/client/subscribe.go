@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -19,7 +20,7 @@ type Delivery struct {
 	// left the message to the handler.
 	Event event.Event
 	// Mode is the content mode the message arrived in.
-	Mode Mode
+	Mode binding.Mode
 	// Raw is the message payload: the JSON event in structured mode, the data in binary mode.
 	Raw []byte
 	// Transport names the transport the message came by: "nats", "jetstream", "kafka",
@@ -124,9 +125,9 @@ func (dc *decoder) binary(specversion string, attrs []binaryValue, contentType s
 
 // decodeInto decodes a message into d with decode, under recover: a message off the network
 // must not be able to crash the receiver (SPEC-NOTES §3).
-func decodeInto(d *Delivery, undecoded bool, decode func(*decoder) (event.Event, Mode, error)) {
+func decodeInto(d *Delivery, undecoded bool, decode func(*decoder) (event.Event, binding.Mode, error)) {
 	dc := decoder{undecoded: undecoded}
-	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, Mode, error) { return decode(&dc) })
+	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, binding.Mode, error) { return decode(&dc) })
 	if d.Err == nil {
 		d.Attrs, d.ContentType = dc.attrs, dc.contentType
 	}
@@ -200,7 +201,7 @@ func Subscribe(ctx context.Context, raw string, so SubscribeOptions, handle func
 
 // safeDecode runs a decoder under recover: a message off the network must not be able to
 // crash the receiver (SPEC-NOTES §3).
-func safeDecode(decode func() (event.Event, Mode, error)) (e event.Event, m Mode, err error) {
+func safeDecode(decode func() (event.Event, binding.Mode, error)) (e event.Event, m binding.Mode, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = event.Event{}, fmt.Errorf("the message could not be decoded: %v", r)

@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -13,9 +14,9 @@ import (
 type Target interface {
 	// Send delivers events in one message (several only in batch mode) and classifies the
 	// outcome.
-	Send(ctx context.Context, mode Mode, events ...*event.Event) Result
+	Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result
 	// Request delivers one event and returns the events of the reply.
-	Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error)
+	Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error)
 	// URL is the target as the user gave it.
 	URL() string
 	Close() error
@@ -71,8 +72,8 @@ type httpTarget struct {
 func (t *httpTarget) URL() string  { return t.url }
 func (t *httpTarget) Close() error { t.c.Close(); return nil }
 
-func (t *httpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event) Result {
-	msg, err := Encode(mode, events...)
+func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
+	msg, err := binding.Encode(mode, events...)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -81,23 +82,23 @@ func (t *httpTarget) Send(ctx context.Context, mode Mode, events ...*event.Event
 
 // Request posts the event and decodes the reply from the response (http binding §3.2 allows a
 // response to carry an event in any mode).
-func (t *httpTarget) Request(ctx context.Context, mode Mode, e *event.Event) (Result, []event.Event, Mode, error) {
+func (t *httpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
 	res := t.Send(ctx, mode, e)
 	if !res.ACK || res.Response == nil {
 		return res, nil, mode, nil
 	}
-	replies, replyMode, err := Decode(res.Response.Header, res.Response.Body)
+	replies, replyMode, err := binding.Decode(res.Response.Header, res.Response.Body)
 	return res, replies, replyMode, err
 }
 
 // Dumper is a Target that can show the exact message it would send, for --dry-run.
 type Dumper interface {
-	Dump(ctx context.Context, mode Mode, events ...*event.Event) ([]byte, error)
+	Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error)
 }
 
 // Dump returns the HTTP request as it would go on the wire.
-func (t *httpTarget) Dump(ctx context.Context, mode Mode, events ...*event.Event) ([]byte, error) {
-	msg, err := Encode(mode, events...)
+func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error) {
+	msg, err := binding.Encode(mode, events...)
 	if err != nil {
 		return nil, err
 	}

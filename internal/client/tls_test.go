@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -86,12 +87,12 @@ func TestBrokerTLS(t *testing.T) {
 		name  string
 		base  string
 		path  string
-		modes []Mode
+		modes []binding.Mode
 		tls   string // what asks for TLS when the scheme does not
 	}{
-		{"nats", startNATSTLS(t, cfg), "/" + uniq("cectl.test.tls"), []Mode{Structured}, "tls=true"},
-		{"mqtt", startMQTTTLS(t, cfg), "/cectl/test/tls", []Mode{Binary, Structured}, ""},
-		{"kafka", startKafkaTLS(t, cfg), "/" + uniq("cectl-tls"), []Mode{Binary, Structured}, "tls=true"},
+		{"nats", startNATSTLS(t, cfg), "/" + uniq("cectl.test.tls"), []binding.Mode{binding.Structured}, "tls=true"},
+		{"mqtt", startMQTTTLS(t, cfg), "/cectl/test/tls", []binding.Mode{binding.Binary, binding.Structured}, ""},
+		{"kafka", startKafkaTLS(t, cfg), "/" + uniq("cectl-tls"), []binding.Mode{binding.Binary, binding.Structured}, "tls=true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestBrokerTLS(t *testing.T) {
 
 // refusesUntrusted checks that a send to url, whose broker's certificate nothing vouches
 // for, is not delivered and says why.
-func refusesUntrusted(t *testing.T, url string, mode Mode) {
+func refusesUntrusted(t *testing.T, url string, mode binding.Mode) {
 	t.Helper()
 	tg, err := Open(url, Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -143,7 +144,7 @@ func TestBrokerTLSInsecure(t *testing.T) {
 	}
 	defer tg.Close()
 	e := testEvents(t)[0]
-	send(t, tg, Structured, e)
+	send(t, tg, binding.Structured, e)
 	d := l.next(t)
 	if d.Err != nil {
 		t.Fatal(d.Err)
@@ -164,9 +165,9 @@ func TestAMQPTLS(t *testing.T) {
 			}
 			u.Scheme, u.Host = "amqps", tlsProxy(t, cfg, u.Host)
 			base := u.String() + "/queue/" + uniq("cectl-tls")
-			roundTrip(t, base+"?ca="+ca, base+"?ca="+ca, []Mode{Binary, Structured}, SubscribeOptions{})
+			roundTrip(t, base+"?ca="+ca, base+"?ca="+ca, []binding.Mode{binding.Binary, binding.Structured}, SubscribeOptions{})
 
-			refusesUntrusted(t, base, Binary)
+			refusesUntrusted(t, base, binding.Binary)
 		})
 	}
 }

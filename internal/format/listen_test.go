@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/listen"
 	"github.com/cectl/cectl/internal/validate"
@@ -28,11 +29,11 @@ func listenReports(t *testing.T) []*listen.Report {
 	pong := mustDecode(t, `{"specversion":"1.0","id":"r1","source":"/svc","type":"com.example.pong"}`)
 
 	binary := base
-	binary.Kind, binary.Mode, binary.Status, binary.Total = listen.KindEvents, client.Binary, 202, 1
+	binary.Kind, binary.Mode, binary.Status, binary.Total = listen.KindEvents, binding.Binary, 202, 1
 	binary.Events = []listen.Arrival{{Event: user}}
 
 	batch := base
-	batch.Kind, batch.Mode, batch.Status, batch.Total = listen.KindEvents, client.Batch, 202, 3
+	batch.Kind, batch.Mode, batch.Status, batch.Total = listen.KindEvents, binding.Batch, 202, 3
 	batch.Events = []listen.Arrival{{Event: note, Index: 0}, {Event: hostile, Index: 2, Duplicate: true, Warnings: []validate.Finding{{
 		Rule: validate.RuleNameLength, Level: validate.Warning, Pointer: "/2/averyveryverylongextensionname",
 		Message: `attribute name "averyveryverylongextensionname" is 30 characters long; names SHOULD NOT exceed 20 characters`}}}}
@@ -43,17 +44,17 @@ func listenReports(t *testing.T) []*listen.Report {
 			Response: &client.Response{Status: "500 Internal Server Error"}}},
 		{To: "http://localhost:1/", Result: client.Result{Err: errors.New("cannot connect to localhost:1: connection refused"), Duration: 300 * time.Microsecond}},
 	}
-	batch.Reply, batch.ReplyMode = pong, client.Structured
+	batch.Reply, batch.ReplyMode = pong, binding.Structured
 
 	refused := base
-	refused.Kind, refused.Mode, refused.Status, refused.Total, refused.Reason = listen.KindEvents, client.Structured, 503, 1, "--fail-rate"
+	refused.Kind, refused.Mode, refused.Status, refused.Total, refused.Reason = listen.KindEvents, binding.Structured, 503, 1, "--fail-rate"
 	refused.Events = []listen.Arrival{{Event: note}}
 
 	empty := base
-	empty.Kind, empty.Mode, empty.Status, empty.Total = listen.KindEvents, client.Batch, 202, 0
+	empty.Kind, empty.Mode, empty.Status, empty.Total = listen.KindEvents, binding.Batch, 202, 0
 
 	rejected := base
-	rejected.Kind, rejected.Mode, rejected.Status = listen.KindRejected, client.Binary, 400
+	rejected.Kind, rejected.Mode, rejected.Status = listen.KindRejected, binding.Binary, 400
 	rejected.Reason = "invalid event (binary mode):\nce-time: time \"yesterday\" is not an RFC 3339 timestamp [time-format]\nce-my_ext: attribute name \"my_ext\" is invalid [extension-name]"
 
 	hostileRejection := base
@@ -67,7 +68,7 @@ func listenReports(t *testing.T) []*listen.Report {
 
 	// A Kafka record: its headers under their own names, a credential among them.
 	kafka := listen.Report{Kind: listen.KindEvents, Received: received, Method: listen.MethodReceive, Target: "offset=7 partition=0 topic=orders",
-		Proto: "KAFKA", Mode: client.Binary, Status: 200, Total: 1, Events: []listen.Arrival{{Event: user}},
+		Proto: "KAFKA", Mode: binding.Binary, Status: 200, Total: 1, Events: []listen.Arrival{{Event: user}},
 		Header: http.Header{"ce_id": {"42"}, "ce_specversion": {"1.0"}, "content-type": {"application/json"}, "authorization": {"Bearer s3cret"}}}
 	kafkaRejected := kafka
 	kafkaRejected.Kind, kafkaRejected.Status, kafkaRejected.Events = listen.KindRejected, 400, nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 )
@@ -45,7 +46,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	}
 	dec := decoded{events: x.events[:0], warnings: x.warnings[:0]}
 	var p *problem
-	if d.Mode == client.Structured && d.Raw != nil {
+	if d.Mode == binding.Structured && d.Raw != nil {
 		p = h.decodeBrokerStructured(d, &dec)
 	} else {
 		p = h.decodeBrokerBinary(&d, &dec)
@@ -103,7 +104,7 @@ func (h *Handler) refuse(w http.ResponseWriter, rep *Report, d client.Delivery, 
 // decodeBrokerStructured checks and decodes a structured message's JSON event. The
 // transport's content type was checked by the subscriber (client.Delivery.Err).
 func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) (p *problem) {
-	dec.mode = client.Structured
+	dec.mode = binding.Structured
 	defer func() {
 		if r := recover(); r != nil {
 			dec.events, dec.warnings = nil, nil
@@ -123,7 +124,7 @@ func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) (p *pr
 // must be UTF-8, as a percent-decoded header value must (http binding §3.1.3.2). As in an
 // HTTP binary message, data without a datacontenttype is taken to be JSON (json-format §3.1).
 func (h *Handler) decodeBrokerBinary(d *client.Delivery, dec *decoded) (p *problem) {
-	dec.mode = client.Binary
+	dec.mode = binding.Binary
 	defer func() {
 		if r := recover(); r != nil {
 			dec.events, dec.warnings = nil, nil

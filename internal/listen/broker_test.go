@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -21,7 +22,7 @@ func binaryDelivery(t testing.TB, doc string) client.Delivery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client.Delivery{Event: e, Mode: client.Binary, Raw: e.DataEncoded,
+	return client.Delivery{Event: e, Mode: binding.Binary, Raw: e.DataEncoded,
 		Transport: "mqtt", Meta: map[string]string{"topic": "orders", "qos": "1", "property:trace": "abc"}}
 }
 
@@ -43,7 +44,7 @@ func undecodedBinary(t testing.TB, doc string) client.Delivery {
 
 // structuredDelivery is a structured message handed over undecoded.
 func structuredDelivery(doc string) client.Delivery {
-	return client.Delivery{Mode: client.Structured, Raw: []byte(doc),
+	return client.Delivery{Mode: binding.Structured, Raw: []byte(doc),
 		Transport: "nats", Meta: map[string]string{"subject": "orders"}}
 }
 
@@ -129,7 +130,7 @@ func TestDeliverBinaryChecks(t *testing.T) {
 // validator refuses is rejected naming the attribute.
 func TestDeliverUndecodedBinary(t *testing.T) {
 	h, rs := newTestHandler(Config{})
-	d := client.Delivery{Mode: client.Binary, Transport: "kafka", Raw: []byte("hi"), ContentType: "text/plain", Attrs: []ce.Attribute{
+	d := client.Delivery{Mode: binding.Binary, Transport: "kafka", Raw: []byte("hi"), ContentType: "text/plain", Attrs: []ce.Attribute{
 		{Name: "specversion", Value: "1.0"}, {Name: "id", Value: "1"}, {Name: "source", Value: "/s"}, {Name: "type", Value: "t"},
 		{Name: "datacontenttype", Value: "application/xml"}, {Name: "sampledrate", Value: "10"}, {Name: "region", Value: "eu"},
 	}}
@@ -165,7 +166,7 @@ func TestDeliverRefusesWhatIsNoEvent(t *testing.T) {
 		"not json":       structuredDelivery(`{not json`),
 		"float ext":      structuredDelivery(`{"specversion":"1.0","id":"1","source":"/s","type":"t","x":1.5}`),
 		"no id":          structuredDelivery(`{"specversion":"1.0","source":"/s","type":"t"}`),
-		"subscriber err": {Mode: client.Structured, Raw: []byte("x"), Err: errors.New("unsupported event format"), Transport: "amqp"},
+		"subscriber err": {Mode: binding.Structured, Raw: []byte("x"), Err: errors.New("unsupported event format"), Transport: "amqp"},
 	} {
 		err := h.Deliver(context.Background(), d)
 		var rj *client.Rejected

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
-	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -28,7 +28,7 @@ func (p *problem) Error() string { return p.reason }
 // decoded is what a request carried. The slices come from the caller, room for one event
 // included.
 type decoded struct {
-	mode     client.Mode
+	mode     binding.Mode
 	events   []event.Event
 	warnings [][]validate.Finding // per event: SHOULD violations, shown but not refused
 }
@@ -56,14 +56,14 @@ func (h *Handler) decode(header http.Header, body []byte, d *decoded) (p *proble
 	v := h.validator()
 	defer h.validators.Put(v)
 	ct := header.Get("Content-Type")
-	d.mode = client.ModeOf(ct)
+	d.mode = binding.ModeOf(ct)
 	switch d.mode {
-	case client.Structured:
+	case binding.Structured:
 		if mt := ce.MediaType(ct); mt != mediaStructured {
 			return &problem{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported event format %q: listen reads the JSON format (%s)", mt, mediaStructured)}
 		}
 		return h.decodeStructured(v, body, d)
-	case client.Batch:
+	case binding.Batch:
 		if mt := ce.MediaType(ct); mt != mediaBatch {
 			return &problem{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported batch format %q: listen reads the JSON batch format (%s)", mt, mediaBatch)}
 		}
@@ -284,7 +284,7 @@ func binaryDocument(dst []byte, attrs []attribute, header http.Header) ([]byte, 
 		case "data", "data_base64":
 			return dst, attrs, &problem{http.StatusBadRequest, "invalid event (binary mode):\nheader " + k + ": the data travels in the body in binary mode (http binding §3.1.2)"}
 		}
-		value, err := client.HeaderValue(vs)
+		value, err := binding.HeaderValue(vs)
 		if err != nil {
 			return dst, attrs, &problem{http.StatusBadRequest, "invalid event (binary mode):\nheader " + k + ": " + err.Error()}
 		}

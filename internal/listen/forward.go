@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 )
 
@@ -48,7 +49,7 @@ func forwardHeader(h http.Header) http.Header {
 // Forward posts the request's headers and body to every target at once and returns the
 // outcomes in the order of the targets.
 func (f *Forwarder) Forward(ctx context.Context, h http.Header, body []byte, timeout time.Duration) []Forwarded {
-	msg := client.Message{Header: forwardHeader(h), Body: body}
+	msg := binding.Message{Header: forwardHeader(h), Body: body}
 	out := make([]Forwarded, len(f.targets))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
-	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -46,7 +46,7 @@ type Config struct {
 	Dedupe bool
 	// Replies, when set, answer each accepted request with an event in ReplyMode.
 	Replies   *Replies
-	ReplyMode client.Mode
+	ReplyMode binding.Mode
 	// FailRate is the share of event requests answered 503 on purpose.
 	FailRate float64
 	// Delay is waited before answering an event request.
@@ -101,7 +101,7 @@ type Report struct {
 	Proto    string
 	Remote   string // the sender's address; none for a broker message
 	Header   http.Header
-	Mode     client.Mode
+	Mode     binding.Mode
 	// Status is the answer sent.
 	Status int
 	// Reason is why the request was refused (KindRejected), or which option made the answer
@@ -115,7 +115,7 @@ type Report struct {
 	Forwards []Forwarded
 	// Reply is the event sent back, if any.
 	Reply     *event.Event
-	ReplyMode client.Mode
+	ReplyMode binding.Mode
 	// Origin is the WebHook-Request-Origin of a handshake; empty when it had none.
 	Origin string
 }
@@ -560,7 +560,7 @@ func (h *Handler) handleEvents(ctx context.Context, w http.ResponseWriter, heade
 	if accepted && len(rep.Events) > 0 && h.cfg.Replies != nil {
 		rep.Reply = h.cfg.Replies.Next(rep.Received)
 		rep.ReplyMode = h.cfg.ReplyMode
-		msg, err := client.Encode(h.cfg.ReplyMode, rep.Reply)
+		msg, err := binding.Encode(h.cfg.ReplyMode, rep.Reply)
 		if err == nil {
 			for k, v := range msg.Header {
 				w.Header()[k] = v

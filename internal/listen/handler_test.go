@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 )
@@ -79,7 +80,7 @@ func TestHandlerAcceptsEveryMode(t *testing.T) {
 		method  string
 		body    string
 		headers []string
-		mode    client.Mode
+		mode    binding.Mode
 		want    []string // the events in the JSON format
 	}{
 		{
@@ -87,45 +88,45 @@ func TestHandlerAcceptsEveryMode(t *testing.T) {
 			body: `{"a":1}`,
 			headers: append([]string{"Content-Type: application/json", `Ce-Subject: "caf%C3%A9 %22x%22"`,
 				"Ce-Region: eu%20west", "Ce-Sampledrate: 5", "Ce-Deprecated: true", "Ce-Time: 2026-11-25t10:00:00z"}, binaryHeaders...),
-			mode: client.Binary,
+			mode: binding.Binary,
 			want: []string{`{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","subject":"café \"x\"","time":"2026-11-25T10:00:00Z","datacontenttype":"application/json","deprecated":true,"region":"eu west","sampledrate":5,"data":{"a":1}}`},
 		},
 		{
-			name: "binary without data", method: "PUT", headers: binaryHeaders, mode: client.Binary,
+			name: "binary without data", method: "PUT", headers: binaryHeaders, mode: binding.Binary,
 			want: []string{`{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t"}`},
 		},
 		{
 			name: "binary 0.3", method: "POST", body: "hi",
 			headers: []string{"Ce-Specversion: 0.3", "Ce-Id: 1", "Ce-Source: /s", "Ce-Type: t", "Ce-Schemaurl: /schema", "Content-Type: text/plain"},
-			mode:    client.Binary,
+			mode:    binding.Binary,
 			want:    []string{`{"specversion":"0.3","id":"1","source":"/s","type":"t","datacontenttype":"text/plain","schemaurl":"/schema","data":"hi"}`},
 		},
 		{
 			name: "structured, pretty-printed, data_base64 after a space", method: "POST",
 			body:    "{\n  \"specversion\": \"1.0\", \"id\": \"2\", \"source\": \"/s\", \"type\": \"t\",\n  \"datacontenttype\": \"application/octet-stream\", \"data_base64\": \"AAEC\"\n}",
 			headers: []string{"Content-Type: application/cloudevents+json; charset=UTF-8"},
-			mode:    client.Structured,
+			mode:    binding.Structured,
 			want:    []string{`{"specversion":"1.0","id":"2","source":"/s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAEC"}`},
 		},
 		{
 			name: "structured 0.3", method: "POST",
 			body:    `{"specversion":"0.3","id":"2","source":"/s","type":"t","datacontentencoding":"base64","data":"aGk="}`,
 			headers: []string{"Content-Type: application/cloudevents+json"},
-			mode:    client.Structured,
+			mode:    binding.Structured,
 			want:    []string{`{"specversion":"0.3","id":"2","source":"/s","type":"t","datacontentencoding":"base64","data":"aGk="}`},
 		},
 		{
 			name: "batch", method: "POST",
 			body:    `[{"specversion":"1.0","id":"3","source":"/s","type":"t"}, {"specversion":"1.0","id":"4","source":"/s","type":"u","data":[1]}]`,
 			headers: []string{"Content-Type: Application/CloudEvents-Batch+JSON"},
-			mode:    client.Batch,
+			mode:    binding.Batch,
 			want: []string{`{"specversion":"1.0","id":"3","source":"/s","type":"t"}`,
 				`{"specversion":"1.0","id":"4","source":"/s","type":"u","data":[1]}`},
 		},
 		{
 			name: "empty batch", method: "POST", body: " [ ] ",
 			headers: []string{"Content-Type: application/cloudevents-batch+json"},
-			mode:    client.Batch,
+			mode:    binding.Batch,
 		},
 	}
 	for _, tt := range tests {
@@ -563,7 +564,7 @@ func TestHandlerReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []client.Mode{client.Binary, client.Structured} {
+	for _, mode := range []binding.Mode{binding.Binary, binding.Structured} {
 		t.Run(mode.String(), func(t *testing.T) {
 			h, rs := newTestHandler(Config{Replies: replies, ReplyMode: mode, Status: 200})
 			var got []string
@@ -572,7 +573,7 @@ func TestHandlerReply(t *testing.T) {
 				if w.Code != 200 {
 					t.Fatalf("status %d", w.Code)
 				}
-				events, m, err := client.Decode(w.Header(), w.Body.Bytes())
+				events, m, err := binding.Decode(w.Header(), w.Body.Bytes())
 				if err != nil || m != mode || len(events) != 1 {
 					t.Fatalf("reply %v %v %v", events, m, err)
 				}

@@ -17,7 +17,7 @@ type Summary struct {
 	Refused int64
 	// Recorded is the number of events written to the record.
 	Recorded int64
-	// Modes counts requests per content mode, indexed by client.Mode (binary, structured,
+	// Modes counts requests per content mode, indexed by binding.Mode (binary, structured,
 	// batch).
 	Modes [3]int64
 	// Types counts selected events per type, most frequent first.

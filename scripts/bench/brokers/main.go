@@ -25,6 +25,7 @@ import (
 
 	"github.com/Azure/go-amqp"
 	"github.com/IBM/sarama"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -185,7 +186,7 @@ func measure(cfg config, b bench) (float64, float64, error) {
 	}
 	defer tg.Close()
 	send := func() error {
-		res := tg.Send(ctx, client.Structured, e)
+		res := tg.Send(ctx, binding.Structured, e)
 		if !res.ACK {
 			return fmt.Errorf("not acknowledged: %v", res.Err)
 		}

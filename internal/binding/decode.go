@@ -1,4 +1,4 @@
-package client
+package binding
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func Decode(h http.Header, body []byte) ([]event.Event, Mode, error) {
 		if mt := ce.MediaType(ct); mt != "application/cloudevents-batch+json" {
 			return nil, mode, fmt.Errorf("unsupported batch format %q (want application/cloudevents-batch+json)", mt)
 		}
-		events, err := decodeBatch(body)
+		events, err := DecodeBatch(body)
 		return events, mode, err
 	case Structured:
 		if mt := ce.MediaType(ct); mt != "application/cloudevents+json" {
@@ -60,7 +60,7 @@ func Decode(h http.Header, body []byte) ([]event.Event, Mode, error) {
 	return []event.Event{e}, mode, nil
 }
 
-func decodeBatch(body []byte) ([]event.Event, error) {
+func DecodeBatch(body []byte) ([]event.Event, error) {
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '[' {
 		return nil, errors.New("a batch must be a JSON array of events (json-format §4)")
 	}

@@ -1,4 +1,4 @@
-package client
+package binding
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cectl/cectl/internal/ce"
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 func TestEncodeBinaryPercentEncodes(t *testing.T) {
@@ -181,4 +182,14 @@ func FuzzPercentDecode(f *testing.F) {
 			t.Fatalf("%q: decode(encode(%q)) = %q, %v", s, dec, again, err)
 		}
 	})
+}
+
+func testEvent(t testing.TB) *event.Event {
+	t.Helper()
+	e, err := ce.Decode([]byte(`{"specversion":"1.0","id":"abc","source":"/src","type":"com.example.test",
+		"subject":"héllo wörld \"q\" 100%","datacontenttype":"application/json","count":5,"data":{"k":"v"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e
 }

@@ -1,0 +1,145 @@
+package binding
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Mode is the HTTP content mode of a message (http binding §3).
+type Mode int
+
+// The three HTTP content modes.
+const (
+	Binary Mode = iota
+	Structured
+	Batch
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Structured:
+		return "structured"
+	case Batch:
+		return "batch"
+	}
+	return "binary"
+}
+
+// ParseMode parses a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "binary":
+		return Binary, nil
+	case "structured":
+		return Structured, nil
+	case "batch":
+		return Batch, nil
+	}
+	return Binary, fmt.Errorf("unknown mode %q (want binary, structured or batch)", s)
+}
+
+// Content types of the structured and batched modes (json-format §3, §4).
+const (
+	ContentTypeStructured = "application/cloudevents+json; charset=UTF-8"
+	ContentTypeBatch      = "application/cloudevents-batch+json; charset=UTF-8"
+)
+
+// Message is an encoded HTTP message: the headers and body that carry one event (binary,
+// structured) or several (batch).
+type Message struct {
+	Header http.Header
+	Body   []byte
+}
+
+// Encode encodes events for HTTP in the given mode. Binary and structured take exactly one
+// event.
+func Encode(mode Mode, events ...*event.Event) (Message, error) {
+	switch mode {
+	case Batch:
+		body := make([]byte, 0, 256*len(events))
+		body = append(body, '[')
+		for i, e := range events {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = ce.AppendJSON(body, e)
+		}
+		body = append(body, ']')
+		return Message{Header: http.Header{"Content-Type": {ContentTypeBatch}}, Body: body}, nil
+	case Structured:
+		if len(events) != 1 {
+			return Message{}, fmt.Errorf("structured mode carries one event, got %d", len(events))
+		}
+		body := ce.AppendJSON(make([]byte, 0, 256), events[0])
+		return Message{Header: http.Header{"Content-Type": {ContentTypeStructured}}, Body: body}, nil
+	default:
+		if len(events) != 1 {
+			return Message{}, fmt.Errorf("binary mode carries one event, got %d", len(events))
+		}
+		return encodeBinary(events[0]), nil
+	}
+}
+
+// encodeBinary puts every attribute but datacontenttype in a ce- header and the data in the
+// body (http binding §3.1). Header values are percent-encoded (§3.1.3.2), which sdk-go v2.16.2
+// does not do.
+func encodeBinary(e *event.Event) Message {
+	h := make(http.Header, 8)
+	for _, a := range ce.Attributes(e) {
+		switch a.Name {
+		case "datacontenttype":
+			h["Content-Type"] = []string{a.Value}
+			continue
+		case "datacontentencoding":
+			// 0.3 binary mode carries the raw bytes in the body (0.3 http binding §3.1.1).
+			continue
+		}
+		h["Ce-"+canonicalSuffix(a.Name)] = []string{PercentEncode(a.Value)}
+	}
+	body := e.DataEncoded
+	if body == nil {
+		body = []byte{}
+	} else if _, ok := h["Content-Type"]; !ok && !ce.IsBase64(e) {
+		// Without datacontenttype the JSON format's data is JSON (json-format §3.1); say so,
+		// or the receiver cannot tell what the body is.
+		h["Content-Type"] = []string{"application/json"}
+	}
+	return Message{Header: h, Body: body}
+}
+
+// canonicalSuffix returns the attribute name as net/http canonicalises the rest of a header
+// key after "Ce-", so that the map key is what Header.Get finds.
+func canonicalSuffix(name string) string {
+	return http.CanonicalHeaderKey("ce-" + name)[3:]
+}
+
+// PercentEncode encodes a header value as the HTTP binding requires (§3.1.3.2): space, double
+// quote, percent and every byte outside U+0021–U+007E become %XY of their UTF-8 bytes.
+func PercentEncode(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if needsEscape(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if needsEscape(c) {
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func needsEscape(c byte) bool { return c <= 0x20 || c >= 0x7f || c == '"' || c == '%' }
