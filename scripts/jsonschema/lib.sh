@@ -11,8 +11,10 @@ COPY_PATH=github.com/cectl/cectl/internal/jsonschema
 # upstream_dir prints the directory of the pinned release in the module cache, downloading it
 # first if needed. It runs outside this module so that go.mod and go.sum are left alone.
 upstream_dir() {
-	local json dir sum
-	json=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$UPSTREAM@$VERSION")
+	local tmp json dir sum
+	tmp=$(mktemp -d)
+	json=$(cd "$tmp" && go mod download -json "$UPSTREAM@$VERSION")
+	rmdir "$tmp"
 	dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
 	sum=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",\{0,1\}$/\1/p')
 	if [ "$sum" != "$SUM" ]; then

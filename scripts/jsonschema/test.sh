@@ -47,4 +47,4 @@ MOD
 { cat "$repo/go.sum"; printf '%s\n' "$REGEXP2_SUM"; } >"$work/go.sum"
 
 echo "upstream tests of $UPSTREAM@$VERSION against internal/jsonschema (JSON-Schema-Test-Suite is not in the module zip; Extra-Test-Suite runs)"
-(cd "$work" && GOFLAGS=-mod=mod go test -count=1 -skip '^Example_fromHTTPS$' "$@" ./internal/jsonschema/...)
+(cd "$work" && go test -count=1 -skip '^Example_fromHTTPS$' "$@" ./internal/jsonschema/...)
