@@ -72,7 +72,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	defer t.Close()
 	to = shownURL(to) // from here on only for messages
 	var ue *client.UsageError
-	if err := client.CheckRequest(t); errors.As(err, &ue) {
+	if err := t.Transport().CheckRequest(); errors.As(err, &ue) {
 		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}
 	} else if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,13 +41,20 @@ type deliveryFlags struct {
 func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	df.flags = fs
-	fs.StringVar(&df.To, "to", "", "target `URL`: http(s)://, nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// (default $K_SINK)")
-	fs.StringVar(&df.Mode, "mode", "binary", "content mode: binary, structured or batch (batch: HTTP only; NATS carries structured only)")
+	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+" (default $K_SINK)")
+	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable)")
 	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
+}
+
+// modeHelp says which modes there are and which transports restrict them.
+func modeHelp() string {
+	batch := client.SchemeList(func(tr *client.Transport) bool { return slices.Contains(tr.Modes, binding.Batch) })
+	one := client.SchemeList(func(tr *client.Transport) bool { return len(tr.Modes) == 1 })
+	return fmt.Sprintf("content mode: binary, structured or batch (batch: %s only; %s carry structured only)", batch, one)
 }
 
 // resolve checks the delivery flags and returns the target, mode and headers.
@@ -111,7 +119,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	if err != nil {
 		return nil, mode, err
 	}
-	effective, err := client.EffectiveMode(t, mode)
+	effective, err := t.Transport().Mode(mode)
 	if err != nil {
 		t.Close()
 		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
@@ -186,7 +194,8 @@ func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cob
 		Use:   "send --to <url> --type <type> [flags]",
 		Short: "Send CloudEvents over HTTP or to a broker",
 		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint or a
-broker (nats://, jetstream://, kafka://, mqtt://, amqp://; the URL scheme picks the transport).
+broker (` + client.SchemeList((*client.Transport).CanSubscribe) + `; the URL scheme picks the
+transport).
 
 The event is validated before it is sent. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
@@ -304,8 +313,8 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		f: f, t: t, to: shownURL(to), mode: mode, dryRun: opts.DryRun,
 		st: f.Styles(), est: f.ErrStyles(),
 	}
-	if _, ok := t.(client.Dumper); opts.DryRun && !ok {
-		return flagErrorf("--dry-run is not available for %s", to)
+	if err := t.Transport().CheckDryRun(); opts.DryRun && err != nil {
+		return flagErrorf("--dry-run is not available for %s: %v", shownURL(to), err)
 	}
 
 	if opts.From == "" {
@@ -391,7 +400,7 @@ func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
 	var emitErr error
 	invalid, readErr := read(ctx, name, in, &opts.Event, func(it fileItem) error {
 		if s.mode != binding.Batch {
-			_, emitErr = s.deliverEncoded(ctx, it.e, it.line, it.msg)
+			_, emitErr = s.deliverPrepared(ctx, it)
 			return emitErr
 		}
 		batch = append(batch, it.e)
@@ -447,8 +456,10 @@ type fileItem struct {
 	// notes are the reports (invalid events, warnings) that stood in the file before e,
 	// held back by readAhead to be shown in order; e is nil for notes after the last event.
 	notes []byte
-	// msg is e already encoded by readAhead, when the target takes encoded messages.
-	msg *binding.Message
+	// prepared is e already encoded by readAhead for the target, or why it could not be
+	// (prepareErr); both nil when e is to be encoded as it is sent.
+	prepared   client.Sender
+	prepareErr error
 }
 
 // readAheadBatch is how many read events readAhead hands over at a time.
@@ -471,8 +482,7 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 		rs.diag = &notes
 		// Encoding one event per message is also done ahead; batches are put together
 		// by the sender.
-		_, encode := s.t.(client.MessageSender)
-		encode = encode && !s.dryRun && s.mode != binding.Batch
+		encode := s.t != nil && !s.dryRun && s.mode != binding.Batch
 		batch := make([]fileItem, 0, readAheadBatch)
 		handOver := func() bool {
 			select {
@@ -489,9 +499,7 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 				notes.Reset()
 			}
 			if encode {
-				if msg, err := binding.Encode(s.mode, it.e); err == nil {
-					it.msg = &msg
-				}
+				it.prepared, it.prepareErr = s.t.Prepare(rctx, s.mode, it.e)
 			}
 			batch = append(batch, it)
 			if len(batch) == readAheadBatch && !handOver() {
@@ -597,15 +605,19 @@ func (s *sender) diagOut() io.Writer {
 	return s.f.IO.ErrOut
 }
 
-// deliverEncoded delivers one event read from a file, sending msg when readAhead encoded it
-// already (never in a dry run; an event that failed to encode goes through Send, which
-// reports why).
-func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *binding.Message) (*client.Result, error) {
-	if msg == nil {
-		return s.deliver(ctx, []*event.Event{e}, []int{line})
+// deliverPrepared delivers one event read from a file, as readAhead prepared it (never in a
+// dry run); an event that could not be prepared is reported with the reason.
+func (s *sender) deliverPrepared(ctx context.Context, it fileItem) (*client.Result, error) {
+	var res client.Result
+	switch {
+	case it.prepared != nil:
+		res = it.prepared.Send(ctx)
+	case it.prepareErr != nil:
+		res = client.Result{Err: it.prepareErr}
+	default:
+		return s.deliver(ctx, []*event.Event{it.e}, []int{it.line})
 	}
-	res := s.t.(client.MessageSender).SendMessage(ctx, *msg)
-	return s.report(&res, []*event.Event{e}, []int{line})
+	return s.report(&res, []*event.Event{it.e}, []int{it.line})
 }
 
 // deliver sends events in one request (several only in batch mode) and reports the result
@@ -660,7 +672,7 @@ func (s *sender) report(res *client.Result, events []*event.Event, lines []int) 
 
 // dump prints the exact message the events would make.
 func (s *sender) dump(ctx context.Context, events []*event.Event) error {
-	b, err := s.t.(client.Dumper).Dump(ctx, s.mode, events...)
+	b, err := s.t.Dump(ctx, s.mode, events...)
 	if err != nil {
 		return err
 	}

@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/binding"
-	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/load"
@@ -168,149 +164,24 @@ func (t *templates) build(env *load.Env) (*event.Event, error) {
 // static reports whether no flag has a placeholder.
 func (t *templates) static() bool { return len(t.fields) == 0 && !hasAny(t.exts) && t.data == nil }
 
-// baseMessage is a binary-mode message encoded once; message fills in a fresh id and time.
-type baseMessage struct {
-	msg        binding.Message
-	id, tstamp bool
-}
-
-func newBaseMessage(ef *eventFlags, first *event.Event, userAgent string) (*baseMessage, error) {
-	msg, err := binding.Encode(binding.Binary, first)
-	if err != nil {
-		return nil, err
-	}
-	msg.Header["User-Agent"] = []string{userAgent}
-	return &baseMessage{msg: msg, id: !ef.changed("id"), tstamp: !ef.changed("time")}, nil
-}
-
 var uuidTemplate, _ = load.Parse("{{uuid}}")
 
-func (b *baseMessage) message(env *load.Env) binding.Message {
-	h := make(http.Header, len(b.msg.Header))
-	for k, v := range b.msg.Header {
-		h[k] = v
-	}
-	if b.id {
-		h["Ce-Id"] = []string{string(uuidTemplate.Append(make([]byte, 0, 36), env))}
-	}
-	if b.tstamp {
-		h["Ce-Time"] = []string{env.Now.UTC().Format(time.RFC3339Nano)}
-	}
-	return binding.Message{Header: h, Body: b.msg.Body}
-}
+// fresh gives each copy of a run without placeholders the id and time that building it from
+// the flags would give: a new UUID and the time of sending, unless the flags fixed them.
+type fresh struct{ id, time bool }
 
-// protoEvent is the event every send of a run without placeholders carries, built once;
-// event copies it with a fresh id and time, as building it from the flags would give. It
-// serves the targets that encode each event themselves (the brokers, and HTTP structured
-// mode): building from the flags parses and checks every flag again, which cost a tenth of
-// the sender's time.
-type protoEvent struct {
-	first      *event.Event
-	id, tstamp bool
-}
+func newFresh(ef *eventFlags) fresh { return fresh{id: !ef.changed("id"), time: !ef.changed("time")} }
 
-func newProtoEvent(ef *eventFlags, first *event.Event) *protoEvent {
-	return &protoEvent{first: first, id: !ef.changed("id"), tstamp: !ef.changed("time")}
-}
-
-func (p *protoEvent) event(env *load.Env) *event.Event {
-	// The context is copied; the data is shared, since nothing writes to it while sending.
-	e := &event.Event{Context: p.first.Context.Clone(), DataEncoded: p.first.DataEncoded, DataBase64: p.first.DataBase64}
-	id, tm := p.fresh(env)
-	if id != "" {
-		e.SetID(id)
+// of returns the id and time a copy gets: empty and zero for those the flags fixed.
+func (f fresh) of(env *load.Env) (id string, t time.Time) {
+	if f.id {
+		var buf [36]byte
+		id = string(uuidTemplate.Append(buf[:0], env))
 	}
-	if !tm.IsZero() {
-		e.SetTime(tm)
-	}
-	return e
-}
-
-// fresh returns the id and time a copy gets: empty and zero for those the flags fixed.
-func (p *protoEvent) fresh(env *load.Env) (id string, t time.Time) {
-	if p.id {
-		id = string(uuidTemplate.Append(make([]byte, 0, 36), env))
-	}
-	if p.tstamp {
+	if f.time {
 		t = env.Now.UTC()
 	}
 	return id, t
-}
-
-// jsonTemplate is the prototype event encoded once in the JSON format, cut where its id and
-// time go, for the structured-only brokers (NATS, JetStream: nats binding §3): event writes
-// what encoding a copy of the prototype would, without building and encoding an event.
-type jsonTemplate struct {
-	parts [][]byte // the text around the cuts
-	cuts  []byte   // what goes in each cut: 'i' the id, 't' the time
-	size  int
-}
-
-// newJSONTemplate encodes p's event with marks for the id and time it changes; nil when a
-// mark cannot be found exactly once, and the copies are then encoded one by one.
-func newJSONTemplate(p *protoEvent) *jsonTemplate {
-	const idMark = "cectl-id-mark-3f9a1c"
-	timeMark := time.Date(1999, 12, 31, 23, 59, 58, 987654321, time.UTC)
-	e := p.first.Clone()
-	type cut struct {
-		at, n int
-		kind  byte
-	}
-	var cuts []cut
-	doc := []byte{}
-	if p.id {
-		e.SetID(idMark)
-	}
-	if p.tstamp {
-		e.SetTime(timeMark)
-	}
-	doc = ce.AppendJSON(doc, &e)
-	for _, m := range []struct {
-		on     bool
-		member string
-		kind   byte
-	}{
-		{p.id, `"id":"` + idMark + `"`, 'i'},
-		{p.tstamp, `"time":"` + timeMark.Format(time.RFC3339Nano) + `"`, 't'},
-	} {
-		if !m.on {
-			continue
-		}
-		if bytes.Count(doc, []byte(m.member)) != 1 {
-			return nil
-		}
-		at := bytes.Index(doc, []byte(m.member))
-		name, _, _ := strings.Cut(m.member, ":")
-		start := at + len(name) + 2 // after `"name":"`
-		cuts = append(cuts, cut{start, len(m.member) - len(name) - 3, m.kind})
-	}
-	slices.SortFunc(cuts, func(a, b cut) int { return a.at - b.at })
-	t := &jsonTemplate{size: len(doc) + 64}
-	prev := 0
-	for _, c := range cuts {
-		t.parts = append(t.parts, doc[prev:c.at])
-		t.cuts = append(t.cuts, c.kind)
-		prev = c.at + c.n
-	}
-	t.parts = append(t.parts, doc[prev:])
-	return t
-}
-
-func (t *jsonTemplate) event(env *load.Env) []byte {
-	dst := make([]byte, 0, t.size)
-	for i, part := range t.parts {
-		dst = append(dst, part...)
-		if i == len(t.cuts) {
-			break
-		}
-		switch t.cuts[i] {
-		case 'i':
-			dst = uuidTemplate.Append(dst, env)
-		case 't':
-			dst = env.Now.UTC().AppendFormat(dst, time.RFC3339Nano)
-		}
-	}
-	return dst
 }
 
 func hasAny(ts []*load.Template) bool {
@@ -346,20 +217,13 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if err != nil {
 		return err
 	}
-	if _, ok := t.(client.MessageSender); ok && mode == binding.Binary && next.tpl != nil && next.tpl.static() {
-		// Every event is the same but for its id and time: encode it once.
-		if next.base, err = newBaseMessage(&opts.Event, next.first, f.UserAgent()); err != nil {
+	if next.tpl != nil && next.tpl.static() && perRequest == 1 {
+		// Every event is the same but for its id and time: the target encodes it once and
+		// sends copies that differ in those only.
+		if next.prepared, err = t.Prepare(ctx, mode, next.first); err != nil {
 			return err
 		}
-	} else if next.tpl != nil && next.tpl.static() {
-		next.proto = newProtoEvent(&opts.Event, next.first)
-		if _, ok := t.(client.StructuredSender); ok && mode == binding.Structured {
-			next.json = newJSONTemplate(next.proto)
-		} else if ts, ok := t.(client.TemplateSender); ok {
-			if next.sendTpl, err = ts.Template(ctx, mode, next.proto.first); err != nil {
-				return err
-			}
-		}
+		next.fresh = newFresh(&opts.Event)
 	}
 
 	total := lf.Count
@@ -368,18 +232,10 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	}
 	requests := (total + perRequest - 1) / perRequest
 	send := func(sctx context.Context, seq int64, rnd *rand.Rand) (int, client.Result) {
-		if next.base != nil {
+		if next.prepared != nil {
 			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
-			return 1, t.(client.MessageSender).SendMessage(sctx, next.base.message(&env))
-		}
-		if next.json != nil {
-			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
-			return 1, t.(client.StructuredSender).SendStructured(sctx, next.json.event(&env))
-		}
-		if next.sendTpl != nil {
-			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
-			id, tm := next.proto.fresh(&env)
-			return 1, next.sendTpl.Send(sctx, id, tm)
+			id, tm := next.fresh.of(&env)
+			return 1, next.prepared.SendCopy(sctx, id, tm)
 		}
 		first := (seq-1)*perRequest + 1
 		n := perRequest
@@ -452,10 +308,8 @@ func collectForThroughput(getenv func(string) string, live int64) {
 type source struct {
 	tpl        *templates
 	first      *event.Event
-	base       *baseMessage
-	proto      *protoEvent
-	json       *jsonTemplate
-	sendTpl    client.Template
+	prepared   client.Sender // the first event, for a run without placeholders
+	fresh      fresh         // what changes in each copy of prepared
 	file       []*event.Event
 	fileEvents int
 }
@@ -463,9 +317,6 @@ type source struct {
 func (s *source) event(env *load.Env) (*event.Event, error) {
 	if s.file != nil {
 		return s.file[(env.Seq-1+int64(len(s.file)))%int64(len(s.file))], nil
-	}
-	if s.proto != nil {
-		return s.proto.event(env), nil
 	}
 	return s.tpl.build(env)
 }

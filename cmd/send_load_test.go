@@ -2,79 +2,109 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"runtime/debug"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/binding"
+	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/load"
 	"github.com/spf13/cobra"
 )
 
-// A run without placeholders copies one event built from the flags; each copy must be what
-// building it from the flags gives, but for a fresh id and time when the flags set none.
-func TestProtoEventIsWhatTheFlagsBuild(t *testing.T) {
+// A run without placeholders sends copies of one event built from the flags; each copy must
+// arrive as what building it from the flags gives, but for a fresh id and time when the
+// flags set none.
+func TestCopiesAreWhatTheFlagsBuild(t *testing.T) {
+	var got []*http.Request
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got, bodies = append(got, r), append(bodies, b)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
 	for _, args := range [][]string{
 		{"--type", "t", "-e", "region=eu", "-e", "n:=5", "--subject", "s", "-d", `{"a":1}`},
 		{"--type", "t", "--id", "fixed", "--time", "2026-01-02T03:04:05Z", "-d", "text", "--datacontenttype", "text/plain"},
 		{"--type", "t", "--specversion", "0.3", "-d", "\x00\x01"},
 	} {
-		f, _, _ := testFactory("", nil)
-		var opts *SendOptions
-		err := runCmd(t, f, func(f *Factory) *cobra.Command {
-			return NewCmdSend(f, func(_ context.Context, o *SendOptions) error { opts = o; return nil })
-		}, append([]string{"--to", "nats://127.0.0.1:4222/x"}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tpl, err := parseTemplates(&opts.Event, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !tpl.static() {
-			t.Fatalf("%v: not static", args)
-		}
-		now := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.Local)
-		env := &load.Env{Seq: 2, Now: now, Rand: rand.New(rand.NewPCG(1, 2))}
-		first, err := tpl.build(&load.Env{Seq: 1, Now: now.Add(-time.Hour), Rand: rand.New(rand.NewPCG(3, 4))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := tpl.build(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newProtoEvent(&opts.Event, first)
-		got := p.event(env)
-		if opts.Event.ID == "" && (got.ID() == first.ID() || len(got.ID()) != 36) {
-			t.Errorf("%v: id %q, want a fresh UUID", args, got.ID())
-		}
-		if err := got.Validate(); err != nil {
-			t.Errorf("%v: %v", args, err)
-		}
-		got.SetID(want.ID())
-		if g, w := string(ce.AppendJSON(nil, got)), string(ce.AppendJSON(nil, want)); g != w {
-			t.Errorf("%v:\n got %s\nwant %s", args, g, w)
-		}
-		// The structured brokers get the prototype encoded once, cut where id and time go:
-		// the same bytes as encoding a copy.
-		jt := newJSONTemplate(p)
-		if jt == nil {
-			t.Fatalf("%v: no JSON template", args)
-		}
-		for i := range 3 {
-			at := now.Add(time.Duration(i) * 1234567 * time.Nanosecond)
-			g := jt.event(&load.Env{Seq: 3, Now: at, Rand: rand.New(rand.NewPCG(5, uint64(i)))})
-			w := ce.AppendJSON(nil, p.event(&load.Env{Seq: 3, Now: at, Rand: rand.New(rand.NewPCG(5, uint64(i)))}))
-			if string(g) != string(w) {
-				t.Errorf("%v: template\n got %s\nwant %s", args, g, w)
+		for _, mode := range []binding.Mode{binding.Binary, binding.Structured} {
+			f, _, _ := testFactory("", nil)
+			var opts *SendOptions
+			err := runCmd(t, f, func(f *Factory) *cobra.Command {
+				return NewCmdSend(f, func(_ context.Context, o *SendOptions) error { opts = o; return nil })
+			}, append([]string{"--to", srv.URL}, args...)...)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		// The copy is the copy's own: changing it leaves the prototype alone.
-		_ = ce.SetExtension(got, "region", "us")
-		if v, _ := first.Extensions()["region"]; v == "us" {
-			t.Errorf("%v: the copy shares its extensions with the prototype", args)
+			tpl, err := parseTemplates(&opts.Event, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tpl.static() {
+				t.Fatalf("%v: not static", args)
+			}
+			now := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.Local)
+			first, err := tpl.build(&load.Env{Seq: 1, Now: now.Add(-time.Hour), Rand: rand.New(rand.NewPCG(3, 4))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg, err := client.Open(srv.URL, client.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prepared, err := tg.Prepare(context.Background(), mode, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr := newFresh(&opts.Event)
+			for i := range 3 {
+				env := &load.Env{Seq: 2, Now: now.Add(time.Duration(i) * 1234567), Rand: rand.New(rand.NewPCG(1, uint64(i)))}
+				want, err := tpl.build(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, bodies = nil, nil
+				id, tm := fr.of(env)
+				if res := prepared.SendCopy(context.Background(), id, tm); !res.ACK {
+					t.Fatalf("%v %s: %+v", args, mode, res)
+				}
+				// What arrives is what encoding the event built from the flags gives.
+				_, gotMode, err := binding.Decode(got[0].Header, bodies[0])
+				if err != nil || gotMode != mode {
+					t.Fatalf("%v %s: decode: %v %s", args, mode, err, gotMode)
+				}
+				gotID := got[0].Header.Get("Ce-Id")
+				if mode == binding.Structured {
+					var doc struct{ ID string }
+					_ = json.Unmarshal(bodies[0], &doc)
+					gotID = doc.ID
+				}
+				if opts.Event.ID == "" && (gotID == first.ID() || len(gotID) != 36) {
+					t.Errorf("%v %s: id %q, want a fresh UUID", args, mode, gotID)
+				}
+				want.SetID(gotID)
+				msg, err := binding.Encode(mode, want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(bodies[0]) != string(msg.Body) {
+					t.Errorf("%v %s:\n got %s\nwant %s", args, mode, bodies[0], msg.Body)
+				}
+				for k := range msg.Header {
+					if g, w := got[0].Header.Values(k), msg.Header.Values(k); !slices.Equal(g, w) {
+						t.Errorf("%v %s: %s: %q, want %q", args, mode, k, g, w)
+					}
+				}
+			}
+			tg.Close()
 		}
 	}
 }
