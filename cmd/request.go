@@ -61,8 +61,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
-	s := &sender{f: f, est: f.ErrStyles()}
-	if err := s.checkFlagEvent(e); err != nil {
+	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, 1)
