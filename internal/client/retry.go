@@ -36,9 +36,8 @@ func (o *Options) retry(ctx context.Context, once func(actx context.Context) Res
 			actx, cancel = context.WithTimeout(ctx, o.Timeout)
 		}
 		res = once(actx)
-		var te *TimeoutError
-		if !res.Delivered && res.Err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && !errors.As(res.Err, &te) {
-			res.Err = fmt.Errorf("%w: %w", &TimeoutError{After: o.Timeout}, res.Err)
+		if !res.Delivered && res.Err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			res.Err = timedOut(res.Err, o.Timeout)
 		}
 		cancel()
 		res.Attempts = attempt
@@ -69,6 +68,17 @@ func (o *Options) retry(ctx context.Context, once func(actx context.Context) Res
 	return res
 }
 
+// timedOut says that an attempt ended for its time limit, unless err says so already. (A
+// function of its own: the error target of errors.As is allocated where it is declared, and
+// the delivery loop runs once per event.)
+func timedOut(err error, after time.Duration) error {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", &TimeoutError{After: after}, err)
+}
+
 // httpAgain says which HTTP outcomes are worth another attempt: network errors, 408, 429 and
 // 5xx. A Retry-After header (RFC 9110 §10.2.3) on the response sets the wait, at most five
 // minutes.
@@ -90,8 +100,15 @@ func httpAgain(res Result) (time.Duration, bool) {
 // brokerAgain retries the attempts that delivered nothing: a NACK is the broker's answer, and
 // a usage error will not go away.
 func brokerAgain(res Result) (time.Duration, bool) {
+	if res.Delivered {
+		return 0, false
+	}
+	return 0, !isUsageError(res.Err)
+}
+
+func isUsageError(err error) bool {
 	var ue *UsageError
-	return 0, !res.Delivered && !errors.As(res.Err, &ue)
+	return errors.As(err, &ue)
 }
 
 // RetryAfter parses a Retry-After value: delay seconds or an HTTP date.
