@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/eventspec"
+	"github.com/cectl/cectl/internal/format"
 	"github.com/spf13/cobra"
 )
 
@@ -63,6 +65,14 @@ func TestExitCodes(t *testing.T) {
 		{"not delivered, reported already", context.Background(), &SilentError{Code: ExitUndelivered}, 3},
 		{"interrupted", interrupted, context.Canceled, 130},
 		{"interrupt error", context.Background(), &InterruptError{Signal: syscall.SIGTERM}, 130},
+		{"event spec error", context.Background(), &eventspec.UsageError{Err: errors.New("--time")}, 2},
+		{"all acknowledged", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 3}), 0},
+		{"nothing sent", context.Background(), summaryError(format.Summary{}), 0},
+		{"one refused", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 2, NACK: 1}), 1},
+		{"one not delivered", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 2, Undelivered: 1}), 1},
+		{"one invalid", context.Background(), summaryError(format.Summary{Sent: 2, ACK: 2, Invalid: 1}), 1},
+		{"only invalid (dry run)", context.Background(), summaryError(format.Summary{Invalid: 1}), 1},
+		{"none delivered", context.Background(), summaryError(format.Summary{Sent: 3, Undelivered: 3}), 3},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.ctx, tt.err); got != tt.want {
