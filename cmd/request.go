@@ -34,6 +34,8 @@ round-trip time go to stderr.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
+` + targetsHelp(func(tr *client.Transport) bool { return tr.NoRequest == "" }) + `
+
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data`,

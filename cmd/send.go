@@ -46,6 +46,24 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
 }
 
+// targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
+// modes each carries.
+func targetsHelp(keep func(*client.Transport) bool) string {
+	var b strings.Builder
+	b.WriteString("Targets (the URL scheme picks the transport):")
+	for _, tr := range client.Transports() {
+		if keep != nil && !keep(tr) {
+			continue
+		}
+		modes := make([]string, len(tr.Modes))
+		for i, m := range tr.Modes {
+			modes[i] = m.String()
+		}
+		fmt.Fprintf(&b, "\n  %-9s  %s\n             modes: %s", tr.Name, tr.Form, strings.Join(modes, ", "))
+	}
+	return b.String()
+}
+
 // modeHelp says which modes there are and which transports restrict them.
 func modeHelp() string {
 	batch := client.SchemeList(func(tr *client.Transport) bool { return slices.Contains(tr.Modes, binding.Batch) })
@@ -207,6 +225,8 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent.
+
+` + targetsHelp(nil) + `
 
 ` + exitCodesHelp,
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'

@@ -33,7 +33,7 @@ import (
 var jetStreamTransport = Transport{
 	Name:      "JetStream",
 	Schemes:   []Scheme{{"jetstream", "4222"}},
-	Form:      "jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true]",
+	Form:      "jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true&ca=FILE]",
 	Modes:     []binding.Mode{binding.Structured},
 	NoRequest: "the stream answers a publish, not a consumer; use nats://host/subject for request/reply",
 	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
