@@ -22,9 +22,6 @@ import (
 // structured mode (amqp binding §3.2). sdk-go's AMQP writer, sender and receiver follow the
 // binding and are used as they are; decoding is ours.
 //
-//	amqp://[user:pass@]host[:5672]/address[?tls=true&ca=FILE]
-//	amqps://[user:pass@]host[:5671]/address
-//
 // A one-segment path is the address without its slash (amqp://host/orders → "orders"); a
 // longer path is the address as written, which is what RabbitMQ's addresses look like
 // (amqp://host//queue/orders or amqp://host/queue/orders → "/queue/orders"). User info logs
@@ -32,7 +29,6 @@ import (
 //
 // go-amqp v0.17 (the version sdk-go's AMQP module builds with) reports only a rejected
 // disposition as an error: a message the broker released or modified counts as accepted.
-
 var amqpTransport = Transport{
 	Name:      "AMQP",
 	Schemes:   []Scheme{{"amqp", "5672"}, {"amqps", "5671"}},

@@ -16,8 +16,6 @@ import (
 // HTTP posts events (http binding §3): binary mode with attributes in ce- headers,
 // structured mode, or several events in one batch (http binding §3.3). A response may carry
 // a reply event in any mode (http binding §3.2), which request shows and listen sends.
-//
-//	http(s)://host[:port]/path
 var httpTransport = Transport{
 	Name:        "HTTP",
 	Schemes:     []Scheme{{"http", "80"}, {"https", "443"}},

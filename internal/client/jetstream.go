@@ -19,8 +19,6 @@ import (
 // JetStream is NATS with persistence; events travel as on core NATS, in structured mode
 // (nats binding §3), and the server acknowledges each stored message.
 //
-//	jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true]
-//
 // A stream that does not exist is created capturing exactly the URL's subject. An existing
 // stream must capture the subject; cectl says so instead of publishing into nothing.
 //
@@ -29,7 +27,6 @@ import (
 // stream sequence. Receiving subscribes with nats.go as for core NATS (natsConsume) and
 // creates durable consumers itself: a consumer that nats.go creates is deleted when the
 // subscription ends, which would make a durable name useless.
-
 var jetStreamTransport = Transport{
 	Name:      "JetStream",
 	Schemes:   []Scheme{{"jetstream", "4222"}},

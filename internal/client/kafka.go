@@ -27,8 +27,6 @@ import (
 // Kafka carries events in binary mode (attributes in ce_ headers, datacontenttype in
 // content-type, kafka binding §3.2) or structured mode (kafka binding §3.3).
 //
-//	kafka://[user:pass@]broker[:9092][,broker2...]/topic[?key=K&group=G&start=newest|oldest&tls=true&ca=FILE]
-//
 // The record key is Options.Key or ?key=, else the partitionkey extension (kafka binding §3.1).
 // User info in the URL logs in with SASL PLAIN.
 //
@@ -38,7 +36,6 @@ import (
 // codec and re-encodes it in binary mode. Receiving uses a sarama consumer group directly:
 // sdk-go's consumer drops the record key and timestamp and adds kafkatopic, kafkapartition
 // and kafkaoffset extensions to every event, which would change the events shown.
-
 var kafkaTransport = Transport{
 	Name:      "Kafka",
 	Schemes:   []Scheme{{"kafka", "9092"}},

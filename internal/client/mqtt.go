@@ -27,9 +27,6 @@ import (
 // MQTT 5 carries events in binary mode (attributes as user properties, datacontenttype as
 // the Content Type property, mqtt binding §3.1) or structured mode (mqtt binding §3.2).
 //
-//	mqtt://[user:pass@]host[:1883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]
-//	mqtts://host[:8883]/topic
-//
 // The topic is the URL path without its leading slash; escape a '#' wildcard as %23 when
 // subscribing. QoS defaults to 1, so that ACK means the broker's PUBACK.
 //
@@ -39,7 +36,6 @@ import (
 // conforming binary message; we subscribe with paho directly and read both spellings.
 // sdk-go's Protocol also shares one PublishProperties value between concurrent sends; we
 // publish through our own paho client.
-
 var mqttTransport = Transport{
 	Name:      "MQTT",
 	Schemes:   []Scheme{{"mqtt", "1883"}, {"mqtts", "8883"}},

@@ -19,15 +19,12 @@ import (
 // NATS carries events in structured mode only (nats binding §1.3, §3): the JSON event format
 // as the message payload.
 //
-//	nats://[user:pass@|token@]host[:4222][,host2...]/subject[?queue=Q&creds=FILE&tls=true&ca=FILE]
-//
 // Sending publishes our JSON bytes with nats.go and flushes: a flushed publish is what
 // "delivered" means on core NATS, which acknowledges nothing. sdk-go's NATS sender does the
 // same publish but copies each payload through a buffer first, which cost a fifth of the
 // throughput. Receiving subscribes with nats.go too (natsConsume): sdk-go's consumer only
 // adds a hand-over between goroutines per message. The payload is decoded with our JSON
 // codec, not sdk-go's.
-
 var natsTransport = Transport{
 	Name:        "NATS",
 	Schemes:     []Scheme{{"nats", "4222"}},
