@@ -243,13 +243,17 @@ func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, i
 
 // Prepare encodes the event once as Send would. In binary mode the id and time are header
 // values of their own (ce_id, ce_time: kafka binding §3.2.3), and a copy changes only those;
-// in structured mode a copy is encoded in full.
+// in structured mode the record value is the JSON event (kafka binding §3.3), and a copy
+// writes its id and time into the text.
 func (t *kafkaTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
 	pm, err := t.record(ctx, mode, []*event.Event{proto})
 	if err != nil {
 		return nil, err
 	}
 	k := &kafkaSender{t: t, mode: mode, proto: proto, pm: pm, id: -1, time: -1}
+	if mode == binding.Structured {
+		k.json = newJSONTemplate(proto)
+	}
 	for i, h := range pm.Headers {
 		switch string(h.Key) {
 		case "ce_id":
@@ -266,20 +270,33 @@ type kafkaSender struct {
 	mode     binding.Mode
 	proto    *event.Event
 	pm       *sarama.ProducerMessage
-	id, time int // the index of the ce_id and ce_time headers, -1 for none
+	id, time int           // the index of the ce_id and ce_time headers, -1 for none
+	json     *jsonTemplate // a structured copy's value; nil to encode each
 }
 
 func (k *kafkaSender) Send(ctx context.Context) Result { return k.t.produce(ctx, k.pm, true) }
 
 func (k *kafkaSender) SendCopy(ctx context.Context, id string, tm time.Time) Result {
-	if k.mode != binding.Binary {
-		pm, err := k.t.record(ctx, k.mode, []*event.Event{copyEvent(k.proto, id, tm)})
-		if err != nil {
-			return Result{Err: err}
-		}
-		return k.t.produce(ctx, pm, false)
+	pm, err := k.copyRecord(ctx, id, tm)
+	if err != nil {
+		return Result{Err: err}
 	}
-	return k.t.produce(ctx, k.record(id, tm), false)
+	return k.t.produce(ctx, pm, false)
+}
+
+// copyRecord is the record of the copy with id and time in place of the event's.
+func (k *kafkaSender) copyRecord(ctx context.Context, id string, tm time.Time) (*sarama.ProducerMessage, error) {
+	if k.mode == binding.Binary {
+		return k.record(id, tm), nil
+	}
+	if k.json != nil {
+		if body, ok := k.json.event(id, tm); ok {
+			m := *k.pm
+			m.Value = sarama.ByteEncoder(body)
+			return &m, nil
+		}
+	}
+	return k.t.record(ctx, k.mode, []*event.Event{copyEvent(k.proto, id, tm)})
 }
 
 // record is the copy with id and time in place of the event's.
