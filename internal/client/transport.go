@@ -45,10 +45,12 @@ type Scheme struct {
 // transports is the table of every transport, in the order help texts list them.
 var transports = []*Transport{&httpTransport, &natsTransport, &jetStreamTransport, &kafkaTransport, &mqttTransport, &amqpTransport}
 
-// Transports returns the table of transports.
+// Transports returns the table of transports. The entries are shared: read them, never
+// change them.
 func Transports() []*Transport { return slices.Clone(transports) }
 
-// Lookup returns the transport of a URL scheme, nil for none.
+// Lookup returns the transport of a URL scheme, nil for none. The entry is shared: read it,
+// never change it.
 func Lookup(scheme string) *Transport {
 	for _, tr := range transports {
 		for _, s := range tr.Schemes {

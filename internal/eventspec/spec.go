@@ -62,14 +62,14 @@ func usagef(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
-// Flags are the names of the flags a Spec is made of.
-var Flags = []string{"type", "source", "id", "time", "subject", "dataschema", "datacontenttype", "specversion", "ext", "data"}
+// flags are the names of the flags a Spec is made of.
+var flags = [...]string{"type", "source", "id", "time", "subject", "dataschema", "datacontenttype", "specversion", "ext", "data"}
 
 func (s *Spec) given(flag string) bool { return s.Given != nil && s.Given(flag) }
 
 // AnyGiven reports whether any attribute flag was given.
 func (s *Spec) AnyGiven() bool {
-	for _, name := range Flags {
+	for _, name := range flags {
 		if s.given(name) {
 			return true
 		}

@@ -1,4 +1,4 @@
-// Package send is what cectl send and request do between the command line and the transport:
+// Package send is what cectl send does between the command line and the transport:
 // a Session delivers events to one target and renders a result line for each; a FileReader
 // streams the events of a --from file, validated, overridden by the command line and prepared
 // for the target ahead of sending; Templates and Source make the events of a load run.
