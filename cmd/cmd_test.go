@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/eventspec"
+	"github.com/cectl/cectl/internal/format"
 	"github.com/spf13/cobra"
 )
 
@@ -66,6 +65,14 @@ func TestExitCodes(t *testing.T) {
 		{"not delivered, reported already", context.Background(), &SilentError{Code: ExitUndelivered}, 3},
 		{"interrupted", interrupted, context.Canceled, 130},
 		{"interrupt error", context.Background(), &InterruptError{Signal: syscall.SIGTERM}, 130},
+		{"event spec error", context.Background(), &eventspec.UsageError{Err: errors.New("--time")}, 2},
+		{"all acknowledged", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 3}), 0},
+		{"nothing sent", context.Background(), summaryError(format.Summary{}), 0},
+		{"one refused", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 2, NACK: 1}), 1},
+		{"one not delivered", context.Background(), summaryError(format.Summary{Sent: 3, ACK: 2, Undelivered: 1}), 1},
+		{"one invalid", context.Background(), summaryError(format.Summary{Sent: 2, ACK: 2, Invalid: 1}), 1},
+		{"only invalid (dry run)", context.Background(), summaryError(format.Summary{Invalid: 1}), 1},
+		{"none delivered", context.Background(), summaryError(format.Summary{Sent: 3, Undelivered: 3}), 3},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.ctx, tt.err); got != tt.want {
@@ -129,42 +136,6 @@ func TestRequestFlags(t *testing.T) {
 	}
 }
 
-func TestParseExtension(t *testing.T) {
-	tests := []struct {
-		arg   string
-		name  string
-		value any
-		err   string
-	}{
-		{"region=eu", "region", "eu", ""},
-		{"empty=", "empty", "", ""},
-		{"eq=a=b", "eq", "a=b", ""},
-		{"count:=5", "count", int32(5), ""},
-		{"neg:=-2147483648", "neg", int32(-2147483648), ""},
-		{"flag:=true", "flag", true, ""},
-		{"off:=false", "off", false, ""},
-		{`s:="quoted"`, "s", "quoted", ""},
-		{"big:=2147483648", "", nil, "outside the signed 32-bit range"},
-		{"f:=1.5", "", nil, "a typed extension is"},
-		{`s:="open`, "", nil, "not a valid JSON string"},
-		{"noequals", "", nil, "want name=value"},
-		{"=v", "", nil, "want name=value"},
-		{":=v", "", nil, "want name=value"},
-	}
-	for _, tt := range tests {
-		name, value, err := parseExtension(tt.arg)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%q: err %v, want %q", tt.arg, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || name != tt.name || value != tt.value {
-			t.Errorf("%q: got %q %#v %v", tt.arg, name, value, err)
-		}
-	}
-}
-
 func TestParseHeader(t *testing.T) {
 	tests := []struct{ arg, name, value, err string }{
 		{"X-A: 1", "X-A", "1", ""},
@@ -186,99 +157,6 @@ func TestParseHeader(t *testing.T) {
 		if err != nil || name != tt.name || value != tt.value {
 			t.Errorf("%q: got %q %q %v", tt.arg, name, value, err)
 		}
-	}
-}
-
-func TestInferContentType(t *testing.T) {
-	tests := []struct {
-		data, file, want string
-	}{
-		{`{"a":1}`, "", "application/json"},
-		{`[1,2]`, "", "application/json"},
-		{`"str"`, "", "application/json"},
-		{`hello`, "", "text/plain"},
-		{"\x00\x01", "", "application/octet-stream"},
-		{"\xff\xfe", "", "application/octet-stream"},
-		{`not json`, "x.json", "application/json"},
-		{`<a/>`, "x.xml", "text/xml; charset=utf-8"},
-		{`whatever`, "x.txt", "text/plain"},
-		{`{"a":1}`, "x.unknownext", "application/json"},
-	}
-	for _, tt := range tests {
-		if got := inferContentType([]byte(tt.data), tt.file); got != tt.want {
-			t.Errorf("inferContentType(%q, %q) = %q, want %q", tt.data, tt.file, got, tt.want)
-		}
-	}
-}
-
-func TestBuildEvent(t *testing.T) {
-	dir := t.TempDir()
-	png := filepath.Join(dir, "a.png")
-	if err := os.WriteFile(png, []byte{0x89, 'P', 'N', 'G', 0}, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		args  []string
-		stdin string
-		want  string // ce.Marshal of the event, with the generated id replaced by ID
-		err   string
-	}{
-		{name: "defaults", args: []string{"--type", "t"},
-			want: `{"specversion":"1.0","id":"ID","source":"cectl","type":"t","time":"2026-11-25T10:00:00Z"}`},
-		{name: "all attributes", args: []string{"--type", "t", "--id", "x", "--source", "urn:a", "--time", "2026-01-02T03:04:05.5+01:00",
-			"--subject", "s", "--dataschema", "https://e.com/s", "-e", "n:=1", "-d", `{"a": 1}`},
-			want: `{"specversion":"1.0","id":"x","source":"urn:a","type":"t","subject":"s","time":"2026-01-02T03:04:05.5+01:00","datacontenttype":"application/json","dataschema":"https://e.com/s","n":1,"data":{"a":1}}`},
-		{name: "no time", args: []string{"--type", "t", "--id", "x", "--time", ""},
-			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t"}`},
-		{name: "stdin text", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "-"}, stdin: "hello\n",
-			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"text/plain","data":"hello\n"}`},
-		{name: "binary file", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "@" + png},
-			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"image/png","data_base64":"iVBORwA="}`},
-		{name: "v0.3", args: []string{"--type", "t", "--id", "x", "--time", "", "--specversion", "0.3", "--dataschema", "/s", "-d", "@" + png},
-			want: `{"specversion":"0.3","id":"x","source":"cectl","type":"t","datacontenttype":"image/png","schemaurl":"/s","datacontentencoding":"base64","data":"iVBORwA="}`},
-		{name: "content type override", args: []string{"--type", "t", "--id", "x", "--time", "", "-d", "a,b", "--datacontenttype", "text/csv"},
-			want: `{"specversion":"1.0","id":"x","source":"cectl","type":"t","datacontenttype":"text/csv","data":"a,b"}`},
-		{name: "missing type", args: []string{}, err: "--type is required"},
-		{name: "bad specversion", args: []string{"--type", "t", "--specversion", "2.0"}, err: `--specversion: unsupported specversion "2.0"`},
-		{name: "bad time", args: []string{"--type", "t", "--time", "2026-11-25 10:00"}, err: `--time "2026-11-25 10:00" is not an RFC 3339 timestamp`},
-		{name: "bad source", args: []string{"--type", "t", "--source", "a b"}, err: `--source "a b" is not a URI-reference`},
-		{name: "missing file", args: []string{"--type", "t", "-d", "@/nonexistent/x"}, err: "--data: open /nonexistent/x"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var ef eventFlags
-			cmd := &cobra.Command{}
-			ef.register(cmd.Flags())
-			if err := cmd.Flags().Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			e, err := ef.build(strings.NewReader(tt.stdin), now)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err %v, want %q", err, tt.err)
-				}
-				var fe *FlagError
-				if !errors.As(err, &fe) {
-					t.Errorf("%v is not a usage error", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := string(ce.Marshal(e))
-			if !ef.changed("id") {
-				got = strings.Replace(got, e.ID(), "ID", 1)
-				if len(e.ID()) != 36 {
-					t.Errorf("generated id %q is not a UUID", e.ID())
-				}
-			}
-			if got != tt.want {
-				t.Errorf("got  %s\nwant %s", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -307,26 +185,6 @@ func TestColorDecision(t *testing.T) {
 			t.Errorf("%s: colour %v, want %v", tt.name, got, tt.want)
 		}
 	}
-}
-
-func FuzzParseExtension(f *testing.F) {
-	for _, s := range []string{"a=b", "n:=5", "b:=true", `s:="x"`, ":=", "=", "a:=1e3", "a:=99999999999999999999"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, arg string) {
-		name, value, err := parseExtension(arg)
-		if err != nil {
-			return
-		}
-		if name == "" || strings.Contains(name, "=") && !strings.Contains(arg[len(name):], "=") {
-			t.Fatalf("%q parsed to name %q", arg, name)
-		}
-		switch value.(type) {
-		case string, bool, int32:
-		default:
-			t.Fatalf("%q parsed to %T", arg, value)
-		}
-	})
 }
 
 func FuzzParseHeader(f *testing.F) {

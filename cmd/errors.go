@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/cectl/cectl/internal/eventspec"
+	"github.com/cectl/cectl/internal/format"
 )
 
 // Exit codes, documented in every command's help and in the README.
@@ -70,15 +73,29 @@ func ExitCode(ctx context.Context, err error) int {
 	return ExitFailure
 }
 
+// summaryError is the outcome of a run of deliveries as an exit code: 3 when events were
+// sent and none was delivered, 1 when any was refused, not delivered or invalid, 0 otherwise.
+func summaryError(sum format.Summary) error {
+	switch {
+	case sum.Sent > 0 && sum.Undelivered == sum.Sent:
+		return &SilentError{Code: ExitUndelivered}
+	case sum.NACK > 0 || sum.Undelivered > 0 || sum.Invalid > 0:
+		return &SilentError{Code: ExitFailure}
+	}
+	return nil
+}
+
 func isSilent(err error) bool {
 	var silent *SilentError
 	return errors.As(err, &silent)
 }
 
-// isUsage recognises usage errors, including those Cobra makes itself without a hook.
+// isUsage recognises usage errors: ours, those of an event spec, and those Cobra makes
+// itself without a hook.
 func isUsage(err error) bool {
 	var fe *FlagError
-	if errors.As(err, &fe) {
+	var se *eventspec.UsageError
+	if errors.As(err, &fe) || errors.As(err, &se) {
 		return true
 	}
 	msg := err.Error()

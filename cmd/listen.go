@@ -389,7 +389,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		return err
 	}
 	cfg := setup.cfg
-	collectForThroughput(f.Getenv, listen.MemoryBudget(cfg))
+	defer tuneProcess(f.Getenv, processTuning{throughput: true, live: listen.MemoryBudget(cfg)})()
 
 	if opts.Record != "" {
 		rec, err := listen.OpenRecorder(opts.Record)

@@ -34,6 +34,8 @@ round-trip time go to stderr.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
+` + targetsHelp(func(tr *client.Transport) bool { return tr.NoRequest == "" }) + `
+
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data`,
@@ -61,8 +63,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
-	s := &sender{f: f, est: f.ErrStyles()}
-	if err := s.checkFlagEvent(e); err != nil {
+	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, 1)
@@ -72,7 +73,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	defer t.Close()
 	to = shownURL(to) // from here on only for messages
 	var ue *client.UsageError
-	if err := client.CheckRequest(t); errors.As(err, &ue) {
+	if err := t.Transport().CheckRequest(); errors.As(err, &ue) {
 		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}
 	} else if err != nil {
 		return err

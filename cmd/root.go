@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -236,6 +237,47 @@ func signalContext(parent context.Context) (context.Context, func()) {
 		close(done)
 		signal.Stop(ch)
 		cancel(nil)
+	}
+}
+
+// processTuning is what a command asks of the Go runtime.
+type processTuning struct {
+	// oneProc runs the command on one P: for one exchange at a time, whose goroutines hand
+	// over to each other on every event, waking another thread costs more than a second
+	// core gives.
+	oneProc bool
+	// throughput lets the heap grow to five times what is live before the garbage collector
+	// runs, unless GOGC says otherwise: a load run or a listener allocates a little for every
+	// event and keeps almost nothing, and at the default of 100 the collector ran every few
+	// thousand events, for about a tenth of the CPU of send --count and listen --from.
+	throughput bool
+	// live is the most the command may keep at once (listen's memory budget for bodies);
+	// with throughput, a soft memory limit of three times that, at least 48 MiB, unless
+	// GOMEMLIMIT says otherwise, makes the collector run early rather than let a flood of
+	// large bodies grow the heap fivefold.
+	live int64
+}
+
+// tuneProcess is the one place where commands change process-wide runtime settings. It
+// returns a function that restores them.
+func tuneProcess(getenv func(string) string, t processTuning) (restore func()) {
+	var undo []func()
+	if t.oneProc {
+		prev := runtime.GOMAXPROCS(1)
+		undo = append(undo, func() { runtime.GOMAXPROCS(prev) })
+	}
+	if t.throughput && getenv("GOGC") == "" {
+		prev := debug.SetGCPercent(400)
+		undo = append(undo, func() { debug.SetGCPercent(prev) })
+		if getenv("GOMEMLIMIT") == "" {
+			prev := debug.SetMemoryLimit(max(48<<20, 3*t.live))
+			undo = append(undo, func() { debug.SetMemoryLimit(prev) })
+		}
+	}
+	return func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 	}
 }
 

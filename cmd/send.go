@@ -1,24 +1,21 @@
 package cmd
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
-	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
-	"github.com/cectl/cectl/internal/validate"
+	"github.com/cectl/cectl/internal/send"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,13 +37,38 @@ type deliveryFlags struct {
 func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	df.flags = fs
-	fs.StringVar(&df.To, "to", "", "target `URL`: http(s)://, nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// (default $K_SINK)")
-	fs.StringVar(&df.Mode, "mode", "binary", "content mode: binary, structured or batch (batch: HTTP only; NATS carries structured only)")
+	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+" (default $K_SINK)")
+	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable)")
 	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
+}
+
+// targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
+// modes each carries.
+func targetsHelp(keep func(*client.Transport) bool) string {
+	var b strings.Builder
+	b.WriteString("Targets (the URL scheme picks the transport):")
+	for _, tr := range client.Transports() {
+		if keep != nil && !keep(tr) {
+			continue
+		}
+		modes := make([]string, len(tr.Modes))
+		for i, m := range tr.Modes {
+			modes[i] = m.String()
+		}
+		fmt.Fprintf(&b, "\n  %-9s  %s\n             modes: %s", tr.Name, tr.Form, strings.Join(modes, ", "))
+	}
+	return b.String()
+}
+
+// modeHelp says which modes there are and which transports restrict them.
+func modeHelp() string {
+	batch := client.SchemeList(func(tr *client.Transport) bool { return slices.Contains(tr.Modes, binding.Batch) })
+	one := client.SchemeList(func(tr *client.Transport) bool { return len(tr.Modes) == 1 })
+	return fmt.Sprintf("content mode: binary, structured or batch (batch: %s only; %s carry structured only)", batch, one)
 }
 
 // resolve checks the delivery flags and returns the target, mode and headers.
@@ -111,7 +133,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	if err != nil {
 		return nil, mode, err
 	}
-	effective, err := client.EffectiveMode(t, mode)
+	effective, err := t.Transport().Mode(mode)
 	if err != nil {
 		t.Close()
 		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
@@ -186,7 +208,8 @@ func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cob
 		Use:   "send --to <url> --type <type> [flags]",
 		Short: "Send CloudEvents over HTTP or to a broker",
 		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint or a
-broker (nats://, jetstream://, kafka://, mqtt://, amqp://; the URL scheme picks the transport).
+broker (` + client.SchemeList((*client.Transport).CanSubscribe) + `; the URL scheme picks the
+transport).
 
 The event is validated before it is sent. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
@@ -202,6 +225,8 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent.
+
+` + targetsHelp(nil) + `
 
 ` + exitCodesHelp,
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
@@ -237,40 +262,6 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// sender delivers events and reports each result.
-type sender struct {
-	f        *Factory
-	t        client.Target
-	to       string
-	mode     binding.Mode
-	dryRun   bool
-	st, est  *format.Styles
-	summary  format.Summary
-	writeErr error
-	// out buffers results when stdout is not a terminal and the events come from a file; it
-	// is flushed at least every flushEvery, so a pipe still sees results while a long file is
-	// sent. Events from stdin may trickle in, so their results are never held back.
-	out       *bufio.Writer
-	lastFlush time.Time
-	flushEach bool
-	// diag, when set, takes the reports of readFile instead of stderr.
-	diag io.Writer
-}
-
-const flushEvery = 100 * time.Millisecond
-
-// flushed flushes the buffered results when they are due.
-func (s *sender) flushed(force bool) error {
-	if s.out == nil {
-		return nil
-	}
-	if now := time.Now(); force || s.flushEach || now.Sub(s.lastFlush) >= flushEvery {
-		s.lastFlush = now
-		return s.out.Flush()
-	}
-	return nil
-}
-
 func sendRun(ctx context.Context, opts *SendOptions) error {
 	f := opts.F
 	to, mode, headers, err := opts.Delivery.resolve(f.Getenv)
@@ -300,383 +291,108 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if loadRun {
 		return sendLoad(ctx, opts, t, mode)
 	}
-	s := &sender{
-		f: f, t: t, to: shownURL(to), mode: mode, dryRun: opts.DryRun,
-		st: f.Styles(), est: f.ErrStyles(),
+	if err := t.Transport().CheckDryRun(); opts.DryRun && err != nil {
+		return flagErrorf("--dry-run: %w", err)
 	}
-	if _, ok := t.(client.Dumper); opts.DryRun && !ok {
-		return flagErrorf("--dry-run is not available for %s", to)
+	s := &send.Session{
+		Target: t, To: shownURL(to), Mode: mode, DryRun: opts.DryRun, JSON: f.JSON(), Verbose: f.Verbose,
+		Out: f.IO.Out, ErrOut: f.IO.ErrOut, Styles: f.Styles(), ErrStyles: f.ErrStyles(),
 	}
-
-	if opts.From == "" {
-		e, err := opts.Event.build(f.IO.In, time.Now())
-		if err != nil {
-			return err
-		}
-		if err := s.checkFlagEvent(e); err != nil {
-			return err
-		}
-		res, err := s.deliver(ctx, []*event.Event{e}, nil)
-		if err != nil {
-			return err
-		}
-		switch {
-		case res == nil || res.ACK:
-			return nil
-		case res.Delivered:
-			return &SilentError{Code: ExitFailure}
-		case ctx.Err() != nil:
-			return context.Cause(ctx)
-		}
-		return &SilentError{Code: ExitUndelivered}
+	if opts.From != "" {
+		return sendFile(ctx, opts, s)
 	}
-	return s.sendFile(ctx, opts)
+	e, err := opts.Event.build(f.IO.In, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := checkFlagEvent(f, e); err != nil {
+		return err
+	}
+	if _, err := s.Deliver(ctx, []*event.Event{e}, nil); err != nil {
+		return err
+	}
+	if ctx.Err() != nil && s.Summary.Undelivered > 0 {
+		return context.Cause(ctx)
+	}
+	return summaryError(s.Summary)
 }
 
 // checkFlagEvent validates an event built from flags: an error is a usage error naming the
 // flag, a warning is shown and the event still goes.
-func (s *sender) checkFlagEvent(e *event.Event) error {
+func checkFlagEvent(f *Factory, e *event.Event) error {
 	errs, warnings := checkEvent(e)
 	for _, w := range warnings {
-		fmt.Fprintf(s.f.IO.ErrOut, "%s %s: %s [%s]\n", s.est.Warn.Sprint("warning:"), flagFor(w.Pointer), w.Message, w.Rule)
+		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s [%s]\n", f.ErrStyles().Warn.Sprint("warning:"), eventspec.FlagFor(w.Pointer), w.Message, w.Rule)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	msgs := make([]string, len(errs))
 	for i, e := range errs {
-		msgs[i] = fmt.Sprintf("%s: %s [%s]", flagFor(e.Pointer), e.Message, e.Rule)
+		msgs[i] = fmt.Sprintf("%s: %s [%s]", eventspec.FlagFor(e.Pointer), e.Message, e.Rule)
 	}
 	return flagErrorf("invalid event: %s", strings.Join(msgs, "; "))
 }
 
-// sendFile sends every event of a file in order, or in batches in batch mode.
-func (s *sender) sendFile(ctx context.Context, opts *SendOptions) error {
-	name := opts.From
-	var in io.Reader = s.f.IO.In
-	if name == "-" {
-		name = "<stdin>"
+// fileReader reads the events of --from, with the attribute flags given applied to each.
+func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
+	r := &send.FileReader{Name: opts.From, In: f.IO.In, Styles: f.ErrStyles(), Diag: f.IO.ErrOut}
+	closeFile := func() {}
+	if opts.From == "-" {
+		r.Name = "<stdin>"
 	} else {
 		file, err := os.Open(opts.From)
 		if err != nil {
-			return &FlagError{Err: fmt.Errorf("--from: %w", err)}
+			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
-		defer file.Close()
-		in = file
+		r.In, closeFile = file, func() { file.Close() }
 	}
+	if opts.Event.AnyGiven() {
+		r.Override = func(e *event.Event) error {
+			if err := opts.Event.apply(e, f.IO.In); err != nil {
+				return err
+			}
+			if errs, _ := checkEvent(e); len(errs) > 0 {
+				return fmt.Errorf("after applying the command-line flags: %s: %s", eventspec.FlagFor(errs[0].Pointer), errs[0].Message)
+			}
+			return nil
+		}
+	}
+	return r, closeFile, nil
+}
+
+// sendFile sends every event of a file in order, or in batches in batch mode, and ends with
+// a summary.
+func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
+	f := opts.F
+	r, closeFile, err := fileReader(f, opts)
+	if err != nil {
+		return err
+	}
+	defer closeFile()
 	// One message is in flight at a time, and on every event the goroutines of one exchange
 	// (this one, the connection's reader and writer, the read-ahead) hand over to each other.
 	// On one P they do so without waking another thread, which cost more than the second
 	// core gave; the read-ahead still overlaps the wait for each response.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	s.out = bufio.NewWriterSize(s.f.IO.Out, 32<<10)
-	s.lastFlush = time.Now()
-	s.flushEach = s.f.IO.OutTTY || opts.From == "-"
-	defer s.flushed(true)
-	var batch []*event.Event
-	var lines []int
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		_, err := s.deliver(ctx, batch, lines)
-		batch, lines = batch[:0], lines[:0]
+	defer tuneProcess(f.Getenv, processTuning{oneProc: true})()
+	readErr, err := s.SendFile(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY})
+	if err != nil {
 		return err
 	}
-	read := s.readAhead
-	if opts.From == "-" {
-		// Events from stdin may trickle in: each is sent as soon as it is read.
-		read = s.readFile
-	}
-	var emitErr error
-	invalid, readErr := read(ctx, name, in, &opts.Event, func(it fileItem) error {
-		if s.mode != binding.Batch {
-			_, emitErr = s.deliverEncoded(ctx, it.e, it.line, it.msg)
-			return emitErr
-		}
-		batch = append(batch, it.e)
-		lines = append(lines, it.line)
-		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
-			emitErr = flush()
-		}
-		return emitErr
-	})
-	if emitErr != nil {
-		return emitErr
-	}
-	s.summary.Invalid += invalid
-	if ctx.Err() == nil {
-		if err := flush(); err != nil {
-			return err
-		}
-	}
-	if s.writeErr != nil {
-		return s.writeErr
-	}
-	if !s.dryRun {
-		if err := s.flushed(true); err != nil {
-			return err
-		}
-		if err := format.SummaryText(s.f.IO.ErrOut, s.est, s.summary); err != nil {
+	if !s.DryRun {
+		if err := format.SummaryText(f.IO.ErrOut, f.ErrStyles(), s.Summary); err != nil {
 			return err
 		}
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	sum := s.summary
-	switch {
-	case s.dryRun:
-		if sum.Invalid > 0 {
-			return &SilentError{Code: ExitFailure}
-		}
-		return nil
-	case sum.Sent > 0 && sum.Undelivered == sum.Sent:
-		return &SilentError{Code: ExitUndelivered}
-	case sum.NACK > 0 || sum.Undelivered > 0 || sum.Invalid > 0:
-		return &SilentError{Code: ExitFailure}
-	case sum.Sent == 0 && readErr == nil:
-		fmt.Fprintf(s.f.IO.ErrOut, "%s no events in %s\n", s.est.Warn.Sprint("warning:"), name)
+	sum := s.Summary
+	if s.DryRun {
+		sum = format.Summary{Invalid: sum.Invalid}
 	}
-	return nil
-}
-
-type fileItem struct {
-	e    *event.Event
-	line int
-	// notes are the reports (invalid events, warnings) that stood in the file before e,
-	// held back by readAhead to be shown in order; e is nil for notes after the last event.
-	notes []byte
-	// msg is e already encoded by readAhead, when the target takes encoded messages.
-	msg *binding.Message
-}
-
-// readAheadBatch is how many read events readAhead hands over at a time.
-const readAheadBatch = 64
-
-// readAhead is readFile with the reading, validating and decoding done in a goroutine of its
-// own, so that it overlaps the wait for each response. Events are handed over in batches:
-// handing over every event alone cost more in wake-ups than the overlap saved. emit is
-// called in this goroutine, in file order, with the reports printed in order between events.
-func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *eventFlags, emit func(fileItem) error) (int, error) {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []fileItem, 2)
-	var invalid int
-	var readErr error
-	go func() {
-		defer close(batches)
-		var notes bytes.Buffer
-		rs := *s
-		rs.diag = &notes
-		// Encoding one event per message is also done ahead; batches are put together
-		// by the sender.
-		_, encode := s.t.(client.MessageSender)
-		encode = encode && !s.dryRun && s.mode != binding.Batch
-		batch := make([]fileItem, 0, readAheadBatch)
-		handOver := func() bool {
-			select {
-			case batches <- batch:
-				batch = make([]fileItem, 0, readAheadBatch)
-				return true
-			case <-rctx.Done():
-				return false
-			}
-		}
-		invalid, readErr = rs.readFile(rctx, name, in, ef, func(it fileItem) error {
-			if notes.Len() > 0 {
-				it.notes = bytes.Clone(notes.Bytes())
-				notes.Reset()
-			}
-			if encode {
-				if msg, err := binding.Encode(s.mode, it.e); err == nil {
-					it.msg = &msg
-				}
-			}
-			batch = append(batch, it)
-			if len(batch) == readAheadBatch && !handOver() {
-				return context.Cause(rctx)
-			}
-			return nil
-		})
-		if notes.Len() > 0 {
-			batch = append(batch, fileItem{notes: notes.Bytes()})
-		}
-		if len(batch) > 0 {
-			handOver()
-		}
-	}()
-	var emitErr error
-	for batch := range batches {
-		for _, it := range batch {
-			if emitErr != nil || ctx.Err() != nil {
-				break
-			}
-			if len(it.notes) > 0 {
-				s.f.IO.ErrOut.Write(it.notes)
-			}
-			if it.e != nil {
-				emitErr = emit(it)
-			}
-		}
-		if emitErr != nil || ctx.Err() != nil {
-			cancel() // the reader stops at its next event; the loop drains what it handed over
-		}
+	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun {
+		fmt.Fprintf(f.IO.ErrOut, "%s no events in %s\n", f.ErrStyles().Warn.Sprint("warning:"), r.Name)
 	}
-	// The reader has ended (it closed batches), so its results are safe to read.
-	if emitErr != nil {
-		return invalid, emitErr
-	}
-	return invalid, readErr
-}
-
-// readFile reads, validates and decodes the events of a --from file in order, hands each valid
-// one to emit and reports the invalid ones with their position, until the file ends, ctx is
-// done or emit fails. The validator's
-// scanner streams the file and checks every event by the rules of cectl validate. It returns
-// how many events were invalid and the error that stopped reading, if any.
-func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, emit func(fileItem) error) (int, error) {
-	overrides := ef.anyChanged()
-	sc := validate.NewScanner(in, validate.Options{})
-	invalid := 0
-	for ctx.Err() == nil && sc.Scan() {
-		res := sc.Result()
-		for _, fd := range res.Findings {
-			if fd.Level == validate.Error {
-				s.reportInvalid(name, fd.Line, fd.Column, fd.Message, fd.Rule)
-			} else {
-				fmt.Fprintf(s.diagOut(), "%s:%d:%d: %s %s [%s]\n", name, fd.Line, fd.Column, s.est.Warn.Sprint("warning:"), fd.Message, fd.Rule)
-			}
-		}
-		if !res.Valid() {
-			invalid++
-			continue
-		}
-		if res.Index < 0 {
-			continue
-		}
-		e, err := ce.DecodeValidated(res.Raw())
-		if err == nil && overrides {
-			err = ef.apply(&e, s.f.IO.In)
-			if err == nil {
-				if errs, _ := checkEvent(&e); len(errs) > 0 {
-					err = fmt.Errorf("after applying the command-line flags: %s: %s", flagFor(errs[0].Pointer), errs[0].Message)
-				}
-			}
-		}
-		if err != nil {
-			invalid++
-			s.reportInvalid(name, res.Line, res.Column, err.Error(), "event")
-			continue
-		}
-		if err := emit(fileItem{e: &e, line: res.Line}); err != nil {
-			return invalid, err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		s.reportInvalid(name, 0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
-		return invalid + 1, err
-	}
-	return invalid, nil
-}
-
-func (s *sender) reportInvalid(name string, line, col int, msg, rule string) {
-	pos := name
-	if line > 0 {
-		pos = fmt.Sprintf("%s:%d:%d", name, line, col)
-	}
-	fmt.Fprintf(s.diagOut(), "%s: %s invalid event, not sent: %s [%s]\n", pos, s.est.Fail.Sprint("error:"), msg, rule)
-}
-
-// diagOut is where readFile reports invalid events and warnings: stderr, or the notes that
-// readAhead shows in order.
-func (s *sender) diagOut() io.Writer {
-	if s.diag != nil {
-		return s.diag
-	}
-	return s.f.IO.ErrOut
-}
-
-// deliverEncoded delivers one event read from a file, sending msg when readAhead encoded it
-// already (never in a dry run; an event that failed to encode goes through Send, which
-// reports why).
-func (s *sender) deliverEncoded(ctx context.Context, e *event.Event, line int, msg *binding.Message) (*client.Result, error) {
-	if msg == nil {
-		return s.deliver(ctx, []*event.Event{e}, []int{line})
-	}
-	res := s.t.(client.MessageSender).SendMessage(ctx, *msg)
-	return s.report(&res, []*event.Event{e}, []int{line})
-}
-
-// deliver sends events in one request (several only in batch mode) and reports the result
-// for each. It returns the result, nil in a dry run, and an error only when output fails.
-func (s *sender) deliver(ctx context.Context, events []*event.Event, lines []int) (*client.Result, error) {
-	if s.dryRun {
-		return nil, s.dump(ctx, events)
-	}
-	res := s.t.Send(ctx, s.mode, events...)
-	return s.report(&res, events, lines)
-}
-
-// report shows the result of one message for each of its events and counts it.
-func (s *sender) report(res *client.Result, events []*event.Event, lines []int) (*client.Result, error) {
-	if s.f.Verbose {
-		if err := format.Exchange(s.f.IO.ErrOut, s.est, res); err != nil {
-			return nil, err
-		}
-	}
-	for i, e := range events {
-		s.summary.Add(res)
-		d := format.Delivery{Event: e, To: s.to, Mode: s.mode.String(), Result: res}
-		if i < len(lines) {
-			d.Line = lines[i]
-		}
-		if i > 0 && d.Result.Response != nil {
-			// The response belongs to the whole batch: show it once.
-			r := *d.Result
-			r.Response = nil
-			d.Result = &r
-		}
-		var err error
-		var w io.Writer = s.f.IO.Out
-		if s.out != nil {
-			w = s.out
-		}
-		if s.f.JSON() {
-			err = format.DeliveryJSON(w, d)
-		} else {
-			err = format.DeliveryText(w, s.st, d)
-		}
-		if err == nil {
-			err = s.flushed(false)
-		}
-		if err != nil {
-			s.writeErr = err
-			return res, err
-		}
-	}
-	return res, nil
-}
-
-// dump prints the exact message the events would make.
-func (s *sender) dump(ctx context.Context, events []*event.Event) error {
-	b, err := s.t.(client.Dumper).Dump(ctx, s.mode, events...)
-	if err != nil {
-		return err
-	}
-	if _, err := s.f.IO.Out.Write(b); err != nil {
-		return err
-	}
-	_, err = io.WriteString(s.f.IO.Out, "\n\n")
-	return err
-}
-
-// anyChanged reports whether any attribute flag was given on the command line.
-func (ef *eventFlags) anyChanged() bool {
-	for _, name := range []string{"type", "source", "id", "time", "subject", "dataschema", "datacontenttype", "specversion", "ext", "data"} {
-		if ef.changed(name) {
-			return true
-		}
-	}
-	return false
+	return summaryError(sum)
 }

@@ -22,9 +22,6 @@ import (
 // structured mode (amqp binding §3.2). sdk-go's AMQP writer, sender and receiver follow the
 // binding and are used as they are; decoding is ours.
 //
-//	amqp://[user:pass@]host[:5672]/address[?tls=true&ca=FILE]
-//	amqps://[user:pass@]host[:5671]/address
-//
 // A one-segment path is the address without its slash (amqp://host/orders → "orders"); a
 // longer path is the address as written, which is what RabbitMQ's addresses look like
 // (amqp://host//queue/orders or amqp://host/queue/orders → "/queue/orders"). User info logs
@@ -32,8 +29,20 @@ import (
 //
 // go-amqp v0.17 (the version sdk-go's AMQP module builds with) reports only a rejected
 // disposition as an error: a message the broker released or modified counts as accepted.
+var amqpTransport = Transport{
+	Name:      "AMQP",
+	Schemes:   []Scheme{{"amqp", "5672"}, {"amqps", "5671"}},
+	Form:      "amqp(s)://[user:pass@]host[:5672|:5671]/address[?tls=true&ca=FILE]",
+	Modes:     []binding.Mode{binding.Binary, binding.Structured},
+	NoRequest: "cectl does not wait for replies there; use send, or nats:// for request/reply",
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		return openAMQP(tr, raw, u, opts)
+	},
+	subscribe: subscribeAMQP,
+}
 
 type amqpTarget struct {
+	base
 	ep      endpoint
 	address string
 	opts    Options
@@ -48,12 +57,8 @@ type amqpSender struct {
 	}
 }
 
-func parseAMQP(raw string, u *url.URL) (endpoint, string, error) {
-	defPort := "5672"
-	if u.Scheme == "amqps" {
-		defPort = "5671"
-	}
-	ep, err := parseEndpoint(raw, u, defPort, false)
+func parseAMQP(tr *Transport, raw string, u *url.URL) (endpoint, string, error) {
+	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), false)
 	if err != nil {
 		return ep, "", err
 	}
@@ -68,15 +73,15 @@ func parseAMQP(raw string, u *url.URL) (endpoint, string, error) {
 	return ep, addr, nil
 }
 
-func openAMQP(raw string, u *url.URL, opts Options) (*amqpTarget, error) {
-	ep, addr, err := parseAMQP(raw, u)
+func openAMQP(tr *Transport, raw string, u *url.URL, opts Options) (*amqpTarget, error) {
+	ep, addr, err := parseAMQP(tr, raw, u)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
 		return nil, err
 	}
-	t := &amqpTarget{ep: ep, address: addr, opts: opts}
+	t := &amqpTarget{base: base{tr, raw}, ep: ep, address: addr, opts: opts}
 	t.conn.open = func(ctx context.Context) (*amqpSender, error) {
 		c, s, err := amqpDial(ctx, ep, opts.Timeout, opts.Insecure)
 		if err != nil {
@@ -148,26 +153,49 @@ func amqpDial(ctx context.Context, ep endpoint, timeout time.Duration, insecure 
 	}
 }
 
-func (t *amqpTarget) URL() string  { return t.ep.raw }
 func (t *amqpTarget) Close() error { t.conn.shutdown(); return nil }
-
-// CheckMode allows binary and structured (amqp binding §1.3).
-func (t *amqpTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
-	return checkBrokerMode("AMQP", m)
-}
 
 // Send transfers the event and waits for the disposition: ACK when accepted, NACK when
 // rejected.
 func (t *amqpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
-	e, mode, err := oneEvent(t, "AMQP", mode, events)
+	msg, err := t.message(mode, events)
 	if err != nil {
 		return Result{Err: err}
 	}
-	var msg sdkbinding.Message = sdkbinding.ToMessage(e)
-	if mode == binding.Structured {
-		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
+	return t.send(ctx, msg)
+}
+
+// Prepare encodes the event once for Send; copies are encoded one by one.
+func (t *amqpTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	msg, err := t.message(mode, []*event.Event{proto})
+	if err != nil {
+		return nil, err
 	}
-	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+	return &amqpPrepared{copies: copies{t: t, mode: mode, proto: proto}, msg: msg}, nil
+}
+
+type amqpPrepared struct {
+	copies
+	msg sdkbinding.Message
+}
+
+func (s *amqpPrepared) Send(ctx context.Context) Result { return s.t.(*amqpTarget).send(ctx, s.msg) }
+
+// message is the event as sdk-go's AMQP writer takes it: in binary mode the event itself,
+// in structured mode our JSON bytes.
+func (t *amqpTarget) message(mode binding.Mode, events []*event.Event) (sdkbinding.Message, error) {
+	e, err := oneEvent(t, mode, events)
+	if err != nil {
+		return nil, err
+	}
+	if mode == binding.Structured {
+		return structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e)), nil
+	}
+	return sdkbinding.ToMessage(e), nil
+}
+
+func (t *amqpTarget) send(ctx context.Context, msg sdkbinding.Message) Result {
+	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		a, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -186,23 +214,13 @@ func (t *amqpTarget) Send(ctx context.Context, mode binding.Mode, events ...*eve
 		}
 		t.conn.forget(a, func(x, y *amqpSender) bool { return x == y })
 		return notDelivered(fmt.Errorf("send to %s: %w", t.address, err))
-	})
-}
-
-// Request is not available: the AMQP binding defines no reply event.
-func (t *amqpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	return noRequest(t, mode)
-}
-
-// CheckRequest says why there is no request/reply here.
-func (t *amqpTarget) CheckRequest() error {
-	return &UsageError{Err: errors.New("request is not available over AMQP: cectl does not wait for replies there; use send, or nats:// for request/reply")}
+	}, brokerAgain)
 }
 
 // subscribeAMQP attaches a receiving link to the address; each message is accepted after
 // handle returned, and one that is not a CloudEvent is rejected.
-func subscribeAMQP(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
-	ep, addr, err := parseAMQP(raw, u)
+func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, addr, err := parseAMQP(tr, raw, u)
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -26,89 +24,52 @@ import (
 	"go.uber.org/zap"
 )
 
-// ModeChecker is a Target whose protocol binding restricts the content modes it can carry.
-type ModeChecker interface {
-	// CheckMode returns the mode the target uses when asked for m, or an error when the
-	// binding cannot carry m at all.
-	CheckMode(m binding.Mode) (binding.Mode, error)
-}
-
-// EffectiveMode returns the content mode t uses when asked for m: NATS and JetStream carry
-// only structured messages, no broker carries HTTP's batch mode.
-func EffectiveMode(t Target, m binding.Mode) (binding.Mode, error) {
-	if mc, ok := t.(ModeChecker); ok {
-		return mc.CheckMode(m)
-	}
-	return m, nil
-}
-
-// StructuredSender is a Target that can send an event already encoded in the JSON event format
-// (structured mode), so that a load run without placeholders encodes the event once and
-// changes only its id and time. body must be one valid JSON event.
-type StructuredSender interface {
-	SendStructured(ctx context.Context, body []byte) Result
-}
-
-// TemplateSender is a Target that can encode an event once and then send copies of it that
-// differ only in their id and time, so that a load run without placeholders does not build
-// and encode every event. Template returns nil, without an error, for a mode it does not do
-// this for; the events are then encoded one by one.
-type TemplateSender interface {
-	Template(ctx context.Context, mode binding.Mode, e *event.Event) (Template, error)
-}
-
-// Template sends copies of one encoded event.
-type Template interface {
-	// Send sends a copy with the given id and time in place of the event's own; an empty
-	// id or a zero time keeps the event's.
-	Send(ctx context.Context, id string, t time.Time) Result
-}
-
-// RequestChecker is a Target that can say before sending that it has no request/reply.
-type RequestChecker interface {
-	CheckRequest() error
-}
-
-// CheckRequest returns a *UsageError when t cannot do request/reply (every broker but NATS),
-// so that a command can refuse before sending anything.
-func CheckRequest(t Target) error {
-	if rc, ok := t.(RequestChecker); ok {
-		return rc.CheckRequest()
-	}
-	return nil
-}
-
-// noRequest is what Request returns on transports without request/reply: the usage error both
-// as the result's error and as the returned error.
-func noRequest(rc RequestChecker, mode binding.Mode) (Result, []event.Event, binding.Mode, error) {
-	err := rc.CheckRequest()
-	return Result{Err: err}, nil, mode, err
-}
-
-// checkBrokerMode is CheckMode for the bindings with a binary and a structured mode (Kafka
-// §1.3, MQTT §1.3, AMQP §1.3). None of them defines a batch mode.
-func checkBrokerMode(transport string, m binding.Mode) (binding.Mode, error) {
-	if m == binding.Batch {
-		return m, &UsageError{Err: fmt.Errorf("batch mode is not defined for %s; use binary or structured", transport)}
-	}
-	return m, nil
-}
-
 // oneEvent checks that a broker send carries exactly one event in a mode the binding has.
-func oneEvent(mc ModeChecker, transport string, mode binding.Mode, events []*event.Event) (*event.Event, binding.Mode, error) {
-	m, err := mc.CheckMode(mode)
-	if err != nil {
-		return nil, m, err
+func oneEvent(t Target, mode binding.Mode, events []*event.Event) (*event.Event, error) {
+	if _, err := t.Transport().Mode(mode); err != nil {
+		return nil, err
 	}
 	if len(events) != 1 {
-		return nil, m, fmt.Errorf("a %s message carries one event, got %d", transport, len(events))
+		return nil, fmt.Errorf("a %s message carries one event, got %d", t.Transport().Name, len(events))
 	}
-	return events[0], m, nil
+	return events[0], nil
+}
+
+// structuredSender is the Sender of the transports whose structured message is the JSON
+// event and nothing else (nats binding §3.1): the event is encoded once and a copy writes its
+// id and time into the text.
+type structuredSender struct {
+	proto                *event.Event
+	body                 []byte
+	json                 *jsonTemplate
+	publish, publishCopy func(ctx context.Context, body []byte) Result
+}
+
+func newStructuredSender(proto *event.Event, publish, publishCopy func(context.Context, []byte) Result) *structuredSender {
+	return &structuredSender{
+		proto: proto, body: ce.AppendJSON(make([]byte, 0, 512), proto), json: newJSONTemplate(proto),
+		publish: publish, publishCopy: publishCopy,
+	}
+}
+
+func (s *structuredSender) Send(ctx context.Context) Result { return s.publish(ctx, s.body) }
+
+func (s *structuredSender) SendCopy(ctx context.Context, id string, tm time.Time) Result {
+	if id == "" && tm.IsZero() {
+		return s.publishCopy(ctx, s.body)
+	}
+	if s.json != nil {
+		if body, ok := s.json.event(id, tm); ok {
+			return s.publishCopy(ctx, body)
+		}
+	}
+	return s.publishCopy(ctx, ce.AppendJSON(make([]byte, 0, 512), copyEvent(s.proto, id, tm)))
 }
 
 // structuredMessage is an event already encoded in the JSON format, handed to sdk-go's
-// protocol writers so that they carry our bytes. sdk-go's own JSON encoder has the faults
-// listed in SPEC-NOTES §3; ce.AppendJSON does not.
+// protocol writers so that they carry our bytes: sdk-go v2.16.2's JSON encoder writes a
+// []byte datum of a JSON event as data_base64 and fails on zero-length data, where the JSON
+// format (json-format §3.1) wants the data as JSON; ce.AppendJSON does.
 type structuredMessage []byte
 
 func (m structuredMessage) ReadEncoding() sdkbinding.Encoding { return sdkbinding.EncodingStructured }
@@ -126,7 +87,7 @@ func (m structuredMessage) Finish(error) error { return nil }
 var _ sdkbinding.Message = structuredMessage(nil)
 
 // quiet returns ctx with a logger that discards: without one sdk-go writes zap JSON lines to
-// stderr (SPEC-NOTES §3).
+// stderr, in the middle of cectl's output.
 func quiet(ctx context.Context) context.Context {
 	return cecontext.WithLogger(ctx, zap.NewNop().Sugar())
 }
@@ -295,59 +256,6 @@ func (l *lazy[T]) shutdown() {
 	if a.err == nil && l.close != nil {
 		l.close(a.v)
 	}
-}
-
-// brokerSend runs one publish per attempt, each bounded by opts.Timeout, and retries the
-// attempts that delivered nothing as often as opts.Retries allows, with the same backoff as
-// HTTP. Attempts that reached the broker are not retried: a NACK is the broker's answer.
-func brokerSend(ctx context.Context, opts Options, once func(ctx context.Context) Result) Result {
-	start := time.Now()
-	base, top := opts.BackoffBase, opts.BackoffMax
-	if base <= 0 {
-		base = 200 * time.Millisecond
-	}
-	if top <= 0 {
-		top = 10 * time.Second
-	}
-	wait := opts.Sleep
-	if wait == nil {
-		wait = sleep
-	}
-	var res Result
-	for attempt := 1; ; attempt++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if opts.Timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		}
-		res = once(actx)
-		if !res.Delivered && res.Err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			res.Err = fmt.Errorf("%w: %w", &TimeoutError{After: opts.Timeout}, res.Err)
-		}
-		cancel()
-		res.Attempts = attempt
-		if ctx.Err() != nil {
-			res.Err = ctx.Err()
-			break
-		}
-		var ue *UsageError
-		if res.Delivered || attempt > opts.Retries || errors.As(res.Err, &ue) {
-			break
-		}
-		d := base << min(attempt-1, 20)
-		if d <= 0 || d > top {
-			d = top
-		}
-		d = d/2 + rand.N(d/2+1)
-		if opts.OnRetry != nil {
-			opts.OnRetry(attempt, d, res)
-		}
-		if err := wait(ctx, d); err != nil {
-			res.Err = err
-			break
-		}
-	}
-	res.Duration = time.Since(start)
-	return res
 }
 
 // ack, nack and notDelivered build the results of one broker publish. The status line says

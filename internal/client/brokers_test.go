@@ -274,7 +274,7 @@ func roundTrip(t *testing.T, sendURL, recvURL string, modes []binding.Mode, so S
 			if d.Err != nil {
 				t.Fatalf("%s %s: decode: %v", mode, e.ID(), d.Err)
 			}
-			want, _ := EffectiveMode(tg, mode)
+			want, _ := tg.Transport().Mode(mode)
 			if d.Mode != want {
 				t.Errorf("%s %s: arrived in %s mode, want %s", mode, e.ID(), d.Mode, want)
 			}

@@ -1,8 +1,17 @@
-// Package client is the one place where cectl talks to the network to deliver events. It
-// encodes events for the HTTP binding, posts them over kept-alive connections, retries what is
-// worth retrying and classifies every outcome itself: sdk-go v2.16.2 reports a refused
-// connection as a NACK and hides status codes behind its retry results, which would make exit
-// codes lie.
+// Package client is the one place where cectl talks to the network: the transports.
+//
+// A table (transport.go) describes each transport once: its URL schemes and default ports,
+// the content modes its protocol binding defines, and whether it has request/reply, a dry run,
+// replies from listen and subscriptions. Open and Subscribe pick the transport by the URL's
+// scheme, and help texts and usage errors are generated from the table. A Target sends
+// events; Target.Prepare encodes one event once and returns a Sender of it and of copies that
+// differ only in id and time, which is how load runs and send --from stay fast on every
+// transport. One retry policy (retry.go) serves HTTP and every broker.
+//
+// Every outcome is classified here (ACK, NACK, not delivered), not by sdk-go: sdk-go v2.16.2
+// reports a refused connection as a NACK and hides status codes behind its retry results,
+// which would make exit codes lie. Adding a transport is one file that defines its Transport
+// value and Target, plus its line in the table.
 package client
 
 import (
@@ -11,11 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -61,15 +68,6 @@ type Client struct {
 
 // New returns a Client.
 func New(opts Options) *Client {
-	if opts.BackoffBase <= 0 {
-		opts.BackoffBase = 200 * time.Millisecond
-	}
-	if opts.BackoffMax <= 0 {
-		opts.BackoffMax = 10 * time.Second
-	}
-	if opts.Sleep == nil {
-		opts.Sleep = sleep
-	}
 	conns := max(opts.Conns, 4)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = max(100, conns)
@@ -119,43 +117,19 @@ type Response struct {
 
 // Post sends msg to target, retrying as configured.
 func (c *Client) Post(ctx context.Context, target string, msg binding.Message) Result {
-	start := time.Now()
-	var res Result
-	for attempt := 1; ; attempt++ {
-		res = c.attempt(ctx, target, msg)
-		res.Attempts = attempt
-		if ctx.Err() != nil {
-			res.Err = ctx.Err()
-			break
-		}
-		wait, retry := c.retryDelay(res, attempt)
-		if !retry || attempt > c.opts.Retries {
-			break
-		}
-		if c.opts.OnRetry != nil {
-			c.opts.OnRetry(attempt, wait, res)
-		}
-		if err := c.opts.Sleep(ctx, wait); err != nil {
-			res.Err = err
-			break
-		}
-	}
-	res.Duration = time.Since(start)
-	return res
+	return c.opts.retry(ctx, func(actx context.Context) Result {
+		return c.attempt(ctx, actx, target, msg, c.opts.Header, c.opts.UserAgent)
+	}, httpAgain)
 }
 
-func (c *Client) attempt(ctx context.Context, target string, msg binding.Message) Result {
-	actx := ctx
-	if c.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, c.opts.Timeout)
-		defer cancel()
-	}
+// attempt posts msg once within actx, a child of ctx bounded by the attempt's time limit.
+// extra and userAgent are added to the message's headers as newRequest does.
+func (c *Client) attempt(ctx, actx context.Context, target string, msg binding.Message, extra http.Header, userAgent string) Result {
 	u, err := c.parse(target)
 	if err != nil {
 		return Result{Err: err}
 	}
-	req, err := newRequest(actx, u, msg, c.opts.Header, c.opts.UserAgent)
+	req, err := newRequest(actx, u, msg, extra, userAgent)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -227,55 +201,4 @@ func (c *Client) transportError(actx context.Context, err error) error {
 		return fmt.Errorf("cannot connect to %s: %w", oe.Addr, oe.Err)
 	}
 	return err
-}
-
-// retryDelay says whether res is worth another attempt and how long to wait first: network
-// errors, 408, 429 and 5xx are retried with exponential backoff and full jitter; a
-// Retry-After header (RFC 9110 §10.2.3) on the response is honoured instead.
-func (c *Client) retryDelay(res Result, attempt int) (time.Duration, bool) {
-	if res.Delivered {
-		switch s := res.Status; {
-		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500 && s <= 599:
-		default:
-			return 0, false
-		}
-		if d, ok := RetryAfter(res.Response.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, 5*time.Minute), true
-		}
-	} else if res.Request == nil {
-		return 0, false // the request could not even be built
-	}
-	d := c.opts.BackoffBase << min(attempt-1, 20)
-	if d <= 0 || d > c.opts.BackoffMax {
-		d = c.opts.BackoffMax
-	}
-	return d/2 + rand.N(d/2+1), true
-}
-
-// RetryAfter parses a Retry-After value: delay seconds or an HTTP date.
-func RetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -3,11 +3,140 @@ package client
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 )
+
+// HTTP posts events (http binding §3): binary mode with attributes in ce- headers,
+// structured mode, or several events in one batch (http binding §3.3). A response may carry
+// a reply event in any mode (http binding §3.2), which request shows and listen sends.
+var httpTransport = Transport{
+	Name:        "HTTP",
+	Schemes:     []Scheme{{"http", "80"}, {"https", "443"}},
+	Form:        "http(s)://host[:port]/path",
+	Modes:       []binding.Mode{binding.Binary, binding.Structured, binding.Batch},
+	DryRun:      true,
+	ListenReply: true,
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		if u.Host == "" {
+			return nil, &UsageError{Err: fmt.Errorf("%q has no host", raw)}
+		}
+		return &httpTarget{base: base{tr, raw}, c: New(opts)}, nil
+	},
+}
+
+type httpTarget struct {
+	base
+	c *Client
+}
+
+func (t *httpTarget) Close() error { t.c.Close(); return nil }
+
+func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
+	msg, err := binding.Encode(mode, events...)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return t.c.Post(ctx, t.raw, msg)
+}
+
+// Request posts the event and decodes the reply from the response (http binding §3.2 allows a
+// response to carry an event in any mode).
+func (t *httpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
+	res := t.Send(ctx, mode, e)
+	if !res.ACK || res.Response == nil {
+		return res, nil, mode, nil
+	}
+	replies, replyMode, err := binding.Decode(res.Response.Header, res.Response.Body)
+	return res, replies, replyMode, err
+}
+
+// Dump returns the HTTP request as it would go on the wire.
+func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error) {
+	msg, err := binding.Encode(mode, events...)
+	if err != nil {
+		return nil, err
+	}
+	req, err := NewRequest(ctx, t.raw, msg, t.c.opts.Header, t.c.opts.UserAgent)
+	if err != nil {
+		return nil, err
+	}
+	return httputil.DumpRequestOut(req, true)
+}
+
+// Prepare encodes proto once, with the extra headers and the User-Agent already in place:
+// a copy changes the ce-id and ce-time headers in binary mode (http binding §3.1.3), the
+// id and time members of the JSON event in structured mode.
+func (t *httpTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	msg, err := binding.Encode(mode, proto)
+	if err != nil {
+		return nil, err
+	}
+	msg.Header = requestHeader(msg.Header, t.c.opts.Header, t.c.opts.UserAgent)
+	s := &httpSender{t: t, mode: mode, proto: proto, msg: msg}
+	switch {
+	case mode == binding.Binary && plainValue(proto.ID()):
+		s.headers = true
+	case mode == binding.Structured:
+		s.json = newJSONTemplate(proto)
+	}
+	return s, nil
+}
+
+type httpSender struct {
+	t       *httpTarget
+	mode    binding.Mode
+	proto   *event.Event
+	msg     binding.Message // with every header of the request
+	headers bool            // a binary copy needs only new ce-id and ce-time headers
+	json    *jsonTemplate   // the structured copies' body; nil to encode each
+}
+
+func (s *httpSender) Send(ctx context.Context) Result { return s.post(ctx, s.msg) }
+
+func (s *httpSender) SendCopy(ctx context.Context, id string, tm time.Time) Result {
+	if id == "" && tm.IsZero() {
+		return s.post(ctx, s.msg)
+	}
+	switch {
+	case s.headers && plainValue(id):
+		h := make(http.Header, len(s.msg.Header)+1)
+		for k, v := range s.msg.Header {
+			h[k] = v
+		}
+		if id != "" {
+			h["Ce-Id"] = []string{id}
+		}
+		if !tm.IsZero() {
+			h["Ce-Time"] = []string{tm.UTC().Format(time.RFC3339Nano)}
+		}
+		return s.post(ctx, binding.Message{Header: h, Body: s.msg.Body})
+	case s.json != nil:
+		if body, ok := s.json.event(id, tm); ok {
+			return s.post(ctx, binding.Message{Header: s.msg.Header, Body: body})
+		}
+	}
+	msg, err := binding.Encode(s.mode, copyEvent(s.proto, id, tm))
+	if err != nil {
+		return Result{Err: err}
+	}
+	msg.Header = requestHeader(msg.Header, s.t.c.opts.Header, s.t.c.opts.UserAgent)
+	return s.post(ctx, msg)
+}
+
+// post sends a message whose headers are complete.
+func (s *httpSender) post(ctx context.Context, msg binding.Message) Result {
+	c := s.t.c
+	return c.opts.retry(ctx, func(actx context.Context) Result {
+		return c.attempt(ctx, actx, s.t.raw, msg, nil, "")
+	}, httpAgain)
+}
 
 // NewRequest builds the HTTP request that carries the message to target.
 func NewRequest(ctx context.Context, target string, msg binding.Message, extra http.Header, userAgent string) (*http.Request, error) {
@@ -29,24 +158,28 @@ func newRequest(ctx context.Context, u *url.URL, msg binding.Message, extra http
 	uc := *u
 	req.URL = &uc
 	req.Host = uc.Host
-	_, hasUA := msg.Header["User-Agent"]
-	if len(extra) == 0 && (hasUA || userAgent == "") {
-		// Nothing to add: the request takes the message's headers as they are.
-		req.Header = msg.Header
-		return req, nil
-	}
-	h := make(http.Header, len(msg.Header)+len(extra)+1)
-	for k, v := range msg.Header {
-		h[k] = v
-	}
-	for k, v := range extra {
-		h[k] = v
-	}
-	if _, ok := h["User-Agent"]; !ok && userAgent != "" {
-		h["User-Agent"] = []string{userAgent}
-	}
-	req.Header = h
 	// NewRequestWithContext sets GetBody for a bytes.Reader, so retries can send the body
 	// again.
+	req.Header = requestHeader(msg.Header, extra, userAgent)
 	return req, nil
+}
+
+// requestHeader is the message's headers with extra added (extra wins) and userAgent unless
+// a User-Agent is set. With nothing to add it is the message's own map.
+func requestHeader(h, extra http.Header, userAgent string) http.Header {
+	_, hasUA := h["User-Agent"]
+	if len(extra) == 0 && (hasUA || userAgent == "") {
+		return h
+	}
+	out := make(http.Header, len(h)+len(extra)+1)
+	for k, v := range h {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	if _, ok := out["User-Agent"]; !ok && userAgent != "" {
+		out["User-Agent"] = []string{userAgent}
+	}
+	return out
 }

@@ -19,8 +19,6 @@ import (
 // JetStream is NATS with persistence; events travel as on core NATS, in structured mode
 // (nats binding §3), and the server acknowledges each stored message.
 //
-//	jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true]
-//
 // A stream that does not exist is created capturing exactly the URL's subject. An existing
 // stream must capture the subject; cectl says so instead of publishing into nothing.
 //
@@ -29,10 +27,22 @@ import (
 // stream sequence. Receiving subscribes with nats.go as for core NATS (natsConsume) and
 // creates durable consumers itself: a consumer that nats.go creates is deleted when the
 // subscription ends, which would make a durable name useless.
+var jetStreamTransport = Transport{
+	Name:      "JetStream",
+	Schemes:   []Scheme{{"jetstream", "4222"}},
+	Form:      "jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true&ca=FILE]",
+	Modes:     []binding.Mode{binding.Structured},
+	NoRequest: "the stream answers a publish, not a consumer; use nats://host/subject for request/reply",
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		return openJetStream(tr, raw, u, opts)
+	},
+	subscribe: subscribeJetStream,
+}
 
 var jetStreamKeys = []string{"durable", "start", "creds"}
 
 type jetStreamTarget struct {
+	base
 	ep              endpoint
 	stream, subject string
 	opts            Options
@@ -44,8 +54,8 @@ type jsConn struct {
 	js nats.JetStreamContext
 }
 
-func parseJetStream(raw string, u *url.URL) (endpoint, string, string, error) {
-	ep, err := parseEndpoint(raw, u, "4222", true, jetStreamKeys...)
+func parseJetStream(tr *Transport, raw string, u *url.URL) (endpoint, string, string, error) {
+	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), true, jetStreamKeys...)
 	if err != nil {
 		return ep, "", "", err
 	}
@@ -59,8 +69,8 @@ func parseJetStream(raw string, u *url.URL) (endpoint, string, string, error) {
 	return ep, stream, subject, nil
 }
 
-func openJetStream(raw string, u *url.URL, opts Options) (*jetStreamTarget, error) {
-	ep, stream, subject, err := parseJetStream(raw, u)
+func openJetStream(tr *Transport, raw string, u *url.URL, opts Options) (*jetStreamTarget, error) {
+	ep, stream, subject, err := parseJetStream(tr, raw, u)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +80,7 @@ func openJetStream(raw string, u *url.URL, opts Options) (*jetStreamTarget, erro
 	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
 		return nil, err
 	}
-	t := &jetStreamTarget{ep: ep, stream: stream, subject: subject, opts: opts}
+	t := &jetStreamTarget{base: base{tr, raw}, ep: ep, stream: stream, subject: subject, opts: opts}
 	t.conn.open = func(ctx context.Context) (*jsConn, error) {
 		nc, err := natsConnect(ctx, ep, opts.Timeout, opts.Insecure)
 		if err != nil {
@@ -137,21 +147,12 @@ func subjectWithin(sub, filter string) bool {
 	return len(st) == len(ft)
 }
 
-func (t *jetStreamTarget) URL() string  { return t.ep.raw }
 func (t *jetStreamTarget) Close() error { t.conn.shutdown(); return nil }
-
-// CheckMode maps binary to structured, as for core NATS (nats binding §1.3).
-func (t *jetStreamTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
-	if m == binding.Batch {
-		return m, &UsageError{Err: errors.New("batch mode is not defined for JetStream; it carries one structured event per message")}
-	}
-	return binding.Structured, nil
-}
 
 // Send publishes and waits for the PubAck: ACK when the stream stored the event, NACK when
 // JetStream answered with an error.
 func (t *jetStreamTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
-	e, _, err := oneEvent(t, "JetStream", mode, events)
+	e, err := oneEvent(t, mode, events)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -160,9 +161,14 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode binding.Mode, events ..
 	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e), true)
 }
 
-// SendStructured publishes a JSON event as Send does, for a load run.
-func (t *jetStreamTarget) SendStructured(ctx context.Context, body []byte) Result {
-	return t.publish(ctx, body, false)
+// Prepare encodes the event once; a copy writes its id and time into the JSON text.
+func (t *jetStreamTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	if _, err := oneEvent(t, mode, []*event.Event{proto}); err != nil {
+		return nil, err
+	}
+	return newStructuredSender(proto,
+		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, true) },
+		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, false) }), nil
 }
 
 // publish publishes body and waits for the PubAck. With interruptible, the wait ends with
@@ -171,7 +177,7 @@ func (t *jetStreamTarget) SendStructured(ctx context.Context, body []byte) Resul
 // map, and the context its timer, 5-20% of a load run's CPU; an interrupted load run waits
 // at most that long for the PubAcks of the events it has in flight.
 func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptible bool) Result {
-	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -197,24 +203,13 @@ func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptibl
 			status += " (duplicate)"
 		}
 		return ack("JetStream", status)
-	})
-}
-
-// Request is not available: JetStream publishes are answered by the stream, not by a
-// consumer.
-func (t *jetStreamTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	return noRequest(t, mode)
-}
-
-// CheckRequest says why there is no request/reply here.
-func (t *jetStreamTarget) CheckRequest() error {
-	return &UsageError{Err: errors.New("request is not available over JetStream: the stream answers a publish, not a consumer; use nats://host/subject for request/reply")}
+	}, brokerAgain)
 }
 
 // subscribeJetStream reads a stream through an ephemeral consumer, or a durable one when a
 // name is given, acknowledging each message after handle returned.
-func subscribeJetStream(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
-	ep, stream, subject, err := parseJetStream(raw, u)
+func subscribeJetStream(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, stream, subject, err := parseJetStream(tr, raw, u)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,8 +27,6 @@ import (
 // Kafka carries events in binary mode (attributes in ce_ headers, datacontenttype in
 // content-type, kafka binding §3.2) or structured mode (kafka binding §3.3).
 //
-//	kafka://[user:pass@]broker[:9092][,broker2...]/topic[?key=K&group=G&start=newest|oldest&tls=true&ca=FILE]
-//
 // The record key is Options.Key or ?key=, else the partitionkey extension (kafka binding §3.1).
 // User info in the URL logs in with SASL PLAIN.
 //
@@ -37,15 +36,22 @@ import (
 // codec and re-encodes it in binary mode. Receiving uses a sarama consumer group directly:
 // sdk-go's consumer drops the record key and timestamp and adds kafkatopic, kafkapartition
 // and kafkaoffset extensions to every event, which would change the events shown.
+var kafkaTransport = Transport{
+	Name:      "Kafka",
+	Schemes:   []Scheme{{"kafka", "9092"}},
+	Form:      "kafka://[user:pass@]broker[:9092][,broker2...]/topic[?key=K&group=G&start=newest|oldest&tls=true&ca=FILE]",
+	Modes:     []binding.Mode{binding.Binary, binding.Structured},
+	NoRequest: "a produced record has no reply; use send, or nats:// for request/reply",
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		return openKafka(tr, raw, u, opts)
+	},
+	subscribe: subscribeKafka,
+}
 
 var kafkaKeys = []string{"key", "group", "start"}
 
-// Sarama keeps go-metrics histograms and meters of every request, which nothing here reads,
-// for about a twentieth of the CPU of a load run or a listener; this is sarama's documented
-// way to turn them off (sarama Config.MetricRegistry).
-func init() { metrics.UseNilMetrics = true }
-
 type kafkaTarget struct {
+	base
 	ep    endpoint
 	topic string
 	key   string
@@ -58,8 +64,8 @@ type kafkaProducer struct {
 	sync   sarama.SyncProducer
 }
 
-func parseKafka(raw string, u *url.URL) (endpoint, string, error) {
-	ep, err := parseEndpoint(raw, u, "9092", true, kafkaKeys...)
+func parseKafka(tr *Transport, raw string, u *url.URL) (endpoint, string, error) {
+	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), true, kafkaKeys...)
 	if err != nil {
 		return ep, "", err
 	}
@@ -75,8 +81,8 @@ func parseKafka(raw string, u *url.URL) (endpoint, string, error) {
 	return ep, topic, nil
 }
 
-func openKafka(raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
-	ep, topic, err := parseKafka(raw, u)
+func openKafka(tr *Transport, raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
+	ep, topic, err := parseKafka(tr, raw, u)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +90,7 @@ func openKafka(raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &kafkaTarget{ep: ep, topic: topic, key: firstNonEmpty(opts.Key, ep.q.Get("key")), opts: opts}
+	t := &kafkaTarget{base: base{tr, raw}, ep: ep, topic: topic, key: firstNonEmpty(opts.Key, ep.q.Get("key")), opts: opts}
 	t.prod.open = func(ctx context.Context) (*kafkaProducer, error) {
 		c, err := kafkaClient(ctx, ep, cfg, topic)
 		if err != nil {
@@ -107,6 +113,11 @@ func openKafka(raw string, u *url.URL, opts Options) (*kafkaTarget, error) {
 func kafkaConfig(ep endpoint, timeout time.Duration, insecure bool) (*sarama.Config, error) {
 	d := connectTimeout(timeout)
 	cfg := sarama.NewConfig()
+	// Sarama keeps go-metrics histograms and meters of every request, which nothing here
+	// reads, for about a twentieth of the CPU of a load run or a listener. A registry that
+	// hands out metrics that record nothing turns them off for this client alone, where
+	// go-metrics' UseNilMetrics would for the whole process.
+	cfg.MetricRegistry = nilRegistry{}
 	cfg.ClientID = "cectl"
 	cfg.Net.DialTimeout, cfg.Net.ReadTimeout, cfg.Net.WriteTimeout = d, d, d
 	cfg.Metadata.Retry.Max = 1
@@ -167,13 +178,7 @@ func kafkaClient(ctx context.Context, ep endpoint, cfg *sarama.Config, topic str
 	}
 }
 
-func (t *kafkaTarget) URL() string  { return t.ep.raw }
 func (t *kafkaTarget) Close() error { t.prod.shutdown(); return nil }
-
-// CheckMode allows binary and structured (kafka binding §1.3).
-func (t *kafkaTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
-	return checkBrokerMode("Kafka", m)
-}
 
 // Send produces one record and waits for the broker's acknowledgement from all in-sync
 // replicas: ACK with the partition and offset, NACK when the broker answered with an error.
@@ -190,7 +195,7 @@ func (t *kafkaTarget) Send(ctx context.Context, mode binding.Mode, events ...*ev
 // wait ends with ctx too (a Ctrl-C), the record's fate then unknown; a load run spares
 // itself the goroutine this takes, and waits at most that long for the records in flight.
 func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, interruptible bool) Result {
-	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		p, err := t.prod.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -233,20 +238,22 @@ func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, i
 		b = strconv.AppendInt(append(b, "partition "...), int64(partition), 10)
 		b = strconv.AppendInt(append(b, " offset "...), offset, 10)
 		return ack("Kafka", string(b))
-	})
+	}, brokerAgain)
 }
 
-// Template encodes e once as Send would, in binary mode, where the id and time are header
-// values of their own (ce_id, ce_time: kafka binding §3.2.3); a copy changes only those.
-func (t *kafkaTarget) Template(ctx context.Context, mode binding.Mode, e *event.Event) (Template, error) {
-	if mode != binding.Binary {
-		return nil, nil
-	}
-	pm, err := t.record(ctx, mode, []*event.Event{e})
+// Prepare encodes the event once as Send would. In binary mode the id and time are header
+// values of their own (ce_id, ce_time: kafka binding §3.2.3), and a copy changes only those;
+// in structured mode the record value is the JSON event (kafka binding §3.3), and a copy
+// writes its id and time into the text.
+func (t *kafkaTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	pm, err := t.record(ctx, mode, []*event.Event{proto})
 	if err != nil {
 		return nil, err
 	}
-	k := &kafkaTemplate{t: t, pm: pm, id: -1, time: -1}
+	k := &kafkaSender{t: t, mode: mode, proto: proto, pm: pm, id: -1, time: -1}
+	if mode == binding.Structured {
+		k.json = newJSONTemplate(proto)
+	}
 	for i, h := range pm.Headers {
 		switch string(h.Key) {
 		case "ce_id":
@@ -258,18 +265,42 @@ func (t *kafkaTarget) Template(ctx context.Context, mode binding.Mode, e *event.
 	return k, nil
 }
 
-type kafkaTemplate struct {
+type kafkaSender struct {
 	t        *kafkaTarget
+	mode     binding.Mode
+	proto    *event.Event
 	pm       *sarama.ProducerMessage
-	id, time int // the index of the ce_id and ce_time headers, -1 for none
+	id, time int           // the index of the ce_id and ce_time headers, -1 for none
+	json     *jsonTemplate // a structured copy's value; nil to encode each
 }
 
-func (k *kafkaTemplate) Send(ctx context.Context, id string, tm time.Time) Result {
-	return k.t.produce(ctx, k.record(id, tm), false)
+func (k *kafkaSender) Send(ctx context.Context) Result { return k.t.produce(ctx, k.pm, true) }
+
+func (k *kafkaSender) SendCopy(ctx context.Context, id string, tm time.Time) Result {
+	pm, err := k.copyRecord(ctx, id, tm)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return k.t.produce(ctx, pm, false)
+}
+
+// copyRecord is the record of the copy with id and time in place of the event's.
+func (k *kafkaSender) copyRecord(ctx context.Context, id string, tm time.Time) (*sarama.ProducerMessage, error) {
+	if k.mode == binding.Binary {
+		return k.record(id, tm), nil
+	}
+	if k.json != nil {
+		if body, ok := k.json.event(id, tm); ok {
+			m := *k.pm
+			m.Value = sarama.ByteEncoder(body)
+			return &m, nil
+		}
+	}
+	return k.t.record(ctx, k.mode, []*event.Event{copyEvent(k.proto, id, tm)})
 }
 
 // record is the copy with id and time in place of the event's.
-func (k *kafkaTemplate) record(id string, tm time.Time) *sarama.ProducerMessage {
+func (k *kafkaSender) record(id string, tm time.Time) *sarama.ProducerMessage {
 	m := *k.pm
 	m.Headers = slices.Clone(m.Headers)
 	if id != "" && k.id >= 0 {
@@ -288,7 +319,7 @@ func (k *kafkaTemplate) record(id string, tm time.Time) *sarama.ProducerMessage 
 
 // record encodes the event as a producer message.
 func (t *kafkaTarget) record(ctx context.Context, mode binding.Mode, events []*event.Event) (*sarama.ProducerMessage, error) {
-	e, mode, err := oneEvent(t, "Kafka", mode, events)
+	e, err := oneEvent(t, mode, events)
 	if err != nil {
 		return nil, err
 	}
@@ -312,21 +343,11 @@ func (t *kafkaTarget) record(ctx context.Context, mode binding.Mode, events []*e
 	return pm, nil
 }
 
-// Request is not available: Kafka has no reply to a produced record.
-func (t *kafkaTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	return noRequest(t, mode)
-}
-
-// CheckRequest says why there is no request/reply here.
-func (t *kafkaTarget) CheckRequest() error {
-	return &UsageError{Err: errors.New("request is not available over Kafka: a produced record has no reply; use send, or nats:// for request/reply")}
-}
-
 // subscribeKafka consumes a topic in a consumer group. With a group name, offsets are marked
 // after handle returned and committed, in order per partition; without one, a throw-away
 // group commits nothing.
-func subscribeKafka(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
-	ep, topic, err := parseKafka(raw, u)
+func subscribeKafka(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	ep, topic, err := parseKafka(tr, raw, u)
 	if err != nil {
 		return err
 	}
@@ -535,4 +556,33 @@ func extension(e *event.Event, name string) (any, bool) {
 		return v, ok
 	}
 	return nil, false
+}
+
+// nilRegistry is a go-metrics registry whose metrics record nothing (sarama Config.MetricRegistry).
+type nilRegistry struct{}
+
+func (nilRegistry) Each(func(string, any))            {}
+func (nilRegistry) Get(string) any                    { return nil }
+func (nilRegistry) GetAll() map[string]map[string]any { return nil }
+func (nilRegistry) Register(string, any) error        { return nil }
+func (nilRegistry) RunHealthchecks()                  {}
+func (nilRegistry) Unregister(string)                 {}
+func (nilRegistry) UnregisterAll()                    {}
+
+// GetOrRegister returns a metric that records nothing of the kind the constructor i makes.
+func (nilRegistry) GetOrRegister(_ string, i any) any {
+	switch i.(type) {
+	case func() metrics.Meter:
+		return metrics.NilMeter{}
+	case func() metrics.Histogram:
+		return metrics.NilHistogram{}
+	case func() metrics.Counter:
+		return metrics.NilCounter{}
+	case func() metrics.Gauge:
+		return metrics.NilGauge{}
+	}
+	if v := reflect.ValueOf(i); v.Kind() == reflect.Func && v.Type().NumIn() == 0 && v.Type().NumOut() == 1 {
+		return v.Call(nil)[0].Interface() // a kind sarama did not use when this was written
+	}
+	return i
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"maps"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/rcrowley/go-metrics"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -169,60 +171,68 @@ func TestKafkaBrokerDown(t *testing.T) {
 	brokerDown(t, "kafka://"+closedPort(t)+"/x")
 }
 
-// A template's copy is the record Send would produce for the event with that id and time,
-// also when the event had no time; structured mode has no template.
-func TestKafkaTemplate(t *testing.T) {
+// A prepared event's copy is the record Send would produce for the event with that id and
+// time, in both modes, also when the event had no time.
+func TestKafkaPreparedCopies(t *testing.T) {
 	tg := open(t, "kafka://127.0.0.1:1/topic?key=k")
 	ctx := context.Background()
-	if tpl, err := tg.(TemplateSender).Template(ctx, binding.Structured, testEvents(t)[0]); tpl != nil || err != nil {
-		t.Fatalf("structured: %v %v", tpl, err)
-	}
 	noTime := testEvents(t)[1]
 	noTime.SetTime(time.Time{})
 	tm := time.Date(2026, 12, 2, 6, 30, 1, 500, time.FixedZone("CET", 3600))
-	for _, e := range []*event.Event{testEvents(t)[0], noTime} {
-		tpl, err := tg.(TemplateSender).Template(ctx, binding.Binary, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []struct {
-			id string
-			tm time.Time
-		}{{"copy-1", tm}, {"", tm}, {"copy-2", time.Time{}}} {
-			got := tpl.(*kafkaTemplate).record(c.id, c.tm)
-			want := e.Clone()
-			if c.id != "" {
-				want.SetID(c.id)
-			}
-			if !c.tm.IsZero() {
-				want.SetTime(c.tm)
-			}
-			wpm, err := tg.(*kafkaTarget).record(ctx, binding.Binary, []*event.Event{&want})
+	for _, mode := range []binding.Mode{binding.Binary, binding.Structured} {
+		for _, e := range []*event.Event{testEvents(t)[0], noTime} {
+			tpl, err := tg.Prepare(ctx, mode, e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			headers := func(pm *sarama.ProducerMessage) map[string]string {
-				h := map[string]string{}
-				for _, kv := range pm.Headers {
-					h[string(kv.Key)] = string(kv.Value)
+			if (tpl.(*kafkaSender).json != nil) != (mode == binding.Structured && e != noTime) {
+				t.Errorf("%s %s: JSON template %v", mode, e.ID(), tpl.(*kafkaSender).json != nil)
+			}
+			for _, c := range []struct {
+				id string
+				tm time.Time
+			}{{"copy-1", tm}, {"", tm}, {"copy-2", time.Time{}}} {
+				got, err := tpl.(*kafkaSender).copyRecord(ctx, c.id, c.tm)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return h
+				want := e.Clone()
+				if c.id != "" {
+					want.SetID(c.id)
+				}
+				if !c.tm.IsZero() {
+					want.SetTime(c.tm.UTC())
+				}
+				wpm, err := tg.(*kafkaTarget).record(ctx, mode, []*event.Event{&want})
+				if err != nil {
+					t.Fatal(err)
+				}
+				headers := func(pm *sarama.ProducerMessage) map[string]string {
+					h := map[string]string{}
+					for _, kv := range pm.Headers {
+						h[string(kv.Key)] = string(kv.Value)
+					}
+					return h
+				}
+				if g, w := headers(got), headers(wpm); !maps.Equal(g, w) {
+					t.Errorf("%s %s %+v: headers\n%v\nwant\n%v", mode, e.ID(), c, g, w)
+				}
+				gv, _ := got.Value.Encode()
+				wv, _ := wpm.Value.Encode()
+				gk, _ := got.Key.Encode()
+				wk, _ := wpm.Key.Encode()
+				if string(gv) != string(wv) || string(gk) != string(wk) || got.Topic != wpm.Topic {
+					t.Errorf("%s %s %+v: record %q %q %s, want %q %q %s", mode, e.ID(), c, gk, gv, got.Topic, wk, wv, wpm.Topic)
+				}
 			}
-			if g, w := headers(got), headers(wpm); !maps.Equal(g, w) {
-				t.Errorf("%s %+v: headers\n%v\nwant\n%v", e.ID(), c, g, w)
+			if mode != binding.Binary {
+				continue
 			}
-			gv, _ := got.Value.Encode()
-			wv, _ := wpm.Value.Encode()
-			gk, _ := got.Key.Encode()
-			wk, _ := wpm.Key.Encode()
-			if string(gv) != string(wv) || string(gk) != string(wk) || got.Topic != wpm.Topic {
-				t.Errorf("%s %+v: record %q %q %s, want %q %q %s", e.ID(), c, gk, gv, got.Topic, wk, wv, wpm.Topic)
+			// The copies do not share what they change.
+			a, b := tpl.(*kafkaSender).record("a", tm), tpl.(*kafkaSender).record("b", tm)
+			if recordHeader(a, "ce_id") != "a" || recordHeader(b, "ce_id") != "b" || recordHeader(tpl.(*kafkaSender).pm, "ce_id") != e.ID() {
+				t.Errorf("copies share headers: %q %q", recordHeader(a, "ce_id"), recordHeader(b, "ce_id"))
 			}
-		}
-		// The copies do not share what they change.
-		a, b := tpl.(*kafkaTemplate).record("a", tm), tpl.(*kafkaTemplate).record("b", tm)
-		if recordHeader(a, "ce_id") != "a" || recordHeader(b, "ce_id") != "b" || recordHeader(tpl.(*kafkaTemplate).pm, "ce_id") != e.ID() {
-			t.Errorf("copies share headers: %q %q", recordHeader(a, "ce_id"), recordHeader(b, "ce_id"))
 		}
 	}
 }
@@ -261,4 +271,38 @@ func TestKafkaSendEndsWithContext(t *testing.T) {
 	sendCanceledWhen(t, tg, binding.Binary, held)
 	close(release)
 	tg.Close()
+}
+
+// Sarama's metrics are off for cectl's clients without switching them off for the process.
+func TestKafkaMetricsOffPerClient(t *testing.T) {
+	u, _ := url.Parse("kafka://h/t")
+	ep, _, err := parseKafka(&kafkaTransport, u.String(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kafkaConfig(ep, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.MetricRegistry
+	if _, ok := metrics.GetOrRegisterMeter("m", r).(metrics.NilMeter); !ok {
+		t.Error("meter records")
+	}
+	if _, ok := metrics.GetOrRegisterCounter("c", r).(metrics.NilCounter); !ok {
+		t.Error("counter records")
+	}
+	if _, ok := metrics.GetOrRegisterHistogram("h", r, metrics.NewUniformSample(10)).(metrics.NilHistogram); !ok {
+		t.Error("histogram records")
+	}
+	if _, ok := metrics.GetOrRegisterGauge("g", r).(metrics.NilGauge); !ok {
+		t.Error("gauge records")
+	}
+	if metrics.UseNilMetrics {
+		t.Error("go-metrics switched off for the whole process")
+	}
+	if m := metrics.NewMeter(); m == (metrics.NilMeter{}) {
+		t.Error("metrics outside cectl's Kafka clients record nothing")
+	} else {
+		m.Stop()
+	}
 }

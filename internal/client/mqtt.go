@@ -27,9 +27,6 @@ import (
 // MQTT 5 carries events in binary mode (attributes as user properties, datacontenttype as
 // the Content Type property, mqtt binding §3.1) or structured mode (mqtt binding §3.2).
 //
-//	mqtt://[user:pass@]host[:1883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]
-//	mqtts://host[:8883]/topic
-//
 // The topic is the URL path without its leading slash; escape a '#' wildcard as %23 when
 // subscribing. QoS defaults to 1, so that ACK means the broker's PUBACK.
 //
@@ -39,10 +36,22 @@ import (
 // conforming binary message; we subscribe with paho directly and read both spellings.
 // sdk-go's Protocol also shares one PublishProperties value between concurrent sends; we
 // publish through our own paho client.
+var mqttTransport = Transport{
+	Name:      "MQTT",
+	Schemes:   []Scheme{{"mqtt", "1883"}, {"mqtts", "8883"}},
+	Form:      "mqtt(s)://[user:pass@]host[:1883|:8883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]",
+	Modes:     []binding.Mode{binding.Binary, binding.Structured},
+	NoRequest: "a publish gets no reply event; use send, or nats:// for request/reply",
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		return openMQTT(tr, raw, u, opts)
+	},
+	subscribe: subscribeMQTT,
+}
 
 var mqttKeys = []string{"qos", "retain", "client-id"}
 
 type mqttTarget struct {
+	base
 	ep     endpoint
 	topic  string
 	qos    byte
@@ -58,12 +67,8 @@ type mqttParams struct {
 	retain bool
 }
 
-func parseMQTT(raw string, u *url.URL) (mqttParams, error) {
-	defPort := "1883"
-	if u.Scheme == "mqtts" {
-		defPort = "8883"
-	}
-	ep, err := parseEndpoint(raw, u, defPort, false, mqttKeys...)
+func parseMQTT(tr *Transport, raw string, u *url.URL) (mqttParams, error) {
+	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), false, mqttKeys...)
 	if err != nil {
 		return mqttParams{}, err
 	}
@@ -89,8 +94,8 @@ func parseMQTT(raw string, u *url.URL) (mqttParams, error) {
 	return p, nil
 }
 
-func openMQTT(raw string, u *url.URL, opts Options) (*mqttTarget, error) {
-	p, err := parseMQTT(raw, u)
+func openMQTT(tr *Transport, raw string, u *url.URL, opts Options) (*mqttTarget, error) {
+	p, err := parseMQTT(tr, raw, u)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +105,7 @@ func openMQTT(raw string, u *url.URL, opts Options) (*mqttTarget, error) {
 	if _, err := p.ep.tlsConfig(opts.Insecure); err != nil {
 		return nil, err
 	}
-	t := &mqttTarget{ep: p.ep, topic: p.topic, qos: p.qos, retain: p.retain, opts: opts}
+	t := &mqttTarget{base: base{tr, raw}, ep: p.ep, topic: p.topic, qos: p.qos, retain: p.retain, opts: opts}
 	t.conn.open = func(ctx context.Context) (*paho.Client, error) {
 		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{}, 0)
 	}
@@ -285,14 +290,7 @@ func mqttReason(code byte) string {
 	return fmt.Sprintf("reason code 0x%02X", code)
 }
 
-func (t *mqttTarget) URL() string  { return t.ep.raw }
 func (t *mqttTarget) Close() error { t.conn.shutdown(); return nil }
-
-// CheckMode allows binary and structured (mqtt binding §1.3; binary needs MQTT 5, which is
-// what cectl speaks).
-func (t *mqttTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
-	return checkBrokerMode("MQTT", m)
-}
 
 // Send publishes the event. With QoS 1 or 2 it waits for the broker's answer: ACK for a
 // success reason code, NACK for an error one. With QoS 0 ACK only means written.
@@ -301,7 +299,29 @@ func (t *mqttTarget) Send(ctx context.Context, mode binding.Mode, events ...*eve
 	if err != nil {
 		return Result{Err: err}
 	}
-	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+	return t.send(ctx, pub)
+}
+
+// Prepare encodes the event once for Send; copies are encoded one by one.
+func (t *mqttTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	pub, err := t.publish(ctx, mode, []*event.Event{proto})
+	if err != nil {
+		return nil, err
+	}
+	return &mqttSender{copies: copies{t: t, mode: mode, proto: proto}, pub: pub}, nil
+}
+
+type mqttSender struct {
+	copies
+	pub *paho.Publish
+}
+
+func (s *mqttSender) Send(ctx context.Context) Result { return s.t.(*mqttTarget).send(ctx, s.pub) }
+
+// send publishes pub (binary mode needs MQTT 5, which is what cectl speaks: mqtt binding
+// §1.3).
+func (t *mqttTarget) send(ctx context.Context, pub *paho.Publish) Result {
+	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -321,13 +341,13 @@ func (t *mqttTarget) Send(ctx context.Context, mode binding.Mode, events ...*eve
 			return ack("MQTT", "published (QoS 0)")
 		}
 		return ack("MQTT", fmt.Sprintf("PUB%s %s", map[byte]string{1: "ACK", 2: "COMP"}[pub.QoS], mqttReason(resp.ReasonCode)))
-	})
+	}, brokerAgain)
 }
 
 // publish encodes the event with sdk-go's writer and gives the user properties the names the
 // binding requires.
 func (t *mqttTarget) publish(ctx context.Context, mode binding.Mode, events []*event.Event) (*paho.Publish, error) {
-	e, mode, err := oneEvent(t, "MQTT", mode, events)
+	e, err := oneEvent(t, mode, events)
 	if err != nil {
 		return nil, err
 	}
@@ -348,16 +368,6 @@ func (t *mqttTarget) publish(ctx context.Context, mode binding.Mode, events []*e
 	return pub, nil
 }
 
-// Request is not available: MQTT 5's response topics are not a CloudEvents binding feature.
-func (t *mqttTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	return noRequest(t, mode)
-}
-
-// CheckRequest says why there is no request/reply here.
-func (t *mqttTarget) CheckRequest() error {
-	return &UsageError{Err: errors.New("request is not available over MQTT: a publish gets no reply event; use send, or nats:// for request/reply")}
-}
-
 // mqttReceiveMaximum is how many QoS 1 and 2 messages the broker may send before the first of
 // them is acknowledged (MQTT 5.0 §3.1.2.11.3). Without the property the protocol's default is
 // 65535, but Mosquitto then keeps to its own max_inflight_messages (20) and queues the rest
@@ -371,8 +381,8 @@ const mqttReceiveMaximum = 65535
 
 // subscribeMQTT subscribes to a topic filter. Messages of QoS 1 and 2 are acknowledged after
 // handle returned.
-func subscribeMQTT(ctx context.Context, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
-	p, err := parseMQTT(raw, u)
+func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+	p, err := parseMQTT(tr, raw, u)
 	if err != nil {
 		return err
 	}

@@ -19,18 +19,37 @@ import (
 // NATS carries events in structured mode only (nats binding §1.3, §3): the JSON event format
 // as the message payload.
 //
-//	nats://[user:pass@|token@]host[:4222][,host2...]/subject[?queue=Q&creds=FILE&tls=true&ca=FILE]
-//
 // Sending publishes our JSON bytes with nats.go and flushes: a flushed publish is what
 // "delivered" means on core NATS, which acknowledges nothing. sdk-go's NATS sender does the
 // same publish but copies each payload through a buffer first, which cost a fifth of the
 // throughput. Receiving subscribes with nats.go too (natsConsume): sdk-go's consumer only
 // adds a hand-over between goroutines per message. The payload is decoded with our JSON
 // codec, not sdk-go's.
+var natsTransport = Transport{
+	Name:        "NATS",
+	Schemes:     []Scheme{{"nats", "4222"}},
+	Form:        "nats://[user:pass@|token@]host[:4222][,host2...]/subject[?queue=Q&creds=FILE&tls=true&ca=FILE]",
+	Modes:       []binding.Mode{binding.Structured},
+	ListenReply: true,
+	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
+		return openNATS(tr, raw, u, opts)
+	},
+	subscribe: func(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
+		ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), true, natsKeys...)
+		if err != nil {
+			return err
+		}
+		if so.Group != "" {
+			ep.q.Set("queue", so.Group)
+		}
+		return subscribeNATS(ctx, ep, so, handle)
+	},
+}
 
 var natsKeys = []string{"queue", "creds"}
 
 type natsTarget struct {
+	base
 	ep      endpoint
 	subject string
 	opts    Options
@@ -38,8 +57,8 @@ type natsTarget struct {
 	flushes flushGroup
 }
 
-func openNATS(raw string, u *url.URL, opts Options) (*natsTarget, error) {
-	ep, err := parseEndpoint(raw, u, "4222", true, natsKeys...)
+func openNATS(tr *Transport, raw string, u *url.URL, opts Options) (*natsTarget, error) {
+	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), true, natsKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +68,7 @@ func openNATS(raw string, u *url.URL, opts Options) (*natsTarget, error) {
 	if _, err := ep.tlsConfig(opts.Insecure); err != nil {
 		return nil, err
 	}
-	t := &natsTarget{ep: ep, subject: ep.path, opts: opts}
+	t := &natsTarget{base: base{tr, raw}, ep: ep, subject: ep.path, opts: opts}
 	t.conn.open = func(ctx context.Context) (*nats.Conn, error) {
 		return natsConnect(ctx, ep, opts.Timeout, opts.Insecure)
 	}
@@ -126,30 +145,29 @@ func natsConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 	return nc, nil
 }
 
-func (t *natsTarget) URL() string  { return t.ep.raw }
 func (t *natsTarget) Close() error { t.conn.shutdown(); return nil }
-
-// CheckMode maps binary to structured: the NATS binding has no binary mode (nats binding §1.3).
-func (t *natsTarget) CheckMode(m binding.Mode) (binding.Mode, error) {
-	if m == binding.Batch {
-		return m, &UsageError{Err: errors.New("batch mode is not defined for NATS; NATS carries one structured event per message")}
-	}
-	return binding.Structured, nil
-}
 
 // Send publishes the event and flushes: ACK means the server has read the message (core NATS
 // acknowledges nothing else).
 func (t *natsTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
-	e, _, err := oneEvent(t, "NATS", mode, events)
+	e, err := oneEvent(t, mode, events)
 	if err != nil {
 		return Result{Err: err}
 	}
-	return t.SendStructured(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
+	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
 }
 
-// SendStructured publishes a JSON event as Send does.
-func (t *natsTarget) SendStructured(ctx context.Context, body []byte) Result {
-	return brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+// Prepare encodes the event once; a copy writes its id and time into the JSON text.
+func (t *natsTarget) Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error) {
+	if _, err := oneEvent(t, mode, []*event.Event{proto}); err != nil {
+		return nil, err
+	}
+	return newStructuredSender(proto, t.publish, t.publish), nil
+}
+
+// publish publishes a JSON event as Send does.
+func (t *natsTarget) publish(ctx context.Context, body []byte) Result {
+	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		nc, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -162,7 +180,7 @@ func (t *natsTarget) SendStructured(ctx context.Context, body []byte) Result {
 			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
 		return ack("NATS", "published")
-	})
+	}, brokerAgain)
 }
 
 // flushGroup lets concurrent publishers share the round trip that confirms their messages: a
@@ -246,12 +264,12 @@ func (g *flushGroup) start(timeout time.Duration) {
 // Request sends the event as a NATS request and decodes the reply: structured JSON, or
 // binary with ce- headers as sdk-go's JetStream sender writes them.
 func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	if _, err := t.CheckMode(mode); err != nil {
+	if _, err := t.tr.Mode(mode); err != nil {
 		return Result{Err: err}, nil, mode, nil
 	}
 	body := ce.AppendJSON(make([]byte, 0, 512), e)
 	var reply *nats.Msg
-	res := brokerSend(ctx, t.opts, func(ctx context.Context) Result {
+	res := t.opts.retry(ctx, func(ctx context.Context) Result {
 		nc, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
@@ -270,7 +288,7 @@ func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Ev
 		}
 		reply = msg
 		return ack("NATS", "reply received")
-	})
+	}, brokerAgain)
 	if !res.ACK || reply == nil {
 		return res, nil, binding.Structured, nil
 	}

@@ -298,7 +298,7 @@ func TestBrokerModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := EffectiveMode(tg, tc.in)
+		got, err := tg.Transport().Mode(tc.in)
 		if got != tc.out || (err != nil) != tc.wantError {
 			t.Errorf("%s %s: got %s, %v", tc.url, tc.in, got, err)
 		}
@@ -320,13 +320,13 @@ func TestBrokerModes(t *testing.T) {
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "request is not available") || res.Err != err || res.Delivered {
 			t.Errorf("%s: request: %v (result %+v)", u, err, res)
 		}
-		if err := CheckRequest(tg); !errors.As(err, &ue) {
+		if err := tg.Transport().CheckRequest(); !errors.As(err, &ue) {
 			t.Errorf("%s: CheckRequest = %v", u, err)
 		}
 	}
 	for _, u := range []string{"nats://h/s", "http://h/"} {
 		tg, _ := Open(u, Options{})
-		if err := CheckRequest(tg); err != nil {
+		if err := tg.Transport().CheckRequest(); err != nil {
 			t.Errorf("%s: CheckRequest = %v", u, err)
 		}
 	}

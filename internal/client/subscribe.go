@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -162,41 +161,6 @@ func (so SubscribeOptions) ready() func() {
 			once.Do(so.Ready)
 		}
 	}
-}
-
-// Subscribe receives events from a broker URL until ctx ends, calling handle for each message
-// in turn, never concurrently. A message is acknowledged to the broker only after handle
-// returns nil (or a *Rejected, which settles it as no CloudEvent); when handle returns another
-// error Subscribe stops and returns it, and the message is left unacknowledged. Subscribe returns nil when ctx ends, and an error when the broker
-// cannot be reached or the subscription breaks. URL forms are those of Open, with the
-// options described there and in SubscribeOptions.
-func Subscribe(ctx context.Context, raw string, so SubscribeOptions, handle func(ctx context.Context, d Delivery) error) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return &UsageError{Err: fmt.Errorf("%q is not a URL: %w", raw, unwrapURLError(err))}
-	}
-	switch u.Scheme {
-	case "nats":
-		ep, err := parseEndpoint(raw, u, "4222", true, natsKeys...)
-		if err != nil {
-			return err
-		}
-		if so.Group != "" {
-			ep.q.Set("queue", so.Group)
-		}
-		return subscribeNATS(ctx, ep, so, handle)
-	case "jetstream":
-		return subscribeJetStream(ctx, raw, u, so, handle)
-	case "kafka":
-		return subscribeKafka(ctx, raw, u, so, handle)
-	case "mqtt", "mqtts":
-		return subscribeMQTT(ctx, raw, u, so, handle)
-	case "amqp", "amqps":
-		return subscribeAMQP(ctx, raw, u, so, handle)
-	case "":
-		return &UsageError{Err: fmt.Errorf("%q has no scheme (want nats, jetstream, kafka, mqtt or amqp)", raw)}
-	}
-	return &UsageError{Err: fmt.Errorf("%q: cannot subscribe over %q (want nats, jetstream, kafka, mqtt or amqp)", raw, u.Scheme)}
 }
 
 // safeDecode runs a decoder under recover: a message off the network must not be able to

@@ -2,109 +2,100 @@ package client
 
 import (
 	"context"
-	"fmt"
-	"net/http/httputil"
-	"net/url"
+	"time"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
-// Target is where send and request deliver events. The URL scheme picks the transport.
+// Target is where send and request deliver events. Open returns the Target of a URL; what it
+// can do is in its Transport.
 type Target interface {
-	// Send delivers events in one message (several only in batch mode) and classifies the
-	// outcome.
-	Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result
-	// Request delivers one event and returns the events of the reply.
-	Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error)
+	// Transport is the entry of the transport table the target belongs to.
+	Transport() *Transport
 	// URL is the target as the user gave it.
 	URL() string
+	// Send delivers events in one message (several only in batch mode) and classifies the
+	// outcome. mode is one the transport has (Transport.Mode).
+	Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result
+	// Prepare encodes proto for mode once and returns a Sender of it and of copies of it
+	// that differ only in their id and time, each as cheap to send as the transport allows.
+	// mode is one the transport has; in batch mode a message of the Sender holds one event.
+	Prepare(ctx context.Context, mode binding.Mode, proto *event.Event) (Sender, error)
+	// Request delivers one event and returns the events of the reply; a *UsageError when
+	// the transport has no request/reply (Transport.CheckRequest).
+	Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error)
+	// Dump returns the message as it would go on the wire, for --dry-run; a *UsageError
+	// when the transport cannot show it (Transport.CheckDryRun).
+	Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error)
 	Close() error
 }
 
-// UsageError is a target URL that cannot be used as given; commands report it as a usage error.
+// Sender sends one event prepared by Target.Prepare, or copies of it.
+type Sender interface {
+	// Send sends the prepared event as Target.Send would.
+	Send(ctx context.Context) Result
+	// SendCopy sends a copy with id and t (in UTC) in place of the event's own; an empty id
+	// or a zero t keeps the event's. It serves load runs: where the wait for the broker's answer would
+	// need a goroutine of its own to end with ctx, SendCopy waits for the answer (bounded by
+	// Options.Timeout) instead, so an interrupted run waits for what it has in flight.
+	SendCopy(ctx context.Context, id string, t time.Time) Result
+}
+
+// UsageError is a target URL that cannot be used as given, or an operation its transport
+// does not have; commands report it as a usage error.
 type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-// Open returns the Target for a URL: http and https post over HTTP; nats, jetstream, kafka,
-// mqtt(s) and amqp(s) publish to a broker (see the files of each transport for the URL forms).
-func Open(raw string, opts Options) (Target, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, &UsageError{Err: fmt.Errorf("%q is not a URL: %w", raw, unwrapURLError(err))}
-	}
-	switch u.Scheme {
-	case "http", "https":
-		if u.Host == "" {
-			return nil, &UsageError{Err: fmt.Errorf("%q has no host", raw)}
-		}
-		return &httpTarget{c: New(opts), url: raw}, nil
-	case "nats":
-		return openNATS(raw, u, opts)
-	case "jetstream":
-		return openJetStream(raw, u, opts)
-	case "kafka":
-		return openKafka(raw, u, opts)
-	case "mqtt", "mqtts":
-		return openMQTT(raw, u, opts)
-	case "amqp", "amqps":
-		return openAMQP(raw, u, opts)
-	case "":
-		return nil, &UsageError{Err: fmt.Errorf("%q has no scheme (want http, https, nats, jetstream, kafka, mqtt or amqp)", raw)}
-	}
-	return nil, &UsageError{Err: fmt.Errorf("%q: unsupported scheme %q (want http, https, nats, jetstream, kafka, mqtt, mqtts, amqp or amqps)", raw, u.Scheme)}
+// base is what every target has: its transport and URL, and the usage errors of the
+// operations its transport does not have.
+type base struct {
+	tr  *Transport
+	raw string
 }
 
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
+func (b base) Transport() *Transport { return b.tr }
+func (b base) URL() string           { return b.raw }
+
+// Request refuses as the transport table says; a transport with request/reply has its own.
+func (b base) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
+	err := b.tr.CheckRequest()
+	return Result{Err: err}, nil, mode, err
 }
 
-type httpTarget struct {
-	c   *Client
-	url string
+// Dump refuses as the transport table says; a transport that can dump has its own.
+func (b base) Dump(context.Context, binding.Mode, ...*event.Event) ([]byte, error) {
+	return nil, b.tr.CheckDryRun()
 }
 
-func (t *httpTarget) URL() string  { return t.url }
-func (t *httpTarget) Close() error { t.c.Close(); return nil }
-
-func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
-	msg, err := binding.Encode(mode, events...)
-	if err != nil {
-		return Result{Err: err}
-	}
-	return t.c.Post(ctx, t.url, msg)
+// copies is the Sender of a transport that encodes each event as it sends it: a copy of the
+// prototype shares its data and gets its own context.
+type copies struct {
+	t     Target
+	mode  binding.Mode
+	proto *event.Event
 }
 
-// Request posts the event and decodes the reply from the response (http binding §3.2 allows a
-// response to carry an event in any mode).
-func (t *httpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	res := t.Send(ctx, mode, e)
-	if !res.ACK || res.Response == nil {
-		return res, nil, mode, nil
-	}
-	replies, replyMode, err := binding.Decode(res.Response.Header, res.Response.Body)
-	return res, replies, replyMode, err
+func (c *copies) Send(ctx context.Context) Result { return c.t.Send(ctx, c.mode, c.proto) }
+
+func (c *copies) SendCopy(ctx context.Context, id string, t time.Time) Result {
+	return c.t.Send(ctx, c.mode, copyEvent(c.proto, id, t))
 }
 
-// Dumper is a Target that can show the exact message it would send, for --dry-run.
-type Dumper interface {
-	Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error)
-}
-
-// Dump returns the HTTP request as it would go on the wire.
-func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*event.Event) ([]byte, error) {
-	msg, err := binding.Encode(mode, events...)
-	if err != nil {
-		return nil, err
+// copyEvent is e with id and t, in UTC, in place of its own (empty and zero keep them). The
+// context is copied; the data is shared, since nothing writes to it while sending.
+func copyEvent(e *event.Event, id string, t time.Time) *event.Event {
+	if id == "" && t.IsZero() {
+		return e
 	}
-	req, err := NewRequest(ctx, t.url, msg, t.c.opts.Header, t.c.opts.UserAgent)
-	if err != nil {
-		return nil, err
+	c := &event.Event{Context: e.Context.Clone(), DataEncoded: e.DataEncoded, DataBase64: e.DataBase64}
+	if id != "" {
+		c.SetID(id)
 	}
-	return httputil.DumpRequestOut(req, true)
+	if !t.IsZero() {
+		c.SetTime(t.UTC())
+	}
+	return c
 }

@@ -1,0 +1,168 @@
+package send
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/validate"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// FileReader reads the events of a file (send --from): one JSON event, a JSON array of
+// events or JSON lines. The validator's scanner streams the file and checks every event by
+// the rules of cectl validate; invalid events are reported with their position and left out.
+type FileReader struct {
+	// Name is the file as reports name it.
+	Name string
+	In   io.Reader
+	// Override, when set, changes each valid event (the attribute flags given with --from)
+	// and says why the result cannot be sent.
+	Override func(e *event.Event) error
+	// Prepare, when set, encodes each event for its target as it is read (Target.Prepare).
+	Prepare func(ctx context.Context, e *event.Event) (client.Sender, error)
+	// Styles colour the reports, which go to Diag.
+	Styles *format.Styles
+	Diag   io.Writer
+}
+
+// Item is one event read from a file.
+type Item struct {
+	Event *event.Event
+	Line  int
+	// Prepared is Event already encoded by Prepare, or PrepareErr why it could not be.
+	Prepared   client.Sender
+	PrepareErr error
+	// notes are the reports that stood in the file before the event, held back by ReadAhead
+	// to be shown in order; Event is nil for notes after the last event.
+	notes []byte
+}
+
+// Read reads, validates and decodes the events in order, hands each valid one to emit and
+// reports the invalid ones, until the file ends, ctx is done or emit fails. It returns how
+// many events were invalid and the error that stopped reading, if any.
+func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, error) {
+	sc := validate.NewScanner(r.In, validate.Options{})
+	invalid := 0
+	for ctx.Err() == nil && sc.Scan() {
+		res := sc.Result()
+		for _, fd := range res.Findings {
+			if fd.Level == validate.Error {
+				r.reportInvalid(fd.Line, fd.Column, fd.Message, fd.Rule)
+			} else {
+				fmt.Fprintf(r.Diag, "%s:%d:%d: %s %s [%s]\n", r.Name, fd.Line, fd.Column, r.Styles.Warn.Sprint("warning:"), fd.Message, fd.Rule)
+			}
+		}
+		if !res.Valid() {
+			invalid++
+			continue
+		}
+		if res.Index < 0 {
+			continue
+		}
+		e, err := ce.DecodeValidated(res.Raw())
+		if err == nil && r.Override != nil {
+			err = r.Override(&e)
+		}
+		if err != nil {
+			invalid++
+			r.reportInvalid(res.Line, res.Column, err.Error(), "event")
+			continue
+		}
+		it := Item{Event: &e, Line: res.Line}
+		if r.Prepare != nil {
+			it.Prepared, it.PrepareErr = r.Prepare(ctx, &e)
+		}
+		if err := emit(it); err != nil {
+			return invalid, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		r.reportInvalid(0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
+		return invalid + 1, err
+	}
+	return invalid, nil
+}
+
+func (r *FileReader) reportInvalid(line, col int, msg, rule string) {
+	pos := r.Name
+	if line > 0 {
+		pos = fmt.Sprintf("%s:%d:%d", r.Name, line, col)
+	}
+	fmt.Fprintf(r.Diag, "%s: %s invalid event, not sent: %s [%s]\n", pos, r.Styles.Fail.Sprint("error:"), msg, rule)
+}
+
+// readAheadBatch is how many read events ReadAhead hands over at a time.
+const readAheadBatch = 64
+
+// ReadAhead is Read with the reading, validating, decoding and preparing done in a goroutine
+// of its own, so that it overlaps the wait for each response. Events are handed over in
+// batches: handing over every event alone cost more in wake-ups than the overlap saved. emit
+// is called in this goroutine, in file order, with the reports written to Diag in order
+// between events.
+func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []Item, 2)
+	var invalid int
+	var readErr error
+	go func() {
+		defer close(batches)
+		var notes bytes.Buffer
+		rr := *r
+		rr.Diag = &notes
+		batch := make([]Item, 0, readAheadBatch)
+		handOver := func() bool {
+			select {
+			case batches <- batch:
+				batch = make([]Item, 0, readAheadBatch)
+				return true
+			case <-rctx.Done():
+				return false
+			}
+		}
+		invalid, readErr = rr.Read(rctx, func(it Item) error {
+			if notes.Len() > 0 {
+				it.notes = bytes.Clone(notes.Bytes())
+				notes.Reset()
+			}
+			batch = append(batch, it)
+			if len(batch) == readAheadBatch && !handOver() {
+				return context.Cause(rctx)
+			}
+			return nil
+		})
+		if notes.Len() > 0 {
+			batch = append(batch, Item{notes: notes.Bytes()})
+		}
+		if len(batch) > 0 {
+			handOver()
+		}
+	}()
+	var emitErr error
+	for batch := range batches {
+		for _, it := range batch {
+			if emitErr != nil || ctx.Err() != nil {
+				break
+			}
+			if len(it.notes) > 0 {
+				_, _ = r.Diag.Write(it.notes)
+			}
+			if it.Event != nil {
+				emitErr = emit(it)
+			}
+		}
+		if emitErr != nil || ctx.Err() != nil {
+			cancel() // the reader stops at its next event; the loop drains what it handed over
+		}
+	}
+	// The reader has ended (it closed batches), so its results are safe to read.
+	if emitErr != nil {
+		return invalid, emitErr
+	}
+	return invalid, readErr
+}
