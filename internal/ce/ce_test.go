@@ -2,8 +2,6 @@ package ce
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -125,96 +123,9 @@ func TestEncodeBinaryData(t *testing.T) {
 	}
 }
 
-func TestReader(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		lines []int
-		cols  []int
-		err   string // substring of the error after the records
-	}{
-		{name: "one event", in: "  {\"a\":1}\n", lines: []int{1}, cols: []int{3}},
-		{name: "json lines", in: "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}", lines: []int{1, 2, 4}, cols: []int{1, 1, 1}},
-		{name: "pretty printed, one after another", in: "{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}\n", lines: []int{1, 4}, cols: []int{1, 1}},
-		{name: "array", in: "[\n  {\"a\":1},\n  {\"a\":2}\n]\n", lines: []int{2, 3}, cols: []int{3, 3}},
-		{name: "empty array", in: "[]"},
-		{name: "empty input", in: " \n"},
-		{name: "syntax error with position", in: "{\"a\":1}\n{\"a\" 2}\n", lines: []int{1}, cols: []int{1}, err: "line 2, column 6"},
-		{name: "unterminated array", in: "[{\"a\":1}", lines: []int{1}, cols: []int{2}, err: "unexpected EOF"},
-		{name: "data after the array", in: "[{\"a\":1}] x", lines: []int{1}, cols: []int{2}, err: "after the closing bracket"},
-		{name: "non-objects are records too", in: "5\n\"x\"", lines: []int{1, 2}, cols: []int{1, 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := NewReader(strings.NewReader(tt.in))
-			var lines, cols []int
-			var err error
-			for {
-				var rec Record
-				rec, err = r.Next()
-				if err != nil {
-					break
-				}
-				if rec.Index != len(lines) {
-					t.Errorf("record %d has index %d", len(lines), rec.Index)
-				}
-				lines = append(lines, rec.Line)
-				cols = append(cols, rec.Col)
-			}
-			if tt.err == "" && !errors.Is(err, io.EOF) {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
-				t.Fatalf("error %v, want one containing %q", err, tt.err)
-			}
-			if !equal(lines, tt.lines) || !equal(cols, tt.cols) {
-				t.Errorf("positions %v:%v, want %v:%v", lines, cols, tt.lines, tt.cols)
-			}
-			if _, err := r.Next(); err == nil {
-				t.Error("Next after the end returned a record")
-			}
-		})
-	}
-}
-
-func TestReaderLongFileKeepsFewNewlines(t *testing.T) {
-	var b strings.Builder
-	for i := 0; i < 20000; i++ {
-		b.WriteString("{\"specversion\":\"1.0\"}\n")
-	}
-	r := NewReader(strings.NewReader(b.String()))
-	n := 0
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		n++
-		if rec.Line != n {
-			t.Fatalf("record %d on line %d", n, rec.Line)
-		}
-	}
-	if n != 20000 {
-		t.Fatalf("read %d records", n)
-	}
-	if len(r.lines.pending) > 10000 {
-		t.Errorf("%d newline offsets kept", len(r.lines.pending))
-	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func FuzzReader(f *testing.F) {
+// FuzzDecode: whatever decodes encodes to something that decodes again, and the validated
+// path differs from Decode only in skipping the syntax check.
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		"[{\"a\":1},\n{\"b\":2}]",
@@ -225,34 +136,21 @@ func FuzzReader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		r := NewReader(strings.NewReader(in))
-		for i := 0; i < 1000; i++ {
-			rec, err := r.Next()
-			if err != nil {
-				var se *SyntaxError
-				if errors.As(err, &se) && (se.Line < 1 || se.Col < 1) {
-					t.Fatalf("bad position %d:%d", se.Line, se.Col)
-				}
-				return
+		raw := []byte(in)
+		e, err := Decode(raw)
+		if json.Valid(raw) {
+			// On valid JSON the validated path skips only the syntax check.
+			ev, errv := DecodeValidated(raw)
+			if (err == nil) != (errv == nil) || err == nil && string(Marshal(&e)) != string(Marshal(&ev)) {
+				t.Fatalf("Decode and DecodeValidated differ on %s: %v / %v", raw, err, errv)
 			}
-			if rec.Line < 1 || rec.Col < 1 {
-				t.Fatalf("bad position %d:%d", rec.Line, rec.Col)
-			}
-			e, err := Decode(rec.Raw)
-			if json.Valid(rec.Raw) {
-				// On valid JSON the validated path skips only the syntax check.
-				ev, errv := DecodeValidated(rec.Raw)
-				if (err == nil) != (errv == nil) || err == nil && string(Marshal(&e)) != string(Marshal(&ev)) {
-					t.Fatalf("Decode and DecodeValidated differ on %s: %v / %v", rec.Raw, err, errv)
-				}
-			}
-			if err != nil {
-				continue
-			}
-			// Whatever decodes must encode to something that decodes again.
-			if _, err := Decode(Marshal(&e)); err != nil {
-				t.Fatalf("re-decoding %s: %v", Marshal(&e), err)
-			}
+		}
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode to something that decodes again.
+		if _, err := Decode(Marshal(&e)); err != nil {
+			t.Fatalf("re-decoding %s: %v", Marshal(&e), err)
 		}
 	})
 }
