@@ -200,9 +200,12 @@ const (
 	summaryBatch      = "invalid batch:"
 )
 
+// binaryProblem is a refusal of a binary-mode message for one problem; the line names the
+// rule, when there is one, as the validator's findings do.
 func binaryProblem(line, rule string) *Problem {
 	p := &Problem{Status: http.StatusBadRequest, Reason: summaryBinary + "\n" + line}
 	if rule != "" {
+		p.Reason += " [" + rule + "]"
 		p.Rules = []string{rule}
 	}
 	return p

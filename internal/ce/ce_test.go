@@ -1,9 +1,11 @@
 package ce
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -189,5 +191,127 @@ func TestSetAttributeSourceCopies(t *testing.T) {
 	}
 	if e, _ := NewEvent(V1); SetAttribute(&e, "source", "%zz") == nil {
 		t.Error("an invalid source was taken")
+	}
+}
+
+// AppendString is the one JSON string encoder: what JSON requires, plus DEL, the C1 controls
+// and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD; the result is valid JSON that decodes
+// to the input (invalid bytes aside) and holds no byte a terminal or a JavaScript parser
+// would act on.
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"", `""`},
+		{`q"b\`, `"q\"b\\"`},
+		{"a\nb\rc\td", `"a\nb\rc\td"`},
+		{"\x00\x01\x1f", `"\u0000\u0001\u001f"`},
+		{"del\x7f", `"del\u007f"`},
+		{"c1\u0085\u009b", `"c1\u0085\u009b"`},
+		{"ls\u2028ps\u2029", `"ls\u2028ps\u2029"`},
+		{"bad\xffutf8", `"bad\ufffdutf8"`},
+		{"café ✓ 😀 \u00a0", `"café ✓ 😀 ` + "\u00a0" + `"`},
+		{"</script>", `"</script>"`},
+	}
+	for _, tt := range tests {
+		got := string(AppendString(nil, tt.in))
+		if got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Errorf("AppendString(%q) = %s is not valid JSON: %v", tt.in, got, err)
+		}
+		if utf8.ValidString(tt.in) && back != tt.in {
+			t.Errorf("AppendString(%q) decodes to %q", tt.in, back)
+		}
+		for _, r := range got {
+			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' {
+				t.Errorf("AppendString(%q) = %s holds %U unescaped", tt.in, got, r)
+			}
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"a", "\x7f", "\u2028", "\xff", "\"\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%q: %s is not valid JSON: %v", s, got, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("%q decodes to %q", s, back)
+		}
+		if bytes.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' }) {
+			t.Fatalf("%q: %s holds a control character or line separator", s, got)
+		}
+	})
+}
+
+// A Decoder's source cache is its own: two decoders never see each other's sources, and the
+// package functions share none.
+func TestDecoderCacheIsPerDecoder(t *testing.T) {
+	var a, b Decoder
+	ea, err := a.Decode([]byte(`{"specversion":"1.0","id":"1","source":"https://a.example/x","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := b.Decode([]byte(`{"specversion":"1.0","id":"1","source":"/b","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Decode([]byte(`{"specversion":"1.0","id":"2","source":"https://a.example/x","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ea.Source() != "https://a.example/x" || eb.Source() != "/b" || again.Source() != "https://a.example/x" {
+		t.Errorf("sources %q %q %q", ea.Source(), eb.Source(), again.Source())
+	}
+	if a.lastRaw != "https://a.example/x" || b.lastRaw != "/b" {
+		t.Errorf("caches %q %q", a.lastRaw, b.lastRaw)
+	}
+}
+
+// The one typing rule of string forms: documented Integer and Boolean extensions in the
+// canonical form of their type take it, anything else stays a string.
+func TestTypedValue(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        any
+	}{
+		{"sampledrate", "10", int32(10)},
+		{"severitynumber", "-3", int32(-3)},
+		{"sampledrate", "010", "010"},
+		{"sampledrate", "1.5", "1.5"},
+		{"sampledrate", "2147483648", "2147483648"},
+		{"sampledrate", "-0", int32(0)},
+		{"deprecated", "true", true},
+		{"deprecated", "false", false},
+		{"deprecated", "True", "True"},
+		{"region", "5", "5"},
+		{"flag", "true", "true"},
+	}
+	for _, tt := range tests {
+		if got := TypedValue(tt.name, tt.value); got != tt.want {
+			t.Errorf("TypedValue(%q, %q) = %#v, want %#v", tt.name, tt.value, got, tt.want)
+		}
+		e, _ := NewEvent(V1)
+		if err := SetAttribute(&e, tt.name, tt.value); err != nil || e.Extensions()[tt.name] != tt.want {
+			t.Errorf("SetAttribute(%q, %q) = %#v, %v", tt.name, tt.value, e.Extensions()[tt.name], err)
+		}
+	}
+}
+
+// The data members are no attributes: an extension of their name could be written neither
+// in the JSON format nor as a binary-mode header.
+func TestExtensionNamedData(t *testing.T) {
+	for _, name := range []string{"data", "data_base64", ""} {
+		e, _ := NewEvent(V1)
+		if err := SetExtension(&e, name, "x"); err == nil {
+			t.Errorf("SetExtension(%q) was taken", name)
+		}
 	}
 }
