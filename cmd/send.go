@@ -538,6 +538,7 @@ func (s *sender) readAhead(ctx context.Context, name string, in io.Reader, ef *e
 func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *eventFlags, emit func(fileItem) error) (int, error) {
 	overrides := ef.anyChanged()
 	sc := validate.NewScanner(in, validate.Options{})
+	var dec ce.Decoder // keeps what the events of the file share (their source)
 	invalid := 0
 	for ctx.Err() == nil && sc.Scan() {
 		res := sc.Result()
@@ -555,7 +556,7 @@ func (s *sender) readFile(ctx context.Context, name string, in io.Reader, ef *ev
 		if res.Index < 0 {
 			continue
 		}
-		e, err := ce.DecodeValidated(res.Raw())
+		e, err := dec.DecodeValidated(res.Raw())
 		if err == nil && overrides {
 			err = ef.apply(&e, s.f.IO.In)
 			if err == nil {
