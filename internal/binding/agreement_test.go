@@ -67,6 +67,15 @@ var corpus = []corpusEntry{
 	{name: "invalid UTF-8", doc: `{` + base + `}`, edit: func(e *event.Event) { e.SetSubject("a\xffb") }, lost: map[binding.Mode]string{
 		binding.Structured: "the JSON format cannot hold it: the encoder writes U+FFFD (RFC 8259 §8.1)",
 		binding.Batch:      "the JSON format cannot hold it: the encoder writes U+FFFD (RFC 8259 §8.1)"}},
+	{name: "v0.3 boolean extension", doc: `{"specversion":"0.3","id":"1","source":"/s","type":"t","flag":true}`, lost: map[binding.Mode]string{
+		binding.Binary: "headers have no types: the receiver sees the String \"true\", which v0.3 allows (0.3 http binding §3.1.3)"}},
+	{name: "v0.3 name starting with a digit", doc: `{"specversion":"0.3","id":"1","source":"/s","type":"t","1ext":"x"}`},
+	{name: "v0.3 relative schemaurl", doc: `{"specversion":"0.3","id":"1","source":"/s","type":"t","schemaurl":"rel"}`},
+	{name: "v0.3 dataschema is an extension", doc: `{"specversion":"0.3","id":"1","source":"/s","type":"t","dataschema":"rel"}`},
+	{name: "empty extension value", doc: `{` + base + `,"region":""}`},
+	{name: "source with a space", doc: `{"specversion":"1.0","id":"1","source":"a b","type":"t"}`},
+	{name: "source with a fragment", doc: `{"specversion":"1.0","id":"1","source":"/s#f","type":"t"}`},
+	{name: "upper-case time designators", doc: `{` + base + `,"time":"2026-11-25t10:00:00z"}`},
 	{name: "control character in extension set directly", doc: `{` + base + `}`, edit: func(e *event.Event) { _ = ce.SetExtension(e, "trace", "x\ny") }},
 }
 

@@ -205,11 +205,11 @@ func attributeName(s string) string {
 	return strings.ToLower(s)
 }
 
-// HeaderAttrs appends the attributes of a binary-mode HTTP message to attrs: every ce- header,
+// headerAttrs appends the attributes of a binary-mode HTTP message to attrs: every ce- header,
 // its name lower-cased (header names are case-insensitive, http binding §3.1.3.1) and its
 // value decoded by HeaderValue (§3.1.3.2). A ce-datacontenttype header (Content-Type carries
 // it, §3.1.1) and ce-data or ce-data_base64 (the data is the body, §3.1.2) are problems.
-func HeaderAttrs(attrs []Attr, header http.Header) ([]Attr, *Problem) {
+func headerAttrs(attrs []Attr, header http.Header) ([]Attr, *Problem) {
 	for k, vs := range header {
 		if !isCEHeader(k) {
 			continue

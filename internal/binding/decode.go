@@ -121,7 +121,7 @@ func (d *Decoder) DecodeHTTP(header http.Header, body []byte, out *Decoded) (p *
 		}
 		return d.batch(body, out)
 	}
-	attrs, p := HeaderAttrs(d.attrs[:0], header)
+	attrs, p := headerAttrs(d.attrs[:0], header)
 	d.attrs = attrs[:0]
 	if p != nil {
 		return p
