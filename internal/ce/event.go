@@ -3,7 +3,9 @@
 // sdk-go's own JSON codec is not used: it rejects legal input (a space after the colon of
 // "data_base64", lower-case "t"/"z" in times), writes +json data as a string, and fails on
 // zero-length data. This package decodes what the JSON format allows and encodes events the
-// way the format describes them (v1.0.2 json-format §3, v0.3 json-format §3).
+// way the format describes them (v1.0.2 json-format §3, v0.3 json-format §3). A Decoder keeps
+// what the events of one stream share (their source) for the hot paths that hold one; the
+// package has no global state. AppendString is the project's one JSON string encoder.
 package ce
 
 import (
