@@ -4,7 +4,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -43,16 +43,8 @@ func (ef *eventFlags) apply(e *event.Event, stdin io.Reader) error {
 	return ef.Spec.Apply(e, stdin)
 }
 
-// checkEvent validates an event the way `cectl validate` would. Errors come back; warnings
-// are returned for the caller to show.
+// checkEvent checks an event before it is sent with the check listen applies to what arrives
+// (binding.Check). Errors come back; warnings are returned for the caller to show.
 func checkEvent(e *event.Event) (errs, warnings []validate.Finding) {
-	doc := ce.Marshal(e)
-	for _, f := range validate.Event(doc, validate.Options{}) {
-		if f.Level == validate.Error {
-			errs = append(errs, f)
-		} else {
-			warnings = append(warnings, f)
-		}
-	}
-	return errs, warnings
+	return binding.Check(e)
 }

@@ -56,10 +56,18 @@ type Message struct {
 }
 
 // Encode encodes events for HTTP in the given mode. Binary and structured take exactly one
-// event.
+// event. It refuses what a receiver could not read back as the events given: a batch of
+// events of different spec versions (http binding §3.3.2), and in binary mode an event whose
+// datacontenttype is a CloudEvents format, which a receiver takes for structured or batch
+// mode (http binding §3).
 func Encode(mode Mode, events ...*event.Event) (Message, error) {
 	switch mode {
 	case Batch:
+		for _, e := range events[min(1, len(events)):] {
+			if sv, first := e.SpecVersion(), events[0].SpecVersion(); sv != first {
+				return Message{}, fmt.Errorf("a batch carries events of one specversion (http binding §3.3.2): event %s has %q, the first %q", e.ID(), sv, first)
+			}
+		}
 		body := make([]byte, 0, 256*len(events))
 		body = append(body, '[')
 		for i, e := range events {
@@ -79,6 +87,9 @@ func Encode(mode Mode, events ...*event.Event) (Message, error) {
 	default:
 		if len(events) != 1 {
 			return Message{}, fmt.Errorf("binary mode carries one event, got %d", len(events))
+		}
+		if ct := events[0].DataContentType(); ModeOf(ct) != Binary {
+			return Message{}, fmt.Errorf("binary mode cannot carry datacontenttype %q: the receiver would read the message in %s mode (http binding §3); send it in structured mode", ct, ModeOf(ct))
 		}
 		return encodeBinary(events[0]), nil
 	}

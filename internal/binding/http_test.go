@@ -110,7 +110,7 @@ func TestDecodeHeaders(t *testing.T) {
 	h := http.Header{}
 	h.Set("Ce-Specversion", "1.0")
 	h.Set("Ce-Id", `"quoted \"id\""`)
-	h.Set("Ce-Source", "/a%20b")
+	h.Set("Ce-Source", "/a%2520b")
 	h.Set("Ce-Type", "t")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	events, mode, err := Decode(h, []byte("hi"))

@@ -1,11 +1,11 @@
 package ce
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -125,96 +125,9 @@ func TestEncodeBinaryData(t *testing.T) {
 	}
 }
 
-func TestReader(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		lines []int
-		cols  []int
-		err   string // substring of the error after the records
-	}{
-		{name: "one event", in: "  {\"a\":1}\n", lines: []int{1}, cols: []int{3}},
-		{name: "json lines", in: "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}", lines: []int{1, 2, 4}, cols: []int{1, 1, 1}},
-		{name: "pretty printed, one after another", in: "{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}\n", lines: []int{1, 4}, cols: []int{1, 1}},
-		{name: "array", in: "[\n  {\"a\":1},\n  {\"a\":2}\n]\n", lines: []int{2, 3}, cols: []int{3, 3}},
-		{name: "empty array", in: "[]"},
-		{name: "empty input", in: " \n"},
-		{name: "syntax error with position", in: "{\"a\":1}\n{\"a\" 2}\n", lines: []int{1}, cols: []int{1}, err: "line 2, column 6"},
-		{name: "unterminated array", in: "[{\"a\":1}", lines: []int{1}, cols: []int{2}, err: "unexpected EOF"},
-		{name: "data after the array", in: "[{\"a\":1}] x", lines: []int{1}, cols: []int{2}, err: "after the closing bracket"},
-		{name: "non-objects are records too", in: "5\n\"x\"", lines: []int{1, 2}, cols: []int{1, 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := NewReader(strings.NewReader(tt.in))
-			var lines, cols []int
-			var err error
-			for {
-				var rec Record
-				rec, err = r.Next()
-				if err != nil {
-					break
-				}
-				if rec.Index != len(lines) {
-					t.Errorf("record %d has index %d", len(lines), rec.Index)
-				}
-				lines = append(lines, rec.Line)
-				cols = append(cols, rec.Col)
-			}
-			if tt.err == "" && !errors.Is(err, io.EOF) {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
-				t.Fatalf("error %v, want one containing %q", err, tt.err)
-			}
-			if !equal(lines, tt.lines) || !equal(cols, tt.cols) {
-				t.Errorf("positions %v:%v, want %v:%v", lines, cols, tt.lines, tt.cols)
-			}
-			if _, err := r.Next(); err == nil {
-				t.Error("Next after the end returned a record")
-			}
-		})
-	}
-}
-
-func TestReaderLongFileKeepsFewNewlines(t *testing.T) {
-	var b strings.Builder
-	for i := 0; i < 20000; i++ {
-		b.WriteString("{\"specversion\":\"1.0\"}\n")
-	}
-	r := NewReader(strings.NewReader(b.String()))
-	n := 0
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		n++
-		if rec.Line != n {
-			t.Fatalf("record %d on line %d", n, rec.Line)
-		}
-	}
-	if n != 20000 {
-		t.Fatalf("read %d records", n)
-	}
-	if len(r.lines.pending) > 10000 {
-		t.Errorf("%d newline offsets kept", len(r.lines.pending))
-	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func FuzzReader(f *testing.F) {
+// FuzzDecode: whatever decodes encodes to something that decodes again, and the validated
+// path differs from Decode only in skipping the syntax check.
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"specversion":"1.0","id":"1","source":"/s","type":"t"}`,
 		"[{\"a\":1},\n{\"b\":2}]",
@@ -225,44 +138,33 @@ func FuzzReader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		r := NewReader(strings.NewReader(in))
-		for i := 0; i < 1000; i++ {
-			rec, err := r.Next()
-			if err != nil {
-				var se *SyntaxError
-				if errors.As(err, &se) && (se.Line < 1 || se.Col < 1) {
-					t.Fatalf("bad position %d:%d", se.Line, se.Col)
-				}
-				return
+		raw := []byte(in)
+		e, err := Decode(raw)
+		if json.Valid(raw) {
+			// On valid JSON the validated path skips only the syntax check.
+			ev, errv := DecodeValidated(raw)
+			if (err == nil) != (errv == nil) || err == nil && string(Marshal(&e)) != string(Marshal(&ev)) {
+				t.Fatalf("Decode and DecodeValidated differ on %s: %v / %v", raw, err, errv)
 			}
-			if rec.Line < 1 || rec.Col < 1 {
-				t.Fatalf("bad position %d:%d", rec.Line, rec.Col)
-			}
-			e, err := Decode(rec.Raw)
-			if json.Valid(rec.Raw) {
-				// On valid JSON the validated path skips only the syntax check.
-				ev, errv := DecodeValidated(rec.Raw)
-				if (err == nil) != (errv == nil) || err == nil && string(Marshal(&e)) != string(Marshal(&ev)) {
-					t.Fatalf("Decode and DecodeValidated differ on %s: %v / %v", rec.Raw, err, errv)
-				}
-			}
-			if err != nil {
-				continue
-			}
-			// Whatever decodes must encode to something that decodes again.
-			if _, err := Decode(Marshal(&e)); err != nil {
-				t.Fatalf("re-decoding %s: %v", Marshal(&e), err)
-			}
+		}
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode to something that decodes again.
+		if _, err := Decode(Marshal(&e)); err != nil {
+			t.Fatalf("re-decoding %s: %v", Marshal(&e), err)
 		}
 	})
 }
 
-// BenchmarkDecodeValidated decodes the kind of event listen receives most, after validation.
+// BenchmarkDecodeValidated decodes the kind of event listen receives most, after validation,
+// with a Decoder as the hot paths hold one (listen, send --from).
 func BenchmarkDecodeValidated(b *testing.B) {
 	doc := []byte(`{"specversion":"1.0","id":"9f5e2b8c-6a8f-4f2e-9d7e-1c2b3a4d5e6f","source":"cectl","type":"com.example.bench","time":"2026-12-02T01:30:00.123456789Z","datacontenttype":"application/json","data":{"id":42,"name":"Ada"}}`)
+	var d Decoder
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeValidated(doc); err != nil {
+		if _, err := d.DecodeValidated(doc); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -291,5 +193,127 @@ func TestSetAttributeSourceCopies(t *testing.T) {
 	}
 	if e, _ := NewEvent(V1); SetAttribute(&e, "source", "%zz") == nil {
 		t.Error("an invalid source was taken")
+	}
+}
+
+// AppendString is the one JSON string encoder: what JSON requires, plus DEL, the C1 controls
+// and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD; the result is valid JSON that decodes
+// to the input (invalid bytes aside) and holds no byte a terminal or a JavaScript parser
+// would act on.
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"", `""`},
+		{`q"b\`, `"q\"b\\"`},
+		{"a\nb\rc\td", `"a\nb\rc\td"`},
+		{"\x00\x01\x1f", `"\u0000\u0001\u001f"`},
+		{"del\x7f", `"del\u007f"`},
+		{"c1\u0085\u009b", `"c1\u0085\u009b"`},
+		{"ls\u2028ps\u2029", `"ls\u2028ps\u2029"`},
+		{"bad\xffutf8", `"bad\ufffdutf8"`},
+		{"café ✓ 😀 \u00a0", `"café ✓ 😀 ` + "\u00a0" + `"`},
+		{"</script>", `"</script>"`},
+	}
+	for _, tt := range tests {
+		got := string(AppendString(nil, tt.in))
+		if got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Errorf("AppendString(%q) = %s is not valid JSON: %v", tt.in, got, err)
+		}
+		if utf8.ValidString(tt.in) && back != tt.in {
+			t.Errorf("AppendString(%q) decodes to %q", tt.in, back)
+		}
+		for _, r := range got {
+			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' {
+				t.Errorf("AppendString(%q) = %s holds %U unescaped", tt.in, got, r)
+			}
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"a", "\x7f", "\u2028", "\xff", "\"\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%q: %s is not valid JSON: %v", s, got, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("%q decodes to %q", s, back)
+		}
+		if bytes.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' }) {
+			t.Fatalf("%q: %s holds a control character or line separator", s, got)
+		}
+	})
+}
+
+// A Decoder's source cache is its own: two decoders never see each other's sources, and the
+// package functions share none.
+func TestDecoderCacheIsPerDecoder(t *testing.T) {
+	var a, b Decoder
+	ea, err := a.Decode([]byte(`{"specversion":"1.0","id":"1","source":"https://a.example/x","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := b.Decode([]byte(`{"specversion":"1.0","id":"1","source":"/b","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Decode([]byte(`{"specversion":"1.0","id":"2","source":"https://a.example/x","type":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ea.Source() != "https://a.example/x" || eb.Source() != "/b" || again.Source() != "https://a.example/x" {
+		t.Errorf("sources %q %q %q", ea.Source(), eb.Source(), again.Source())
+	}
+	if a.lastRaw != "https://a.example/x" || b.lastRaw != "/b" {
+		t.Errorf("caches %q %q", a.lastRaw, b.lastRaw)
+	}
+}
+
+// The one typing rule of string forms: documented Integer and Boolean extensions in the
+// canonical form of their type take it, anything else stays a string.
+func TestTypedValue(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        any
+	}{
+		{"sampledrate", "10", int32(10)},
+		{"severitynumber", "-3", int32(-3)},
+		{"sampledrate", "010", "010"},
+		{"sampledrate", "1.5", "1.5"},
+		{"sampledrate", "2147483648", "2147483648"},
+		{"sampledrate", "-0", int32(0)},
+		{"deprecated", "true", true},
+		{"deprecated", "false", false},
+		{"deprecated", "True", "True"},
+		{"region", "5", "5"},
+		{"flag", "true", "true"},
+	}
+	for _, tt := range tests {
+		if got := TypedValue(tt.name, tt.value); got != tt.want {
+			t.Errorf("TypedValue(%q, %q) = %#v, want %#v", tt.name, tt.value, got, tt.want)
+		}
+		e, _ := NewEvent(V1)
+		if err := SetAttribute(&e, tt.name, tt.value); err != nil || e.Extensions()[tt.name] != tt.want {
+			t.Errorf("SetAttribute(%q, %q) = %#v, %v", tt.name, tt.value, e.Extensions()[tt.name], err)
+		}
+	}
+}
+
+// The data members are no attributes: an extension of their name could be written neither
+// in the JSON format nor as a binary-mode header.
+func TestExtensionNamedData(t *testing.T) {
+	for _, name := range []string{"data", "data_base64", ""} {
+		e, _ := NewEvent(V1)
+		if err := SetExtension(&e, name, "x"); err == nil {
+			t.Errorf("SetExtension(%q) was taken", name)
+		}
 	}
 }

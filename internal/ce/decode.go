@@ -17,13 +17,25 @@ import (
 // event: an unknown specversion, a wrongly typed attribute or undecodable data_base64 is an
 // error naming the member. Rules that do not stop decoding (extension naming, URI syntax) are
 // left to the validator.
-func Decode(doc []byte) (event.Event, error) { return decode(doc, false) }
+func Decode(doc []byte) (event.Event, error) {
+	var d Decoder
+	return d.decode(doc, false)
+}
 
 // DecodeValidated is Decode for a document the strict validator has passed without errors:
 // it does not check the JSON syntax a second time.
-func DecodeValidated(doc []byte) (event.Event, error) { return decode(doc, true) }
+func DecodeValidated(doc []byte) (event.Event, error) {
+	var d Decoder
+	return d.decode(doc, true)
+}
 
-func decode(doc []byte, checked bool) (event.Event, error) {
+// Decode is the package's Decode with the Decoder's cache.
+func (d *Decoder) Decode(doc []byte) (event.Event, error) { return d.decode(doc, false) }
+
+// DecodeValidated is the package's DecodeValidated with the Decoder's cache.
+func (d *Decoder) DecodeValidated(doc []byte) (event.Event, error) { return d.decode(doc, true) }
+
+func (d *Decoder) decode(doc []byte, checked bool) (event.Event, error) {
 	// One pass collects the members; specversion decides how the others read.
 	var buf [16]member
 	members, err := appendMembers(buf[:0], doc, checked)
@@ -66,7 +78,7 @@ func decode(doc []byte, checked bool) (event.Event, error) {
 			// null means absent (v1.0.2 json-format §2.4).
 			continue
 		}
-		if err := setMember(&e, sv, m.name, m.raw); err != nil {
+		if err := d.setMember(&e, sv, m.name, m.raw); err != nil {
 			return event.Event{}, err
 		}
 	}
@@ -94,14 +106,14 @@ func decode(doc []byte, checked bool) (event.Event, error) {
 	return e, nil
 }
 
-func setMember(e *event.Event, sv, name string, raw json.RawMessage) error {
+func (d *Decoder) setMember(e *event.Event, sv, name string, raw json.RawMessage) error {
 	switch raw[0] {
 	case '"':
 		s, err := unquote(raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		return SetAttribute(e, name, s)
+		return d.SetAttribute(e, name, s)
 	case 't', 'f':
 		if isContextAttribute(sv, name) {
 			return fmt.Errorf("%s must be a string, found %s", name, raw)
@@ -164,6 +176,12 @@ func setData(e *event.Event, raw json.RawMessage) error {
 	}
 	e.DataEncoded = compact
 	return nil
+}
+
+// IsContextAttribute reports whether name is a context attribute of the spec version rather
+// than an extension (spec v1.0.2 §3.1, v0.3 §3.1).
+func IsContextAttribute(sv, name string) bool {
+	return isContextAttribute(sv, name) || name == "specversion"
 }
 
 func isContextAttribute(sv, name string) bool {

@@ -35,27 +35,27 @@ func AppendJSON(dst []byte, e *event.Event) []byte {
 	} else {
 		dst = append(dst, `{"specversion":"0.3"`...)
 	}
-	dst = appendString(member(dst, "id"), *f.id)
-	dst = appendString(member(dst, "source"), f.source.String())
-	dst = appendString(member(dst, "type"), *f.typ)
+	dst = AppendString(member(dst, "id"), *f.id)
+	dst = AppendString(member(dst, "source"), f.source.String())
+	dst = AppendString(member(dst, "type"), *f.typ)
 	if *f.subject != nil {
-		dst = appendString(member(dst, "subject"), **f.subject)
+		dst = AppendString(member(dst, "subject"), **f.subject)
 	}
 	if *f.time != nil {
 		dst = append(member(dst, "time"), '"')
 		dst = append((*f.time).Time.AppendFormat(dst, time.RFC3339Nano), '"')
 	}
 	if *f.dct != nil {
-		dst = appendString(member(dst, "datacontenttype"), **f.dct)
+		dst = AppendString(member(dst, "datacontenttype"), **f.dct)
 	}
 	if f.v1 != nil && f.v1.DataSchema != nil {
-		dst = appendString(member(dst, "dataschema"), f.v1.DataSchema.String())
+		dst = AppendString(member(dst, "dataschema"), f.v1.DataSchema.String())
 	}
 	if f.v03 != nil && f.v03.SchemaURL != nil {
-		dst = appendString(member(dst, "schemaurl"), f.v03.SchemaURL.String())
+		dst = AppendString(member(dst, "schemaurl"), f.v03.SchemaURL.String())
 	}
 	if f.v03 != nil && f.v03.DataContentEncoding != nil {
-		dst = appendString(member(dst, "datacontentencoding"), *f.v03.DataContentEncoding)
+		dst = AppendString(member(dst, "datacontentencoding"), *f.v03.DataContentEncoding)
 	}
 	if ext := *f.extensions; len(ext) > 0 {
 		var buf [16]string
@@ -65,16 +65,16 @@ func AppendJSON(dst []byte, e *event.Event) []byte {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			dst = append(appendString(append(dst, ','), name), ':')
+			dst = append(AppendString(append(dst, ','), name), ':')
 			switch v := ext[name].(type) {
 			case bool:
 				dst = strconv.AppendBool(dst, v)
 			case int32:
 				dst = strconv.AppendInt(dst, int64(v), 10)
 			case string:
-				dst = appendString(dst, v)
+				dst = AppendString(dst, v)
 			default:
-				dst = appendString(dst, FormatValue(v))
+				dst = AppendString(dst, FormatValue(v))
 			}
 		}
 	}
@@ -98,7 +98,7 @@ func appendData(dst []byte, e *event.Event) []byte {
 	}
 	if !b64 && utf8.Valid(data) {
 		dst = append(dst, `,"data":`...)
-		return appendString(dst, string(data))
+		return AppendString(dst, string(data))
 	}
 	if v03 {
 		// 0.3 carries base64 data in "data" and says so in datacontentencoding, which
@@ -120,9 +120,17 @@ func extensions(e *event.Event) map[string]any {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are
-// escaped so the line stays one line for every JSON-lines reader.
-func appendString(dst []byte, s string) []byte {
+// AppendString appends s as a JSON string (RFC 8259 §7). It is the one JSON string encoder of
+// the project: events, the documents the validator reads and every JSON line cectl prints go
+// through it. Besides what JSON requires (the quote, the backslash, U+0000–U+001F), it escapes
+// what is valid JSON but harmful where the line ends up:
+//   - DEL (U+007F) and the C1 controls (U+0080–U+009F), which terminals act on (U+009B is a
+//     one-byte CSI) — a line of `-o json` is printed to a terminal as often as it is piped;
+//   - U+2028 and U+2029, which end a line for JavaScript before ES2019 and for some JSON-lines
+//     readers, so that a pasted line stays one line.
+//
+// Invalid UTF-8 becomes U+FFFD, so that the output is always valid JSON.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -150,22 +158,23 @@ func appendString(dst []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
+		case r <= 0x9f: // C1 controls
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\u202`...)
 			dst = append(dst, hexDigits[r&0xf])
+		default:
 			i += size
-			start = i
 			continue
 		}
 		i += size
+		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

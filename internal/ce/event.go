@@ -3,7 +3,9 @@
 // sdk-go's own JSON codec is not used: it rejects legal input (a space after the colon of
 // "data_base64", lower-case "t"/"z" in times), writes +json data as a string, and fails on
 // zero-length data. This package decodes what the JSON format allows and encodes events the
-// way the format describes them (v1.0.2 json-format §3, v0.3 json-format §3).
+// way the format describes them (v1.0.2 json-format §3, v0.3 json-format §3). A Decoder keeps
+// what the events of one stream share (their source) for the hot paths that hold one; the
+// package has no global state. AppendString is the project's one JSON string encoder.
 package ce
 
 import (
@@ -15,8 +17,8 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -65,8 +67,26 @@ func fieldsOf(e *event.Event) (fields, bool) {
 
 // SetAttribute sets one context attribute or extension from its string form, the form every
 // attribute has in HTTP headers (http binding §3.1.3). Unlike sdk-go's setters it does not trim
-// or lower-case anything: what the sender wrote is what the event holds.
+// or lower-case anything: what the sender wrote is what the event holds. A documented Integer
+// or Boolean extension given in the canonical string form of its type takes that type
+// (TypedValue).
 func SetAttribute(e *event.Event, name, value string) error {
+	var d Decoder
+	return d.SetAttribute(e, name, value)
+}
+
+// Decoder decodes events and keeps what the events of one stream tend to share: the last
+// source parsed (the events a listener or a validator reads mostly share their source, and
+// parsing it again for each was a tenth of listen's CPU). The zero value is ready to use. A
+// Decoder is not safe for concurrent use; give each goroutine its own.
+type Decoder struct {
+	lastRaw string
+	lastURL url.URL
+	hasLast bool
+}
+
+// SetAttribute is the package's SetAttribute with the Decoder's cache.
+func (d *Decoder) SetAttribute(e *event.Event, name, value string) error {
 	f, ok := fieldsOf(e)
 	if !ok {
 		return errors.New("event has no context")
@@ -86,7 +106,7 @@ func SetAttribute(e *event.Event, name, value string) error {
 		v := value
 		*f.dct = &v
 	case name == "source":
-		u, err := parseSource(value)
+		u, err := d.parseSource(value)
 		if err != nil {
 			return fmt.Errorf("source %q is not a URI-reference", value)
 		}
@@ -113,39 +133,97 @@ func SetAttribute(e *event.Event, name, value string) error {
 		v := value
 		f.v03.DataContentEncoding = &v
 	default:
-		return setExtension(f.extensions, name, value)
+		return setExtension(f.extensions, name, TypedValue(name, value))
 	}
 	return nil
 }
 
-// lastSource is the most recent source parsed: the events a listener or a validator reads
-// mostly share their source, and parsing it again for each was a tenth of listen's CPU.
-var lastSource atomic.Pointer[parsedURL]
-
-type parsedURL struct {
-	raw string
-	u   url.URL
-}
-
 // parseSource parses a source URI-reference, or returns a copy of the last one parsed when
 // it is the same text.
-func parseSource(value string) (url.URL, error) {
-	if p := lastSource.Load(); p != nil && p.raw == value {
-		return p.u, nil
+func (d *Decoder) parseSource(value string) (url.URL, error) {
+	if d.hasLast && d.lastRaw == value {
+		return d.lastURL, nil
 	}
 	u, err := url.Parse(value)
 	if err != nil {
 		return url.URL{}, err
 	}
-	lastSource.Store(&parsedURL{raw: value, u: *u})
+	d.lastRaw, d.lastURL, d.hasLast = value, *u, true
 	return *u, nil
 }
 
+// TypedValue is the one typing rule for attribute values that arrive as strings (every
+// binary-mode header and property, spec v1.0.2 §3.1.1 "canonical string"): the documented
+// Integer extensions (sampledrate, severitynumber) whose text is a canonical integer in the
+// signed 32-bit range become int32, the documented Boolean extension (deprecated) whose text
+// is "true" or "false" becomes bool, and everything else stays the string it is. A value of
+// the wrong form stays a string, which the validator then reports as the wrong type.
+func TypedValue(name, value string) any {
+	switch DocumentedType(name) {
+	case Integer:
+		if IsCanonicalInteger(value) {
+			if n, err := strconv.ParseInt(value, 10, 32); err == nil {
+				return int32(n)
+			}
+		}
+	case Boolean:
+		switch value {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	return value
+}
+
+// Type is a CloudEvents attribute type that the JSON format writes as other than a string
+// (spec v1.0.2 Type System).
+type Type uint8
+
+// The types an attribute value can have in the JSON format besides String.
+const (
+	String Type = iota
+	Boolean
+	Integer
+)
+
+// DocumentedType is the type of a documented extension whose values are not strings in the
+// JSON format (sampling: sampledrate; severity: severitynumber; deprecation: deprecated), and
+// String for any other name.
+func DocumentedType(name string) Type {
+	switch name {
+	case "sampledrate", "severitynumber":
+		return Integer
+	case "deprecated":
+		return Boolean
+	}
+	return String
+}
+
+// IsCanonicalInteger reports whether s is an integer in canonical form: an optional minus and
+// decimal digits without leading zeros (spec v1.0.2 §3.1.1 Integer).
+func IsCanonicalInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // SetExtension sets an extension to a string, bool or int32 value (spec v1.0.2 §3.1.1 type
-// system as used by the JSON format), keeping the name exactly as given.
+// system as used by the JSON format), keeping the name exactly as given. A string value goes
+// through TypedValue, as every string form of an attribute does.
 func SetExtension(e *event.Event, name string, value any) error {
 	switch v := value.(type) {
-	case string, bool, int32:
+	case string:
+		value = TypedValue(name, v)
+	case bool, int32:
 	case int:
 		if v < math.MinInt32 || v > math.MaxInt32 {
 			return fmt.Errorf("extension %q: integer %d is outside the signed 32-bit range", name, v)
@@ -162,6 +240,13 @@ func SetExtension(e *event.Event, name string, value any) error {
 }
 
 func setExtension(m *map[string]any, name string, value any) error {
+	switch name {
+	case "data", "data_base64", "":
+		// The data members of the JSON format are no attributes (json-format §3.1); an
+		// extension of that name could not be written in the format, nor as a binary-mode
+		// header, where the data travels in the body (http binding §3.1.2).
+		return fmt.Errorf("%q cannot be an extension name: it is not an attribute", name)
+	}
 	if *m == nil {
 		*m = make(map[string]any)
 	}

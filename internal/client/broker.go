@@ -282,82 +282,28 @@ type binaryValue struct {
 	value any
 }
 
-// decodeBinaryAttrs builds an event from binary-mode attributes, the datacontenttype from the
-// message's content type property and the payload as data. Values that are not strings take
-// their canonical string form (spec v1.0.2 §3.1.1) for context attributes; extensions keep
-// Boolean and Integer types.
-func decodeBinaryAttrs(specversion string, attrs []binaryValue, contentType string, data []byte) (event.Event, error) {
-	e, err := ce.NewEvent(specversion)
-	if err != nil {
-		return e, err
-	}
+// binaryAttrs turns the attributes a transport read into the binding's form: the specversion
+// first, then the others, each value in canonical string form with its native type
+// (binding.NativeAttr).
+func binaryAttrs(specversion string, attrs []binaryValue) ([]binding.Attr, error) {
+	out := make([]binding.Attr, 1, len(attrs)+1)
+	out[0] = binding.Attr{Name: "specversion", Value: specversion}
 	for _, a := range attrs {
 		if a.name == "specversion" {
 			continue
 		}
-		if err := setBinaryValue(&e, a.name, a.value); err != nil {
-			return e, fmt.Errorf("attribute %s: %w", a.name, err)
+		at, err := binding.NativeAttr(a.name, a.value)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, at)
 	}
-	if contentType != "" {
-		if err := ce.SetAttribute(&e, "datacontenttype", contentType); err != nil {
-			return e, err
-		}
-	}
-	if len(data) > 0 {
-		e.DataEncoded = data
-	}
-	return e, nil
+	return out, nil
 }
 
-func setBinaryValue(e *event.Event, name string, v any) error {
-	if !isExtensionName(e, name) {
-		s, err := canonical(v)
-		if err != nil {
-			return err
-		}
-		return ce.SetAttribute(e, name, s)
-	}
-	switch v := v.(type) {
-	case bool:
-		return ce.SetExtension(e, name, v)
-	case int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
-		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 32)
-		if err != nil {
-			return fmt.Errorf("integer %v is outside the signed 32-bit range", v)
-		}
-		return ce.SetExtension(e, name, int32(n))
-	}
-	s, err := canonical(v)
-	if err != nil {
-		return err
-	}
-	return ce.SetAttribute(e, name, s)
-}
-
-// canonical is the canonical string form of a native value (spec v1.0.2 §3.1.1).
+// canonical is the canonical string form of a native value (spec v1.0.2 §3.1.1), for showing
+// a property.
 func canonical(v any) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return ce.FormatValue(v), nil
-	case time.Time:
-		return ce.FormatTime(v), nil
-	case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
-		return fmt.Sprint(v), nil
-	}
-	return "", fmt.Errorf("unsupported value type %T", v)
-}
-
-func isExtensionName(e *event.Event, name string) bool {
-	switch name {
-	case "id", "source", "type", "subject", "time", "datacontenttype", "specversion":
-		return false
-	case "dataschema":
-		return e.SpecVersion() != ce.V1
-	case "schemaurl", "datacontentencoding":
-		return e.SpecVersion() != ce.V03
-	}
-	return true
+	a, err := binding.NativeAttr("", v)
+	return a.Value, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 )
@@ -298,8 +299,11 @@ func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Ev
 
 func decodeNATSReply(msg *nats.Msg) ([]event.Event, binding.Mode, error) {
 	if ct := msg.Header.Get("Content-Type"); binding.ModeOf(ct) == binding.Batch {
-		events, err := binding.DecodeBatch(msg.Data)
-		return events, binding.Batch, err
+		var out binding.Decoded
+		if p := binding.NewDecoder(validate.Options{}).DecodeBatch(msg.Data, &out); p != nil {
+			return nil, binding.Batch, p
+		}
+		return out.Events, binding.Batch, nil
 	}
 	e, mode, err := decodeNATSMsg(msg, &decoder{})
 	if err != nil {

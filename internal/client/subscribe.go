@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
-	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -34,11 +33,12 @@ type Delivery struct {
 	Meta map[string]string
 	// describe builds Meta from the message.
 	describe func() map[string]string
-	// Attrs and ContentType are a binary message's attributes as the strings it carried
-	// them in, when SubscribeOptions.Undecoded left the message undecoded; nil otherwise.
-	// ContentType is the transport's content type, the datacontenttype; a datacontenttype
-	// among Attrs counts only where the transport has none.
-	Attrs       []ce.Attribute
+	// Attrs and ContentType are a binary message's attributes as it carried them (strings,
+	// or AMQP's native values with their type), when SubscribeOptions.Undecoded left the
+	// message undecoded; nil otherwise. ContentType is the transport's content type, the
+	// datacontenttype; a datacontenttype among Attrs counts only where the transport has
+	// none (binding.Decoder.DecodeBinary).
+	Attrs       []binding.Attr
 	ContentType string
 	// Err says why the message is not a CloudEvent the binding allows. Such a message is
 	// still handed over so that it can be shown as rejected; afterwards it is settled so that
@@ -78,8 +78,8 @@ type SubscribeOptions struct {
 	// itself (listen's strict validator), which would otherwise decode every message twice:
 	// a structured message's JSON event is in Raw, a binary message's attributes in Attrs
 	// and ContentType and its data in Raw, and Event stays zero. A structured message in an
-	// event format other than JSON still has Err set. Binary messages whose attributes are
-	// not all strings (AMQP's typed values) are decoded.
+	// event format other than JSON still has Err set. Otherwise messages are decoded by the
+	// strict decoder (binding.Decoder): what listen would refuse comes with Err set.
 	Undecoded bool
 	// More, when not nil, is asked before an AMQP message is taken: false ends the
 	// subscription, so that a handler that takes no more messages (its count reached) leaves
@@ -88,13 +88,32 @@ type SubscribeOptions struct {
 	More func() bool
 }
 
-// decoder decodes a message's content for its Delivery: in full, or, undecoded
-// (SubscribeOptions.Undecoded), as little as it can, keeping a binary message's string
+// decoder decodes a message's content for its Delivery with the strict decoder
+// (binding.Decoder), or, undecoded (SubscribeOptions.Undecoded), keeps a binary message's
 // attributes for the Delivery.
 type decoder struct {
 	undecoded   bool
-	attrs       []ce.Attribute
+	strict      *binding.Decoder
+	attrs       []binding.Attr
 	contentType string
+}
+
+func (dc *decoder) decoder() *binding.Decoder {
+	if dc.strict == nil {
+		dc.strict = binding.NewDecoder(validate.Options{})
+	}
+	return dc.strict
+}
+
+// one returns the event of a message the strict decoder read, or its refusal.
+func one(out *binding.Decoded, p *binding.Problem) (event.Event, error) {
+	if p != nil {
+		return event.Event{}, p
+	}
+	if len(out.Events) != 1 {
+		return event.Event{}, fmt.Errorf("the message carries %d events, not one", len(out.Events))
+	}
+	return out.Events[0], nil
 }
 
 // structured decodes a JSON event, unless undecoded.
@@ -102,28 +121,29 @@ func (dc *decoder) structured(b []byte) (event.Event, error) {
 	if dc.undecoded {
 		return event.Event{}, nil
 	}
-	return ce.Decode(b)
+	var out binding.Decoded
+	p := dc.decoder().DecodeStructured(b, &out)
+	return one(&out, p)
 }
 
-// binary builds an event from binary-mode attributes (decodeBinaryAttrs), unless undecoded
-// and every value is a string: those are kept as they are.
+// binary decodes a binary-mode message from its attributes, unless undecoded: then they are
+// kept for the Delivery.
 func (dc *decoder) binary(specversion string, attrs []binaryValue, contentType string, data []byte) (event.Event, error) {
-	if !dc.undecoded || slices.ContainsFunc(attrs, func(a binaryValue) bool { _, ok := a.value.(string); return !ok }) {
-		return decodeBinaryAttrs(specversion, attrs, contentType, data)
+	in, err := binaryAttrs(specversion, attrs)
+	if err != nil {
+		return event.Event{}, err
 	}
-	out := make([]ce.Attribute, 1, len(attrs)+1)
-	out[0] = ce.Attribute{Name: "specversion", Value: specversion}
-	for _, a := range attrs {
-		if a.name != "specversion" {
-			out = append(out, ce.Attribute{Name: a.name, Value: a.value.(string)})
-		}
+	if dc.undecoded {
+		dc.attrs, dc.contentType = in, contentType
+		return event.Event{}, nil
 	}
-	dc.attrs, dc.contentType = out, contentType
-	return event.Event{}, nil
+	var out binding.Decoded
+	p := dc.decoder().DecodeBinary(in, contentType, data, &out)
+	return one(&out, p)
 }
 
 // decodeInto decodes a message into d with decode, under recover: a message off the network
-// must not be able to crash the receiver (SPEC-NOTES §3).
+// must not be able to crash the receiver.
 func decodeInto(d *Delivery, undecoded bool, decode func(*decoder) (event.Event, binding.Mode, error)) {
 	dc := decoder{undecoded: undecoded}
 	d.Event, d.Mode, d.Err = safeDecode(func() (event.Event, binding.Mode, error) { return decode(&dc) })
@@ -164,7 +184,7 @@ func (so SubscribeOptions) ready() func() {
 }
 
 // safeDecode runs a decoder under recover: a message off the network must not be able to
-// crash the receiver (SPEC-NOTES §3).
+// crash the receiver.
 func safeDecode(decode func() (event.Event, binding.Mode, error)) (e event.Event, m binding.Mode, err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
@@ -101,83 +100,37 @@ func (h *Handler) refuse(w http.ResponseWriter, rep *Report, d client.Delivery, 
 	return &client.Rejected{Reason: reason}
 }
 
-// decodeBrokerStructured checks and decodes a structured message's JSON event. The
-// transport's content type was checked by the subscriber (client.Delivery.Err).
-func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) (p *problem) {
-	dec.mode = binding.Structured
-	defer func() {
-		if r := recover(); r != nil {
-			dec.events, dec.warnings = nil, nil
-			p = &problem{http.StatusBadRequest, fmt.Sprintf("the message could not be decoded (%v)", r)}
-		}
-	}()
-	v := h.validator()
-	defer h.validators.Put(v)
-	return h.decodeStructured(v, d.Raw, dec)
+// decodeBrokerStructured checks and decodes a structured message's JSON event with the strict
+// decoder. The transport's content type was checked by the subscriber (client.Delivery.Err).
+func (h *Handler) decodeBrokerStructured(d client.Delivery, dec *decoded) *problem {
+	bd := h.validator()
+	defer h.validators.Put(bd)
+	out := dec.lend()
+	p := bd.DecodeStructured(d.Raw, &out)
+	return dec.take(&out, p)
 }
 
-// decodeBrokerBinary checks a binary-mode event as decodeBinary checks the ce- headers of an
-// HTTP request: its attributes, in the string form they travelled in (Delivery.Attrs, or
-// those of the event the subscriber decoded where the transport's values are typed), are
-// laid out as a JSON event for the validator, and the event is built anew from them, so that
-// the rules, the messages and the typed extensions are the same as over HTTP. The values
-// must be UTF-8, as a percent-decoded header value must (http binding §3.1.3.2). As in an
-// HTTP binary message, data without a datacontenttype is taken to be JSON (json-format §3.1).
-func (h *Handler) decodeBrokerBinary(d *client.Delivery, dec *decoded) (p *problem) {
-	dec.mode = binding.Binary
-	defer func() {
-		if r := recover(); r != nil {
-			dec.events, dec.warnings = nil, nil
-			p = &problem{http.StatusBadRequest, fmt.Sprintf("the message could not be decoded (%v)", r)}
-		}
-	}()
-	var small [16]attribute
-	attrs := small[:0]
-	in, ct, data, base64 := d.Attrs, d.ContentType, d.Raw, false
-	if in == nil {
+// decodeBrokerBinary checks a binary-mode event as the ce- headers of an HTTP request are
+// checked (binding.Decoder.DecodeBinary): its attributes, in the form they travelled in
+// (Delivery.Attrs, or those of the event the subscriber decoded), are laid out as a JSON
+// event for the validator with the binding's one typing rule, and the event is built from
+// them, so that the rules, the messages and the typed extensions are the same as over HTTP.
+func (h *Handler) decodeBrokerBinary(d *client.Delivery, dec *decoded) *problem {
+	attrs, ct, data := d.Attrs, d.ContentType, d.Raw
+	if attrs == nil {
+		var small [16]binding.Attr
 		e := &d.Event
-		in, ct, data, base64 = ce.Attributes(e), "", e.DataEncoded, ce.IsBase64(e)
-	}
-	if len(data) == 0 {
-		data = nil
-	}
-	for _, a := range in {
-		switch a.Name {
-		case "datacontenttype":
-			if ct == "" {
-				ct = a.Value
-			}
-			continue
-		case "datacontentencoding":
-			// 0.3 binary mode carries the raw bytes (0.3 http binding §3.1.1).
-			continue
+		attrs, ct, data = binding.AppendEventAttrs(small[:0], e), "", e.DataEncoded
+		if ce.IsBase64(e) && e.DataContentType() == "" {
+			// Raw bytes without a content type: say so, rather than let them pass for JSON.
+			ct = "application/octet-stream"
 		}
-		if !utf8.ValidString(a.Value) {
-			return &problem{http.StatusBadRequest, "invalid event (binary mode):\nattribute " + a.Name + ": value is not valid UTF-8"}
-		}
-		attrs = append(attrs, attribute{a.Name, a.Value})
 	}
-	if ct == "" && data != nil && !base64 {
-		ct = "application/json"
-	}
-	slices.SortFunc(attrs, func(a, b attribute) int { return strings.Compare(a.name, b.name) })
-	bp := h.bufs.Get().(*[]byte)
-	defer h.bufs.Put(bp)
-	doc := appendDocument((*bp)[:0], attrs, ct)
-	*bp = doc[:0]
-	v := h.validator()
-	defer h.validators.Put(v)
-	warnings, p := check(v.Event(doc), "", headerName, "invalid event (binary mode):")
-	if p != nil {
-		return p
-	}
-	ev, err := binaryEvent(attrs, ct, data)
-	if err != nil {
-		return &problem{http.StatusBadRequest, "invalid event (binary mode): " + err.Error()}
-	}
-	dec.events = append(dec.events, ev)
-	dec.warnings = append(dec.warnings, warnings)
-	return nil
+	bd := h.validator()
+	defer h.validators.Put(bd)
+	out := dec.lend()
+	p := bd.DecodeBinary(attrs, ct, data, &out)
+	return dec.take(&out, p)
 }
 
 // answer takes what the handler's steps write back for a broker message, where only the

@@ -36,7 +36,7 @@ func undecodedBinary(t testing.TB, doc string) client.Delivery {
 			d.ContentType = a.Value
 			continue
 		}
-		d.Attrs = append(d.Attrs, a)
+		d.Attrs = append(d.Attrs, binding.Attr{Name: a.Name, Value: a.Value})
 	}
 	d.Event = event.Event{}
 	return d
@@ -130,7 +130,7 @@ func TestDeliverBinaryChecks(t *testing.T) {
 // validator refuses is rejected naming the attribute.
 func TestDeliverUndecodedBinary(t *testing.T) {
 	h, rs := newTestHandler(Config{})
-	d := client.Delivery{Mode: binding.Binary, Transport: "kafka", Raw: []byte("hi"), ContentType: "text/plain", Attrs: []ce.Attribute{
+	d := client.Delivery{Mode: binding.Binary, Transport: "kafka", Raw: []byte("hi"), ContentType: "text/plain", Attrs: []binding.Attr{
 		{Name: "specversion", Value: "1.0"}, {Name: "id", Value: "1"}, {Name: "source", Value: "/s"}, {Name: "type", Value: "t"},
 		{Name: "datacontenttype", Value: "application/xml"}, {Name: "sampledrate", Value: "10"}, {Name: "region", Value: "eu"},
 	}}
@@ -149,7 +149,7 @@ func TestDeliverUndecodedBinary(t *testing.T) {
 		t.Errorf("without a content type the attribute counts: %s", got)
 	}
 
-	d.Attrs = append(d.Attrs[:len(d.Attrs):len(d.Attrs)], ce.Attribute{Name: "time", Value: "yesterday"})
+	d.Attrs = append(d.Attrs[:len(d.Attrs):len(d.Attrs)], binding.Attr{Name: "time", Value: "yesterday"})
 	err := h.Deliver(context.Background(), d)
 	var rj *client.Rejected
 	if !errors.As(err, &rj) {

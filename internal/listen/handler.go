@@ -220,14 +220,14 @@ func NewHandler(cfg Config) *Handler {
 		h.seen = newSeenSet(DedupeWindow)
 	}
 	h.bigBodies = make(chan []byte, 2)
-	h.validators.New = func() any { return validate.New(validate.Options{}) }
+	h.validators.New = func() any { return binding.NewDecoder(validate.Options{}) }
 	h.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	h.stats.byType = map[string]int64{}
 	h.stats.rejected = map[int]int64{}
 	return h
 }
 
-func (h *Handler) validator() *validate.Validator { return h.validators.Get().(*validate.Validator) }
+func (h *Handler) validator() *binding.Decoder { return h.validators.Get().(*binding.Decoder) }
 
 // Reached is closed once Count events have been handled.
 func (h *Handler) Reached() <-chan struct{} { return h.reached }

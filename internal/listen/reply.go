@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -32,40 +31,36 @@ func (e *ReplyError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
 }
 
-// LoadReplies reads one event, a JSON array of events or JSON lines, validating each event.
-// id may be left out: each reply then gets a fresh one; time may be left out too and is then
-// the time of the reply.
+// LoadReplies reads one event, a JSON array of events or JSON lines with the validator's
+// scanner, as `cectl validate` reads them, and checks each event by its rules. id may be left
+// out: each reply then gets a fresh one; time may be left out too and is then the time of the
+// reply.
 func LoadReplies(r io.Reader) (*Replies, error) {
-	rd := ce.NewReader(r)
-	v := validate.New(validate.Options{})
+	sc := validate.NewScanner(r, validate.Options{})
+	var dec ce.Decoder
 	var events []event.Event
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
+	for sc.Scan() {
+		res := sc.Result()
+		if sc.Empty() {
 			break
 		}
-		if err != nil {
-			var se *ce.SyntaxError
-			if errors.As(err, &se) {
-				return nil, &ReplyError{Line: se.Line, Col: se.Col, Msg: se.Err.Error()}
-			}
-			return nil, err
-		}
-		for _, fd := range v.Event(rec.Raw) {
-			if fd.Level != validate.Error || fd.Rule == validate.RuleRequired && fd.Pointer == "/id" {
+		for _, fd := range res.Findings {
+			if fd.Level != validate.Error || res.Index >= 0 && fd.Rule == validate.RuleRequired && fd.Pointer == res.Pointer()+"/id" {
 				continue
 			}
-			line, col := fd.Line+rec.Line-1, fd.Column
-			if fd.Line == 1 {
-				col += rec.Col - 1
-			}
-			return nil, &ReplyError{Line: line, Col: col, Msg: fmt.Sprintf("%s [%s]", fd.Message, fd.Rule)}
+			return nil, &ReplyError{Line: fd.Line, Col: fd.Column, Msg: fmt.Sprintf("%s [%s]", fd.Message, fd.Rule)}
 		}
-		e, err := ce.Decode(rec.Raw)
+		if res.Index < 0 {
+			continue
+		}
+		e, err := dec.DecodeValidated(res.Raw())
 		if err != nil {
-			return nil, &ReplyError{Line: rec.Line, Col: rec.Col, Msg: err.Error()}
+			return nil, &ReplyError{Line: res.Line, Col: res.Column, Msg: err.Error()}
 		}
 		events = append(events, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
 	}
 	if len(events) == 0 {
 		return nil, &ReplyError{Msg: "no events"}

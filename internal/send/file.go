@@ -47,6 +47,7 @@ type Item struct {
 // many events were invalid and the error that stopped reading, if any.
 func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, error) {
 	sc := validate.NewScanner(r.In, validate.Options{})
+	var dec ce.Decoder // keeps what the events of the file share (their source)
 	invalid := 0
 	for ctx.Err() == nil && sc.Scan() {
 		res := sc.Result()
@@ -64,7 +65,7 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		if res.Index < 0 {
 			continue
 		}
-		e, err := ce.DecodeValidated(res.Raw())
+		e, err := dec.DecodeValidated(res.Raw())
 		if err == nil && r.Override != nil {
 			err = r.Override(&e)
 		}

@@ -121,6 +121,8 @@ type Scanner struct {
 	batchSVAt  int
 	docFinding []Finding
 	bom        bool // the byte order mark check is done
+	borrowed   bool // buf is the caller's (ResetBytes): not kept by Reset
+	empty      bool // the input holds nothing but white space
 	cut        bool // the input ended inside a value
 }
 
@@ -147,11 +149,30 @@ func NewScanner(r io.Reader, opts Options) *Scanner {
 // Reset makes the Scanner read a new input, keeping its buffers, so that
 // one Scanner can validate many files without allocating for each.
 func (s *Scanner) Reset(r io.Reader) {
+	buf := s.buf
+	if s.borrowed {
+		buf = nil
+	}
 	*s = Scanner{
-		r: r, c: s.c, buf: s.buf, line: 1, col: 1, lastLine: 1, lastCol: 1,
+		r: r, c: s.c, buf: buf, line: 1, col: 1, lastLine: 1, lastCol: 1,
 		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0],
 	}
 }
+
+// ResetBytes makes the Scanner read b, an input already in memory such as a request body,
+// without copying it: b is the Scanner's buffer until the next Reset, and is not modified.
+func (s *Scanner) ResetBytes(b []byte) {
+	*s = Scanner{
+		r: nil, c: s.c, buf: b, end: len(b), eof: true, line: 1, col: 1, lastLine: 1, lastCol: 1,
+		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0],
+	}
+	s.stats.Bytes = int64(len(b))
+	s.borrowed = true
+}
+
+// Empty reports whether the input held nothing but white space (reported as a json-syntax
+// finding, since a document must hold a value), for callers to whom that means "no events".
+func (s *Scanner) Empty() bool { return s.empty }
 
 // Err returns the first read error, if any (not validation problems).
 func (s *Scanner) Err() error { return s.err }
@@ -431,6 +452,7 @@ func (s *Scanner) Scan() bool {
 				if s.err != nil {
 					return false
 				}
+				s.empty = true
 				s.inputFinding(RuleJSONSyntax, s.lastOff, s.lastLine, s.lastCol, "",
 					"invalid JSON: the input is empty, expected a CloudEvent object, a batch array or JSON lines")
 				return true

@@ -247,3 +247,57 @@ func TestScannerReset(t *testing.T) {
 		t.Errorf("after Reset: %+v %s", st, dump(got))
 	}
 }
+
+// ResetBytes reads a body already in memory as Reset reads a reader, without copying it, and
+// a later Reset does not keep the borrowed bytes.
+func TestScannerResetBytes(t *testing.T) {
+	in := []byte("[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"},\n {\"specversion\":\"1.0\",\"id\":\"\",\"source\":\"/s\",\"type\":\"t\"}]")
+	orig := append([]byte(nil), in...)
+	want := describeScan(NewScanner(bytes.NewReader(in), Options{}))
+	s := NewScanner(nil, Options{})
+	s.ResetBytes(in)
+	got := describeScan(s)
+	if len(got) != len(want) || len(got) != 2 {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("result %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	if !bytes.Equal(in, orig) {
+		t.Error("ResetBytes changed its input")
+	}
+	s.Reset(strings.NewReader(`{"specversion":"1.0","id":"1","source":"/s","type":"t"}`))
+	if s.buf != nil {
+		t.Error("Reset kept the borrowed bytes as its buffer")
+	}
+	if r := describeScan(s); len(r) != 1 {
+		t.Errorf("after Reset: %v", r)
+	}
+}
+
+func TestScannerEmpty(t *testing.T) {
+	for in, empty := range map[string]bool{"": true, " \n\t": true, "{}": false, "\xef\xbb\xbf{}": false} {
+		s := NewScanner(strings.NewReader(in), Options{})
+		for s.Scan() {
+		}
+		if s.Empty() != empty {
+			t.Errorf("Empty() on %q = %v", in, s.Empty())
+		}
+	}
+}
+
+// scanAll describes every result of a scan: position, raw bytes and rules.
+func describeScan(s *Scanner) []string {
+	var out []string
+	for s.Scan() {
+		r := s.Result()
+		desc := fmt.Sprintf("%d@%d:%d %s", r.Index, r.Line, r.Column, r.Raw())
+		for _, f := range r.Findings {
+			desc += " " + f.Rule + f.Pointer
+		}
+		out = append(out, desc)
+	}
+	return out
+}
