@@ -242,17 +242,19 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 		return nil, flagErrorf("--type: %v", err)
 	}
 	s.cfg = listen.Config{
-		Path:       opts.Path,
-		Status:     status,
-		MaxBody:    maxBody,
-		Token:      opts.Token,
-		Filter:     filter,
-		Dedupe:     opts.Dedupe,
-		ReplyMode:  replyMode,
-		FailRate:   opts.FailRate,
-		Delay:      opts.Delay,
-		RetryAfter: opts.RetryAfter,
-		Count:      opts.Count,
+		Path:      opts.Path,
+		MaxBody:   maxBody,
+		Token:     opts.Token,
+		Filter:    filter,
+		Dedupe:    opts.Dedupe,
+		ReplyMode: replyMode,
+		Faults: listen.Faults{
+			Status:     status,
+			FailRate:   opts.FailRate,
+			Delay:      opts.Delay,
+			RetryAfter: opts.RetryAfter,
+		},
+		Count: opts.Count,
 	}
 	if opts.Reply != "" {
 		replies, err := loadReplies(opts.Reply)
@@ -320,8 +322,8 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 	for _, to := range opts.ForwardTo {
 		add("forwarding to %s", to)
 	}
-	if s.cfg.Status != http.StatusAccepted && (opts.Reply == "" || s.cfg.Status != http.StatusOK) {
-		add("answering %d %s", s.cfg.Status, http.StatusText(s.cfg.Status))
+	if s.cfg.Faults.Status != http.StatusAccepted && (opts.Reply == "" || s.cfg.Faults.Status != http.StatusOK) {
+		add("answering %d %s", s.cfg.Faults.Status, http.StatusText(s.cfg.Faults.Status))
 	}
 	if opts.FailRate > 0 {
 		add("answering 503 to %s of event requests", strconv.FormatFloat(opts.FailRate*100, 'f', -1, 64)+"%")

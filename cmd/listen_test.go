@@ -122,15 +122,15 @@ func TestListenDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.addr != "127.0.0.1:8080" || s.cfg.Status != http.StatusAccepted || s.cfg.MaxBody != 4<<20 || s.cfg.Path != "/" {
+	if s.addr != "127.0.0.1:8080" || s.cfg.Faults.Status != http.StatusAccepted || s.cfg.MaxBody != 4<<20 || s.cfg.Path != "/" {
 		t.Errorf("defaults: %s %+v", s.addr, s.cfg)
 	}
 	// A reply carries a payload, so it comes with 200 (webhook §2.2) unless --status says otherwise.
 	reply := filepath.Join(t.TempDir(), "r.json")
 	os.WriteFile(reply, []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), 0o644)
 	opts, _ = parseListen(t, io.Discard, io.Discard, "--reply", reply)
-	if s, err := opts.resolve(); err != nil || s.cfg.Status != http.StatusOK {
-		t.Errorf("with --reply: %v %d", err, s.cfg.Status)
+	if s, err := opts.resolve(); err != nil || s.cfg.Faults.Status != http.StatusOK {
+		t.Errorf("with --reply: %v %d", err, s.cfg.Faults.Status)
 	}
 }
 
