@@ -281,7 +281,7 @@ func delayStage(ctx context.Context, h *Handler, _ *exchange) bool {
 // status, with listen) and shows it. A broker message shows where it came from.
 func (h *Handler) reject(x *exchange, status int, reason string) {
 	rep := &x.rep
-	if x.msg.fromBroker {
+	if x.msg.fromBroker && rep.Header == nil {
 		rep.Target, rep.Header = describeDelivery(x.msg.delivery)
 	}
 	rep.Kind = KindRejected
