@@ -96,8 +96,8 @@ func pipeline(cfg *Config) []stage {
 }
 
 // run takes the message in x through the pipeline and returns the verdict, whatever the
-// transport. The events of a message that is not accepted are not remembered as seen: the
-// sender will send them again, and rightly so.
+// transport; the verdict lives in x. The events of a message that is not accepted are not
+// remembered as seen: the sender will send them again, and rightly so.
 func (h *Handler) run(ctx context.Context, x *exchange) *Verdict {
 	x.verdict = Verdict{Outcome: Accepted, Status: h.cfg.Faults.Status}
 	for _, s := range h.stages {
