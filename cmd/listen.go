@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,14 +25,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ListenOptions are the options of cectl listen.
+// ListenOptions are the options of cectl listen. Flag values are checked as they are parsed.
 type ListenOptions struct {
 	F *Factory
 
 	Port    int
 	Addr    string
 	Path    string
-	MaxBody string
+	MaxBody int64
 	Token   string
 	TLSCert string
 	TLSKey  string
@@ -44,13 +45,16 @@ type ListenOptions struct {
 	Timeout time.Duration
 	Dedupe  bool
 
-	Reply      string
-	ReplyMode  string
+	Reply     string
+	ReplyMode binding.Mode
+	ForwardTo []string
+
+	// Status, FailRate, Delay and RetryAfter make the answers wrong on purpose; Status 0
+	// means the normal answer.
 	Status     int
 	FailRate   float64
 	Delay      time.Duration
 	RetryAfter string
-	ForwardTo  []string
 
 	// From, when set, is a broker URL to receive from instead of listening on HTTP.
 	From    string
@@ -62,8 +66,6 @@ type ListenOptions struct {
 	ShutdownGrace time.Duration
 	// Ready, when set, is called with the listener's URL once it accepts connections.
 	Ready func(url string)
-
-	changed func(string) bool
 }
 
 // NewCmdListen builds `cectl listen`.
@@ -120,7 +122,6 @@ Exit codes:
   $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.changed = cmd.Flags().Changed
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -128,32 +129,124 @@ Exit codes:
 		},
 	}
 	fs := cmd.Flags()
-	fs.IntVarP(&opts.Port, "port", "p", 8080, "`port` on 127.0.0.1 (0: any free port)")
-	fs.StringVar(&opts.Addr, "addr", "", "listen on `host:port` instead (':8080' for all interfaces)")
-	fs.StringVar(&opts.Path, "path", "/", "URL `path` events are taken at")
-	fs.StringVar(&opts.MaxBody, "max-body", "4MiB", "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
-	fs.StringVar(&opts.Token, "token", "", "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401")
-	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
-	fs.StringVar(&opts.TLSKey, "tls-key", "", "private key `file` for --tls-cert (PEM)")
+	// What is taken and what is done with it, over HTTP and from brokers alike.
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "one line per event")
 	fs.StringVar(&opts.Record, "record", "", "append accepted events to `FILE` as JSON lines (replay with send --from)")
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
-	fs.StringArrayVar(&opts.Types, "type", nil, "handle only events whose type matches this `glob` (* and ?; repeatable)")
-	fs.IntVar(&opts.Count, "count", 0, "stop after `N` handled events (duplicates do not count)")
-	fs.DurationVar(&opts.Timeout, "timeout", 0, "stop after this long; with --count, exit 1 if N events have not arrived")
+	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
+	intRangeVar(fs, &opts.Count, "count", "", 0, 0, math.MaxInt, "must not be negative", "stop after `N` handled events (duplicates do not count)")
+	durationVar(fs, &opts.Timeout, "timeout", "stop after this long; with --count, exit 1 if N events have not arrived")
 	fs.BoolVar(&opts.Dedupe, "dedupe", false, "mark repeated events (same source and id); do not record, relay or count them again")
+	// The HTTP server.
+	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
+	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
+	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at")
+	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
+	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401")
+	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
+	fs.StringVar(&opts.TLSKey, "tls-key", "", "private key `file` for --tls-cert (PEM)")
 	fs.StringVar(&opts.Reply, "reply", "", "answer with the events of `FILE` in turn (JSON event, array or lines; id and time filled in if missing)")
-	fs.StringVar(&opts.ReplyMode, "reply-mode", "binary", "content `mode` of replies: binary or structured")
-	fs.IntVar(&opts.Status, "status", 0, "answer accepted events with this `code` (default 202, 200 with --reply); non-2xx refuses them")
-	fs.Float64Var(&opts.FailRate, "fail-rate", 0, "answer this share `P` (0 to 1) of event requests with 503")
-	fs.DurationVar(&opts.Delay, "delay", 0, "wait this long before answering each event request")
-	fs.StringVar(&opts.RetryAfter, "retry-after", "", "send 'Retry-After: `S`' (seconds or an HTTP date) with non-2xx answers")
-	fs.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "relay each accepted request unchanged to this `URL` (repeatable)")
+	enumVar(fs, &opts.ReplyMode, "reply-mode", binding.Binary, []string{"binary", "structured"}, []binding.Mode{binding.Binary, binding.Structured},
+		"content `mode` of replies: binary or structured")
+	stringsCheckVar(fs, &opts.ForwardTo, "forward-to", checkHTTPURL, "relay each accepted request unchanged to this `URL` (repeatable)")
+	// Answers made wrong on purpose.
+	intRangeVar(fs, &opts.Status, "status", "", 0, 200, 599, "want an HTTP status from 200 to 599", "answer accepted events with this `code` (default 202, 200 with --reply); non-2xx refuses them")
+	shareVar(fs, &opts.FailRate, "fail-rate", "answer this share `P` (0 to 1) of event requests with 503")
+	durationVar(fs, &opts.Delay, "delay", "wait this long before answering each event request")
+	stringCheckVar(fs, &opts.RetryAfter, "retry-after", "", checkRetryAfter, "send 'Retry-After: `S`' (seconds or an HTTP date) with non-2xx answers")
+	// Brokers.
 	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// `URL`")
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
 	fs.StringVar(&opts.Durable, "durable", "", "with --from jetstream://: durable consumer name")
 	fs.StringVar(&opts.Start, "start", "", "with --from: where to start: jetstream new|all|last|seq:N|time:RFC3339, kafka newest|oldest")
+
+	rules := newFlagRules(cmd)
+	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
+	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
+	for _, g := range listenFlagGroups {
+		if !g.httpOnly {
+			continue
+		}
+		for _, name := range g.names {
+			rules.exclusive(fmt.Sprintf("--%s is for listening on HTTP; it does not go with --from", name), "from", name)
+		}
+	}
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := rules.check(); err != nil {
+			return err
+		}
+		return opts.checkRelations(cmd.Flags().Changed)
+	}
+	groups := make([]flagGroup, len(listenFlagGroups))
+	for i, g := range listenFlagGroups {
+		groups[i] = g.flagGroup
+	}
+	cmd.SetUsageFunc(groupedUsage(groups))
 	return cmd
+}
+
+// listenFlagGroups are listen's flags as its help shows them. The flags of HTTP-only groups do
+// not go with --from.
+var listenFlagGroups = []struct {
+	flagGroup
+	httpOnly bool
+}{
+	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "timeout", "dedupe"}}, false},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
+	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
+	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
+}
+
+func nonEmpty(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return errors.New("want host:port (e.g. 127.0.0.1:8080 or :8080)")
+	}
+	return nil
+}
+
+func checkPath(s string) error {
+	if !strings.HasPrefix(s, "/") {
+		return errors.New("must start with /")
+	}
+	return nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http or https URL")
+	}
+	return nil
+}
+
+func checkRetryAfter(s string) error {
+	if _, ok := client.RetryAfter(s, time.Now()); !ok {
+		return errors.New("want seconds or an HTTP date (RFC 9110 §10.2.3)")
+	}
+	return nil
+}
+
+// checkRelations checks what Cobra's flag groups cannot say: that a flag needs another one,
+// or a value of another.
+func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
+	if opts.From == "" {
+		for _, name := range []string{"group", "durable", "start"} {
+			if changed(name) {
+				return flagErrorf("--%s goes with --from", name)
+			}
+		}
+	}
+	if opts.Reply != "" && opts.Status == http.StatusNoContent {
+		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
+	}
+	return nil
 }
 
 // listenSetup is what the flags resolve to.
@@ -164,95 +257,31 @@ type listenSetup struct {
 	settings []string // for the banner
 }
 
-// resolve checks the flags and builds the handler's configuration. Files named by flags are
+// resolve builds the handler's configuration from checked flags. Files named by flags are
 // read here, so that a bad one is a usage error before anything listens.
 func (opts *ListenOptions) resolve() (*listenSetup, error) {
-	changed := opts.changed
-	if changed == nil {
-		changed = func(string) bool { return false }
-	}
-	s := &listenSetup{}
-	if err := opts.checkFrom(changed); err != nil {
-		return nil, err
-	}
-	switch {
-	case opts.Addr != "" && changed("port"):
-		return nil, flagErrorf("--addr and --port both give the port; use one")
-	case opts.Addr != "":
-		if _, _, err := net.SplitHostPort(opts.Addr); err != nil {
-			return nil, flagErrorf("--addr %q: want host:port (e.g. 127.0.0.1:8080 or :8080)", opts.Addr)
-		}
-		s.addr = opts.Addr
-	default:
-		if opts.Port < 0 || opts.Port > 65535 {
-			return nil, flagErrorf("--port %d: want 0 to 65535", opts.Port)
-		}
+	s := &listenSetup{addr: opts.Addr}
+	if s.addr == "" {
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port))
-	}
-	if !strings.HasPrefix(opts.Path, "/") {
-		return nil, flagErrorf("--path %q must start with /", opts.Path)
-	}
-	maxBody, err := parseSize(opts.MaxBody)
-	if err != nil {
-		return nil, flagErrorf("--max-body %q: %v", opts.MaxBody, err)
-	}
-	if opts.Count < 0 {
-		return nil, flagErrorf("--count must not be negative")
-	}
-	if opts.Timeout < 0 {
-		return nil, flagErrorf("--timeout must not be negative")
-	}
-	if opts.Delay < 0 {
-		return nil, flagErrorf("--delay must not be negative")
-	}
-	if opts.FailRate < 0 || opts.FailRate > 1 {
-		return nil, flagErrorf("--fail-rate %g: want a share from 0 to 1 (0.25 is a quarter)", opts.FailRate)
-	}
-	if changed("token") && opts.Token == "" {
-		return nil, flagErrorf("--token must not be empty")
-	}
-	if opts.RetryAfter != "" {
-		if _, ok := client.RetryAfter(opts.RetryAfter, time.Now()); !ok {
-			return nil, flagErrorf("--retry-after %q: want seconds or an HTTP date (RFC 9110 §10.2.3)", opts.RetryAfter)
-		}
-	}
-	replyMode, err := binding.ParseMode(opts.ReplyMode)
-	if err != nil || replyMode == binding.Batch {
-		return nil, flagErrorf("--reply-mode %q: want binary or structured", opts.ReplyMode)
-	}
-	status := http.StatusAccepted
-	if opts.Reply != "" {
-		// A response that carries a payload is 200 or 201 (webhook §2.2).
-		status = http.StatusOK
-	}
-	if changed("status") {
-		if opts.Status < 200 || opts.Status > 599 {
-			return nil, flagErrorf("--status %d: want an HTTP status from 200 to 599", opts.Status)
-		}
-		status = opts.Status
-	}
-	if opts.Reply != "" && status == http.StatusNoContent {
-		return nil, flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
 	}
 	filter, err := listen.NewFilter(opts.Filter, opts.Types)
 	if err != nil {
-		if opts.Filter != "" {
-			return nil, flagErrorf("--filter %q: %v", opts.Filter, err)
-		}
-		return nil, flagErrorf("--type: %v", err)
+		return nil, flagErrorf("--filter %q: %v", opts.Filter, err)
 	}
 	s.cfg = listen.Config{
-		Path:       opts.Path,
-		Status:     status,
-		MaxBody:    maxBody,
-		Token:      opts.Token,
-		Filter:     filter,
-		Dedupe:     opts.Dedupe,
-		ReplyMode:  replyMode,
-		FailRate:   opts.FailRate,
-		Delay:      opts.Delay,
-		RetryAfter: opts.RetryAfter,
-		Count:      opts.Count,
+		Path:      opts.Path,
+		MaxBody:   opts.MaxBody,
+		Token:     opts.Token,
+		Filter:    filter,
+		Dedupe:    opts.Dedupe,
+		ReplyMode: opts.ReplyMode,
+		Faults: listen.Faults{
+			Status:     opts.Status, // 0: 202, or 200 with a reply
+			FailRate:   opts.FailRate,
+			Delay:      opts.Delay,
+			RetryAfter: opts.RetryAfter,
+		},
+		Count: opts.Count,
 	}
 	if opts.Reply != "" {
 		replies, err := loadReplies(opts.Reply)
@@ -261,21 +290,12 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 		}
 		s.cfg.Replies = replies
 	}
-	for _, to := range opts.ForwardTo {
-		u, err := url.Parse(to)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, flagErrorf("--forward-to %q: want an http or https URL", to)
-		}
-	}
-	switch {
-	case opts.TLSCert != "" && opts.TLSKey != "":
+	if opts.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
 		if err != nil {
 			return nil, &FlagError{Err: fmt.Errorf("--tls-cert/--tls-key: %w", err)}
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	case opts.TLSCert != "" || opts.TLSKey != "":
-		return nil, flagErrorf("--tls-cert and --tls-key go together")
 	}
 	s.settings = opts.describe(s)
 	return s, nil
@@ -320,8 +340,8 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 	for _, to := range opts.ForwardTo {
 		add("forwarding to %s", to)
 	}
-	if s.cfg.Status != http.StatusAccepted && (opts.Reply == "" || s.cfg.Status != http.StatusOK) {
-		add("answering %d %s", s.cfg.Status, http.StatusText(s.cfg.Status))
+	if st := opts.Status; st != 0 && !(st == http.StatusAccepted && opts.Reply == "") && !(st == http.StatusOK && opts.Reply != "") {
+		add("answering %d %s", st, http.StatusText(st))
 	}
 	if opts.FailRate > 0 {
 		add("answering 503 to %s of event requests", strconv.FormatFloat(opts.FailRate*100, 'f', -1, 64)+"%")
@@ -351,35 +371,6 @@ func countNoun(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
-}
-
-// parseSize reads a byte size: a number of bytes, or one with a unit (KiB, MiB, GiB are
-// powers of 1024; KB, MB, GB powers of 1000).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := 0
-	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return 0, errors.New("want a size such as 4MiB, 512KiB or 65536")
-	}
-	n, err := strconv.ParseInt(t[:i], 10, 64)
-	if err != nil {
-		return 0, errors.New("the number is too large")
-	}
-	units := map[string]int64{"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 1e3, "mb": 1e6, "gb": 1e9}
-	mult, ok := units[strings.ToLower(strings.TrimSpace(t[i:]))]
-	if !ok {
-		return 0, fmt.Errorf("unknown unit %q (want B, KiB, MiB, GiB, KB, MB or GB)", strings.TrimSpace(t[i:]))
-	}
-	if n == 0 {
-		return 0, errors.New("the size must be positive")
-	}
-	if n > (1<<40)/mult {
-		return 0, errors.New("the size is too large")
-	}
-	return n * mult, nil
 }
 
 func listenRun(ctx context.Context, opts *ListenOptions) error {

@@ -133,22 +133,3 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 	}
 	return served, stop, nil
 }
-
-// checkFrom refuses the flags that only make sense for one kind of receiver.
-func (opts *ListenOptions) checkFrom(changed func(string) bool) error {
-	if opts.From == "" {
-		for _, name := range []string{"group", "durable", "start"} {
-			if changed(name) {
-				return flagErrorf("--%s goes with --from", name)
-			}
-		}
-		return nil
-	}
-	for _, name := range []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key",
-		"reply", "reply-mode", "status", "fail-rate", "delay", "retry-after", "forward-to"} {
-		if changed(name) {
-			return flagErrorf("--%s is for listening on HTTP; it does not go with --from", name)
-		}
-	}
-	return nil
-}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/spf13/pflag"
 )
 
 // lockedBuffer is a stream the listener may write to from many goroutines.
@@ -71,28 +74,40 @@ func TestListenFlags(t *testing.T) {
 		{nil, ""},
 		{[]string{"-p", "0", "--path", "/events", "--count", "3", "--timeout", "5s", "--type", "com.*", "--filter", "subject = 'x'"}, ""},
 		{[]string{"--addr", ":9999", "--reply", reply, "--reply-mode", "structured", "--status", "201", "--fail-rate", "0.5", "--retry-after", "Wed, 21 Oct 2026 07:28:00 GMT"}, ""},
-		{[]string{"-p", "70000"}, "--port 70000: want 0 to 65535"},
-		{[]string{"--addr", "localhost"}, `--addr "localhost": want host:port`},
+		{[]string{"--max-body", "64KiB", "--token", "s", "--forward-to", "http://a/", "--forward-to", "https://b/", "--delay", "1s", "--tls-cert", reply, "--tls-key", reply}, "--tls-cert/--tls-key:"},
+		{[]string{"--from", "kafka://h/t", "--group", "g", "--start", "oldest", "--count", "1", "--record", "r", "--dedupe"}, ""},
+		{[]string{"-p", "70000"}, `invalid argument "70000" for "-p, --port" flag: want 0 to 65535`},
+		{[]string{"--addr", "localhost"}, `invalid argument "localhost" for "--addr" flag: want host:port`},
 		{[]string{"--addr", ":1", "-p", "2"}, "--addr and --port both give the port"},
-		{[]string{"--path", "events"}, `--path "events" must start with /`},
-		{[]string{"--max-body", "4 parsecs"}, `--max-body "4 parsecs": unknown unit "parsecs"`},
+		{[]string{"--path", "events"}, `invalid argument "events" for "--path" flag: must start with /`},
+		{[]string{"--max-body", "4 parsecs"}, `invalid argument "4 parsecs" for "--max-body" flag: unknown unit "parsecs"`},
 		{[]string{"--max-body", "0"}, "must be positive"},
-		{[]string{"--count", "-1"}, "--count must not be negative"},
-		{[]string{"--timeout", "-1s"}, "--timeout must not be negative"},
-		{[]string{"--delay", "-1s"}, "--delay must not be negative"},
-		{[]string{"--fail-rate", "30"}, "--fail-rate 30: want a share from 0 to 1"},
-		{[]string{"--status", "99"}, "--status 99: want an HTTP status from 200 to 599"},
-		{[]string{"--retry-after", "soon"}, `--retry-after "soon": want seconds or an HTTP date`},
-		{[]string{"--reply-mode", "batch"}, `--reply-mode "batch": want binary or structured`},
+		{[]string{"--count", "-1"}, `"--count" flag: must not be negative`},
+		{[]string{"--count", "x"}, `"--count" flag: want a whole number`},
+		{[]string{"-p", "99999999999999999999"}, `"-p, --port" flag: want 0 to 65535`},
+		{[]string{"--timeout", "-1s"}, `"--timeout" flag: must not be negative`},
+		{[]string{"--timeout", "soon"}, `"--timeout" flag: want a duration`},
+		{[]string{"--delay", "-1s"}, `"--delay" flag: must not be negative`},
+		{[]string{"--fail-rate", "30"}, `invalid argument "30" for "--fail-rate" flag: want a share from 0 to 1`},
+		{[]string{"--fail-rate", "NaN"}, "want a share from 0 to 1"},
+		{[]string{"--status", "99"}, `invalid argument "99" for "--status" flag: want an HTTP status from 200 to 599`},
+		{[]string{"--retry-after", "soon"}, `invalid argument "soon" for "--retry-after" flag: want seconds or an HTTP date`},
+		{[]string{"--reply-mode", "batch"}, `invalid argument "batch" for "--reply-mode" flag: want binary or structured`},
 		{[]string{"--reply", reply, "--status", "204"}, "--status 204 has no body"},
 		{[]string{"--reply", filepath.Join(dir, "missing.json")}, "--reply: open"},
 		{[]string{"--reply", badReply}, "bad.json:2:20: time \"soon\" is not an RFC 3339 timestamp"},
 		{[]string{"--filter", "type = "}, `--filter "type = ": syntax error`},
-		{[]string{"--type", ""}, "--type: empty type pattern"},
-		{[]string{"--forward-to", "ftp://x"}, `--forward-to "ftp://x": want an http or https URL`},
+		{[]string{"--type", ""}, `invalid argument "" for "--type" flag: must not be empty`},
+		{[]string{"--forward-to", "http://ok/", "--forward-to", "ftp://x"}, `invalid argument "ftp://x" for "--forward-to" flag: want an http or https URL`},
 		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-key", "k.pem"}, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-cert", reply, "--tls-key", reply}, "--tls-cert/--tls-key:"},
-		{[]string{"--token", ""}, "--token must not be empty"},
+		{[]string{"--token", ""}, `invalid argument "" for "--token" flag: must not be empty`},
+		{[]string{"--from", "nats://h/s", "--reply", reply}, "--reply is for listening on HTTP; it does not go with --from"},
+		{[]string{"--from", "nats://h/s", "--fail-rate", "0.5"}, "--fail-rate is for listening on HTTP; it does not go with --from"},
+		{[]string{"--from", "nats://h/s", "-p", "1"}, "--port is for listening on HTTP; it does not go with --from"},
+		{[]string{"--durable", "d"}, "--durable goes with --from"},
+		{[]string{"--start", "oldest"}, "--start goes with --from"},
 		{[]string{"extra"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -122,15 +137,57 @@ func TestListenDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.addr != "127.0.0.1:8080" || s.cfg.Status != http.StatusAccepted || s.cfg.MaxBody != 4<<20 || s.cfg.Path != "/" {
+	if s.addr != "127.0.0.1:8080" || s.cfg.Faults.Status != 0 || s.cfg.MaxBody != 4<<20 || s.cfg.Path != "/" || s.cfg.ReplyMode != binding.Binary {
 		t.Errorf("defaults: %s %+v", s.addr, s.cfg)
 	}
-	// A reply carries a payload, so it comes with 200 (webhook §2.2) unless --status says otherwise.
+	// Typed flags arrive parsed.
+	opts, err = parseListen(t, io.Discard, io.Discard, "--max-body", "64KiB", "--reply-mode", "Structured", "--fail-rate", "0.25",
+		"--type", "a.*", "--type", "b", "--forward-to", "http://x/", "--addr", ":9", "--delay", "2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.MaxBody != 64<<10 || opts.ReplyMode != binding.Structured || opts.FailRate != 0.25 || fmt.Sprint(opts.Types) != "[a.* b]" ||
+		fmt.Sprint(opts.ForwardTo) != "[http://x/]" || opts.Delay != 2*time.Second {
+		t.Errorf("parsed %+v", opts)
+	}
+	if s, err := opts.resolve(); err != nil || s.addr != ":9" || s.cfg.MaxBody != 64<<10 {
+		t.Errorf("resolved %v %+v", err, s)
+	}
+}
+
+// The banner names a status only when it is not the one listen answers with anyway.
+func TestListenBannerStatus(t *testing.T) {
 	reply := filepath.Join(t.TempDir(), "r.json")
 	os.WriteFile(reply, []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), 0o644)
-	opts, _ = parseListen(t, io.Discard, io.Discard, "--reply", reply)
-	if s, err := opts.resolve(); err != nil || s.cfg.Status != http.StatusOK {
-		t.Errorf("with --reply: %v %d", err, s.cfg.Status)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"--status", "202"}, ""},
+		{[]string{"--status", "503"}, "answering 503 Service Unavailable"},
+		{[]string{"--status", "200"}, "answering 200 OK"},
+		{[]string{"--reply", reply}, ""},
+		{[]string{"--reply", reply, "--status", "200"}, ""},
+		{[]string{"--reply", reply, "--status", "202"}, "answering 202 Accepted"},
+	} {
+		opts, err := parseListen(t, io.Discard, io.Discard, tt.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := opts.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, line := range s.settings {
+			if strings.HasPrefix(line, "answering ") {
+				got = line
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%v: banner says %q, want %q", tt.args, got, tt.want)
+		}
 	}
 }
 
@@ -144,6 +201,48 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) worked", in)
 		}
+	}
+	for n, want := range map[int64]string{4 << 20: "4MiB", 1536: "1536", 64 << 10: "64KiB", 1 << 30: "1GiB", 10e6: "10000000"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// The help shows listen's flags in groups, each flag once, none left out.
+func TestListenHelpGroupsFlags(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseListen(t, &out, io.Discard, "--help"); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	var at []int
+	for _, title := range []string{"Receive flags:", "HTTP server flags (not with --from):", "Fake answer flags, to test senders (not with --from):",
+		"Broker flags:", "Other flags:", "Global Flags:"} {
+		i := strings.Index(help, "\n"+title+"\n")
+		if i < 0 {
+			t.Fatalf("no %q in help:\n%s", title, help)
+		}
+		at = append(at, i)
+	}
+	if !slices.IsSorted(at) {
+		t.Errorf("sections out of order: %v", at)
+	}
+	flags := help[at[0]:]
+	cmd := NewCmdListen(&Factory{}, nil)
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		line := regexp.MustCompile(`(?m)^ +(-\w, )?--` + f.Name + ` `)
+		if n := len(line.FindAllString(flags, -1)); n != 1 {
+			t.Errorf("--%s shown %d times", f.Name, n)
+		}
+	})
+	for _, want := range []string{"--max-body size ", "(default 4MiB)", `--path path `, `(default "/")`, "--reply-mode mode", `(default "binary")`, "-p, --port port"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+	if strings.Contains(help, "(default 0") || strings.Contains(help, "(default [])") {
+		t.Errorf("help shows an empty default:\n%s", help)
 	}
 }
 

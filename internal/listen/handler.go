@@ -1,28 +1,23 @@
-// Package listen is cectl's CloudEvents receiver: an http.Handler that decodes every content
-// mode strictly and never panics, answers as configured (on purpose wrongly, to test senders),
-// records, relays and replies, and reports each request to whoever shows it.
+// Package listen is cectl's CloudEvents receiver. Every message, whatever carried it, goes
+// through one pipeline of small stages — decode (strictly), filter, faults, dedupe, count,
+// record, forward, reply, report, delay — that returns a Verdict; the HTTP handler
+// (ServeHTTP) and the broker subscription (Deliver) are thin adapters that turn the verdict
+// into their own answer: a status with headers and a body, or an acknowledgement.
 //
-// It does not use sdk-go's receiver: one request can crash that, and it answers 500 to what is
-// the sender's fault (see the project's SPEC-NOTES).
+// It does not use sdk-go's receiver (v2.16.2): a malformed request can make that panic, and
+// it answers 500 to what is the sender's fault, where webhook §2.2 wants 415 for a format that
+// is not understood and otherwise the status codes of RFC 7231, whose 4xx tell the sender
+// that the request itself is wrong.
 package listen
 
 import (
-	"context"
 	"crypto/sha256"
-	"crypto/subtle"
-	"errors"
-	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
-	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -31,8 +26,6 @@ import (
 type Config struct {
 	// Path is the URL path events are taken at; other paths get 404.
 	Path string
-	// Status answers accepted events; a non-2xx status refuses them all on purpose.
-	Status int
 	// MaxBody is the largest body read; larger ones get 413.
 	MaxBody int64
 	// Memory bounds the bytes of bodies held at once (0: 2×MaxBody, at least 8 MiB).
@@ -47,12 +40,8 @@ type Config struct {
 	// Replies, when set, answer each accepted request with an event in ReplyMode.
 	Replies   *Replies
 	ReplyMode binding.Mode
-	// FailRate is the share of event requests answered 503 on purpose.
-	FailRate float64
-	// Delay is waited before answering an event request.
-	Delay time.Duration
-	// RetryAfter is sent with every non-2xx answer made on purpose.
-	RetryAfter string
+	// Faults make the answers wrong on purpose.
+	Faults Faults
 	// Forwarder relays accepted requests; ForwardTimeout bounds that.
 	Forwarder      *Forwarder
 	ForwardTimeout time.Duration
@@ -69,9 +58,8 @@ type Config struct {
 	// them.
 	ShowHeaders bool
 
-	// Now and Rand are the clock and the dice; nil means the real ones.
-	Now  func() time.Time
-	Rand func() float64
+	// Now is the clock; nil means the real one.
+	Now func() time.Time
 }
 
 // MethodReceive is the method of a broker message's report (Deliver): Proto is the
@@ -134,6 +122,7 @@ type Arrival struct {
 // Handler is the receiver. It is safe for concurrent use.
 type Handler struct {
 	cfg        Config
+	stages     []stage
 	tokenSum   [32]byte
 	budget     *budget
 	seen       *seenSet
@@ -187,9 +176,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	if cfg.Status == 0 {
-		cfg.Status = http.StatusAccepted
-	}
+	cfg.Faults = cfg.Faults.withDefaults(cfg.Replies != nil)
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
@@ -200,14 +187,12 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Float64
-	}
 	if cfg.Report == nil {
 		cfg.Report = func(*Report) {}
 	}
 	h := &Handler{
 		cfg:      cfg,
+		stages:   pipeline(&cfg),
 		budget:   newBudget(cfg.Memory),
 		reached:  make(chan struct{}),
 		stopping: make(chan struct{}),
@@ -240,6 +225,14 @@ func (h *Handler) Failed() <-chan error { return h.failed }
 // shutdown finishes quickly and acknowledges nothing it cannot finish.
 func (h *Handler) Stop() { h.stopOne.Do(func() { close(h.stopping) }) }
 
+func (h *Handler) countDone() bool {
+	return h.cfg.Count > 0 && h.counted.Load() >= int64(h.cfg.Count)
+}
+
+// Taking reports whether the handler still takes messages: false once --count was reached or
+// listen began to stop (client.SubscribeOptions.More).
+func (h *Handler) Taking() bool { return !h.isStopping() && !h.countDone() }
+
 func (h *Handler) isStopping() bool {
 	select {
 	case <-h.stopping:
@@ -249,16 +242,24 @@ func (h *Handler) isStopping() bool {
 	}
 }
 
-// exchange is what one request needs, kept for reuse: a flood of small events then costs
-// little garbage.
+// exchange is one message on its way through the pipeline, kept for reuse: a flood of small
+// events then costs little garbage.
 type exchange struct {
+	msg      message
 	rep      Report
+	verdict  Verdict
+	dec      decoded
 	body     []byte // the body buffer, owned while the request runs
 	reserved int64  // bytes taken from the budget
 	events   [1]event.Event
 	warnings [1][]validate.Finding
 	arrivals [1]Arrival
-	answer   answer // what a broker message is answered (Deliver)
+	// fresh is the number of selected events not seen before.
+	fresh int
+	// added are the dedupe keys this message added, forgotten again if it is not accepted.
+	added []string
+	// reached is set when this message's events reached --count.
+	reached bool
 }
 
 func (h *Handler) getExchange() *exchange {
@@ -268,7 +269,7 @@ func (h *Handler) getExchange() *exchange {
 	return &exchange{}
 }
 
-// putExchange gives the memory back and keeps the exchange for the next request, without
+// putExchange gives the memory back and keeps the exchange for the next message, without
 // references to this one's events.
 func (h *Handler) putExchange(x *exchange) {
 	h.budget.release(x.reserved)
@@ -281,362 +282,16 @@ func (h *Handler) putExchange(x *exchange) {
 		x.body = nil
 	}
 	x.body = x.body[:0]
+	x.msg = message{}
 	x.rep = Report{}
+	x.verdict = Verdict{}
+	x.dec = decoded{}
 	x.events = [1]event.Event{}
 	x.warnings = [1][]validate.Finding{}
 	x.arrivals = [1]Arrival{}
+	x.fresh = 0
+	clear(x.added)
+	x.added = x.added[:0]
+	x.reached = false
 	h.exchanges.Put(x)
 }
-
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := h.getExchange()
-	defer h.putExchange(x)
-	rep := &x.rep
-	*rep = Report{
-		Received: h.cfg.Now(),
-		Method:   r.Method,
-		Target:   redactTarget(r),
-		Proto:    r.Proto,
-		Remote:   r.RemoteAddr,
-		Header:   r.Header,
-	}
-	if r.URL.Path != h.cfg.Path {
-		h.reject(w, rep, http.StatusNotFound, fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path))
-		return
-	}
-	switch r.Method {
-	case http.MethodOptions:
-		h.handshake(w, r, rep)
-		return
-	case http.MethodPost, http.MethodPut:
-		// The webhook spec (§2.1) wants POST; the HTTP binding does not constrain the
-		// method (§1.2) and its batch example uses PUT.
-	default:
-		w.Header().Set("Allow", allowed)
-		h.reject(w, rep, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: send events with POST", r.Method))
-		return
-	}
-	if !h.authorized(r) {
-		// The bearer token scheme of webhook §3 (RFC 6750 §3 for the challenge).
-		w.Header().Set("WWW-Authenticate", `Bearer realm="cectl listen"`)
-		h.reject(w, rep, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>, or ?access_token=<token>)")
-		return
-	}
-	if h.isStopping() || h.countDone() {
-		h.turnAway(w)
-		return
-	}
-
-	body, p := h.readBody(w, r, x)
-	if p != nil {
-		if p.status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
-		}
-		h.reject(w, rep, p.status, p.reason)
-		return
-	}
-	d := decoded{events: x.events[:0], warnings: x.warnings[:0]}
-	if p := h.decode(r.Header, body, &d); p != nil {
-		rep.Mode = d.mode
-		h.reject(w, rep, p.status, p.reason)
-		return
-	}
-	rep.Events = x.arrivals[:0]
-	h.handleEvents(r.Context(), w, r.Header, rep, d, body)
-}
-
-const allowed = "OPTIONS, POST, PUT"
-
-// turnAway answers a request that came after the end: 503, so the sender keeps the event.
-func (h *Handler) turnAway(w http.ResponseWriter) {
-	w.Header().Set("Connection", "close")
-	w.Header().Set("Retry-After", "1")
-	http.Error(w, "listener is stopping", http.StatusServiceUnavailable)
-	h.stats.turnedAway()
-}
-
-func (h *Handler) countDone() bool {
-	return h.cfg.Count > 0 && h.counted.Load() >= int64(h.cfg.Count)
-}
-
-// handshake answers the webhook validation request (webhook §4.2): listen agrees to receive
-// from any origin at any rate.
-func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, rep *Report) {
-	hdr := w.Header()
-	hdr.Set("Allow", allowed)
-	rep.Kind = KindHandshake
-	rep.Origin = r.Header.Get("WebHook-Request-Origin")
-	if rep.Origin != "" {
-		// §4.2.1: the origin asked for; §4.2.2: "*" is no rate limit.
-		hdr.Set("WebHook-Allowed-Origin", rep.Origin)
-		hdr.Set("WebHook-Allowed-Rate", "*")
-	}
-	rep.Status = http.StatusOK
-	h.cfg.Report(rep)
-	w.WriteHeader(http.StatusOK)
-}
-
-// authorized checks the bearer token in the Authorization header (webhook §3.1) or the
-// access_token query parameter (§3.2). Hashes are compared so that neither the content nor
-// the length of the token leaks through timing.
-func (h *Handler) authorized(r *http.Request) bool {
-	if h.cfg.Token == "" {
-		return true
-	}
-	var got string
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		got = strings.TrimSpace(a[7:])
-	} else if a == "" && r.URL.RawQuery != "" {
-		got = r.URL.Query().Get("access_token")
-	}
-	sum := sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
-}
-
-// redactTarget is the request target to show, with an access_token hidden.
-func redactTarget(r *http.Request) string {
-	u := r.URL
-	if u.RawQuery == "" || !strings.Contains(u.RawQuery, "access_token") {
-		if r.RequestURI != "" {
-			return r.RequestURI
-		}
-		return u.RequestURI()
-	}
-	q := u.Query()
-	if q.Has("access_token") {
-		q.Set("access_token", "REDACTED")
-	}
-	c := *u
-	c.RawQuery = q.Encode()
-	return c.RequestURI()
-}
-
-func (h *Handler) reject(w http.ResponseWriter, rep *Report, status int, reason string) {
-	rep.Kind = KindRejected
-	rep.Status = status
-	rep.Reason = reason
-	h.stats.reject(status)
-	h.cfg.Report(rep)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	io.WriteString(w, reason+"\n")
-}
-
-// readBody reads the body into x's buffer within --max-body and the memory budget; the
-// memory is given back with x.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, *problem) {
-	limit := h.cfg.MaxBody
-	if r.ContentLength > limit {
-		return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is %d bytes; listen takes at most %d (--max-body)", r.ContentLength, limit)}
-	}
-	want := int64(firstRead)
-	if r.ContentLength >= 0 {
-		want = r.ContentLength + 1 // one more byte to see the end without growing
-	}
-	want = min(want, limit+1)
-	if !h.budget.tryAcquire(want) {
-		ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
-		err := h.budget.acquire(ctx, want)
-		cancel()
-		if err != nil {
-			return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
-		}
-	}
-	x.reserved = want
-	buf := x.body[:0]
-	if int64(cap(buf)) < want && want > pooledBuffer {
-		select {
-		case big := <-h.bigBodies:
-			buf = big
-		default:
-		}
-	}
-	if int64(cap(buf)) < want {
-		buf = make([]byte, 0, want)
-	}
-	defer func() { x.body = buf }()
-	// A declared length was checked above and the server reads no further than it; a body of
-	// unknown length is cut at the limit.
-	rd := r.Body
-	if r.ContentLength < 0 {
-		rd = http.MaxBytesReader(w, r.Body, limit)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 1)
-			if !h.budget.tryAcquire(grow) {
-				return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
-			}
-			x.reserved += grow
-			nb := make([]byte, len(buf), int64(cap(buf))+grow)
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes (--max-body)", limit)}
-			}
-			return nil, &problem{http.StatusBadRequest, "reading the body: " + err.Error()}
-		}
-	}
-}
-
-// handleEvents selects, records, relays and answers the events of a well-formed request;
-// header and body are the request's, for relaying.
-func (h *Handler) handleEvents(ctx context.Context, w http.ResponseWriter, header http.Header, rep *Report, d decoded, body []byte) {
-	rep.Kind = KindEvents
-	rep.Mode = d.mode
-	rep.Total = len(d.events)
-	for i := range d.events {
-		e := &d.events[i]
-		if !h.cfg.Filter.Match(e) {
-			continue
-		}
-		rep.Events = append(rep.Events, Arrival{Event: e, Index: i, Warnings: d.warnings[i]})
-	}
-
-	status := h.cfg.Status
-	switch {
-	case h.cfg.FailRate > 0 && h.cfg.Rand() < h.cfg.FailRate:
-		status = http.StatusServiceUnavailable
-		rep.Reason = "--fail-rate"
-	case !is2xx(status):
-		rep.Reason = "--status"
-	}
-	accepted := is2xx(status)
-
-	// Only accepted events are remembered: a refused one will come again, and rightly so.
-	fresh := 0
-	var added []string
-	for i := range rep.Events {
-		a := &rep.Events[i]
-		if h.seen != nil {
-			key := seenKey(a.Event.Source(), a.Event.ID())
-			if accepted {
-				a.Duplicate = h.seen.add(key)
-				if !a.Duplicate {
-					added = append(added, key)
-				}
-			} else {
-				a.Duplicate = h.seen.has(key)
-			}
-		}
-		if !a.Duplicate {
-			fresh++
-		}
-	}
-
-	reached := false
-	if h.cfg.Count > 0 && fresh > 0 {
-		n := h.counted.Add(int64(fresh))
-		if n-int64(fresh) >= int64(h.cfg.Count) {
-			// Others got there first: this request is beyond the count.
-			h.forget(added)
-			h.turnAway(w)
-			return
-		}
-		reached = n >= int64(h.cfg.Count)
-	}
-
-	if accepted && fresh > 0 && h.cfg.Recorder != nil {
-		if err := h.record(rep.Events); err != nil {
-			h.forget(added)
-			h.fail(err)
-			h.reject(w, rep, http.StatusInternalServerError, "the event could not be recorded: "+err.Error())
-			return
-		}
-	}
-	if accepted && fresh > 0 && h.cfg.Forwarder != nil {
-		rep.Forwards = h.cfg.Forwarder.Forward(context.WithoutCancel(ctx), header, body, h.cfg.ForwardTimeout)
-	}
-	var reply []byte
-	if accepted && len(rep.Events) > 0 && h.cfg.Replies != nil {
-		rep.Reply = h.cfg.Replies.Next(rep.Received)
-		rep.ReplyMode = h.cfg.ReplyMode
-		msg, err := binding.Encode(h.cfg.ReplyMode, rep.Reply)
-		if err == nil {
-			for k, v := range msg.Header {
-				w.Header()[k] = v
-			}
-			reply = msg.Body
-		}
-	}
-	rep.Status = status
-	h.stats.events(rep, d, fresh)
-	if len(rep.Events) > 0 || rep.Total == 0 {
-		h.cfg.Report(rep)
-	}
-
-	if h.cfg.Delay > 0 {
-		t := time.NewTimer(h.cfg.Delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		case <-h.stopping:
-		}
-		t.Stop()
-	}
-	hdr := w.Header()
-	if !accepted {
-		if h.cfg.RetryAfter != "" {
-			hdr.Set("Retry-After", h.cfg.RetryAfter)
-		}
-		hdr.Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "refused on purpose (%s)\n", rep.Reason)
-	} else {
-		if len(reply) > 0 {
-			hdr.Set("Content-Length", strconv.Itoa(len(reply)))
-		}
-		w.WriteHeader(status)
-		if len(reply) > 0 && status != http.StatusNoContent {
-			w.Write(reply)
-		}
-	}
-	if reached {
-		h.reachOne.Do(func() { close(h.reached) })
-	}
-}
-
-func (h *Handler) forget(keys []string) {
-	for _, k := range keys {
-		h.seen.forget(k)
-	}
-}
-
-func (h *Handler) fail(err error) {
-	h.failOne.Do(func() { h.failed <- err })
-}
-
-// record appends the new events of a request to the record in one write.
-func (h *Handler) record(events []Arrival) error {
-	bp := h.bufs.Get().(*[]byte)
-	buf := (*bp)[:0]
-	n := 0
-	for _, a := range events {
-		if a.Duplicate {
-			continue
-		}
-		buf = ce.AppendJSON(buf, a.Event)
-		buf = append(buf, '\n')
-		n++
-	}
-	err := h.cfg.Recorder.Append(buf)
-	if cap(buf) <= pooledBuffer {
-		*bp = buf[:0]
-		h.bufs.Put(bp)
-	}
-	if err == nil {
-		h.stats.recorded(n)
-	}
-	return err
-}
-
-func is2xx(s int) bool { return s >= 200 && s <= 299 }

@@ -55,7 +55,7 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		// Answering may wait for --delay and for the relays.
-		WriteTimeout:   readTimeout + h.cfg.Delay + h.cfg.ForwardTimeout,
+		WriteTimeout:   readTimeout + h.cfg.Faults.Delay + h.cfg.ForwardTimeout,
 		IdleTimeout:    idleTimeout,
 		MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog:       opts.ErrorLog,

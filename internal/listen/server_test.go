@@ -62,7 +62,7 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func TestServerServesAndShutsDownGracefully(t *testing.T) {
 	started := make(chan struct{})
-	h := NewHandler(Config{Path: "/events", Delay: 200 * time.Millisecond, Report: func(r *Report) {
+	h := NewHandler(Config{Path: "/events", Faults: Faults{Delay: 200 * time.Millisecond}, Report: func(r *Report) {
 		if r.Kind == KindEvents {
 			close(started)
 		}

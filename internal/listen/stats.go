@@ -60,12 +60,13 @@ type statsCounter struct {
 	rejected   map[int]int64
 }
 
-func (c *statsCounter) events(rep *Report, d decoded, fresh int) {
+// events counts a message that carried total events, fresh of them selected and new.
+func (c *statsCounter) events(rep *Report, total, fresh int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Requests++
 	c.s.Modes[rep.Mode]++
-	c.s.Events += int64(len(d.events))
+	c.s.Events += int64(total)
 	c.s.Selected += int64(len(rep.Events))
 	c.s.Duplicates += int64(len(rep.Events) - fresh)
 	if rep.Reason != "" {

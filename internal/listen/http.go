@@ -1,0 +1,233 @@
+package listen
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cectl/cectl/internal/binding"
+)
+
+// ServeHTTP is the HTTP adapter of the pipeline. What only HTTP has — the path, the method,
+// the bearer token, the webhook handshake, the body and its limits — is checked here; the
+// message then goes through the pipeline, and the verdict is answered as HTTP status, headers
+// and body.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := h.getExchange()
+	defer h.putExchange(x)
+	x.rep = Report{
+		Received: h.cfg.Now(),
+		Method:   r.Method,
+		Target:   redactTarget(r),
+		Proto:    r.Proto,
+		Remote:   r.RemoteAddr,
+		Header:   r.Header,
+	}
+	h.serve(w, r, x)
+	writeVerdict(w, &x.verdict)
+}
+
+// serve decides the verdict of a request in x; the answer to an OPTIONS handshake is written
+// here already.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
+	if r.URL.Path != h.cfg.Path {
+		h.reject(x, http.StatusNotFound, fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path))
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		h.handshake(w, r, x)
+		return
+	case http.MethodPost, http.MethodPut:
+		// The webhook spec (§2.1) wants POST; the HTTP binding does not constrain the
+		// method (§1.2) and its batch example uses PUT.
+	default:
+		w.Header().Set("Allow", allowed)
+		h.reject(x, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: send events with POST", r.Method))
+		return
+	}
+	if !h.authorized(r) {
+		// The bearer token scheme of webhook §3 (RFC 6750 §3 for the challenge).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cectl listen"`)
+		h.reject(x, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>, or ?access_token=<token>)")
+		return
+	}
+	if !h.Taking() {
+		h.turnAway(x)
+		return
+	}
+	body, p := h.readBody(w, r, x)
+	if p != nil {
+		h.reject(x, p.status, p.reason)
+		return
+	}
+	x.msg = message{header: r.Header, body: body}
+	h.run(r.Context(), x)
+}
+
+const allowed = "OPTIONS, POST, PUT"
+
+// writeVerdict answers v over HTTP. Refusals are explained in plain text; an accepted message
+// is answered with the reply event, if any, in its content mode (http binding §3).
+func writeVerdict(w http.ResponseWriter, v *Verdict) {
+	hdr := w.Header()
+	if v.RetryAfter != "" {
+		hdr.Set("Retry-After", v.RetryAfter)
+	}
+	switch v.Outcome {
+	case Accepted:
+		var reply []byte
+		if v.Reply != nil {
+			if msg, err := binding.Encode(v.ReplyMode, v.Reply); err == nil {
+				for k, vs := range msg.Header {
+					hdr[k] = vs
+				}
+				reply = msg.Body
+			}
+		}
+		if len(reply) > 0 {
+			hdr.Set("Content-Length", strconv.Itoa(len(reply)))
+		}
+		w.WriteHeader(v.Status)
+		if len(reply) > 0 && v.Status != http.StatusNoContent {
+			w.Write(reply)
+		}
+	case Refused:
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(v.Status)
+		fmt.Fprintf(w, "refused on purpose (%s)\n", v.Reason)
+	case Stopped:
+		// The connection is not kept: the sender had better find out where to go next.
+		hdr.Set("Connection", "close")
+		http.Error(w, v.Reason, v.Status)
+	default:
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(v.Status)
+		io.WriteString(w, v.Reason+"\n")
+	}
+}
+
+// handshake answers the webhook validation request (webhook §4.2): listen agrees to receive
+// from any origin at any rate.
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, x *exchange) {
+	hdr := w.Header()
+	hdr.Set("Allow", allowed)
+	rep := &x.rep
+	rep.Kind = KindHandshake
+	rep.Origin = r.Header.Get("WebHook-Request-Origin")
+	if rep.Origin != "" {
+		// §4.2.1: the origin asked for; §4.2.2: "*" is no rate limit.
+		hdr.Set("WebHook-Allowed-Origin", rep.Origin)
+		hdr.Set("WebHook-Allowed-Rate", "*")
+	}
+	rep.Status = http.StatusOK
+	h.cfg.Report(rep)
+	x.verdict = Verdict{Outcome: Accepted, Status: http.StatusOK}
+}
+
+// authorized checks the bearer token in the Authorization header (webhook §3.1) or the
+// access_token query parameter (§3.2). Hashes are compared so that neither the content nor
+// the length of the token leaks through timing.
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.cfg.Token == "" {
+		return true
+	}
+	var got string
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		got = strings.TrimSpace(a[7:])
+	} else if a == "" && r.URL.RawQuery != "" {
+		got = r.URL.Query().Get("access_token")
+	}
+	sum := sha256.Sum256([]byte(got))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+}
+
+// redactTarget is the request target to show, with an access_token hidden.
+func redactTarget(r *http.Request) string {
+	u := r.URL
+	if u.RawQuery == "" || !strings.Contains(u.RawQuery, "access_token") {
+		if r.RequestURI != "" {
+			return r.RequestURI
+		}
+		return u.RequestURI()
+	}
+	q := u.Query()
+	if q.Has("access_token") {
+		q.Set("access_token", "REDACTED")
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.RequestURI()
+}
+
+// readBody reads the body into x's buffer within --max-body and the memory budget; the
+// memory is given back with x.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, *problem) {
+	limit := h.cfg.MaxBody
+	if r.ContentLength > limit {
+		return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is %d bytes; listen takes at most %d (--max-body)", r.ContentLength, limit)}
+	}
+	want := int64(firstRead)
+	if r.ContentLength >= 0 {
+		want = r.ContentLength + 1 // one more byte to see the end without growing
+	}
+	want = min(want, limit+1)
+	if !h.budget.tryAcquire(want) {
+		ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
+		err := h.budget.acquire(ctx, want)
+		cancel()
+		if err != nil {
+			return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
+		}
+	}
+	x.reserved = want
+	buf := x.body[:0]
+	if int64(cap(buf)) < want && want > pooledBuffer {
+		select {
+		case big := <-h.bigBodies:
+			buf = big
+		default:
+		}
+	}
+	if int64(cap(buf)) < want {
+		buf = make([]byte, 0, want)
+	}
+	defer func() { x.body = buf }()
+	// A declared length was checked above and the server reads no further than it; a body of
+	// unknown length is cut at the limit.
+	rd := r.Body
+	if r.ContentLength < 0 {
+		rd = http.MaxBytesReader(w, r.Body, limit)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 1)
+			if !h.budget.tryAcquire(grow) {
+				return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
+			}
+			x.reserved += grow
+			nb := make([]byte, len(buf), int64(cap(buf))+grow)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes (--max-body)", limit)}
+			}
+			return nil, &problem{http.StatusBadRequest, "reading the body: " + err.Error()}
+		}
+	}
+}
