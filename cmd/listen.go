@@ -155,7 +155,7 @@ Exit codes:
 	durationVar(fs, &opts.Delay, "delay", "wait this long before answering each event request")
 	stringCheckVar(fs, &opts.RetryAfter, "retry-after", "", checkRetryAfter, "send 'Retry-After: `S`' (seconds or an HTTP date) with non-2xx answers")
 	// Brokers.
-	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: nats://, jetstream://, kafka://, mqtt(s)://, amqp(s):// `URL`")
+	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: "+client.SchemeList((*client.Transport).CanSubscribe)+" `URL`")
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
 	fs.StringVar(&opts.Durable, "durable", "", "with --from jetstream://: durable consumer name")
 	fs.StringVar(&opts.Start, "start", "", "with --from: where to start: jetstream new|all|last|seq:N|time:RFC3339, kafka newest|oldest")
