@@ -179,6 +179,13 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 			_, emitErr = s.deliverItem(ctx, it)
 			return emitErr
 		}
+		if len(batch) > 0 && batch[0].SpecVersion() != it.Event.SpecVersion() {
+			// The events of one batch share a specversion (json-format §4, as listen and
+			// validate check it): a file that mixes them goes out as one batch per run.
+			if emitErr = flush(); emitErr != nil {
+				return emitErr
+			}
+		}
 		batch = append(batch, it.Event)
 		lines = append(lines, it.Line)
 		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
