@@ -1,9 +1,7 @@
 package listen
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,21 +27,7 @@ func BenchmarkDeliverUndecoded(b *testing.B) {
 func BenchmarkHandlerBatch(b *testing.B) {
 	h := NewHandler(Config{Report: writeAndDiscard})
 	body := []byte("[" + strings.TrimSuffix(strings.Repeat(brokerJSON+",", 10), ",") + "]")
-	rd := bytes.NewReader(body)
-	req, _ := http.NewRequest("POST", "http://localhost/", io.NopCloser(rd))
-	req.RequestURI = "/"
-	req.ContentLength = int64(len(body))
-	req.Header = http.Header{"Content-Type": {"application/cloudevents-batch+json"}}
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		rd.Reset(body)
-		clear(w.h)
-		h.ServeHTTP(w, req)
-		if w.code != http.StatusAccepted {
-			b.Fatal(w.code)
-		}
-	}
+	benchServe(b, h, http.Header{"Content-Type": {"application/cloudevents-batch+json"}}, body)
 }
 
 // BenchmarkDecodeBinaryOnly is the strict decoding of a binary-mode request alone.
