@@ -42,10 +42,12 @@ func ParseMode(s string) (Mode, error) {
 	return Binary, fmt.Errorf("unknown mode %q (want binary, structured or batch)", s)
 }
 
-// Content types of the structured and batched modes (json-format §3, §4).
+// Content types of the structured and batched modes (json-format §3, §4), written exactly as
+// the reference SDKs write them: some receivers (the JavaScript SDK's, for one) compare the
+// whole value and refuse "charset=UTF-8". Receiving, ModeOf ignores case and parameters.
 const (
-	ContentTypeStructured = "application/cloudevents+json; charset=UTF-8"
-	ContentTypeBatch      = "application/cloudevents-batch+json; charset=UTF-8"
+	ContentTypeStructured = "application/cloudevents+json; charset=utf-8"
+	ContentTypeBatch      = "application/cloudevents-batch+json; charset=utf-8"
 )
 
 // Message is an encoded HTTP message: the headers and body that carry one event (binary,

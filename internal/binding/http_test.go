@@ -193,3 +193,21 @@ func testEvent(t testing.TB) *event.Event {
 	}
 	return &e
 }
+
+// The structured and batch content types are sent byte for byte as the reference SDKs send
+// them, since some receivers match the whole header value.
+func TestContentTypesAsTheSDKsSendThem(t *testing.T) {
+	e := testEvent(t)
+	for mode, want := range map[Mode]string{
+		Structured: "application/cloudevents+json; charset=utf-8",
+		Batch:      "application/cloudevents-batch+json; charset=utf-8",
+	} {
+		msg, err := Encode(mode, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := msg.Header["Content-Type"]; len(got) != 1 || got[0] != want {
+			t.Errorf("%v: Content-Type %q, want %q", mode, got, want)
+		}
+	}
+}
