@@ -335,7 +335,7 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 		add("marking duplicates (same source and id)")
 	}
 	if opts.Reply != "" {
-		add("replying with %s from %s (%s mode)", countNoun(s.cfg.Replies.Len(), "event"), opts.Reply, s.cfg.ReplyMode)
+		add("replying with %s from %s (%s mode)", format.Plural(s.cfg.Replies.Len(), "event"), opts.Reply, s.cfg.ReplyMode)
 	}
 	for _, to := range opts.ForwardTo {
 		add("forwarding to %s", to)
@@ -357,20 +357,13 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 	}
 	switch {
 	case opts.Count > 0 && opts.Timeout > 0:
-		add("stopping after %s, or failing after %s", countNoun(opts.Count, "event"), opts.Timeout)
+		add("stopping after %s, or failing after %s", format.Plural(opts.Count, "event"), opts.Timeout)
 	case opts.Count > 0:
-		add("stopping after %s", countNoun(opts.Count, "event"))
+		add("stopping after %s", format.Plural(opts.Count, "event"))
 	case opts.Timeout > 0:
 		add("stopping after %s", opts.Timeout)
 	}
 	return out
-}
-
-func countNoun(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 func listenRun(ctx context.Context, opts *ListenOptions) error {
@@ -432,7 +425,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	case <-timeout:
 		if opts.Count > 0 {
 			s := h.Summary()
-			result = fmt.Errorf("--timeout %s: %d of %s arrived", opts.Timeout, s.Selected-s.Duplicates, countNoun(opts.Count, "event"))
+			result = fmt.Errorf("--timeout %s: %d of %s arrived", opts.Timeout, s.Selected-s.Duplicates, format.Plural(opts.Count, "event"))
 		}
 	case err := <-served:
 		serveDone = true

@@ -2,7 +2,6 @@ package format
 
 import (
 	"encoding/hex"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -100,9 +99,9 @@ func writeData(b *strings.Builder, st *Styles, e *event.Event) {
 		return
 	}
 	ct := e.DataContentType()
-	label := fmt.Sprintf("data (%d bytes)", len(data))
+	label := "data (" + Plural(len(data), "byte") + ")"
 	if ct == "" {
-		label = fmt.Sprintf("data (%d bytes, no datacontenttype)", len(data))
+		label = "data (" + Plural(len(data), "byte") + ", no datacontenttype)"
 	}
 	b.WriteString("  ")
 	b.WriteString(st.paint(st.Key, label))
@@ -148,9 +147,9 @@ func binarySummary(st *Styles, data []byte) string {
 	dump := strings.TrimRight(hex.Dump(data[:n]), "\n")
 	more := ""
 	if len(data) > show {
-		more = fmt.Sprintf("\n… %d more bytes", len(data)-show)
+		more = "\n… " + Plural(len(data)-show, "more byte")
 	}
-	return st.paint(st.Dim, fmt.Sprintf("binary, %d bytes", len(data))) + "\n" + dump + more + "\n"
+	return st.paint(st.Dim, "binary, "+Plural(len(data), "byte")) + "\n" + dump + more + "\n"
 }
 
 func indent(s, prefix string) string {

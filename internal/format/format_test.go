@@ -71,6 +71,8 @@ func TestEventText(t *testing.T) {
 			EventInfo{}},
 		{"v03", `{"specversion":"0.3","id":"3","source":"/s","type":"t","schemaurl":"/schema","datacontentencoding":"base64","data":"AAEC"}`,
 			EventInfo{}},
+		{"one-byte", `{"specversion":"1.0","id":"4","source":"/s","type":"t","datacontenttype":"text/plain","data":"x"}`,
+			EventInfo{}},
 	}
 	for _, color := range []bool{false, true} {
 		var out bytes.Buffer

@@ -115,7 +115,7 @@ func eventNotes(rep *listen.Report, a *listen.Arrival, quiet bool) []string {
 		return notes
 	}
 	if n := len(a.Warnings); n > 0 {
-		notes = append(notes, plural(n, "warning"))
+		notes = append(notes, Plural(n, "warning"))
 	}
 	if a == &rep.Events[len(rep.Events)-1] {
 		if len(rep.Forwards) > 0 {
@@ -302,7 +302,7 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 	if unit == "" {
 		unit = "request"
 	}
-	b.WriteString(st.paint(st.Bold, fmt.Sprintf("%s in %s", plural(int(s.Selected), "event"), plural(int(s.Requests), unit))))
+	b.WriteString(st.paint(st.Bold, fmt.Sprintf("%s in %s", Plural(int(s.Selected), "event"), Plural(int(s.Requests), unit))))
 	var modes []string
 	for m, name := range []string{"binary", "structured", "batch"} {
 		if n := s.Modes[m]; n > 0 {
@@ -320,10 +320,10 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		more = append(more, fmt.Sprintf("%d filtered out", f))
 	}
 	if s.Duplicates > 0 {
-		more = append(more, plural(int(s.Duplicates), "duplicate"))
+		more = append(more, Plural(int(s.Duplicates), "duplicate"))
 	}
 	if s.Refused > 0 {
-		more = append(more, fmt.Sprintf("%s answered non-2xx on purpose", plural(int(s.Refused), "request")))
+		more = append(more, fmt.Sprintf("%s answered non-2xx on purpose", Plural(int(s.Refused), "request")))
 	}
 	if len(more) > 0 {
 		b.WriteString(strings.Join(more, ", ") + "\n")
@@ -334,16 +334,16 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		for _, r := range s.Rejected {
 			by = append(by, fmt.Sprintf("%d ×%d", r.Status, r.Count))
 		}
-		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", plural(int(n), unit)))+" ("+strings.Join(by, ", ")+")")
+		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", Plural(int(n), unit)))+" ("+strings.Join(by, ", ")+")")
 	}
 	if s.TurnedAway > 0 {
-		more = append(more, fmt.Sprintf("%s turned away while stopping", plural(int(s.TurnedAway), "request")))
+		more = append(more, fmt.Sprintf("%s turned away while stopping", Plural(int(s.TurnedAway), "request")))
 	}
 	if len(more) > 0 {
 		b.WriteString(strings.Join(more, ", ") + "\n")
 	}
 	if o.Record != "" {
-		b.WriteString(fmt.Sprintf("%s recorded to %s\n", plural(int(s.Recorded), "event"), o.Record))
+		b.WriteString(fmt.Sprintf("%s recorded to %s\n", Plural(int(s.Recorded), "event"), o.Record))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -86,25 +86,26 @@ func NewReport(format string, w io.Writer, opts ReportOptions) (Reporter, error)
 // SummaryLine is the one-line summary shared by the text formats.
 func SummaryLine(s ReportSummary) string {
 	var b strings.Builder
-	b.WriteString(plural(s.Files, "file"))
+	b.WriteString(Plural(s.Files, "file"))
 	b.WriteString(", ")
-	b.WriteString(plural(s.Events, "event"))
+	b.WriteString(Plural(s.Events, "event"))
 	switch {
 	case s.Errors == 0 && s.Warnings == 0 && s.Events == 0:
 	case s.Errors == 0 && s.Warnings == 0:
 		b.WriteString(": all valid")
 	case s.Errors == 0:
-		b.WriteString(": all valid, " + plural(s.Warnings, "warning"))
+		b.WriteString(": all valid, " + Plural(s.Warnings, "warning"))
 	default:
-		b.WriteString(": " + strconv.Itoa(s.Invalid) + " invalid (" + plural(s.Errors, "error") + ", " + plural(s.Warnings, "warning") + ")")
+		b.WriteString(": " + strconv.Itoa(s.Invalid) + " invalid (" + Plural(s.Errors, "error") + ", " + Plural(s.Warnings, "warning") + ")")
 	}
 	if s.Unreadable > 0 {
-		b.WriteString("; " + plural(s.Unreadable, "file") + " could not be read")
+		b.WriteString("; " + Plural(s.Unreadable, "file") + " could not be read")
 	}
 	return b.String()
 }
 
-func plural(n int, word string) string {
+// Plural says n of a thing in English: "1 byte", "2 bytes".
+func Plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
