@@ -150,6 +150,8 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Enum values are case-insensitive: -o JSON is -o json.
+			f.Output = strings.ToLower(f.Output)
 			switch f.Output {
 			case "text", "json":
 				return nil

@@ -107,7 +107,7 @@ func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
 		}
 		vo.SpecVersions = append(vo.SpecVersions, v)
 	}
-	kind := opts.Format
+	kind := strings.ToLower(opts.Format)
 	switch {
 	case kind == "":
 		kind = opts.F.Output
@@ -115,7 +115,7 @@ func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
 		return "", vo, flagErrorf("--format %s conflicts with -o json", kind)
 	}
 	if !slices.Contains(format.ReportFormats(), kind) {
-		return "", vo, flagErrorf("invalid --format %q: want %s", kind, strings.Join(format.ReportFormats(), ", "))
+		return "", vo, flagErrorf("invalid --format %q: want %s", opts.Format, strings.Join(format.ReportFormats(), ", "))
 	}
 	mapping := map[string]string{}
 	for _, m := range opts.SchemaMap {
