@@ -210,6 +210,8 @@ func TestAppendString(t *testing.T) {
 		{"del\x7f", `"del\u007f"`},
 		{"c1\u0085\u009b", `"c1\u0085\u009b"`},
 		{"ls\u2028ps\u2029", `"ls\u2028ps\u2029"`},
+		{"a\u202eb\u202ac\u2066d\u2069e\u200ef\u200f", `"a\u202eb\u202ac\u2066d\u2069e\u200ef\u200f"`},
+		{"\u2065\u206a\u202f\u2030", "\"\u2065\u206a\u202f\u2030\""},
 		{"bad\xffutf8", `"bad\ufffdutf8"`},
 		{"café ✓ 😀 \u00a0", `"café ✓ 😀 ` + "\u00a0" + `"`},
 		{"</script>", `"</script>"`},
@@ -227,15 +229,20 @@ func TestAppendString(t *testing.T) {
 			t.Errorf("AppendString(%q) decodes to %q", tt.in, back)
 		}
 		for _, r := range got {
-			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' {
+			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' || isBidi(r) {
 				t.Errorf("AppendString(%q) = %s holds %U unescaped", tt.in, got, r)
 			}
 		}
 	}
 }
 
+// isBidi reports the bidirectional controls AppendString escapes.
+func isBidi(r rune) bool {
+	return r == '\u200e' || r == '\u200f' || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
+}
+
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"a", "\x7f", "\u2028", "\xff", "\"\\"} {
+	for _, s := range []string{"a", "\x7f", "\u2028", "\xff", "\"\\", "\u202e", "\u2067"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -247,7 +254,9 @@ func FuzzAppendString(f *testing.F) {
 		if utf8.ValidString(s) && back != s {
 			t.Fatalf("%q decodes to %q", s, back)
 		}
-		if bytes.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' }) {
+		if bytes.ContainsFunc(got, func(r rune) bool {
+			return r < 0x20 || r >= 0x7f && r <= 0x9f || r == '\u2028' || r == '\u2029' || isBidi(r)
+		}) {
 			t.Fatalf("%q: %s holds a control character or line separator", s, got)
 		}
 	})

@@ -127,7 +127,9 @@ const hexDigits = "0123456789abcdef"
 //   - DEL (U+007F) and the C1 controls (U+0080–U+009F), which terminals act on (U+009B is a
 //     one-byte CSI) — a line of `-o json` is printed to a terminal as often as it is piped;
 //   - U+2028 and U+2029, which end a line for JavaScript before ES2019 and for some JSON-lines
-//     readers, so that a pasted line stays one line.
+//     readers, so that a pasted line stays one line;
+//   - the bidirectional marks, embeddings, overrides and isolates (U+200E, U+200F,
+//     U+202A–U+202E, U+2066–U+2069), which make a terminal line read differently from its bytes.
 //
 // Invalid UTF-8 becomes U+FFFD, so that the output is always valid JSON.
 func AppendString(dst []byte, s string) []byte {
@@ -165,10 +167,13 @@ func AppendString(dst []byte, s string) []byte {
 		case r <= 0x9f: // C1 controls
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
-		case r == '\u2028' || r == '\u2029':
+		case r == '\u2028' || r == '\u2029',
+			r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e' || r == '\u200f':
+			// Line separators, and bidirectional controls that make a terminal line read
+			// differently from its bytes (Unicode UAX #9, Trojan Source): escaped as JSON
+			// allows (RFC 8259 §7), so the output is safe to show.
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\u202`...)
-			dst = append(dst, hexDigits[r&0xf])
+			dst = append(dst, '\\', 'u', '2', '0', hexDigits[(r>>4)&0xf], hexDigits[r&0xf])
 		default:
 			i += size
 			continue

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -78,4 +79,44 @@ func unsafeRune(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// marshalLine is json.Marshal for a line of `-o json`: besides what encoding/json escapes, it
+// escapes DEL, the C1 controls and the bidirectional controls (as ce.AppendString does), which
+// are valid JSON (RFC 8259 §7) but act on the terminal the line is printed to. Such runes can
+// only appear inside JSON strings, where \uXXXX stands for them.
+func marshalLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return escapeUnsafeJSON(b), nil
+}
+
+func escapeUnsafeJSON(b []byte) []byte {
+	var out []byte
+	start := 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf && c != 0x7f {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if !unsafeRune(r) {
+			i += size
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(b)+16)
+		}
+		out = append(out, b[start:i]...)
+		out = fmt.Appendf(out, `\u%04x`, r)
+		i += size
+		start = i
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[start:]...)
 }

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"net/http"
@@ -127,6 +128,32 @@ func TestDeliveryOutput(t *testing.T) {
 	}
 	golden(t, "delivery/text.txt", text.Bytes())
 	golden(t, "delivery/json.jsonl", js.Bytes())
+}
+
+// A line of -o json carries what a remote party wrote (the response body, an error naming a
+// URL); piped to a terminal it must not carry C1 controls or bidi overrides raw.
+func TestDeliveryJSONEscapesTerminalControls(t *testing.T) {
+	e := mustDecode(t, `{"specversion":"1.0","id":"a\u202eb","source":"/s","type":"t"}`)
+	body := "c1\u009b31m del\x7f bidi\u202e\u2066\u200f ok ✓"
+	r := client.Result{Delivered: true, Status: 400, Attempts: 1, Err: errors.New("x\u0085y"),
+		Response: &client.Response{Proto: "HTTP/1.1", Status: "400 Bad Request", Body: []byte(body)}}
+	var js bytes.Buffer
+	if err := DeliveryJSON(&js, Delivery{Event: e, To: "http://h/", Mode: "binary", Result: &r}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range js.String() {
+		if unsafeRune(c) && c != '\n' {
+			t.Errorf("-o json line holds %U raw: %s", c, js.String())
+		}
+	}
+	want := `"response":"c1\u009b31m del\u007f bidi\u202e\u2066\u200f ok ✓"`
+	if !strings.Contains(js.String(), want) {
+		t.Errorf("got %s\nwant it to hold %s", js.String(), want)
+	}
+	var back DeliveryRecord
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Response != body || back.ID != "a\u202eb" || back.Error != "x\u0085y" {
+		t.Errorf("does not round-trip: %+v, %v", back, err)
+	}
 }
 
 func TestExchange(t *testing.T) {

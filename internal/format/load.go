@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -158,7 +157,7 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 	for _, bar := range h.Bars(8) {
 		rec.Histogram = append(rec.Histogram, LatencyBarRecord{FromMS: ms(bar.From), ToMS: ms(bar.To), Count: bar.Count})
 	}
-	b, err := json.Marshal(rec)
+	b, err := marshalLine(rec)
 	if err != nil {
 		return err
 	}

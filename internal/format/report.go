@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -206,7 +205,7 @@ type jsonReport struct {
 }
 
 func (r *jsonReport) write(v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalLine(v)
 	if err != nil {
 		return err
 	}

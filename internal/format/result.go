@@ -142,7 +142,7 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 	if r.Response != nil && len(r.Response.Body) > 0 && utf8.Valid(r.Response.Body) {
 		rec.Response = string(r.Response.Body)
 	}
-	b, err := json.Marshal(rec)
+	b, err := marshalLine(rec)
 	if err != nil {
 		return err
 	}
