@@ -59,6 +59,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Event.Warn = warnOnce(f)
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
 		return err

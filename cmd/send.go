@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -211,7 +212,9 @@ func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cob
 broker (` + client.SchemeList((*client.Transport).CanSubscribe) + `; the URL scheme picks the
 transport).
 
-The event is validated before it is sent. It goes in binary mode by default (attributes in
+The event is validated before it is sent. Without --datacontenttype, data that parses as
+JSON goes as application/json and other text as text/plain; data that starts like JSON but
+does not parse gets a warning naming the line and column where it breaks. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
 Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
 status) or NOT DELIVERED (no response at all), with the status, id, type, target and latency,
@@ -277,6 +280,7 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
 	}
+	opts.Event.Warn = warnOnce(f)
 	loadRun := opts.Flags != nil && opts.Load.active(opts.Flags)
 	if loadRun {
 		if err := opts.Load.check(); err != nil {
@@ -315,6 +319,16 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		return context.Cause(ctx)
 	}
 	return summaryError(s.Summary)
+}
+
+// warnOnce shows a warning about the event flags once, however many events they build.
+func warnOnce(f *Factory) func(string) {
+	var once sync.Once
+	return func(msg string) {
+		once.Do(func() {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(msg))
+		})
+	}
 }
 
 // checkFlagEvent validates an event built from flags: an error is a usage error naming the

@@ -6,6 +6,7 @@ package eventspec
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -41,6 +42,10 @@ type Spec struct {
 	// Given says whether the user gave the flag of that name; a flag not given keeps its
 	// default in Build and leaves the event alone in Apply. Nil means none was given.
 	Given func(flag string) bool
+	// Warn, when not nil, is told of what is sent but is probably not what the user meant:
+	// data that looks like JSON but does not parse, sent as text because no --datacontenttype
+	// said what it is. It may be called for every event built; callers show it once.
+	Warn func(msg string)
 	// Payload is --data once read: a file or stdin is read only once however many events
 	// use it. Nil until Build or Apply reads it.
 	Payload *Payload
@@ -175,6 +180,13 @@ func (s *Spec) Apply(e *event.Event, stdin io.Reader) error {
 		ct := s.DataContentType
 		if ct == "" {
 			ct = InferContentType(p.Bytes, p.File)
+			if s.Warn != nil && ct != "application/json" && byExtension(p.File) == "" && looksLikeJSON(p.Bytes) {
+				name := "--data"
+				if p.File != "" {
+					name = p.File
+				}
+				s.Warn(fmt.Sprintf("%s looks like JSON but does not parse: %s; sending it as %s (--datacontenttype says what it is)", name, JSONError(p.Bytes), ct))
+			}
 		}
 		if err := SetData(e, p.Bytes, ct); err != nil {
 			return &UsageError{Err: fmt.Errorf("--data: %w", err)}
@@ -224,16 +236,8 @@ func ReadData(arg string, stdin io.Reader) ([]byte, string, error) {
 // extension when it has a known one, else JSON if it parses as JSON, text/plain if it is
 // UTF-8 text, application/octet-stream otherwise.
 func InferContentType(data []byte, file string) string {
-	if ext := strings.ToLower(filepath.Ext(file)); ext != "" {
-		switch ext {
-		case ".json":
-			return "application/json"
-		case ".txt", ".text", ".log":
-			return "text/plain"
-		}
-		if t := mime.TypeByExtension(ext); t != "" {
-			return t
-		}
+	if t := byExtension(file); t != "" {
+		return t
 	}
 	switch {
 	case json.Valid(data):
@@ -242,6 +246,51 @@ func InferContentType(data []byte, file string) string {
 		return "text/plain"
 	}
 	return "application/octet-stream"
+}
+
+// byExtension is the content type a file's extension names, or "".
+func byExtension(file string) string {
+	ext := strings.ToLower(filepath.Ext(file))
+	switch ext {
+	case "":
+		return ""
+	case ".json":
+		return "application/json"
+	case ".txt", ".text", ".log":
+		return "text/plain"
+	}
+	return mime.TypeByExtension(ext)
+}
+
+// looksLikeJSON reports whether data begins, after white space, as a JSON object or array
+// does (RFC 8259 §2) but is not JSON.
+func looksLikeJSON(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && !json.Valid(data)
+}
+
+// JSONError says where and why data is not JSON text (RFC 8259 §2): "line L, column C: why",
+// the column counted in characters from 1; "" when data is JSON.
+func JSONError(data []byte) string {
+	var v any
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return ""
+	}
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	// Offset counts the bytes read, the offending one included; input that ends too early
+	// is wrong just past its last byte.
+	at := int(se.Offset) - 1
+	if strings.HasSuffix(se.Error(), "end of JSON input") {
+		at = len(data)
+	}
+	at = max(0, min(at, len(data)))
+	line := 1 + bytes.Count(data[:at], []byte{'\n'})
+	col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:at], '\n')+1:at])
+	return fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())
 }
 
 // IsText reports whether data is UTF-8 text without NUL bytes.

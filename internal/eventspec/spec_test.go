@@ -87,6 +87,63 @@ func TestParseExtension(t *testing.T) {
 	}
 }
 
+func TestJSONError(t *testing.T) {
+	tests := []struct{ data, want string }{
+		{`{"a":1}`, ""},
+		{`{"a":1`, "line 1, column 7: unexpected end of JSON input"},
+		{`{"a" 1}`, "line 1, column 6: invalid character '1' after object key"},
+		{"{\n  \"é\": [1,\n  2,,3]}", "line 3, column 5: invalid character ',' looking for beginning of value"},
+		{`{"a":1}}`, "line 1, column 8: invalid character '}' after top-level value"},
+	}
+	for _, tt := range tests {
+		if got := JSONError([]byte(tt.data)); got != tt.want {
+			t.Errorf("JSONError(%q) = %q, want %q", tt.data, got, tt.want)
+		}
+	}
+}
+
+// Data that looks like JSON but does not parse goes as text, with a warning saying where it
+// breaks, unless --datacontenttype or a file extension says what it is.
+func TestBrokenJSONWarns(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"noext": `[1,2`, "x.txt": `{"a":`, "x.json": `{"a":`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		data, ct, want, warn string
+	}{
+		{`{"a":1`, "", "text/plain", `--data looks like JSON but does not parse: line 1, column 7: unexpected end of JSON input; sending it as text/plain (--datacontenttype says what it is)`},
+		{` [1 2]`, "", "text/plain", `--data looks like JSON but does not parse: line 1, column 5: invalid character '2' after array element; sending it as text/plain (--datacontenttype says what it is)`},
+		{"@" + filepath.Join(dir, "noext"), "", "text/plain", filepath.Join(dir, "noext") + ` looks like JSON but does not parse: line 1, column 5: unexpected end of JSON input; sending it as text/plain (--datacontenttype says what it is)`},
+		{`{"a":1`, "text/x-note", "text/x-note", ""},
+		{`{"a":1}`, "", "application/json", ""},
+		{`hello {`, "", "text/plain", ""},
+		{"@" + filepath.Join(dir, "x.txt"), "", "text/plain", ""},
+		{"@" + filepath.Join(dir, "x.json"), "", "application/json", ""},
+	}
+	for _, tt := range tests {
+		var warns []string
+		s := Spec{Type: "t", Source: "/s", SpecVersion: "1.0", Data: tt.data, DataContentType: tt.ct, Given: func(f string) bool {
+			return f == "data" || f == "datacontenttype" && tt.ct != ""
+		}, Warn: func(msg string) { warns = append(warns, msg) }}
+		e, err := s.Build(nil, time.Now())
+		if err != nil {
+			t.Fatalf("%q: %v", tt.data, err)
+		}
+		if got := e.DataContentType(); got != tt.want {
+			t.Errorf("%q: content type %q, want %q", tt.data, got, tt.want)
+		}
+		switch {
+		case tt.warn == "" && len(warns) > 0:
+			t.Errorf("%q: unexpected warning %q", tt.data, warns)
+		case tt.warn != "" && (len(warns) != 1 || warns[0] != tt.warn):
+			t.Errorf("%q: warnings %q, want %q", tt.data, warns, tt.warn)
+		}
+	}
+}
+
 func TestInferContentType(t *testing.T) {
 	tests := []struct {
 		data, file, want string
