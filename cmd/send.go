@@ -227,7 +227,8 @@ events of a load run differ.
 
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
-reported with their line and not sent.
+reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
+events were read but not sent and whether the file was read to its end.
 
 ` + targetsHelp(nil) + `
 

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -153,6 +154,40 @@ func TestDeliveryJSONEscapesTerminalControls(t *testing.T) {
 	var back DeliveryRecord
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Response != body || back.ID != "a\u202eb" || back.Error != "x\u0085y" {
 		t.Errorf("does not round-trip: %+v, %v", back, err)
+	}
+}
+
+// A delivery cut short by Ctrl-C says "interrupted", and the summary of an interrupted
+// --from run says what was never sent.
+func TestInterruptedResults(t *testing.T) {
+	e := mustDecode(t, `{"specversion":"1.0","id":"abc","source":"/s","type":"t"}`)
+	r := client.Result{Attempts: 1, Err: context.Canceled}
+	var text, js bytes.Buffer
+	d := Delivery{Event: e, To: "http://h/", Mode: "binary", Result: &r}
+	if err := DeliveryText(&text, NewStyles(false), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := DeliveryJSON(&js, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(text.String(), ": interrupted\n") || !strings.Contains(js.String(), `"error":"interrupted"`) {
+		t.Errorf("got\n%s%s", text.String(), js.String())
+	}
+	for _, tt := range []struct {
+		sum  Summary
+		want string
+	}{
+		{Summary{Sent: 3, ACK: 2, Undelivered: 1, Unsent: 61, Unread: "ev.jsonl"}, "sent 3, ACK 2, NACK 0, not delivered 1, interrupted: 61 events read but not sent, ev.jsonl not read to its end\n"},
+		{Summary{Sent: 3, ACK: 3, Unsent: 2}, "sent 3, ACK 3, NACK 0, not delivered 0, interrupted: 2 events read but not sent\n"},
+		{Summary{Sent: 3, ACK: 3}, "sent 3, ACK 3, NACK 0, not delivered 0\n"},
+	} {
+		var b bytes.Buffer
+		if err := SummaryText(&b, NewStyles(false), tt.sum); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tt.want {
+			t.Errorf("SummaryText(%+v) = %q, want %q", tt.sum, b.String(), tt.want)
+		}
 	}
 }
 

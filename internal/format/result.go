@@ -1,7 +1,9 @@
 package format
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,7 +71,7 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	}
 	if r.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(Sanitize(r.Err.Error()))
+		b.WriteString(Sanitize(ErrorText(r.Err)))
 	}
 	b.WriteByte('\n')
 	if resp := r.Response; resp != nil && len(resp.Body) > 0 {
@@ -135,7 +137,7 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 		Line:       d.Line,
 	}
 	if r.Err != nil {
-		rec.Error = r.Err.Error()
+		rec.Error = ErrorText(r.Err)
 	} else if r.Delivered && !r.ACK {
 		rec.Error = statusText(r)
 	}
@@ -191,6 +193,19 @@ func writeHeaders(b *strings.Builder, st *Styles, prefix string, h http.Header) 
 // Summary counts deliveries.
 type Summary struct {
 	Sent, ACK, NACK, Undelivered, Invalid int
+	// Unsent is how many events of a file were read but not sent when the run was
+	// interrupted; Unread names the file if it was not read to its end.
+	Unsent int
+	Unread string
+}
+
+// ErrorText is why a delivery failed as results show it: a delivery cut short by the user
+// (Ctrl-C cancels the run's context) is "interrupted", not Go's "context canceled".
+func ErrorText(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
+	return err.Error()
 }
 
 // Add counts one delivery.
@@ -224,6 +239,13 @@ func SummaryText(w io.Writer, st *Styles, s Summary) error {
 	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered))}
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
+	}
+	if s.Unsent > 0 || s.Unread != "" {
+		left := "interrupted: " + Plural(s.Unsent, "event") + " read but not sent"
+		if s.Unread != "" {
+			left += ", " + Sanitize(s.Unread) + " not read to its end"
+		}
+		parts = append(parts, st.paint(st.Fail, left))
 	}
 	_, err := fmt.Fprintln(w, strings.Join(parts, ", "))
 	return err

@@ -28,6 +28,11 @@ type FileReader struct {
 	// Styles colour the reports, which go to Diag.
 	Styles *format.Styles
 	Diag   io.Writer
+
+	// After Read or ReadAhead: Unsent is how many valid events were read but never handed to
+	// emit (the run was interrupted), Stopped whether reading ended before the end of the file.
+	Unsent  int
+	Stopped bool
 }
 
 // Item is one event read from a file.
@@ -49,7 +54,14 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 	sc := validate.NewScanner(r.In, validate.Options{})
 	var dec ce.Decoder // keeps what the events of the file share (their source)
 	invalid := 0
-	for ctx.Err() == nil && sc.Scan() {
+	for {
+		if ctx.Err() != nil {
+			r.Stopped = true
+			break
+		}
+		if !sc.Scan() {
+			break
+		}
 		res := sc.Result()
 		for _, fd := range res.Findings {
 			if fd.Level == validate.Error {
@@ -79,6 +91,7 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 			it.Prepared, it.PrepareErr = r.Prepare(ctx, &e)
 		}
 		if err := emit(it); err != nil {
+			r.Stopped = true
 			return invalid, err
 		}
 	}
@@ -109,13 +122,15 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []Item, 2)
-	var invalid int
+	var invalid, readerLost, lost int
+	var stopped bool
 	var readErr error
 	go func() {
 		defer close(batches)
 		var notes bytes.Buffer
 		rr := *r
 		rr.Diag = &notes
+		defer func() { stopped = rr.Stopped }()
 		batch := make([]Item, 0, readAheadBatch)
 		handOver := func() bool {
 			select {
@@ -123,6 +138,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 				batch = make([]Item, 0, readAheadBatch)
 				return true
 			case <-rctx.Done():
+				readerLost += countEvents(batch)
 				return false
 			}
 		}
@@ -146,8 +162,9 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 	}()
 	var emitErr error
 	for batch := range batches {
-		for _, it := range batch {
+		for i, it := range batch {
 			if emitErr != nil || ctx.Err() != nil {
+				lost += countEvents(batch[i:])
 				break
 			}
 			if len(it.notes) > 0 {
@@ -162,8 +179,21 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 		}
 	}
 	// The reader has ended (it closed batches), so its results are safe to read.
+	r.Unsent += readerLost + lost
+	r.Stopped = stopped
 	if emitErr != nil {
 		return invalid, emitErr
 	}
 	return invalid, readErr
+}
+
+// countEvents counts the items that carry an event (the others carry only reports).
+func countEvents(items []Item) int {
+	n := 0
+	for _, it := range items {
+		if it.Event != nil {
+			n++
+		}
+	}
+	return n
 }

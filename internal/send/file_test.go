@@ -114,3 +114,50 @@ func TestReadAheadStops(t *testing.T) {
 		t.Errorf("after cancel: emitted %d events, want 3 (err %v)", emitted, err)
 	}
 }
+
+// TestInterruptedReadCountsUnsent checks what an interrupted read says it left: the events
+// read but not handed over, and whether the file was read to its end.
+func TestInterruptedReadCountsUnsent(t *testing.T) {
+	// A small file is read to its end ahead of the sending: what was not sent is counted.
+	ctx, cancel := context.WithCancel(context.Background())
+	r := reader("f", eventsFile(5, 0), io.Discard)
+	emitted := 0
+	r.ReadAhead(ctx, func(Item) error {
+		if emitted++; emitted == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if emitted != 3 || r.Unsent != 2 || r.Stopped {
+		t.Errorf("5 events, cancel after 3: emitted %d, Unsent %d, Stopped %v; want 3, 2, false", emitted, r.Unsent, r.Stopped)
+	}
+
+	// A long one is not: reading stops, and every event is sent, counted unsent or unread.
+	const n = 10 * readAheadBatch
+	ctx, cancel = context.WithCancel(context.Background())
+	r = reader("f", eventsFile(n, 0), io.Discard)
+	emitted = 0
+	r.ReadAhead(ctx, func(Item) error {
+		if emitted++; emitted == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if emitted != 3 || !r.Stopped || r.Unsent < 0 || emitted+r.Unsent >= n {
+		t.Errorf("%d events, cancel after 3: emitted %d, Unsent %d, Stopped %v; want 3, fewer than %d, true", n, emitted, r.Unsent, r.Stopped, n-3)
+	}
+
+	// Read (stdin) reads one event at a time: nothing is left read but unsent.
+	ctx, cancel = context.WithCancel(context.Background())
+	r = reader("f", eventsFile(5, 0), io.Discard)
+	emitted = 0
+	r.Read(ctx, func(Item) error {
+		if emitted++; emitted == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if emitted != 3 || r.Unsent != 0 || !r.Stopped {
+		t.Errorf("Read, cancel after 3 of 5: emitted %d, Unsent %d, Stopped %v; want 3, 0, true", emitted, r.Unsent, r.Stopped)
+	}
+}

@@ -201,6 +201,12 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 		if err := flush(); err != nil {
 			return readErr, err
 		}
+	} else {
+		// Interrupted: say what never went, so that the user knows what to send again.
+		s.Summary.Unsent += r.Unsent + len(batch)
+		if r.Stopped {
+			s.Summary.Unread = r.Name
+		}
 	}
 	if s.writeErr != nil {
 		return readErr, s.writeErr
