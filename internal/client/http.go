@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -67,7 +68,28 @@ func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*eve
 	if err != nil {
 		return nil, err
 	}
+	// The dump goes through a transport, not a Client: add what the Client adds.
+	req.Header = WireHeader(req)
 	return httputil.DumpRequestOut(req, true)
+}
+
+// WireHeader is the header of req as cectl's HTTP client sends it: besides req.Header, the
+// Basic credentials net/http's Client takes from user:password in the URL (RFC 7617 §2) when
+// the request has no Authorization, and the Accept-Encoding: gzip its transport asks for when
+// the request names no encoding and no range. The secrets are in clear: mask them to show.
+func WireHeader(req *http.Request) http.Header {
+	h := req.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if u := req.URL.User; u != nil && h.Get("Authorization") == "" {
+		pw, _ := u.Password()
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
+	}
+	if h.Get("Accept-Encoding") == "" && h.Get("Range") == "" && req.Method != http.MethodHead {
+		h.Set("Accept-Encoding", "gzip")
+	}
+	return h
 }
 
 // Prepare encodes proto once, with the extra headers and the User-Agent already in place:

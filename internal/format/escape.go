@@ -1,8 +1,10 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -119,4 +121,61 @@ func escapeUnsafeJSON(b []byte) []byte {
 		return b
 	}
 	return append(out, b[start:]...)
+}
+
+// HideCredentials returns h with the credentials of an Authorization header replaced by
+// "(hidden)", its scheme kept (RFC 9110 §11.6.2): "Basic (hidden)". h itself is not changed.
+// Broker headers keep their own case, so the name matches in any.
+func HideCredentials(h http.Header) http.Header {
+	for k, vs := range h {
+		if !strings.EqualFold(k, "Authorization") || len(vs) == 0 {
+			continue
+		}
+		h = h.Clone()
+		h[k] = []string{hiddenCredentials(vs[0])}
+		break
+	}
+	return h
+}
+
+func hiddenCredentials(v string) string {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+	return scheme + " (hidden)"
+}
+
+// HideDumpCredentials is HideCredentials for an HTTP request as it goes on the wire (a
+// --dry-run): the value of each Authorization field of its header section is hidden.
+func HideDumpCredentials(msg []byte) []byte {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(msg)
+	}
+	var out []byte
+	for start := 0; start < end; {
+		eol := bytes.Index(msg[start:end], []byte("\r\n"))
+		if eol < 0 {
+			eol = end - start
+		}
+		line := msg[start : start+eol]
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && strings.EqualFold(string(name), "Authorization") {
+			if out == nil {
+				out = append(make([]byte, 0, len(msg)), msg[:start]...)
+			}
+			out = append(append(append(out, name...), ": "...), hiddenCredentials(string(value))...)
+		} else if out != nil {
+			out = append(out, line...)
+		}
+		start += eol
+		if start < end {
+			start += 2
+			if out != nil {
+				out = append(out, "\r\n"...)
+			}
+		}
+	}
+	if out == nil {
+		return msg
+	}
+	return append(out, msg[end:]...)
 }

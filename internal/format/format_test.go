@@ -192,13 +192,25 @@ func TestInterruptedResults(t *testing.T) {
 }
 
 func TestExchange(t *testing.T) {
-	req, _ := http.NewRequest("POST", "http://localhost:8080/hook?x=1", nil)
+	// The headers the client adds are shown (Basic credentials from the URL, Accept-Encoding),
+	// credentials hidden, whether they came from the URL or from --header.
+	req, _ := http.NewRequest("POST", "http://alice:s3cret@localhost:8080/hook?x=1", nil)
 	req.Header.Set("Ce-Id", "abc")
 	req.Header.Set("Ce-Evil", "a\x1b[31mb")
-	res := client.Result{Request: req, Response: &client.Response{Proto: "HTTP/1.1", Status: "202 Accepted", Header: http.Header{"Date": {"today"}}}}
+	bearer, _ := http.NewRequest("POST", "http://localhost:8080/", nil)
+	bearer.Header.Set("Authorization", "Bearer tok3n")
 	var out bytes.Buffer
-	if err := Exchange(&out, NewStyles(false), &res); err != nil {
-		t.Fatal(err)
+	for _, req := range []*http.Request{req, bearer} {
+		res := client.Result{Request: req, Response: &client.Response{Proto: "HTTP/1.1", Status: "202 Accepted", Header: http.Header{"Date": {"today"}}}}
+		if err := Exchange(&out, NewStyles(false), &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(out.String(), "s3cret") || strings.Contains(out.String(), "tok3n") || strings.Contains(out.String(), "YWxpY2U6czNjcmV0") {
+		t.Errorf("a secret is shown:\n%s", out.String())
+	}
+	if len(req.Header) != 2 || len(bearer.Header) != 1 {
+		t.Errorf("Exchange changed the request's headers: %v, %v", req.Header, bearer.Header)
 	}
 	golden(t, "delivery/exchange.txt", out.Bytes())
 }
@@ -220,6 +232,19 @@ func TestSanitize(t *testing.T) {
 		}
 		if got := SanitizeBlock(tt.in); got != tt.block {
 			t.Errorf("SanitizeBlock(%q) = %q, want %q", tt.in, got, tt.block)
+		}
+	}
+}
+
+func TestHideDumpCredentials(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"POST / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic YTpi\r\nX: 1\r\n\r\nAuthorization: body", "POST / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic (hidden)\r\nX: 1\r\n\r\nAuthorization: body"},
+		{"POST / HTTP/1.1\r\nauthorization:  Bearer x\r\n\r\n", "POST / HTTP/1.1\r\nauthorization: Bearer (hidden)\r\n\r\n"},
+		{"POST / HTTP/1.1\r\nHost: h\r\n\r\n{}", "POST / HTTP/1.1\r\nHost: h\r\n\r\n{}"},
+	}
+	for _, tt := range tests {
+		if got := string(HideDumpCredentials([]byte(tt.in))); got != tt.want {
+			t.Errorf("HideDumpCredentials(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -209,18 +209,7 @@ func writeRequest(b *strings.Builder, st *Styles, rep *listen.Report) {
 	}
 	b.WriteString(st.paint(st.Dim, Sanitize(line)))
 	b.WriteByte('\n')
-	h := rep.Header
-	for k, vs := range h {
-		// Broker headers keep their own case: match the name in any.
-		if !strings.EqualFold(k, "Authorization") || len(vs) == 0 {
-			continue
-		}
-		h = h.Clone()
-		scheme, _, _ := strings.Cut(vs[0], " ")
-		h[k] = []string{scheme + " (hidden)"}
-		break
-	}
-	writeHeaders(b, st, "> ", h)
+	writeHeaders(b, st, "> ", HideCredentials(rep.Header))
 }
 
 // ListenRejected writes a refused request for a person: when, the answer, the request line

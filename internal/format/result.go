@@ -160,12 +160,13 @@ func Exchange(w io.Writer, st *Styles, r *client.Result) error {
 		b.WriteByte('\n')
 		b.WriteString(st.paint(st.Dim, "> Host: "+Sanitize(req.URL.Host)))
 		b.WriteByte('\n')
-		h := req.Header
+		// What the client adds (Basic credentials from the URL, Accept-Encoding) was sent
+		// too; credentials are shown hidden.
+		h := client.WireHeader(req)
 		if req.ContentLength > 0 && h.Get("Content-Length") == "" {
-			h = h.Clone()
 			h.Set("Content-Length", fmt.Sprint(req.ContentLength))
 		}
-		writeHeaders(&b, st, "> ", h)
+		writeHeaders(&b, st, "> ", HideCredentials(h))
 	}
 	if resp := r.Response; resp != nil {
 		b.WriteString(st.paint(st.Dim, "< "+resp.Proto+" "+Sanitize(resp.Status)))

@@ -127,6 +127,7 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 	if err != nil {
 		return err
 	}
+	b = format.HideDumpCredentials(b)
 	if _, err := s.Out.Write(b); err != nil {
 		return err
 	}
