@@ -128,7 +128,17 @@ func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
 	if opts.Schema != "" || len(mapping) > 0 {
 		schemas, err := validate.LoadSchemas(opts.Schema, mapping)
 		if err != nil {
-			return "", vo, &FlagError{Err: fmt.Errorf("--schema: %w", err)}
+			// Name the flag and the file as the user typed them.
+			var se *validate.SchemaError
+			switch {
+			case errors.As(err, &se) && se.URI != "":
+				err = fmt.Errorf("--schema-map %s=%s: %w", se.URI, se.File, se.Err)
+			case errors.As(err, &se):
+				err = fmt.Errorf("--schema %s: %w", se.File, se.Err)
+			default:
+				err = fmt.Errorf("--schema: %w", err)
+			}
+			return "", vo, &FlagError{Err: err}
 		}
 		vo.Data = schemas
 	}
