@@ -28,6 +28,7 @@ type ValidateOptions struct {
 	SchemaMap    []string
 	Format       string
 	Quiet        bool
+	AllowEmpty   bool
 }
 
 // NewCmdValidate builds `cectl validate`. runF, when not nil, replaces the run for tests of
@@ -56,9 +57,14 @@ Output formats: text (default; -q prints only the summary), json (-o json or --f
 one object per finding, then a summary object), github (workflow annotations), junit (one
 test case per event) and sarif (for code-scanning upload).
 
+A directory without event files or a glob pattern that matches nothing is an error naming
+the argument, as an unreadable input is: there is nothing to check. --allow-empty accepts
+both (for CI jobs whose event directories may be empty).
+
 Exit codes:
   0    every event is valid (warnings allowed unless --strict)
-  1    an event is invalid, or an input cannot be read
+  1    an event is invalid, an input cannot be read, or a directory or pattern holds no
+       event files (unless --allow-empty)
   2    usage error: no arguments, unknown flag, bad flag value or schema
   130  interrupted`,
 		Example: `  $ cectl validate event.json
@@ -87,6 +93,7 @@ Exit codes:
 	fl.StringArrayVar(&opts.SchemaMap, "schema-map", nil, "check the data of events whose dataschema is `URI=FILE`'s URI against FILE (repeatable)")
 	fl.StringVar(&opts.Format, "format", "", "report format: text, json, github, junit or sarif (default: from -o)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary (text and json)")
+	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "accept a directory without event files and a pattern that matches nothing")
 	return cmd
 }
 
@@ -159,7 +166,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := expandInputs(opts.Args, opts.F.IO.ErrOut, opts.F.ErrStyles())
+	inputs, err := expandInputs(opts.Args, opts.AllowEmpty)
 	if err != nil {
 		return err
 	}
@@ -254,15 +261,23 @@ func (summaryOnly) Unreadable(string, error) error       { return nil }
 
 // expandInputs turns the arguments into inputs: - is stdin, a directory gives its event
 // files, a name that does not exist but holds glob characters is a pattern. Inputs that
-// cannot be found become unreadable inputs, reported with the results; a malformed pattern
-// is a usage error.
-func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input, error) {
+// cannot be found become unreadable inputs, reported with the results; so do a directory
+// without event files and a pattern that matches none, unless allowEmpty: either way there
+// is nothing to check. A malformed pattern is a usage error.
+func expandInputs(args []string, allowEmpty bool) ([]input, error) {
 	var out []input
 	seen := map[string]bool{}
+	found := 0 // files the current argument gave, duplicates included
 	add := func(name string) {
+		found++
 		if !seen[name] {
 			seen[name] = true
 			out = append(out, input{name: name, path: name})
+		}
+	}
+	empty := func(name, why string) {
+		if !allowEmpty {
+			out = append(out, input{name: name, err: errors.New(why + " (--allow-empty accepts this)")})
 		}
 	}
 	for _, a := range args {
@@ -270,6 +285,7 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 			out = append(out, input{name: "<stdin>", stdin: true})
 			continue
 		}
+		found = 0
 		info, err := os.Stat(a)
 		switch {
 		case err == nil && info.IsDir():
@@ -278,11 +294,11 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 				out = append(out, input{name: a, err: fmt.Errorf("cannot read directory: %w", unwrapPath(err))})
 				continue
 			}
-			if len(files) == 0 {
-				fmt.Fprintf(errOut, "%s no *.json, *.jsonl or *.ndjson files in %s\n", est.Warn.Sprint("warning:"), format.Sanitize(a))
-			}
 			for _, f := range files {
 				add(f)
+			}
+			if found == 0 {
+				empty(a, "no *.json, *.jsonl or *.ndjson files in the directory")
 			}
 		case err == nil:
 			add(a)
@@ -290,9 +306,6 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 			matches, err := glob(a)
 			if err != nil {
 				return nil, flagErrorf("invalid pattern %q: %v", a, err)
-			}
-			if len(matches) == 0 {
-				out = append(out, input{name: a, err: errors.New("no files match the pattern")})
 			}
 			for _, m := range matches {
 				if info, err := os.Stat(m); err == nil && info.IsDir() {
@@ -303,6 +316,9 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 					continue
 				}
 				add(m)
+			}
+			if found == 0 {
+				empty(a, "no files match the pattern")
 			}
 		default:
 			out = append(out, input{name: a, err: fmt.Errorf("cannot read: %w", unwrapPath(err))})
