@@ -47,7 +47,9 @@ batch specversion agreement. Each finding names its rule and points at file:line
 Arguments are files, directories (searched recursively for *.json, *.jsonl and *.ndjson,
 skipping hidden directories), glob patterns (expanded by cectl, ** matches any depth), or -
 for stdin. Each input may hold one event, a JSON array of events (a batch) or JSON lines;
-the layout is detected, and inputs of any size are streamed.
+the layout is detected, and inputs of any size are streamed. An input that is not JSON text
+(a binary file or UTF-16: it starts with a control byte or a byte that is not UTF-8, or its
+first line holds a NUL byte) gets one json-syntax finding at that byte and nothing else.
 
 Findings are errors (a MUST of the spec) or warnings (a SHOULD); --strict makes warnings
 errors. --schema checks the data of every event whose data is JSON against a JSON Schema;

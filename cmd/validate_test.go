@@ -208,3 +208,21 @@ func TestValidateGolden(t *testing.T) {
 		})
 	}
 }
+
+// A binary file is one finding, at its first offending byte, and nothing else.
+func TestValidateBinaryFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"logo.png":   "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
+		"utf16.json": "{\x00\"\x00i\x00d\x00\"\x00:\x00",
+	})
+	t.Chdir(dir)
+	var out, errOut bytes.Buffer
+	streams := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	code := Run(context.Background(), streams, BuildInfo{Version: "v1.2.3"}, []string{"validate", "logo.png", "utf16.json"}, func(string) string { return "" })
+	want := "logo.png:1:1: error: invalid JSON: this is not JSON text (a binary file or another encoding?): it starts with byte 0x89, which is not UTF-8 (RFC 8259 §8.1) [json-syntax]\n" +
+		"utf16.json:1:2: error: invalid JSON: this is not JSON text (a binary file or UTF-16?): its first line holds a NUL byte, which JSON text never holds raw (RFC 8259 §2, §7, §8.1) [json-syntax]\n" +
+		"2 files, 0 events: 0 invalid (2 errors, 0 warnings)\n"
+	if code != ExitFailure || out.String() != want {
+		t.Errorf("exit code %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, ExitFailure, out.String(), want, errOut.String())
+	}
+}
