@@ -67,7 +67,8 @@ Exit codes:
   0    every event is valid (warnings allowed unless --strict)
   1    an event is invalid, an input cannot be read, or a directory or pattern holds no
        event files (unless --allow-empty)
-  2    usage error: no arguments, unknown flag, bad flag value or schema
+  2    usage error: no arguments, unknown flag, bad flag value, or a schema file that is
+       missing or does not compile
   130  interrupted`,
 		Example: `  $ cectl validate event.json
   $ cectl validate events/ 'more/**/*.jsonl'
