@@ -28,6 +28,7 @@ type ValidateOptions struct {
 	SchemaMap    []string
 	Format       string
 	Quiet        bool
+	AllowEmpty   bool
 }
 
 // NewCmdValidate builds `cectl validate`. runF, when not nil, replaces the run for tests of
@@ -46,7 +47,9 @@ batch specversion agreement. Each finding names its rule and points at file:line
 Arguments are files, directories (searched recursively for *.json, *.jsonl and *.ndjson,
 skipping hidden directories), glob patterns (expanded by cectl, ** matches any depth), or -
 for stdin. Each input may hold one event, a JSON array of events (a batch) or JSON lines;
-the layout is detected, and inputs of any size are streamed.
+the layout is detected, and inputs of any size are streamed. An input that is not JSON text
+(a binary file or UTF-16: it starts with a control byte or a byte that is not UTF-8, or its
+first line holds a NUL byte) gets one json-syntax finding at that byte and nothing else.
 
 Findings are errors (a MUST of the spec) or warnings (a SHOULD); --strict makes warnings
 errors. --schema checks the data of every event whose data is JSON against a JSON Schema;
@@ -56,10 +59,16 @@ Output formats: text (default; -q prints only the summary), json (-o json or --f
 one object per finding, then a summary object), github (workflow annotations), junit (one
 test case per event) and sarif (for code-scanning upload).
 
+A directory without event files or a glob pattern that matches nothing is an error naming
+the argument, as an unreadable input is: there is nothing to check. --allow-empty accepts
+both (for CI jobs whose event directories may be empty).
+
 Exit codes:
   0    every event is valid (warnings allowed unless --strict)
-  1    an event is invalid, or an input cannot be read
-  2    usage error: no arguments, unknown flag, bad flag value or schema
+  1    an event is invalid, an input cannot be read, or a directory or pattern holds no
+       event files (unless --allow-empty)
+  2    usage error: no arguments, unknown flag, bad flag value, or a schema file that is
+       missing or does not compile
   130  interrupted`,
 		Example: `  $ cectl validate event.json
   $ cectl validate events/ 'more/**/*.jsonl'
@@ -87,6 +96,7 @@ Exit codes:
 	fl.StringArrayVar(&opts.SchemaMap, "schema-map", nil, "check the data of events whose dataschema is `URI=FILE`'s URI against FILE (repeatable)")
 	fl.StringVar(&opts.Format, "format", "", "report format: text, json, github, junit or sarif (default: from -o)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary (text and json)")
+	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "accept a directory without event files and a pattern that matches nothing")
 	return cmd
 }
 
@@ -128,7 +138,17 @@ func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
 	if opts.Schema != "" || len(mapping) > 0 {
 		schemas, err := validate.LoadSchemas(opts.Schema, mapping)
 		if err != nil {
-			return "", vo, &FlagError{Err: fmt.Errorf("--schema: %w", err)}
+			// Name the flag and the file as the user typed them.
+			var se *validate.SchemaError
+			switch {
+			case errors.As(err, &se) && se.URI != "":
+				err = fmt.Errorf("--schema-map %s=%s: %w", se.URI, se.File, se.Err)
+			case errors.As(err, &se):
+				err = fmt.Errorf("--schema %s: %w", se.File, se.Err)
+			default:
+				err = fmt.Errorf("--schema: %w", err)
+			}
+			return "", vo, &FlagError{Err: err}
 		}
 		vo.Data = schemas
 	}
@@ -149,7 +169,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := expandInputs(opts.Args, opts.F.IO.ErrOut, opts.F.ErrStyles())
+	inputs, err := expandInputs(opts.Args, opts.AllowEmpty)
 	if err != nil {
 		return err
 	}
@@ -244,15 +264,23 @@ func (summaryOnly) Unreadable(string, error) error       { return nil }
 
 // expandInputs turns the arguments into inputs: - is stdin, a directory gives its event
 // files, a name that does not exist but holds glob characters is a pattern. Inputs that
-// cannot be found become unreadable inputs, reported with the results; a malformed pattern
-// is a usage error.
-func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input, error) {
+// cannot be found become unreadable inputs, reported with the results; so do a directory
+// without event files and a pattern that matches none, unless allowEmpty: either way there
+// is nothing to check. A malformed pattern is a usage error.
+func expandInputs(args []string, allowEmpty bool) ([]input, error) {
 	var out []input
 	seen := map[string]bool{}
+	found := 0 // files the current argument gave, duplicates included
 	add := func(name string) {
+		found++
 		if !seen[name] {
 			seen[name] = true
 			out = append(out, input{name: name, path: name})
+		}
+	}
+	empty := func(name, why string) {
+		if !allowEmpty {
+			out = append(out, input{name: name, err: errors.New(why + " (--allow-empty accepts this)")})
 		}
 	}
 	for _, a := range args {
@@ -260,6 +288,7 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 			out = append(out, input{name: "<stdin>", stdin: true})
 			continue
 		}
+		found = 0
 		info, err := os.Stat(a)
 		switch {
 		case err == nil && info.IsDir():
@@ -268,11 +297,11 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 				out = append(out, input{name: a, err: fmt.Errorf("cannot read directory: %w", unwrapPath(err))})
 				continue
 			}
-			if len(files) == 0 {
-				fmt.Fprintf(errOut, "%s no *.json, *.jsonl or *.ndjson files in %s\n", est.Warn.Sprint("warning:"), format.Sanitize(a))
-			}
 			for _, f := range files {
 				add(f)
+			}
+			if found == 0 {
+				empty(a, "no *.json, *.jsonl or *.ndjson files in the directory")
 			}
 		case err == nil:
 			add(a)
@@ -280,9 +309,6 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 			matches, err := glob(a)
 			if err != nil {
 				return nil, flagErrorf("invalid pattern %q: %v", a, err)
-			}
-			if len(matches) == 0 {
-				out = append(out, input{name: a, err: errors.New("no files match the pattern")})
 			}
 			for _, m := range matches {
 				if info, err := os.Stat(m); err == nil && info.IsDir() {
@@ -293,6 +319,9 @@ func expandInputs(args []string, errOut io.Writer, est *format.Styles) ([]input,
 					continue
 				}
 				add(m)
+			}
+			if found == 0 {
+				empty(a, "no files match the pattern")
 			}
 		default:
 			out = append(out, input{name: a, err: fmt.Errorf("cannot read: %w", unwrapPath(err))})

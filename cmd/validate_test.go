@@ -25,9 +25,9 @@ func TestValidateFlags(t *testing.T) {
 	}{
 		{"files", []string{"a.json", "dir"}, ValidateOptions{Args: []string{"a.json", "dir"}}, ""},
 		{"all flags", []string{"--strict", "--specversion", "1.0,0.3", "--schema", "s.json", "--schema-map", "https://x/a=a.json",
-			"--schema-map", "urn:b=b.json", "--format", "sarif", "-q", "-"},
+			"--schema-map", "urn:b=b.json", "--format", "sarif", "-q", "--allow-empty", "-"},
 			ValidateOptions{Args: []string{"-"}, Strict: true, SpecVersions: []string{"1.0", "0.3"}, Schema: "s.json",
-				SchemaMap: []string{"https://x/a=a.json", "urn:b=b.json"}, Format: "sarif", Quiet: true}, ""},
+				SchemaMap: []string{"https://x/a=a.json", "urn:b=b.json"}, Format: "sarif", Quiet: true, AllowEmpty: true}, ""},
 		{"no arguments", nil, ValidateOptions{}, "validate needs at least one file"},
 		{"unknown flag", []string{"--nope", "x"}, ValidateOptions{}, "unknown flag"},
 	}
@@ -101,13 +101,17 @@ func TestValidateExitCodes(t *testing.T) {
 		{"warning passes", []string{"warn.json"}, "", ExitOK, "all valid, 1 warning"},
 		{"strict warning fails", []string{"--strict", "warn.json"}, "", ExitFailure, "error: attribute name"},
 		{"directory skips hidden and other files", []string{"dir"}, "", ExitOK, "1 file, 1 event: all valid\n"},
-		{"empty directory", []string{"empty"}, "", ExitOK, "0 files, 0 events\n"},
+		{"empty directory", []string{"empty"}, "", ExitFailure, "empty: error: no *.json, *.jsonl or *.ndjson files in the directory (--allow-empty accepts this) [read]\n"},
+		{"empty directory allowed", []string{"--allow-empty", "empty"}, "", ExitOK, "0 files, 0 events\n"},
+		{"empty directory among others", []string{"ok.json", "empty"}, "", ExitFailure, "2 files, 1 event: all valid; 1 file could not be read\n"},
+		{"glob without match allowed", []string{"--allow-empty", "nothing/*.json", "ok.json"}, "", ExitOK, "1 file, 1 event: all valid\n"},
+		{"glob of directories without event files", []string{"empt*"}, "", ExitFailure, "empt*: error: no files match the pattern (--allow-empty accepts this) [read]"},
 		{"glob", []string{"*.json"}, "", ExitOK, "2 files, 2 events: all valid, 1 warning\n"},
 		{"double star glob", []string{"**/*.ndjson"}, "", ExitOK, "1 file, 1 event: all valid\n"},
 		{"duplicates are read once", []string{"ok.json", "ok.json", "*.json"}, "", ExitOK, "2 files, 2 events"},
 		{"stdin", []string{"-"}, badEvent, ExitFailure, "<stdin>:1:64: error:"},
 		{"missing file", []string{"ok.json", "missing.json"}, "", ExitFailure, "missing.json: error: cannot read: no such file or directory [read]"},
-		{"glob without match", []string{"nothing/*.json"}, "", ExitFailure, "nothing/*.json: error: no files match the pattern [read]"},
+		{"glob without match", []string{"nothing/*.json"}, "", ExitFailure, "nothing/*.json: error: no files match the pattern (--allow-empty accepts this) [read]"},
 		{"quiet", []string{"-q", "bad.jsonl"}, "", ExitFailure, "1 file, 2 events: 1 invalid (1 error, 0 warnings)\n"},
 		{"quiet json", []string{"-q", "-o", "json", "bad.jsonl"}, "", ExitFailure, `{"kind":"summary","files":1,"unreadable":0,"events":2,"valid":1,"invalid":1,"errors":1,"warnings":0,"ok":false}` + "\n"},
 		{"schema", []string{"--schema", "schema.txt", "ok.json"}, "", ExitOK, "all valid"},
@@ -202,5 +206,23 @@ func TestValidateGolden(t *testing.T) {
 				t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s", path, out.Bytes())
 			}
 		})
+	}
+}
+
+// A binary file is one finding, at its first offending byte, and nothing else.
+func TestValidateBinaryFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"logo.png":   "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
+		"utf16.json": "{\x00\"\x00i\x00d\x00\"\x00:\x00",
+	})
+	t.Chdir(dir)
+	var out, errOut bytes.Buffer
+	streams := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	code := Run(context.Background(), streams, BuildInfo{Version: "v1.2.3"}, []string{"validate", "logo.png", "utf16.json"}, func(string) string { return "" })
+	want := "logo.png:1:1: error: invalid JSON: this is not JSON text (a binary file or another encoding?): it starts with byte 0x89, which is not UTF-8 (RFC 8259 §8.1) [json-syntax]\n" +
+		"utf16.json:1:2: error: invalid JSON: this is not JSON text (a binary file or UTF-16?): its first line holds a NUL byte, which JSON text never holds raw (RFC 8259 §2, §7, §8.1) [json-syntax]\n" +
+		"2 files, 0 events: 0 invalid (2 errors, 0 warnings)\n"
+	if code != ExitFailure || out.String() != want {
+		t.Errorf("exit code %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, ExitFailure, out.String(), want, errOut.String())
 	}
 }

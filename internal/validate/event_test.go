@@ -335,6 +335,19 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
+	// Findings about a whole input come from the Scanner.
+	for _, in := range []struct{ name, input string }{
+		{"not text: starts with non-UTF-8", "\x89PNG\r\n\x1a\n\x00"},
+		{"not text: starts with a control byte", "\x1f\x8b\x08\x00"},
+		{"not text: NUL in the first line", "{\x00\"\x00"},
+	} {
+		s := NewScanner(strings.NewReader(in.input), Options{})
+		for s.Scan() {
+			for _, f := range s.Result().Findings {
+				fmt.Fprintf(&messages, "%-40s %d:%d %s: %s [%s]\n", in.name, f.Line, f.Column, f.Level, f.Message, f.Rule)
+			}
+		}
+	}
 	golden(t, "messages.txt", messages.Bytes())
 }
 

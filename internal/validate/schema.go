@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +24,42 @@ type Schemas struct {
 	printer *message.Printer
 }
 
+// SchemaError says which schema could not be loaded: the one for every event (URI is "") or
+// the one mapped from the dataschema URI.
+type SchemaError struct {
+	File string
+	URI  string
+	Err  error
+}
+
+func (e *SchemaError) Error() string {
+	if e.URI != "" {
+		return fmt.Sprintf("schema %s for %s: %v", e.File, e.URI, e.Err)
+	}
+	return fmt.Sprintf("schema %s: %v", e.File, e.Err)
+}
+
+func (e *SchemaError) Unwrap() error { return e.Err }
+
+// compileFile compiles the schema in file; a file that cannot be opened is said so plainly,
+// not as the compiler's "failing loading file:///…".
+func compileFile(c *jsonschema.Compiler, file, uri string) (*jsonschema.Schema, error) {
+	if !strings.Contains(file, "://") {
+		if _, err := os.Stat(file); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &SchemaError{File: file, URI: uri, Err: fmt.Errorf("cannot read the file: %w", err)}
+		}
+	}
+	sch, err := c.Compile(file)
+	if err != nil {
+		return nil, &SchemaError{File: file, URI: uri, Err: err}
+	}
+	return sch, nil
+}
+
 // LoadSchemas compiles the schema in file (if not "") for every event's
 // data, and the schemas mapped from dataschema URIs to files. An event whose
 // dataschema is mapped uses that schema, any other uses the one in file.
@@ -32,8 +70,8 @@ func LoadSchemas(file string, mapping map[string]string) (*Schemas, error) {
 	s := &Schemas{byURI: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
 	var err error
 	if file != "" {
-		if s.all, err = c.Compile(file); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", file, err)
+		if s.all, err = compileFile(c, file, ""); err != nil {
+			return nil, err
 		}
 	}
 	uris := make([]string, 0, len(mapping))
@@ -42,9 +80,9 @@ func LoadSchemas(file string, mapping map[string]string) (*Schemas, error) {
 	}
 	sort.Strings(uris)
 	for _, uri := range uris {
-		sch, err := c.Compile(mapping[uri])
+		sch, err := compileFile(c, mapping[uri], uri)
 		if err != nil {
-			return nil, fmt.Errorf("schema %s for %s: %w", mapping[uri], uri, err)
+			return nil, err
 		}
 		s.byURI[uri] = sch
 	}

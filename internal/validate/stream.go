@@ -415,6 +415,64 @@ func (s *Scanner) atLast(msg string) {
 	s.inputFinding(RuleJSONSyntax, s.lastOff, s.lastLine, s.lastCol, "", msg)
 }
 
+// sniffLen caps how much of the first line sniff looks at, as MIME sniffing does
+// (WHATWG MIME Sniffing §7.1 reads a resource header of at most 1445 bytes).
+const sniffLen = 512
+
+// binaryByte marks the binary data bytes of WHATWG MIME Sniffing §3: control characters that
+// no text file holds (tab, line feed, form feed, carriage return and escape are not among them).
+var binaryByte = func() (t [256]bool) {
+	for b := 0; b < 0x20; b++ {
+		t[b] = b != '\t' && b != '\n' && b != 0x0C && b != '\r' && b != 0x1B
+	}
+	return t
+}()
+
+// sniff reports the input as not JSON text, in one json-syntax finding, and ends it, when it starts with a binary data
+// byte or a byte that is not UTF-8, or when its first line (at most sniffLen bytes) holds a
+// NUL byte, the mark of a binary file that git and grep use too. A PNG, a gzip file or UTF-16
+// text would otherwise give a syntax error and then trailing-data noise about bytes no one
+// meant as JSON. JSON text is UTF-8 and holds no raw control characters (RFC 8259 §2, §7,
+// §8.1). A stray control character in an otherwise textual line is left to the ordinary
+// findings, and only the first line is read ahead, so a live stream of JSON lines is not
+// held back.
+func (s *Scanner) sniff() bool {
+	for s.end-s.pos < sniffLen && bytes.IndexByte(s.buf[s.pos:s.end], '\n') < 0 && s.fill() {
+	}
+	w := s.buf[s.pos:s.end]
+	if len(w) > sniffLen {
+		w = w[:sniffLen]
+	}
+	if i := bytes.IndexByte(w, '\n'); i >= 0 {
+		w = w[:i]
+	}
+	i := 0
+	for i < len(w) && (w[i] == ' ' || w[i] == '\t' || w[i] == '\r') {
+		i++
+	}
+	var msg string
+	switch {
+	case i == len(w):
+		return false
+	case binaryByte[w[i]]:
+		msg = fmt.Sprintf("invalid JSON: this is not JSON text (a binary file?): it starts with the control byte 0x%02x, which JSON text never holds raw (RFC 8259 §2, §7)", w[i])
+	case w[i] >= utf8.RuneSelf && utf8.FullRune(w[i:]) && isRuneError(w[i:]):
+		msg = fmt.Sprintf("invalid JSON: this is not JSON text (a binary file or another encoding?): it starts with byte 0x%02x, which is not UTF-8 (RFC 8259 §8.1)", w[i])
+	default:
+		if i = bytes.IndexByte(w, 0); i < 0 {
+			return false
+		}
+		msg = "invalid JSON: this is not JSON text (a binary file or UTF-16?): its first line holds a NUL byte, which JSON text never holds raw (RFC 8259 §2, §7, §8.1)"
+	}
+	s.inputFinding(RuleJSONSyntax, s.base+s.pos+i, s.line, s.col+utf8.RuneCount(w[:i]), "", msg)
+	return true
+}
+
+func isRuneError(b []byte) bool {
+	r, _ := utf8.DecodeRune(b)
+	return r == utf8.RuneError
+}
+
 func startsValue(b byte) bool {
 	switch b {
 	case '{', '[', '"', '-', 't', 'f', 'n':
@@ -446,6 +504,9 @@ func (s *Scanner) Scan() bool {
 				return true
 			}
 			s.bom = true
+			if s.sniff() {
+				return true
+			}
 			more, _ := s.skipWS()
 			if !more {
 				s.state = stDone

@@ -79,6 +79,20 @@ func TestScannerLayouts(t *testing.T) {
 		{"blank input", " \n\t", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}}},
 		{"byte order mark", "\xef\xbb\xbf" + good, LayoutSingle, 1, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}}},
 		{"scalar document", "42", LayoutSingle, 1, []streamFinding{{0, RuleEventObject, "", 1, 1}}},
+
+		// A binary file is said once to be no JSON text, at its first offending byte.
+		{"png", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}}},
+		{"gzip", "\x1f\x8b\x08\x00\x00\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}}},
+		{"utf-16 with byte order mark", "\xff\xfe{\x00\"\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}}},
+		{"utf-16 without byte order mark", "{\x00\"\x00}\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 2}}},
+		{"blanks before binary", " \t\x89PNG", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 3}}},
+		{"NUL after an event on the first line", good + "\x00\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, len(good) + 1}}},
+		{"NUL after a non-ASCII character", `{"é":` + "\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 6}}},
+		{"byte order mark then binary", "\xef\xbb\xbf\x00", LayoutUnknown, 0, []streamFinding{{-1, RuleJSONSyntax, "", 1, 1}, {-1, RuleJSONSyntax, "", 1, 2}}},
+		// Text with a stray byte gets the ordinary findings, and so do bytes after the first line.
+		{"NUL after the first line", good + "\n\x00", LayoutSingle, 1, []streamFinding{{-1, RuleTrailingData, "", 2, 1}}},
+		{"control byte in the first line", `{"a":` + "\x01}", LayoutSingle, 1, []streamFinding{{0, RuleJSONSyntax, "/a", 1, 6}}},
+		{"UTF-8 text that is not JSON", "é", LayoutSingle, 1, []streamFinding{{0, RuleJSONSyntax, "", 1, 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +236,23 @@ func BenchmarkScannerLines(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s := NewScanner(bytes.NewReader(in), Options{})
+		for s.Scan() {
+		}
+		if s.Stats().Errors != 0 {
+			b.Fatal("unexpected errors")
+		}
+	}
+}
+
+// Small inputs, such as the batch bodies listen decodes, measure what the Scanner costs per
+// input rather than per byte (the not-JSON-text sniff, resetting state).
+func BenchmarkScannerSmallInputs(b *testing.B) {
+	body := []byte("[" + ev1(`,"time":"2024-03-01T10:00:00Z","data":{"orderId":1}`) + "," + ev1(`,"subject":"order/2"`) + "]")
+	s := NewScanner(nil, Options{})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.ResetBytes(body)
 		for s.Scan() {
 		}
 		if s.Stats().Errors != 0 {
