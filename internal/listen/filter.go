@@ -50,6 +50,11 @@ func parseCESQL(expr string) (e cesql.Expression, err error) {
 		if r := recover(); r != nil {
 			e, err = nil, errors.New(malformed)
 		}
+		if err != nil {
+			if d := diagnoseCESQL(expr); d != nil {
+				err = d
+			}
+		}
 	}()
 	e, err = parser.Parse(expr)
 	if err != nil {
