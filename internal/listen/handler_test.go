@@ -164,6 +164,9 @@ func TestHandlerRejects(t *testing.T) {
 		headers []string
 	}{
 		{name: "other path", req: request("POST", "/other", "", binaryHeaders...), status: 404, reason: "listen takes them at /"},
+		{name: "other path says which is served", cfg: Config{Path: "/events"}, req: request("POST", "/event", "", binaryHeaders...), status: 404,
+			reason: "no events are taken at /event; listen takes them at /events"},
+		{name: "two trailing slashes", cfg: Config{Path: "/events"}, req: request("POST", "/events//", "", binaryHeaders...), status: 404, reason: "listen takes them at /events"},
 		{name: "GET", req: request("GET", "/", ""), status: 405, reason: "method GET is not allowed", headers: []string{"Allow: OPTIONS, POST, PUT"}},
 		{name: "DELETE", req: request("DELETE", "/", ""), status: 405, reason: "send events with POST"},
 		{name: "no token", cfg: Config{Token: "s3cret"}, req: request("POST", "/", "", binaryHeaders...), status: 401, reason: "bearer token",
@@ -768,3 +771,19 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(c int)           { w.code = c }
+
+// /events and /events/ are one endpoint to a sender; a 404 says which path is served, unless a
+// token is required: then it says nothing about the listener.
+func TestHandlerPath(t *testing.T) {
+	for _, tt := range []struct{ served, path string }{{"/events", "/events/"}, {"/events/", "/events"}, {"/events", "/events"}, {"/", "/"}} {
+		h, _ := newTestHandler(Config{Path: tt.served})
+		if w := serve(h, request("POST", tt.path, "", binaryHeaders...)); w.Code != http.StatusAccepted {
+			t.Errorf("--path %s, POST %s: status %d: %s", tt.served, tt.path, w.Code, w.Body)
+		}
+	}
+	h, _ := newTestHandler(Config{Path: "/events", Token: "s3cret"})
+	w := serve(h, request("POST", "/other", "", append([]string{"Authorization: Bearer s3cret"}, binaryHeaders...)...))
+	if w.Code != http.StatusNotFound || w.Body.String() != "no events are taken at /other\n" {
+		t.Errorf("with --token: %d %q", w.Code, w.Body)
+	}
+}

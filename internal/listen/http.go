@@ -36,8 +36,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve decides the verdict of a request in x; the answer to an OPTIONS handshake is written
 // here already.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
-	if r.URL.Path != h.cfg.Path {
-		h.reject(x, http.StatusNotFound, fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path))
+	if !samePath(r.URL.Path, h.cfg.Path) {
+		reason := fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path)
+		if h.cfg.Token != "" {
+			// A listener that asks for a token tells a stranger nothing about itself.
+			reason = fmt.Sprintf("no events are taken at %s", r.URL.Path)
+		}
+		h.reject(x, http.StatusNotFound, reason)
 		return
 	}
 	switch r.Method {
@@ -72,6 +77,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 }
 
 const allowed = "OPTIONS, POST, PUT"
+
+// samePath reports whether a request for path reaches the events path served: exactly, or
+// with or without one trailing slash (/events and /events/ name the same endpoint to a
+// sender, whatever RFC 3986 §6.2.3 leaves to the server).
+func samePath(path, served string) bool {
+	if path == served {
+		return true
+	}
+	return served != "/" && path != "/" && strings.TrimSuffix(path, "/") == strings.TrimSuffix(served, "/")
+}
 
 // writeVerdict answers v over HTTP. Refusals are explained in plain text; an accepted message
 // is answered with the reply event, if any, in its content mode (http binding §3).
