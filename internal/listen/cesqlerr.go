@@ -2,7 +2,9 @@ package listen
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/antlr/antlr4/runtime/Go/antlr"
 	"github.com/cloudevents/sdk-go/sql/v2/gen"
@@ -20,20 +22,23 @@ type syntaxListener struct {
 	line, col int
 	msg       string
 	tok       antlr.Token
+	lexical   bool // a character no token starts with
 }
 
-func (l *syntaxListener) SyntaxError(_ antlr.Recognizer, offending interface{}, line, col int, msg string, _ antlr.RecognitionException) {
+func (l *syntaxListener) SyntaxError(r antlr.Recognizer, offending interface{}, line, col int, msg string, _ antlr.RecognitionException) {
 	if l.found {
 		return
 	}
 	l.found, l.line, l.col, l.msg = true, line, col, msg
 	l.tok, _ = offending.(antlr.Token)
+	_, l.lexical = r.(antlr.Lexer)
 }
 
 // diagnoseCESQL parses expr again with the grammar sdk-go's parser is generated from, this
 // time keeping where the first syntax error is, and describes it: the expression with a caret
 // under the error and, when a word next to it is a misspelt keyword, the keyword. It returns
-// nil when the grammar finds no syntax error.
+// nil when the grammar finds no syntax error. It runs before sdk-go's parser, whose lexer
+// prints its errors on stderr and then skips the character.
 func diagnoseCESQL(expr string) (err error) {
 	defer func() {
 		if recover() != nil {
@@ -69,16 +74,27 @@ func diagnoseCESQL(expr string) (err error) {
 // describeSyntaxError turns the grammar's message ("extraneous input 'x' expecting <EOF>",
 // "mismatched input '<EOF>' expecting {…}", "missing ')' at '<EOF>'") into a short one.
 func describeSyntaxError(l *syntaxListener) string {
+	if l.lexical {
+		// "token recognition error at: '#'"
+		_, text, _ := strings.Cut(l.msg, "at: ")
+		return "unexpected character " + quoteToken(strings.TrimSuffix(strings.TrimPrefix(text, "'"), "'"))
+	}
 	if m, _, _ := strings.Cut(l.msg, " at "); strings.HasPrefix(m, "missing '") {
 		return m
 	}
 	if l.tok == nil || l.tok.GetTokenType() == antlr.TokenEOF {
 		return "the expression ends too early"
 	}
+	if t := l.tok.GetText(); t == "'" || t == `"` {
+		return "a string is not closed with " + quoteToken(t)
+	}
 	return fmt.Sprintf("unexpected %s", quoteToken(l.tok.GetText()))
 }
 
 func quoteToken(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
 	if strings.Contains(s, "'") {
 		return `"` + s + `"`
 	}

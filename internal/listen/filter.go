@@ -50,12 +50,10 @@ func parseCESQL(expr string) (e cesql.Expression, err error) {
 		if r := recover(); r != nil {
 			e, err = nil, errors.New(malformed)
 		}
-		if err != nil {
-			if d := diagnoseCESQL(expr); d != nil {
-				err = d
-			}
-		}
 	}()
+	if err := diagnoseCESQL(expr); err != nil {
+		return nil, err
+	}
 	e, err = parser.Parse(expr)
 	if err != nil {
 		var msgs []string

@@ -110,6 +110,8 @@ func TestFilterSyntaxError(t *testing.T) {
 		{"(a = 1", "syntax error at column 7: missing ')'\n  (a = 1\n        ^"},
 		{"a == 1", "syntax error at column 4: unexpected '='\n  a == 1\n     ^"},
 		{"a = 1 OR\n\tb LIKE", "syntax error at line 2, column 8: the expression ends too early\n   b LIKE\n         ^"},
+		{"a = 'x", "syntax error at column 5: a string is not closed with \"'\"\n  a = 'x\n      ^"},
+		{"a = 1 # b", "syntax error at column 7: unexpected character '#'\n  a = 1 # b\n        ^"},
 		{"id = 1 region", "syntax error at column 8: unexpected 'region'\n  id = 1 region\n         ^"},
 	}
 	for _, tt := range tests {
