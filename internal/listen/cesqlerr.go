@@ -11,8 +11,8 @@ import (
 	"github.com/cloudevents/sdk-go/sql/v2/parser"
 )
 
-// cesqlKeywords are the reserved words of CESQL v1 (§3.1 Lexical Structure) that a misspelt
-// word is compared with.
+// cesqlKeywords are the word keywords of the CESQL v1 grammar that a misspelt word is compared
+// with.
 var cesqlKeywords = []string{"AND", "OR", "XOR", "NOT", "LIKE", "EXISTS", "IN", "TRUE", "FALSE"}
 
 // syntaxListener keeps the first syntax error the CESQL grammar reports.
@@ -34,11 +34,11 @@ func (l *syntaxListener) SyntaxError(r antlr.Recognizer, offending interface{}, 
 	_, l.lexical = r.(antlr.Lexer)
 }
 
-// diagnoseCESQL parses expr again with the grammar sdk-go's parser is generated from, this
-// time keeping where the first syntax error is, and describes it: the expression with a caret
-// under the error and, when a word next to it is a misspelt keyword, the keyword. It returns
-// nil when the grammar finds no syntax error. It runs before sdk-go's parser, whose lexer
-// prints its errors on stderr and then skips the character.
+// diagnoseCESQL parses expr with the grammar sdk-go's parser is generated from, keeping where
+// the first syntax error is (sdk-go's parser drops it), and describes it: the expression with
+// a caret under the error and, when a word next to it is a misspelt keyword, the keyword. It
+// returns nil when the grammar finds no syntax error. It runs before sdk-go's parser, whose
+// lexer prints its errors on stderr and then skips the character.
 func diagnoseCESQL(expr string) (err error) {
 	defer func() {
 		if recover() != nil {
