@@ -37,13 +37,13 @@ type ListenOptions struct {
 	TLSCert string
 	TLSKey  string
 
-	Quiet   bool
-	Record  string
-	Filter  string
-	Types   []string
-	Count   int
-	Timeout time.Duration
-	Dedupe  bool
+	Quiet    bool
+	Record   string
+	Filter   string
+	Types    []string
+	Count    int
+	Duration time.Duration // --duration: how long the whole run may take
+	Dedupe   bool
 
 	Reply     string
 	ReplyMode binding.Mode
@@ -89,12 +89,12 @@ everything else (rejections, duplicates, relays, the summary) goes to stderr.
 acknowledged event is never lost. --filter (a CESQL expression) and --type select the events
 that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
 
-listen stops after --count events (exit 0), at --timeout (exit 1 if --count events have not
-arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
+listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
+not arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
 is printed on stderr.
 
 With --from URL it receives from a broker instead (NATS, JetStream, Kafka, MQTT 5, AMQP 1.0)
-with the same checks, display, --record, --filter, --type, --count, --timeout and --dedupe; a
+with the same checks, display, --record, --filter, --type, --count, --duration and --dedupe; a
 message is acknowledged to the broker only after it was shown and recorded. -v shows the
 transport's metadata (subject, topic, partition, offset) and headers.
 
@@ -103,8 +103,8 @@ To test senders, it can answer on purpose with another status (--status, --fail-
 relay each request unchanged to other receivers (--forward-to), and require a bearer token.
 
 Exit codes:
-  0    stopped by Ctrl-C or SIGTERM, --count reached, or --timeout without --count
-  1    --count events did not arrive within --timeout; the address is taken; the record
+  0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
+  1    --count events did not arrive within --duration; the address is taken; the record
        cannot be written
   2    usage error: unknown, missing or malformed flag or argument
   3    --from names a broker that cannot be reached`,
@@ -113,7 +113,7 @@ Exit codes:
   $ cectl listen -o json | jq .data
   $ cectl listen --record events.jsonl
   $ cectl send --to http://localhost:8080 --from events.jsonl
-  $ cectl listen --type 'com.example.order.*' --count 1 --timeout 30s -o json
+  $ cectl listen --type 'com.example.order.*' --count 1 --duration 30s -o json
   $ cectl listen --filter "source LIKE '/orders/%' AND EXISTS region"
   $ cectl listen --reply pong.json --reply-mode structured
   $ cectl listen --fail-rate 0.3 --retry-after 2
@@ -135,12 +135,15 @@ Exit codes:
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
 	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
 	intRangeVar(fs, &opts.Count, "count", "", 0, 0, math.MaxInt, "must not be negative", "stop after `N` handled events (duplicates do not count)")
-	durationVar(fs, &opts.Timeout, "timeout", "stop after this long; with --count, exit 1 if N events have not arrived")
+	durationVar(fs, &opts.Duration, "duration", "stop after this long; with --count, exit 1 if N events have not arrived")
+	// The old name, which read like send's --timeout (each attempt) but bounds the whole run.
+	durationVar(fs, &opts.Duration, "timeout", "old name of --duration")
+	_ = fs.MarkHidden("timeout")
 	fs.BoolVar(&opts.Dedupe, "dedupe", false, "mark repeated events (same source and id); do not record, relay or count them again")
 	// The HTTP server.
 	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
-	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at")
+	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at (with or without a trailing slash)")
 	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
 	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401")
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
@@ -163,6 +166,7 @@ Exit codes:
 	rules := newFlagRules(cmd)
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
 	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
+	rules.exclusive("--timeout is the old name of --duration; use one", "duration", "timeout")
 	for _, g := range listenFlagGroups {
 		if !g.httpOnly {
 			continue
@@ -174,6 +178,11 @@ Exit codes:
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := rules.check(); err != nil {
 			return err
+		}
+		if cmd.Flags().Changed("timeout") {
+			// Said here rather than with pflag's MarkDeprecated, which prints to stdout.
+			fmt.Fprintf(f.IO.ErrOut, "%s --timeout is deprecated: use --duration (listen's limit is the whole run; send's --timeout is each attempt's)\n",
+				f.ErrStyles().Warn.Sprint("warning:"))
 		}
 		return opts.checkRelations(cmd.Flags().Changed)
 	}
@@ -191,7 +200,7 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "timeout", "dedupe"}}, false},
+	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
@@ -356,12 +365,12 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 		add("requiring a bearer token")
 	}
 	switch {
-	case opts.Count > 0 && opts.Timeout > 0:
-		add("stopping after %s, or failing after %s", format.Plural(opts.Count, "event"), opts.Timeout)
+	case opts.Count > 0 && opts.Duration > 0:
+		add("stopping after %s, or failing after %s", format.Plural(opts.Count, "event"), opts.Duration)
 	case opts.Count > 0:
 		add("stopping after %s", format.Plural(opts.Count, "event"))
-	case opts.Timeout > 0:
-		add("stopping after %s", opts.Timeout)
+	case opts.Duration > 0:
+		add("stopping after %s", opts.Duration)
 	}
 	return out
 }
@@ -411,8 +420,8 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		return err
 	}
 	var timeout <-chan time.Time
-	if opts.Timeout > 0 {
-		t := time.NewTimer(opts.Timeout)
+	if opts.Duration > 0 {
+		t := time.NewTimer(opts.Duration)
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -425,7 +434,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	case <-timeout:
 		if opts.Count > 0 {
 			s := h.Summary()
-			result = fmt.Errorf("--timeout %s: %d of %s arrived", opts.Timeout, s.Selected-s.Duplicates, format.Plural(opts.Count, "event"))
+			result = fmt.Errorf("--duration %s: %d of %s arrived", opts.Duration, s.Selected-s.Duplicates, format.Plural(opts.Count, "event"))
 		}
 	case err := <-served:
 		serveDone = true

@@ -72,7 +72,7 @@ func TestListenFlags(t *testing.T) {
 		want string // error substring; "" for valid
 	}{
 		{nil, ""},
-		{[]string{"-p", "0", "--path", "/events", "--count", "3", "--timeout", "5s", "--type", "com.*", "--filter", "subject = 'x'"}, ""},
+		{[]string{"-p", "0", "--path", "/events", "--count", "3", "--duration", "5s", "--type", "com.*", "--filter", "subject = 'x'"}, ""},
 		{[]string{"--addr", ":9999", "--reply", reply, "--reply-mode", "structured", "--status", "201", "--fail-rate", "0.5", "--retry-after", "Wed, 21 Oct 2026 07:28:00 GMT"}, ""},
 		{[]string{"--max-body", "64KiB", "--token", "s", "--forward-to", "http://a/", "--forward-to", "https://b/", "--delay", "1s", "--tls-cert", reply, "--tls-key", reply}, "--tls-cert/--tls-key:"},
 		{[]string{"--from", "kafka://h/t", "--group", "g", "--start", "oldest", "--count", "1", "--record", "r", "--dedupe"}, ""},
@@ -85,7 +85,10 @@ func TestListenFlags(t *testing.T) {
 		{[]string{"--count", "-1"}, `"--count" flag: must not be negative`},
 		{[]string{"--count", "x"}, `"--count" flag: want a whole number`},
 		{[]string{"-p", "99999999999999999999"}, `"-p, --port" flag: want 0 to 65535`},
+		{[]string{"--duration", "-1s"}, `"--duration" flag: must not be negative`},
+		{[]string{"--duration", "soon"}, `"--duration" flag: want a duration`},
 		{[]string{"--timeout", "-1s"}, `"--timeout" flag: must not be negative`},
+		{[]string{"--duration", "1s", "--timeout", "2s"}, "--timeout is the old name of --duration; use one"},
 		{[]string{"--timeout", "soon"}, `"--timeout" flag: want a duration`},
 		{[]string{"--delay", "-1s"}, `"--delay" flag: must not be negative`},
 		{[]string{"--fail-rate", "30"}, `invalid argument "30" for "--fail-rate" flag: want a share from 0 to 1`},
@@ -232,7 +235,11 @@ func TestListenHelpGroupsFlags(t *testing.T) {
 	cmd := NewCmdListen(&Factory{}, nil)
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		line := regexp.MustCompile(`(?m)^ +(-\w, )?--` + f.Name + ` `)
-		if n := len(line.FindAllString(flags, -1)); n != 1 {
+		want := 1
+		if f.Hidden {
+			want = 0 // an old name kept working
+		}
+		if n := len(line.FindAllString(flags, -1)); n != want {
 			t.Errorf("--%s shown %d times", f.Name, n)
 		}
 	})
@@ -359,17 +366,17 @@ func TestListenTextOutput(t *testing.T) {
 	}
 }
 
-func TestListenTimeout(t *testing.T) {
+func TestListenDuration(t *testing.T) {
 	var errOut lockedBuffer
-	url, stop, done := startListen(t, io.Discard, &errOut, "--count", "3", "--timeout", "300ms")
+	url, stop, done := startListen(t, io.Discard, &errOut, "--count", "3", "--duration", "300ms")
 	defer stop()
 	post(t, url, binding.Binary, "1", "t")
 	err := wait(t, done)
-	if err == nil || err.Error() != "--timeout 300ms: 1 of 3 events arrived" || ExitCode(context.Background(), err) != ExitFailure {
+	if err == nil || err.Error() != "--duration 300ms: 1 of 3 events arrived" || ExitCode(context.Background(), err) != ExitFailure {
 		t.Errorf("error %v", err)
 	}
-	// Without --count, the timeout is just how long to listen.
-	_, stop2, done2 := startListen(t, io.Discard, io.Discard, "--timeout", "100ms")
+	// Without --count, the duration is just how long to listen.
+	_, stop2, done2 := startListen(t, io.Discard, io.Discard, "--duration", "100ms")
 	defer stop2()
 	if err := wait(t, done2); err != nil {
 		t.Errorf("timeout without count: %v", err)
@@ -454,4 +461,27 @@ func mustEvent(t *testing.T, doc string) *event.Event {
 		t.Fatal(err)
 	}
 	return &e
+}
+
+// --timeout, which send uses for each attempt, is listen's old name for --duration: it still
+// works, says it is deprecated, and is not offered in the help.
+func TestListenTimeoutIsAnOldName(t *testing.T) {
+	var errOut bytes.Buffer
+	opts, err := parseListen(t, io.Discard, &errOut, "--timeout", "5s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Duration != 5*time.Second {
+		t.Errorf("--timeout 5s gives a duration of %s", opts.Duration)
+	}
+	if want := "warning: --timeout is deprecated: use --duration ("; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q lacks %q", errOut.String(), want)
+	}
+	var help bytes.Buffer
+	if _, err := parseListen(t, &help, io.Discard, "--help"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(help.String(), "--duration duration ") || strings.Contains(help.String(), "--timeout ") {
+		t.Errorf("help:\n%s", help.String())
+	}
 }

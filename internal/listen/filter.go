@@ -51,6 +51,9 @@ func parseCESQL(expr string) (e cesql.Expression, err error) {
 			e, err = nil, errors.New(malformed)
 		}
 	}()
+	if err := diagnoseCESQL(expr); err != nil {
+		return nil, err
+	}
 	e, err = parser.Parse(expr)
 	if err != nil {
 		var msgs []string

@@ -98,3 +98,34 @@ func TestFilterErrors(t *testing.T) {
 		}
 	}
 }
+
+// Syntax errors point at where the expression goes wrong and name the keyword a misspelt word
+// was probably meant to be.
+func TestFilterSyntaxError(t *testing.T) {
+	tests := []struct{ expr, want string }{
+		{"EXSTS region", "syntax error at column 1: EXSTS is not a keyword: did you mean EXISTS?\n  EXSTS region\n  ^"},
+		{"type = 'a' ANDD x = 1", "syntax error at column 12: ANDD is not a keyword: did you mean AND?\n  type = 'a' ANDD x = 1\n             ^"},
+		{"type = ", "syntax error at column 8: the expression ends too early\n  type = \n         ^"},
+		{"region = 'eu' AND", "syntax error at column 18: the expression ends too early\n  region = 'eu' AND\n                   ^"},
+		{"(a = 1", "syntax error at column 7: missing ')'\n  (a = 1\n        ^"},
+		{"a == 1", "syntax error at column 4: unexpected '='\n  a == 1\n     ^"},
+		{"a = 1 OR\n\tb LIKE", "syntax error at line 2, column 8: the expression ends too early\n   b LIKE\n         ^"},
+		{"a = 'x", "syntax error at column 5: a string is not closed with \"'\"\n  a = 'x\n      ^"},
+		{"a = 1 # b", "syntax error at column 7: unexpected character '#'\n  a = 1 # b\n        ^"},
+		{"id = 1 region", "syntax error at column 8: unexpected 'region'\n  id = 1 region\n         ^"},
+	}
+	for _, tt := range tests {
+		_, err := NewFilter(tt.expr, nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("NewFilter(%q) error:\n%v\nwant:\n%s", tt.expr, err, tt.want)
+		}
+	}
+}
+
+func TestNearestKeyword(t *testing.T) {
+	for w, want := range map[string]string{"EXSTS": "EXISTS", "EXISTS": "", "ADN": "AND", "NTO": "NOT", "LIEK": "LIKE", "FLASE": "FALSE", "REGION": "", "I": "", "ID": "IN", "SOURCE": ""} {
+		if got := nearestKeyword(w); got != want {
+			t.Errorf("nearestKeyword(%q) = %q, want %q", w, got, want)
+		}
+	}
+}

@@ -73,3 +73,22 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFilterErrors feeds arbitrary expressions to NewFilter: it must never panic (sdk-go's
+// parser and the grammar it is generated from panic on some incomplete input), and a syntax
+// error must come with the expression's line and a caret.
+func FuzzFilterErrors(f *testing.F) {
+	for _, s := range []string{"EXSTS region", "type = ", "(a = 1", "a == 1", "a = 'x", "LIKE", "a = 1 OR\n\tb LIKE", "é = 'ü' ANDD", "", "EXISTS region"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		_, err := NewFilter(expr, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), "syntax error at ") {
+			return
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != 3 || !strings.HasSuffix(lines[2], "^") || strings.Trim(lines[2], " ^") != "" {
+			t.Errorf("NewFilter(%q): %q", expr, err)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -164,6 +165,9 @@ func TestHandlerRejects(t *testing.T) {
 		headers []string
 	}{
 		{name: "other path", req: request("POST", "/other", "", binaryHeaders...), status: 404, reason: "listen takes them at /"},
+		{name: "other path says which is served", cfg: Config{Path: "/events"}, req: request("POST", "/event", "", binaryHeaders...), status: 404,
+			reason: "no events are taken at /event; listen takes them at /events"},
+		{name: "two trailing slashes", cfg: Config{Path: "/events"}, req: request("POST", "/events//", "", binaryHeaders...), status: 404, reason: "listen takes them at /events"},
 		{name: "GET", req: request("GET", "/", ""), status: 405, reason: "method GET is not allowed", headers: []string{"Allow: OPTIONS, POST, PUT"}},
 		{name: "DELETE", req: request("DELETE", "/", ""), status: 405, reason: "send events with POST"},
 		{name: "no token", cfg: Config{Token: "s3cret"}, req: request("POST", "/", "", binaryHeaders...), status: 401, reason: "bearer token",
@@ -768,3 +772,66 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(c int)           { w.code = c }
+
+// /events and /events/ are one endpoint to a sender; a 404 says which path is served, unless a
+// token is required: then it says nothing about the listener.
+func TestHandlerPath(t *testing.T) {
+	for _, tt := range []struct{ served, path string }{{"/events", "/events/"}, {"/events/", "/events"}, {"/events", "/events"}, {"/", "/"}} {
+		h, _ := newTestHandler(Config{Path: tt.served})
+		if w := serve(h, request("POST", tt.path, "", binaryHeaders...)); w.Code != http.StatusAccepted {
+			t.Errorf("--path %s, POST %s: status %d: %s", tt.served, tt.path, w.Code, w.Body)
+		}
+	}
+	h, _ := newTestHandler(Config{Path: "/events", Token: "s3cret"})
+	w := serve(h, request("POST", "/other", "", append([]string{"Authorization: Bearer s3cret"}, binaryHeaders...)...))
+	if w.Code != http.StatusNotFound || w.Body.String() != "no events are taken at /other\n" {
+		t.Errorf("with --token: %d %q", w.Code, w.Body)
+	}
+}
+
+// An HTTP/1.0 POST without Content-Length may carry a body the server cannot delimit: it is
+// answered 411, on the wire as in the handler, while one with a length is taken.
+func TestHandlerLengthRequired(t *testing.T) {
+	h, rs := newTestHandler(Config{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ask := func(req string) string {
+		t.Helper()
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		if cw, ok := c.(*net.TCPConn); ok {
+			cw.CloseWrite()
+		}
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	hdr := "Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Source: /s\r\nCe-Type: t\r\nContent-Type: text/plain\r\n"
+	got := ask("POST / HTTP/1.0\r\n" + hdr + "\r\nhello")
+	if !strings.HasPrefix(got, "HTTP/1.0 411 Length Required\r\n") || !strings.Contains(got, "must give its body's length in Content-Length") {
+		t.Errorf("HTTP/1.0 without Content-Length:\n%s", got)
+	}
+	if rep := rs.last(t); rep.Kind != KindRejected || rep.Status != http.StatusLengthRequired {
+		t.Errorf("report %v %d", rep.Kind, rep.Status)
+	}
+	got = ask("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n" + hdr + "\r\n5\r\nhello\r\n0\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.0 411 ") {
+		t.Errorf("HTTP/1.0 chunked (not a thing in HTTP/1.0):\n%s", got)
+	}
+	got = ask("POST / HTTP/1.0\r\nContent-Length: 5\r\n" + hdr + "\r\nhello")
+	if !strings.HasPrefix(got, "HTTP/1.0 202 ") {
+		t.Errorf("HTTP/1.0 with Content-Length:\n%s", got)
+	}
+	if rep := rs.last(t); len(rep.Events) != 1 || string(rep.Events[0].Event.Data()) != "hello" {
+		t.Errorf("report %v %+v", rep.Kind, rep.Events)
+	}
+	got = ask("POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + hdr + "\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 202 ") {
+		t.Errorf("HTTP/1.1 without a body:\n%s", got)
+	}
+}

@@ -36,8 +36,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve decides the verdict of a request in x; the answer to an OPTIONS handshake is written
 // here already.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
-	if r.URL.Path != h.cfg.Path {
-		h.reject(x, http.StatusNotFound, fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path))
+	if !samePath(r.URL.Path, h.cfg.Path) {
+		reason := fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path)
+		if h.cfg.Token != "" {
+			// A listener that asks for a token tells a stranger nothing about itself.
+			reason = fmt.Sprintf("no events are taken at %s", r.URL.Path)
+		}
+		h.reject(x, http.StatusNotFound, reason)
 		return
 	}
 	switch r.Method {
@@ -58,6 +63,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		h.reject(x, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>, or ?access_token=<token>)")
 		return
 	}
+	if lengthRequired(r) {
+		// The rest of the connection may be the unread body: it is not taken for a request.
+		w.Header().Set("Connection", "close")
+		h.reject(x, http.StatusLengthRequired, "an HTTP/1.0 request must give its body's length in Content-Length (RFC 1945 §7.2.2): the body, if any, was not read")
+		return
+	}
 	if !h.Taking() {
 		h.turnAway(x)
 		return
@@ -72,6 +83,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 }
 
 const allowed = "OPTIONS, POST, PUT"
+
+// lengthRequired reports whether r is an HTTP/1.0 request without Content-Length. HTTP/1.0
+// has no chunked encoding (net/http ignores Transfer-Encoding there), so such a body cannot be
+// delimited and is read as empty; answering 202 would tell the sender its event arrived. 411
+// Length Required (RFC 9110 §15.5.12) is what nginx answers. In HTTP/1.1 a request without
+// Content-Length or chunked encoding has no body (RFC 9112 §6.3), which is a valid binary-mode
+// event without data.
+func lengthRequired(r *http.Request) bool {
+	return !r.ProtoAtLeast(1, 1) && r.ContentLength <= 0 && len(r.Header["Content-Length"]) == 0
+}
+
+// samePath reports whether a request for path reaches the events path served: exactly, or
+// with or without one trailing slash (/events and /events/ name the same endpoint to a
+// sender, whatever RFC 3986 §6.2.3 leaves to the server).
+func samePath(path, served string) bool {
+	if path == served {
+		return true
+	}
+	return served != "/" && path != "/" && strings.TrimSuffix(path, "/") == strings.TrimSuffix(served, "/")
+}
 
 // writeVerdict answers v over HTTP. Refusals are explained in plain text; an accepted message
 // is answered with the reply event, if any, in its content mode (http binding §3).
