@@ -46,7 +46,7 @@ raw() { # transport: events/s of the broker's own client, end to end
 cectl() { # name url: events/s of cectl send -> listen, or nothing when listen missed events
   local name=$1 url=$2 err=$tmp/$1.err
   # listen's events go to a line counter that notes when the last one came (-lines).
-  "$tmp/cectl" listen --from "$url" --count "$n" --timeout 120s -o json 2>"$err" \
+  "$tmp/cectl" listen --from "$url" --count "$n" --duration 120s -o json 2>"$err" \
     | "$tmp/brokersbench" -lines "$n" >"$tmp/$name.t1" &
   local pid=$!
   for _ in $(seq 200); do grep -qs '^Listening on' "$err" && break; sleep 0.05; done
