@@ -341,6 +341,12 @@ func firstNonEmpty(a, b string) string {
 // jsDeliverPolicy parses ?start=; nil means the server's default (or the existing durable's).
 func jsDeliverPolicy(raw, start string) (*nats.ConsumerConfig, error) {
 	cfg := &nats.ConsumerConfig{}
+	// The keywords are case-insensitive, as every enum value cectl takes.
+	if kw, rest, ok := strings.Cut(start, ":"); ok {
+		start = strings.ToLower(kw) + ":" + rest
+	} else {
+		start = strings.ToLower(start)
+	}
 	switch {
 	case start == "" || start == "new":
 		cfg.DeliverPolicy = nats.DeliverNewPolicy

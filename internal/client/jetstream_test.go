@@ -347,3 +347,23 @@ func TestJetStreamSendEndsWithContext(t *testing.T) {
 	defer tg.Close()
 	sendCanceledWhen(t, tg, binding.Structured, taken)
 }
+
+// Start keywords are case-insensitive, as every enum value cectl takes; values are not.
+func TestJetStreamStartKeywordsIgnoreCase(t *testing.T) {
+	for start, want := range map[string]nats.DeliverPolicy{
+		"ALL": nats.DeliverAllPolicy, "Last": nats.DeliverLastPolicy, "New": nats.DeliverNewPolicy,
+		"SEQ:5": nats.DeliverByStartSequencePolicy, "Time:2026-11-25T10:00:00Z": nats.DeliverByStartTimePolicy,
+	} {
+		cfg, err := jsDeliverPolicy("jetstream://h/s", start)
+		if err != nil {
+			t.Errorf("start=%q: %v", start, err)
+			continue
+		}
+		if cfg.DeliverPolicy != want {
+			t.Errorf("start=%q: policy %v, want %v", start, cfg.DeliverPolicy, want)
+		}
+	}
+	if _, err := jsDeliverPolicy("jetstream://h/s", "SEQ:x"); err == nil {
+		t.Error("start=SEQ:x was accepted")
+	}
+}

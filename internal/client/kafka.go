@@ -355,7 +355,7 @@ func subscribeKafka(ctx context.Context, tr *Transport, raw string, u *url.URL, 
 	if err != nil {
 		return err
 	}
-	switch start := firstNonEmpty(so.Start, ep.q.Get("start")); start {
+	switch start := firstNonEmpty(so.Start, ep.q.Get("start")); strings.ToLower(start) {
 	case "", "newest":
 		cfg.Consumer.Offsets.Initial = sarama.OffsetNewest
 	case "oldest":
