@@ -120,8 +120,10 @@ func parseEndpoint(raw string, u *url.URL, defPort string, multi bool, keys ...s
 		if h == "" {
 			return ep, &UsageError{Err: fmt.Errorf("%q: empty host in the host list", raw)}
 		}
-		if _, _, err := net.SplitHostPort(h); err != nil {
+		if _, port, err := net.SplitHostPort(h); err != nil {
 			h = net.JoinHostPort(strings.Trim(h, "[]"), defPort)
+		} else if err := checkPort(raw, port); err != nil {
+			return ep, err
 		}
 		ep.hosts = append(ep.hosts, h)
 	}
@@ -269,6 +271,14 @@ func nack(proto string, err error) Result {
 }
 
 func notDelivered(err error) Result { return Result{Err: err} }
+
+// checkPort refuses a port that no server can listen on: a usage error, not a failed delivery.
+func checkPort(raw, port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return &UsageError{Err: fmt.Errorf("%q: port %q is not a port number (1 to 65535)", raw, port)}
+	}
+	return nil
+}
 
 // dialError names the address a failed connection was for.
 func dialError(what string, hosts []string, err error) error {

@@ -135,7 +135,7 @@ func (c *Client) attempt(ctx, actx context.Context, target string, msg binding.M
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return Result{Request: req, Err: c.transportError(actx, err)}
+		return Result{Request: req, Err: c.transportError(actx, req.URL.Host, err)}
 	}
 	defer resp.Body.Close()
 	var body []byte
@@ -188,7 +188,7 @@ func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("no response within %s", e.After)
 }
 
-func (c *Client) transportError(actx context.Context, err error) error {
+func (c *Client) transportError(actx context.Context, host string, err error) error {
 	if errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return &TimeoutError{After: c.opts.Timeout}
 	}
@@ -198,7 +198,11 @@ func (c *Client) transportError(actx context.Context, err error) error {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
-		return fmt.Errorf("cannot connect to %s: %w", oe.Addr, oe.Err)
+		// A failed DNS lookup has no address yet: name the host that was dialled.
+		if oe.Addr != nil {
+			host = oe.Addr.String()
+		}
+		return fmt.Errorf("cannot connect to %s: %w", host, oe.Err)
 	}
 	return err
 }

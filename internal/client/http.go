@@ -28,6 +28,11 @@ var httpTransport = Transport{
 		if u.Host == "" {
 			return nil, &UsageError{Err: fmt.Errorf("%q has no host", raw)}
 		}
+		if p := u.Port(); p != "" {
+			if err := checkPort(raw, p); err != nil {
+				return nil, err
+			}
+		}
 		return &httpTarget{base: base{tr, raw}, c: New(opts)}, nil
 	},
 }
