@@ -174,6 +174,11 @@ func parseHeader(arg string) (string, string, error) {
 			return "", "", fmt.Errorf("--header %q: %q is not allowed in a header name", arg, name[i])
 		}
 	}
+	if len(name) > 3 && strings.EqualFold(name[:3], "ce-") {
+		// A ce- header is an attribute in binary mode (http binding §3.1.3): set that way it
+		// would replace the checked attribute behind the pre-send check's back.
+		return "", "", fmt.Errorf("--header %q: ce- headers carry the event's attributes; set %s with its flag or --ext", name, strings.ToLower(name[3:]))
+	}
 	value = strings.TrimSpace(value)
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return "", "", fmt.Errorf("--header %q: the value holds a line break or NUL", name)
