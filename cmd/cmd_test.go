@@ -145,6 +145,7 @@ func TestParseHeader(t *testing.T) {
 		{": v", "", "", "empty header name"},
 		{"Bad Name: v", "", "", "not allowed in a header name"},
 		{"X: a\r\nInjected: 1", "", "", "line break"},
+		{"Ce-Type: other", "", "", "set type with its flag or --ext"},
 	}
 	for _, tt := range tests {
 		name, value, err := parseHeader(tt.arg)

@@ -328,10 +328,10 @@ func ParseExtension(arg string) (string, any, error) {
 		return "", nil, fmt.Errorf("--ext %q: want name=value or name:=json", arg)
 	}
 	name, value := arg[:i], arg[i+1:]
-	if flag := attributeFlag(strings.TrimSuffix(name, ":")); flag != "" {
+	if bare := strings.TrimSuffix(name, ":"); attributeFlag(bare) != "" {
 		// A context attribute set as an extension would stand twice in the event, once
 		// checked and once not: the attribute has its own flag.
-		return "", nil, fmt.Errorf("--ext %s: %s is a context attribute, not an extension: use %s", strings.TrimSuffix(name, ":"), strings.TrimSuffix(name, ":"), flag)
+		return "", nil, fmt.Errorf("--ext %s: %[1]s is a context attribute, not an extension: use %s", bare, attributeFlag(bare))
 	}
 	if !strings.HasSuffix(name, ":") {
 		return name, value, nil
@@ -449,13 +449,8 @@ func FlagFor(pointer string) string {
 // attributeFlag is the flag that sets a context attribute of either spec version (spec v1.0.2
 // §3.1, v0.3 §2), "" for a name that is no context attribute.
 func attributeFlag(name string) string {
-	switch name {
-	case "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "specversion":
-		return "--" + name
-	case "schemaurl":
-		return "--dataschema"
-	case "datacontentencoding":
-		return "--data with binary data (it is written as base64)"
+	if ce.IsContextAttribute(ce.V1, name) || ce.IsContextAttribute(ce.V03, name) {
+		return FlagFor(name)
 	}
 	return ""
 }

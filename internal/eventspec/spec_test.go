@@ -72,6 +72,9 @@ func TestParseExtension(t *testing.T) {
 		{"noequals", "", nil, "want name=value"},
 		{"=v", "", nil, "want name=value"},
 		{":=v", "", nil, "want name=value"},
+		{"id=x", "", nil, "id is a context attribute, not an extension: use --id"},
+		{"schemaurl:=\"/s\"", "", nil, "use --dataschema"},
+		{"datacontentencoding=base64", "", nil, "use --data"},
 	}
 	for _, tt := range tests {
 		name, value, err := ParseExtension(tt.arg)
