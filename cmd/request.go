@@ -25,12 +25,13 @@ type RequestOptions struct {
 func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error) *cobra.Command {
 	opts := &RequestOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "request --to <url> --type <type> [flags]",
+		Use:   "request --to <url> --type <type> [key=value | key:=json ...] [flags]",
 		Short: "Send a CloudEvent and show the event that comes back",
 		Long: `Send one event built from flags and wait for the reply: the event in the HTTP response,
 in binary, structured or batch mode. The reply is shown the way listen shows events (with -o
 json: the reply in the CloudEvents JSON format, one line per event); the status and the
-round-trip time go to stderr.
+round-trip time go to stderr. Data items (key=value, key:=json, user[name]=Ada) build JSON
+data as for send.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
@@ -38,9 +39,12 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
-  $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data`,
-		Args: noArgs,
+  $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data
+  $ cectl request --to http://localhost:8080 --type com.example.order.get order:=7`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useItems(&opts.Event, args, ""); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -204,6 +204,8 @@ type SendOptions struct {
 	BatchSize int
 	Load      loadFlags
 	Flags     *pflag.FlagSet
+	// Items are the data items: key=value and key:=json arguments.
+	Items []string
 }
 
 // NewCmdSend builds `cectl send`. runF, when not nil, replaces the run for tests of flag
@@ -211,7 +213,7 @@ type SendOptions struct {
 func NewCmdSend(f *Factory, runF func(context.Context, *SendOptions) error) *cobra.Command {
 	opts := &SendOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "send --to <url> --type <type> [flags]",
+		Use:   "send --to <url> --type <type> [key=value | key:=json ...] [flags]",
 		Short: "Send CloudEvents over HTTP or to a broker",
 		Long: `Send one event built from flags, or every event of a file, to an HTTP endpoint or a
 broker (` + client.SchemeList((*client.Transport).CanSubscribe) + `; the URL scheme picks the
@@ -235,19 +237,24 @@ attribute flags given on the command line override the file's values; invalid ev
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
 events were read but not sent and whether the file was read to its end.
 
+Data items, as httpie writes them, build a JSON object as the data (application/json):
+key=value sets a string, key:=json any JSON value, user[name]=Ada a nested member, tags[]=a
+appends to an array. They replace --data.
+
 ` + targetsHelp(nil) + `
 
 ` + exitCodesHelp,
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
   $ cectl send --to http://localhost:8080 --type com.example.upload --data @photo.png
+  $ cectl send --to http://localhost:8080 --type com.example.user.created name=Ada age:=42 'tags:=["a","b"]' 'address[city]=London'
   $ echo hello | cectl send --to http://localhost:8080 --type com.example.note --data -
   $ cectl send --to http://localhost:8080 --type com.example.order -e region=eu -e priority:=5 --mode structured
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
   $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
-		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Items = args
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -285,6 +292,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	}
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
+	}
+	if err := useItems(&opts.Event, opts.Items, opts.From); err != nil {
+		return err
 	}
 	opts.Event.Warn = warnOnce(f)
 	loadRun := opts.Flags != nil && opts.Load.active(opts.Flags)
