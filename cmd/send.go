@@ -205,7 +205,9 @@ type SendOptions struct {
 	Load      loadFlags
 	Flags     *pflag.FlagSet
 	// Items are the data items: key=value and key:=json arguments.
-	Items []string
+	Items  []string
+	Replay replayFlags
+	pacer  *send.Pacer
 }
 
 // NewCmdSend builds `cectl send`. runF, when not nil, replaces the run for tests of flag
@@ -235,7 +237,9 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
-events were read but not sent and whether the file was read to its end.
+events were read but not sent and whether the file was read to its end. --pace original
+keeps the gaps between the events, from the receive time listen --record keeps (the
+cectlreceivedtime extension, not sent on) or else their time; --pace 10x is ten times faster.
 
 Data items, as httpie writes them, build a JSON object as the data (application/json):
 key=value sets a string, key:=json any JSON value, user[name]=Ada a nested member, tags[]=a
@@ -250,6 +254,8 @@ appends to an array. They replace --data.
   $ echo hello | cectl send --to http://localhost:8080 --type com.example.note --data -
   $ cectl send --to http://localhost:8080 --type com.example.order -e region=eu -e priority:=5 --mode structured
   $ cectl send --to http://localhost:8080 --from events.jsonl
+  $ cectl send --to http://localhost:8080 --from recorded.jsonl --pace original
+  $ cectl send --to http://localhost:8080 --from recorded.jsonl --pace 10x
   $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
   $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
@@ -267,6 +273,7 @@ appends to an array. They replace --data.
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
+	opts.Replay.register(cmd.Flags())
 	opts.Flags = cmd.Flags()
 	return cmd
 }
@@ -302,6 +309,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		if err := opts.Load.check(); err != nil {
 			return err
 		}
+	}
+	if opts.pacer, err = opts.Replay.check(opts, mode, loadRun); err != nil {
+		return err
 	}
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
@@ -405,7 +415,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	// On one P they do so without waking another thread, which cost more than the second
 	// core gave; the read-ahead still overlaps the wait for each response.
 	defer tuneProcess(f.Getenv, processTuning{oneProc: true})()
-	readErr, err := s.SendFile(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY})
+	readErr, err := s.SendFile(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
 	if err != nil {
 		return err
 	}

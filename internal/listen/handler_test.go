@@ -459,7 +459,7 @@ func TestHandlerRecordsBeforeAnswering(t *testing.T) {
 	if !w.written || w.early || w.Code != http.StatusAccepted {
 		t.Fatalf("written %v, early %v, status %d", w.written, w.early, w.Code)
 	}
-	want := `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","datacontenttype":"application/json","data":{"x":1}}` + "\n"
+	want := `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","datacontenttype":"application/json","data":{"x":1},"cectlreceivedtime":"2026-11-25T10:00:00Z"}` + "\n"
 	if file.String() != want {
 		t.Errorf("record\n got %s\nwant %s", file, want)
 	}

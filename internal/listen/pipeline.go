@@ -221,7 +221,7 @@ func recordStage(_ context.Context, h *Handler, x *exchange) bool {
 	if x.verdict.Outcome != Accepted || x.fresh == 0 {
 		return true
 	}
-	if err := h.record(x.rep.Events); err != nil {
+	if err := h.record(x.rep.Events, x.rep.Received); err != nil {
 		h.fail(err)
 		h.reject(x, http.StatusInternalServerError, "the event could not be recorded: "+err.Error())
 		return false
@@ -308,8 +308,9 @@ func (h *Handler) fail(err error) {
 	h.failOne.Do(func() { h.failed <- err })
 }
 
-// record appends the new events of a message to the record in one write.
-func (h *Handler) record(events []Arrival) error {
+// record appends the new events of a message to the record in one write, each with the
+// instant it was received (ce.ReceivedExtension), which send --from --pace replays.
+func (h *Handler) record(events []Arrival, received time.Time) error {
 	bp := h.bufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	n := 0
@@ -317,7 +318,7 @@ func (h *Handler) record(events []Arrival) error {
 		if a.Duplicate {
 			continue
 		}
-		buf = ce.AppendJSON(buf, a.Event)
+		buf = ce.AppendRecorded(buf, a.Event, received)
 		buf = append(buf, '\n')
 		n++
 	}

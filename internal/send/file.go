@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
@@ -42,6 +43,9 @@ type Item struct {
 	// Prepared is Event already encoded by Prepare, or PrepareErr why it could not be.
 	Prepared   client.Sender
 	PrepareErr error
+	// At is when the event was received (the stamp listen --record keeps) or, without one,
+	// its time attribute as the file has it: what --pace replays. Zero when it has neither.
+	At time.Time
 	// notes are the reports that stood in the file before the event, held back by ReadAhead
 	// to be shown in order; Event is nil for notes after the last event.
 	notes []byte
@@ -78,6 +82,10 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 			continue
 		}
 		e, err := dec.DecodeValidated(res.Raw())
+		var at time.Time
+		if err == nil {
+			at = stampOf(&e)
+		}
 		if err == nil && r.Override != nil {
 			err = r.Override(&e)
 		}
@@ -86,7 +94,7 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 			r.reportInvalid(res.Line, res.Column, err.Error(), "event")
 			continue
 		}
-		it := Item{Event: &e, Line: res.Line}
+		it := Item{Event: &e, Line: res.Line, At: at}
 		if r.Prepare != nil {
 			it.Prepared, it.PrepareErr = r.Prepare(ctx, &e)
 		}

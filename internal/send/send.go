@@ -144,6 +144,8 @@ type FileOptions struct {
 	Trickle bool
 	// Buffer says that results may be buffered (stdout is not a terminal).
 	Buffer bool
+	// Pace, when set, holds each event back to keep the gaps of the recording (--pace).
+	Pace *Pacer
 }
 
 // SendFile sends every event r reads, in order, or in batches in batch mode; outside batch
@@ -177,6 +179,11 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 	var emitErr error
 	invalid, readErr := read(ctx, func(it Item) error {
 		if s.Mode != binding.Batch {
+			if opts.Pace != nil {
+				// Interrupted while waiting, the event still goes to deliverItem, which
+				// reports it not delivered, as it does an event in flight.
+				opts.Pace.Wait(ctx, it)
+			}
 			_, emitErr = s.deliverItem(ctx, it)
 			return emitErr
 		}
