@@ -205,9 +205,10 @@ type SendOptions struct {
 	Load      loadFlags
 	Flags     *pflag.FlagSet
 	// Items are the data items: key=value and key:=json arguments.
-	Items  []string
-	Replay replayFlags
-	pacer  *send.Pacer
+	Items    []string
+	Replay   replayFlags
+	pacer    *send.Pacer
+	follower *send.Follower
 }
 
 // NewCmdSend builds `cectl send`. runF, when not nil, replaces the run for tests of flag
@@ -237,7 +238,8 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
-events were read but not sent and whether the file was read to its end. --pace original
+events were read but not sent and whether the file was read to its end. --follow sends
+what is appended to the file, like tail -f, until Ctrl-C. --pace original
 keeps the gaps between the events, from the receive time listen --record keeps (the
 cectlreceivedtime extension, not sent on) or else their time; --pace 10x is ten times faster.
 
@@ -256,6 +258,7 @@ appends to an array. They replace --data.
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl send --to http://localhost:8080 --from recorded.jsonl --pace original
   $ cectl send --to http://localhost:8080 --from recorded.jsonl --pace 10x
+  $ cectl send --to http://downstream:8080 --from spool.jsonl --follow --retries 8640
   $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
   $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
@@ -380,6 +383,8 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 	closeFile := func() {}
 	if opts.From == "-" {
 		r.Name = "<stdin>"
+	} else if opts.follower != nil {
+		r.In = opts.follower
 	} else {
 		file, err := os.Open(opts.From)
 		if err != nil {
@@ -405,6 +410,14 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 // a summary.
 func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	f := opts.F
+	if opts.Replay.Follow {
+		fl, err := openFollower(ctx, opts)
+		if err != nil {
+			return err
+		}
+		defer fl.Close()
+		opts.follower = fl
+	}
 	r, closeFile, err := fileReader(f, opts)
 	if err != nil {
 		return err
@@ -415,9 +428,18 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	// On one P they do so without waking another thread, which cost more than the second
 	// core gave; the read-ahead still overlaps the wait for each response.
 	defer tuneProcess(f.Getenv, processTuning{oneProc: true})()
-	readErr, err := s.SendFile(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
+	sendAll := s.SendFile
+	if opts.follower != nil {
+		sendAll = func(ctx context.Context, r *send.FileReader, o send.FileOptions) (error, error) {
+			return s.FollowFile(ctx, r, opts.follower, o)
+		}
+	}
+	readErr, err := sendAll(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
 	if err != nil {
 		return err
+	}
+	if opts.follower != nil {
+		followEnded(f, opts.follower)
 	}
 	if !s.DryRun {
 		if err := format.SummaryText(f.IO.ErrOut, f.ErrStyles(), s.Summary); err != nil {

@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/send"
 	"github.com/spf13/pflag"
 )
@@ -11,15 +13,29 @@ import (
 // replayFlags say how send --from goes through its file: at the recorded pace, and whether
 // it follows what is appended.
 type replayFlags struct {
-	Pace string
+	Pace   string
+	Follow bool
 }
 
 func (rf *replayFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&rf.Follow, "follow", false, "with --from FILE: after the events in FILE, send those appended to it, like tail -f, until Ctrl-C")
 	fs.StringVar(&rf.Pace, "pace", "", "with --from: keep the gaps between the events (`original`), or scale them: 10x is ten times faster, 0.5x half as fast")
 }
 
 // check returns the pacer --pace asks for (nil without it), or a usage error.
 func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool) (*send.Pacer, error) {
+	if rf.Follow {
+		switch {
+		case opts.From == "":
+			return nil, flagErrorf("--follow follows a --from file")
+		case opts.From == "-":
+			return nil, flagErrorf("--follow follows a file; stdin is read as it comes anyway")
+		case loadRun:
+			return nil, flagErrorf("--follow sends the events of a file; it does not go with a load run")
+		case mode == binding.Batch:
+			return nil, flagErrorf("--follow sends events as they come, not with --mode batch")
+		}
+	}
 	if rf.Pace == "" {
 		return nil, nil
 	}
@@ -42,4 +58,25 @@ func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool)
 	return &send.Pacer{Speed: speed, Warn: func(line int) {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s:%d: the event has no time and no receive time: --pace sends it, and any other such event, without a gap\n", f.ErrStyles().Warn.Sprint("warning:"), name, line)
 	}}, nil
+}
+
+// openFollower opens the --from file to follow; what happens to it is said on stderr.
+func openFollower(ctx context.Context, opts *SendOptions) (*send.Follower, error) {
+	f := opts.F
+	fl, err := send.OpenFollower(ctx, opts.From)
+	if err != nil {
+		return nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
+	}
+	fl.Notice = func(msg string) {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("note:"), format.Sanitize(msg))
+	}
+	return fl, nil
+}
+
+// followEnded says what of a followed file was left when following ended: an unfinished last
+// line is not an event yet.
+func followEnded(f *Factory, fl *send.Follower) {
+	if n := fl.Partial(); n > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s ends with an unfinished line (%d bytes without a newline), not sent\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(fl.Name), n)
+	}
 }
