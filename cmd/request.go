@@ -40,7 +40,8 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data
-  $ cectl request --to http://localhost:8080 --type com.example.order.get order:=7`,
+  $ cectl request --to http://localhost:8080 --type com.example.order.get order:=7
+  $ cectl request --to @staging --type com.example.ping`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := useItems(&opts.Event, args, ""); err != nil {
 				return err

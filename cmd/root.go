@@ -44,6 +44,8 @@ type Factory struct {
 	Output  string
 	NoColor bool
 	Verbose bool
+	// Config is --config: the file of named targets (--to @name); empty is the default place.
+	Config string
 }
 
 // JSON reports whether -o json was asked for.
@@ -169,6 +171,7 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (one JSON object per line)")
 	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output (also NO_COLOR, TERM=dumb)")
 	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "show debug logs and wire details on stderr")
+	pf.StringVar(&f.Config, "config", "", "config `FILE` of named targets for --to @name (default $XDG_CONFIG_HOME/cectl/config.yaml or ~/.config/cectl/config.yaml)")
 
 	root.AddCommand(
 		NewCmdSend(f, nil),

@@ -33,12 +33,14 @@ type deliveryFlags struct {
 	KafkaKey string
 
 	flags *pflag.FlagSet
+	cmd   *cobra.Command
 }
 
 func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	df.flags = fs
-	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+" (default $K_SINK)")
+	df.cmd = cmd
+	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+", or @name of a target in the config file (default $K_SINK)")
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
 	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
@@ -86,10 +88,23 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 		return "", mode, nil, flagErrorf("--to is required (or set K_SINK)")
 	}
 	h := http.Header{}
+	if strings.HasPrefix(to, "@") {
+		if to, h, err = df.named(to, getenv); err != nil {
+			return "", mode, nil, err
+		}
+	}
+	fromTarget := map[string]bool{}
+	for k := range h {
+		fromTarget[k] = true
+	}
 	for _, arg := range df.Headers {
 		name, value, err := parseHeader(arg)
 		if err != nil {
 			return "", mode, nil, &FlagError{Err: err}
+		}
+		if fromTarget[http.CanonicalHeaderKey(name)] {
+			h.Del(name) // -H replaces what the named target says
+			delete(fromTarget, http.CanonicalHeaderKey(name))
 		}
 		h.Add(name, value)
 	}
@@ -238,14 +253,19 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
-events were read but not sent and whether the file was read to its end. --follow sends
-what is appended to the file, like tail -f, until Ctrl-C. --pace original
+events were read but not sent and whether the file was read to its end.
+
+--follow sends what is appended to the file too, like tail -f, until Ctrl-C. --pace original
 keeps the gaps between the events, from the receive time listen --record keeps (the
 cectlreceivedtime extension, not sent on) or else their time; --pace 10x is ten times faster.
 
 Data items, as httpie writes them, build a JSON object as the data (application/json):
 key=value sets a string, key:=json any JSON value, user[name]=Ada a nested member, tags[]=a
 appends to an array. They replace --data.
+
+--to @name takes the URL, headers and token (sent as Authorization: Bearer, shown hidden) of
+a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
+~/.config/cectl/config.yaml, or --config FILE.
 
 ` + targetsHelp(nil) + `
 
@@ -261,7 +281,9 @@ appends to an array. They replace --data.
   $ cectl send --to http://downstream:8080 --from spool.jsonl --follow --retries 8640
   $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
-  $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
+  $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'
+  $ cectl send --to @staging --type com.example.user.created name=Ada
+  $ cectl send --config ./cectl.yaml --to @local --type com.example.ping`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Items = args
 			if runF != nil {
