@@ -1,6 +1,7 @@
 package eventspec
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -105,4 +106,27 @@ func TestUseItems(t *testing.T) {
 	if err := s.UseItems([]string{"a=1"}); err != nil {
 		t.Errorf("items with a +json content type: %v", err)
 	}
+}
+
+// Whatever the items, ParseItems either says which one is wrong or makes valid JSON.
+func FuzzParseItems(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"name=Ada", "age:=42"}, {"a[b][c]=x", "a[b][d]:=[1]"}, {"t[]=a", "t[3]=b"}, {`k\[=1`, "k=2"},
+		{"[]:=1", "[1]=x"}, {"a=1", "a[b]=2"}, {"a:={", "b"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		out, err := ParseItems([]string{a, b})
+		if err != nil {
+			var ie *ItemError
+			if !errors.As(err, &ie) || (ie.Item != a && ie.Item != b) {
+				t.Fatalf("error %v does not name an item", err)
+			}
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON %q from %q %q", out, a, b)
+		}
+	})
 }
