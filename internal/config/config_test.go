@@ -116,3 +116,26 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("without: %s", got)
 	}
 }
+
+// A config file of any content is read or refused with an Error naming it, never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add(good)
+	f.Add("targets:\n  x: &a\n    url: http://a\n  y: *a\n")
+	f.Add("targets: [1, 2]\n")
+	f.Add("targets:\n  x:\n    url: http://a\n    headers: {A: [b]}\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		cf, err := Parse("c.yaml", []byte(text))
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), "c.yaml") {
+				t.Fatalf("error %v does not name the file", err)
+			}
+			return
+		}
+		for _, name := range cf.Names() {
+			if cf.Targets[name].URL == "" {
+				t.Fatalf("target %s without a url", name)
+			}
+		}
+	})
+}
