@@ -57,6 +57,9 @@ func LoadReplies(r io.Reader) (*Replies, error) {
 		if err != nil {
 			return nil, &ReplyError{Line: res.Line, Col: res.Column, Msg: err.Error()}
 		}
+		// A recording used as replies: its receive times belong to the record, not to the
+		// events, and are not sent on (as send --from leaves them out).
+		ce.TakeReceived(&e)
 		events = append(events, e)
 	}
 	if err := sc.Err(); err != nil {
