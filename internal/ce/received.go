@@ -9,11 +9,11 @@ import (
 
 // ReceivedExtension is the extension attribute in which listen --record keeps the instant it
 // received each event, so that send --from --pace can replay a recording at the pace it
-// arrived. It is an extension like any other (spec v1.0.2 §3.1.2 Extension Context
-// Attributes: lower-case letters and digits, a String holding an RFC 3339 timestamp), so a
-// record file stays a valid event file for validate, listen --reply and send --from; send
-// --from and listen --reply leave it out of what they send, as it describes the recording,
-// not the event.
+// arrived. It is an extension like any other (spec v1.0.2 Extension Context Attributes and
+// Attribute Naming Convention: lower-case letters and digits; a String holding an RFC 3339
+// timestamp), so a record file stays a valid event file for validate, listen --reply and
+// send --from. send --from and listen --reply leave it out of what they send, as it describes
+// the recording, not the event.
 const ReceivedExtension = "cectlreceivedtime"
 
 // AppendRecorded appends the JSON form of e with ReceivedExtension set to received.

@@ -80,8 +80,8 @@ func (s *Spec) UseItems(items []string) error {
 	return nil
 }
 
-// isJSONType reports whether a media type is JSON: application/json or any */*+json (json
-// format §3.1, which treats both as JSON).
+// isJSONType reports whether a media type is JSON: application/json or any */*+json
+// (json-format §3.1, which treats both as JSON).
 func isJSONType(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 
 // stampOf returns the instant --pace replays an event at: the receive time listen --record
 // kept (ce.ReceivedExtension), which it takes out of the event, as it describes the recording
-// and not the event; else the event's time attribute (spec v1.0.2 §3.1.3 time); else zero.
+// and not the event; else the event's time attribute (spec v1.0.2 OPTIONAL Attributes,
+// time); else zero.
 func stampOf(e *event.Event) time.Time {
 	if t, ok := ce.TakeReceived(e); ok {
 		return t
