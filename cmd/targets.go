@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/cectl/cectl/internal/config"
 )
@@ -23,9 +24,6 @@ func (df *deliveryFlags) named(to string, getenv func(string) string) (string, h
 	if !given {
 		path = config.DefaultPath(getenv)
 	}
-	if name == "" {
-		return "", nil, flagErrorf("--to @: name a target of %s, e.g. --to @staging", path)
-	}
 	cf, err := config.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if given {
@@ -39,6 +37,13 @@ func (df *deliveryFlags) named(to string, getenv func(string) string) (string, h
 			return "", nil, &FlagError{Err: err}
 		}
 		return "", nil, flagErrorf("--config %s: %w", path, err)
+	}
+	if name == "" {
+		known := "it defines none"
+		if names := cf.Names(); len(names) > 0 {
+			known = "@" + strings.Join(names, ", @")
+		}
+		return "", nil, flagErrorf("--to @: name a target of %s: %s", path, known)
 	}
 	r, err := cf.Resolve(name, getenv)
 	if err != nil {
