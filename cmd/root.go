@@ -43,22 +43,17 @@ type Factory struct {
 	// Global flags.
 	Output  string
 	NoColor bool
+	Color   string // --color: auto, always or never
 	Verbose bool
 }
 
 // JSON reports whether -o json was asked for.
 func (f *Factory) JSON() bool { return f.Output == "json" }
 
-// colorOn decides colour for one stream: only on a terminal, never in JSON mode, and never
-// when --no-color, NO_COLOR (https://no-color.org) or TERM=dumb says otherwise.
+// colorOn decides colour for one stream: never in JSON mode, otherwise as --color and the
+// environment say (colorWanted).
 func (f *Factory) colorOn(tty bool) bool {
-	if !tty || f.NoColor || f.JSON() {
-		return false
-	}
-	if _, set := lookupEnv(f.Getenv, "NO_COLOR"); set {
-		return false
-	}
-	return f.Getenv("TERM") != "dumb"
+	return !f.JSON() && f.colorWanted(tty)
 }
 
 func lookupEnv(getenv func(string) string, key string) (string, bool) {
@@ -73,7 +68,7 @@ func (f *Factory) Styles() *format.Styles { return format.NewStyles(f.colorOn(f.
 func (f *Factory) ErrStyles() *format.Styles {
 	if f.JSON() && !f.NoColor {
 		// JSON mode keeps stdout plain; stderr is still for a person.
-		return format.NewStyles((&Factory{Getenv: f.Getenv, Output: "text"}).colorOn(f.IO.ErrTTY))
+		return format.NewStyles(f.colorWanted(f.IO.ErrTTY))
 	}
 	return format.NewStyles(f.colorOn(f.IO.ErrTTY))
 }
@@ -101,29 +96,8 @@ func (b BuildInfo) version() string {
 	return "dev"
 }
 
-func (b BuildInfo) String() string {
-	s := b.version()
-	var extra []string
-	if b.Commit != "" {
-		extra = append(extra, "commit "+b.Commit)
-	}
-	if b.Date != "" {
-		extra = append(extra, "built "+b.Date)
-	}
-	if len(extra) == 0 {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					extra = append(extra, "commit "+s.Value)
-				}
-			}
-		}
-	}
-	if len(extra) > 0 {
-		s += " (" + strings.Join(extra, ", ") + ")"
-	}
-	return s
-}
+// String is what --version prints: version, commit and build date.
+func (b BuildInfo) String() string { return buildString(b, readBuildInfo()) }
 
 const exitCodesHelp = `Exit codes:
   0    success
@@ -163,12 +137,15 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
+	root.SetFlagErrorFunc(suggestFlag)
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (one JSON object per line)")
-	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output (also NO_COLOR, TERM=dumb)")
+	enumVar(pf, &f.Color, "color", colorAuto, []string{colorAuto, colorAlways, colorNever}, []string{colorAuto, colorAlways, colorNever},
+		"colour: auto (on a terminal), always (e.g. for less -R; also FORCE_COLOR=1) or never (also NO_COLOR=1)")
+	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output, like --color never (also NO_COLOR, TERM=dumb)")
 	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "show debug logs and wire details on stderr")
+	enumValues(pf, "output", "text", "json")
 
 	root.AddCommand(
 		NewCmdSend(f, nil),
@@ -176,6 +153,7 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 		NewCmdListen(f, nil),
 		NewCmdValidate(f, nil),
 	)
+	registerCompletions(root)
 	return root
 }
 
