@@ -20,6 +20,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/evtemplate"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/listen"
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ type ListenOptions struct {
 	TLSKey  string
 
 	Quiet    bool
+	Template string // --template: each event through a Go template
 	Record   string
 	Filter   string
 	Types    []string
@@ -111,6 +113,7 @@ Exit codes:
 		Example: `  $ cectl listen
   $ cectl listen -p 9000 --path /events -q
   $ cectl listen -o json | jq .data
+  $ cectl listen --template '{{.time}} {{.type}} {{.data.orderId}}'
   $ cectl listen --record events.jsonl
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl listen --type 'com.example.order.*' --count 1 --duration 30s -o json
@@ -131,6 +134,7 @@ Exit codes:
 	fs := cmd.Flags()
 	// What is taken and what is done with it, over HTTP and from brokers alike.
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "one line per event")
+	fs.StringVar(&opts.Template, "template", "", "print each event through this Go `template` over its JSON form, e.g. '{{.type}} {{.data.orderId}}'")
 	fs.StringVar(&opts.Record, "record", "", "append accepted events to `FILE` as JSON lines (replay with send --from)")
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
 	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
@@ -167,6 +171,7 @@ Exit codes:
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
 	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
 	rules.exclusive("--timeout is the old name of --duration; use one", "duration", "timeout")
+	rules.exclusive("--template says how each event is printed; -q does too; use one", "quiet", "template")
 	for _, g := range listenFlagGroups {
 		if !g.httpOnly {
 			continue
@@ -200,7 +205,7 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
+	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
@@ -402,7 +407,10 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		cfg.Forwarder = listen.NewForwarder(opts.ForwardTo, c)
 	}
 
-	sh := newShower(f, opts)
+	sh, err := newShower(f, opts)
+	if err != nil {
+		return err
+	}
 	cfg.Report = sh.report
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
@@ -492,6 +500,7 @@ func checkNoLoop(targets []string, addr net.Addr) error {
 // -o json), everything else on stderr.
 type shower struct {
 	json    bool
+	tmpl    *evtemplate.Template
 	opts    format.ListenOptions
 	st, est *format.Styles
 	out     *listen.Output
@@ -501,8 +510,13 @@ type shower struct {
 	failed  chan error
 }
 
-func newShower(f *Factory, opts *ListenOptions) *shower {
+func newShower(f *Factory, opts *ListenOptions) (*shower, error) {
+	tmpl, err := parseTemplate(f, opts.Template)
+	if err != nil {
+		return nil, err
+	}
 	s := &shower{
+		tmpl:   tmpl,
 		json:   f.JSON(),
 		opts:   format.ListenOptions{Quiet: opts.Quiet, Verbose: f.Verbose},
 		st:     f.Styles(),
@@ -512,7 +526,7 @@ func newShower(f *Factory, opts *ListenOptions) *shower {
 	s.out = listen.NewOutput(f.IO.Out, listen.FlushDelay, s.fail)
 	s.errOut = listen.NewOutput(f.IO.ErrOut, 0, nil)
 	s.bufs.New = func() any { return new(bytes.Buffer) }
-	return s
+	return s, nil
 }
 
 func (s *shower) report(rep *listen.Report) {
@@ -530,6 +544,10 @@ func (s *shower) report(rep *listen.Report) {
 	case listen.KindHandshake:
 		err = s.write(s.errOut, b, format.ListenHandshake(b, s.est, rep, s.opts))
 	case listen.KindEvents:
+		if s.tmpl != nil {
+			err = s.showTemplate(b, rep)
+			break
+		}
 		if !s.json {
 			err = s.write(s.out, b, format.ListenEvents(b, s.st, rep, s.opts))
 			break

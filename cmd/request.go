@@ -19,6 +19,7 @@ type RequestOptions struct {
 	Event    eventFlags
 	Delivery deliveryFlags
 	Quiet    bool
+	Template string
 }
 
 // NewCmdRequest builds `cectl request`.
@@ -38,7 +39,8 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
-  $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data`,
+  $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data
+  $ cectl request --to http://localhost:8080 --type com.example.quote --template '{{.data.price}}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -50,12 +52,18 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 	opts.Event.register(cmd.Flags())
 	opts.Delivery.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "show only the header line of the reply")
+	cmd.Flags().StringVar(&opts.Template, "template", "", "print the reply through this Go `template` over its JSON form, e.g. '{{.type}} {{.data.price}}'")
+	cmd.MarkFlagsMutuallyExclusive("quiet", "template")
 	return cmd
 }
 
 func requestRun(ctx context.Context, opts *RequestOptions) error {
 	f := opts.F
 	to, mode, headers, err := opts.Delivery.resolve(f.Getenv)
+	if err != nil {
+		return err
+	}
+	tmpl, err := parseTemplate(f, opts.Template)
 	if err != nil {
 		return err
 	}
@@ -119,6 +127,12 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	}
 	st := f.Styles()
 	for i := range replies {
+		if tmpl != nil {
+			if err := executeTemplate(f, tmpl, &replies[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := showEvent(f, st, &replies[i], format.EventInfo{Mode: replyMode.String()}, opts.Quiet); err != nil {
 			return err
 		}

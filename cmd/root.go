@@ -119,7 +119,8 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
   $ cectl listen -p 8080
   $ cectl request --to http://localhost:8080 --type com.example.ping
-  $ cectl validate events/`,
+  $ cectl validate events/
+  $ cectl validate --color always events/ | less -R`,
 		Version:       f.Build.String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
