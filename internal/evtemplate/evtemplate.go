@@ -57,8 +57,8 @@ func funcs() template.FuncMap {
 			b, err := json.Marshal(v)
 			return string(b), err
 		},
-		"upper": strings.ToUpper,
-		"lower": strings.ToLower,
+		"upper":  strings.ToUpper,
+		"lower":  strings.ToLower,
 		showFunc: show,
 		getFunc:  get,
 	}
