@@ -63,6 +63,8 @@ type ListenOptions struct {
 	Group   string
 	Durable string
 	Start   string
+	// UntilEnd reads what a JetStream stream or Kafka topic holds at the start, then ends.
+	UntilEnd bool
 
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
@@ -105,9 +107,10 @@ To test senders, it can answer on purpose with another status (--status, --fail-
 relay each request unchanged to other receivers (--forward-to), and require a bearer token.
 
 Exit codes:
-  0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
+  0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
+       end reached with --until-end
   1    --count events did not arrive within --duration; the address is taken; the record
-       cannot be written
+       cannot be written; --until-end met messages that are not valid CloudEvents
   2    usage error: unknown, missing or malformed flag or argument
   3    --from names a broker that cannot be reached`,
 		Example: `  $ cectl listen
@@ -122,7 +125,8 @@ Exit codes:
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
   $ cectl listen --from nats://localhost:4222/orders.created
-  $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json`,
+  $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json
+  $ cectl listen --from jetstream://localhost:4222/ORDERS/orders.created --until-end -o json | jq -s length`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -166,6 +170,7 @@ Exit codes:
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
 	fs.StringVar(&opts.Durable, "durable", "", "with --from jetstream://: durable consumer name")
 	fs.StringVar(&opts.Start, "start", "", "with --from: where to start: jetstream new|all|last|seq:N|time:RFC3339, kafka newest|oldest")
+	fs.BoolVar(&opts.UntilEnd, "until-end", false, "with --from jetstream:// or kafka://: read what is there at the start (from the beginning unless --start), then exit")
 
 	rules := newFlagRules(cmd)
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
@@ -208,7 +213,7 @@ var listenFlagGroups = []struct {
 	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
-	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
+	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start", "until-end"}}, false},
 }
 
 func nonEmpty(s string) error {
@@ -251,11 +256,14 @@ func checkRetryAfter(s string) error {
 // or a value of another.
 func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 	if opts.From == "" {
-		for _, name := range []string{"group", "durable", "start"} {
+		for _, name := range []string{"group", "durable", "start", "until-end"} {
 			if changed(name) {
 				return flagErrorf("--%s goes with --from", name)
 			}
 		}
+	}
+	if err := checkUntilEnd(opts); err != nil {
+		return err
 	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
@@ -377,6 +385,9 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 	case opts.Duration > 0:
 		add("stopping after %s", opts.Duration)
 	}
+	if opts.UntilEnd {
+		add("stopping at the end of what is there now")
+	}
 	return out
 }
 
@@ -472,6 +483,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	}
 	format.ListenSummary(sh.errOut, f.ErrStyles(), h.Summary(), sumOpts)
 	sh.errOut.Flush()
+	if result == nil && opts.UntilEnd {
+		result = untilEndResult(h.Summary())
+	}
 	return result
 }
 

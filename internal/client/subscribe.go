@@ -81,6 +81,11 @@ type SubscribeOptions struct {
 	// event format other than JSON still has Err set. Otherwise messages are decoded by the
 	// strict decoder (binding.Decoder): what listen would refuse comes with Err set.
 	Undecoded bool
+	// UntilEnd reads what the stream (JetStream: up to its last sequence) or the topic
+	// (Kafka: up to each partition's high watermark) holds at the start, and then returns
+	// nil, like kcat -e. Without Start it starts at the beginning (all, oldest). Other
+	// transports refuse it with a *UsageError.
+	UntilEnd bool
 	// More, when not nil, is asked before an AMQP message is taken: false ends the
 	// subscription, so that a handler that takes no more messages (its count reached) leaves
 	// the rest on the broker, also where taking a message accepts it (a broker that has no
