@@ -125,6 +125,7 @@ Exit codes:
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
   $ cectl listen --from nats://localhost:4222/orders.created
+  $ cectl listen --from mqtt://localhost:1883/quotes --reply quote.json   # answers cectl request --to mqtt://…
   $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json
   $ cectl listen --from jetstream://localhost:4222/ORDERS/orders.created --until-end -o json | jq -s length`,
 		Args: noArgs,
@@ -211,7 +212,8 @@ var listenFlagGroups = []struct {
 	httpOnly bool
 }{
 	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
-	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "forward-to"}}, true},
+	{flagGroup{"Reply flags (HTTP, and --from " + client.SchemeList(answersRequests) + ")", []string{"reply", "reply-mode"}}, false},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start", "until-end"}}, false},
 }
@@ -265,6 +267,9 @@ func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 	if err := checkUntilEnd(opts); err != nil {
 		return err
 	}
+	if err := checkBrokerReply(opts); err != nil {
+		return err
+	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
 	}
@@ -276,7 +281,8 @@ type listenSetup struct {
 	addr     string
 	cfg      listen.Config
 	tls      *tls.Config
-	settings []string // for the banner
+	tmpl     *evtemplate.Template // --template
+	settings []string             // for the banner
 }
 
 // resolve builds the handler's configuration from checked flags. Files named by flags are
@@ -304,6 +310,10 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 			RetryAfter: opts.RetryAfter,
 		},
 		Count: opts.Count,
+	}
+	s.cfg.ReplyMode = brokerReplyMode(opts.From, s.cfg.ReplyMode)
+	if s.tmpl, err = parseTemplate(opts.F, opts.Template); err != nil {
+		return nil, err
 	}
 	if opts.Reply != "" {
 		replies, err := loadReplies(opts.Reply)
@@ -418,10 +428,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		cfg.Forwarder = listen.NewForwarder(opts.ForwardTo, c)
 	}
 
-	sh, err := newShower(f, opts)
-	if err != nil {
-		return err
-	}
+	sh := newShower(f, opts, setup.tmpl)
 	cfg.Report = sh.report
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
@@ -524,11 +531,7 @@ type shower struct {
 	failed  chan error
 }
 
-func newShower(f *Factory, opts *ListenOptions) (*shower, error) {
-	tmpl, err := parseTemplate(f, opts.Template)
-	if err != nil {
-		return nil, err
-	}
+func newShower(f *Factory, opts *ListenOptions, tmpl *evtemplate.Template) *shower {
 	s := &shower{
 		tmpl:   tmpl,
 		json:   f.JSON(),
@@ -540,7 +543,7 @@ func newShower(f *Factory, opts *ListenOptions) (*shower, error) {
 	s.out = listen.NewOutput(f.IO.Out, listen.FlushDelay, s.fail)
 	s.errOut = listen.NewOutput(f.IO.ErrOut, 0, nil)
 	s.bufs.New = func() any { return new(bytes.Buffer) }
-	return s, nil
+	return s
 }
 
 func (s *shower) report(rep *listen.Report) {

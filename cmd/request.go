@@ -35,12 +35,18 @@ round-trip time go to stderr.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
+Over NATS, MQTT 5 and AMQP 1.0 the request names where to answer (a reply subject, a response
+topic with correlation data, a reply-to address) and waits up to --timeout for the event that
+answers it, from 'cectl listen --from URL --reply FILE' or any service; no answer is "not
+delivered" (exit 3).
+
 ` + targetsHelp(func(tr *client.Transport) bool { return tr.NoRequest == "" }) + `
 
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data
-  $ cectl request --to http://localhost:8080 --type com.example.quote --template '{{.data.price}}'`,
+  $ cectl request --to http://localhost:8080 --type com.example.quote --template '{{.data.price}}'
+  $ cectl request --to mqtt://localhost:1883/shop/quotes --type com.example.quote --timeout 5s`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {

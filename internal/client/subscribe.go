@@ -45,8 +45,10 @@ type Delivery struct {
 	// it does not come back (JetStream: terminated, AMQP: rejected where the broker has
 	// receiver settle mode second, others: acknowledged).
 	Err error
-	// Reply, when not nil, answers the message with an event (NATS request/reply).
-	Reply func(ctx context.Context, e *event.Event) error
+	// Reply, when not nil, answers the message with an event in a content mode (request/
+	// reply: a NATS reply subject, an MQTT 5 response topic, an AMQP reply-to address). A
+	// transport whose binding has one mode only uses that one.
+	Reply func(ctx context.Context, e *event.Event, mode binding.Mode) error
 }
 
 // Metadata returns Meta, building it on the first call.

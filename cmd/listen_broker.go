@@ -3,6 +3,7 @@ package cmd
 import (
 	"net/url"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/listen"
 )
@@ -42,3 +43,39 @@ func untilEndResult(s listen.Summary) error {
 	}
 	return &SilentError{Code: ExitFailure}
 }
+
+// checkBrokerReply refuses --reply with --from where the transport has no request/reply to
+// answer (the transport table says which have).
+func checkBrokerReply(opts *ListenOptions) error {
+	if opts.Reply == "" || opts.From == "" {
+		return nil
+	}
+	u, err := url.Parse(opts.From)
+	if err != nil {
+		return nil
+	}
+	tr := client.Lookup(u.Scheme)
+	if tr == nil || tr.ListenReply {
+		return nil
+	}
+	return flagErrorf("--reply answers requests, and %s has none (with --from: %s)", tr.Name, client.SchemeList(answersRequests))
+}
+
+// brokerReplyMode is the content mode replies go out in over the broker of --from: the one
+// asked for, unless the binding has only another (NATS: structured, nats binding §1.3).
+func brokerReplyMode(from string, mode binding.Mode) binding.Mode {
+	if from == "" {
+		return mode
+	}
+	u, err := url.Parse(from)
+	if err != nil {
+		return mode
+	}
+	if tr := client.Lookup(u.Scheme); tr != nil {
+		mode, _ = tr.Mode(mode)
+	}
+	return mode
+}
+
+// answersRequests says whether listen --from can answer requests over a transport.
+func answersRequests(tr *client.Transport) bool { return tr.ListenReply && tr.CanSubscribe() }
