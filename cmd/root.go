@@ -154,7 +154,6 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 		NewCmdListen(f, nil),
 		NewCmdValidate(f, nil),
 	)
-	registerCompletions(root)
 	return root
 }
 
@@ -176,6 +175,10 @@ func Main(build BuildInfo) int {
 func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string, getenv func(string) string) int {
 	f := &Factory{IO: streams, Build: build, Getenv: getenv}
 	root := NewCmdRoot(f)
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		// Only the shell's completion requests need them; every other run starts faster.
+		registerCompletions(root)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
