@@ -71,17 +71,17 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 	served := make(chan error, 1)
 	done := make(chan error, 1)
 	so := client.SubscribeOptions{
-		Timeout:  10 * time.Second,
-		Group:    opts.Group,
-		Durable:  opts.Durable,
-		Start:    opts.Start,
-		UntilEnd: opts.UntilEnd,
-		Ready:    func() { close(ready) },
+		Timeout: 10 * time.Second,
+		Group:   opts.Group,
+		Durable: opts.Durable,
+		Start:   opts.Start,
+		Ready:   func() { close(ready) },
 		// The handler checks the bytes of a structured message with its strict validator
 		// and decodes them then.
 		Undecoded: true,
 		More:      h.Taking,
 	}
+	so.UntilEnd = opts.UntilEnd
 	go func() {
 		err := client.Subscribe(subCtx, opts.From, so, h.Deliver)
 		if errors.Is(err, listen.ErrStopped) {
