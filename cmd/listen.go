@@ -100,7 +100,9 @@ is printed on stderr.
 With --from URL it receives from a broker instead (NATS, JetStream, Kafka, MQTT 5, AMQP 1.0)
 with the same checks, display, --record, --filter, --type, --count, --duration and --dedupe; a
 message is acknowledged to the broker only after it was shown and recorded. -v shows the
-transport's metadata (subject, topic, partition, offset) and headers.
+transport's metadata (subject, topic, partition, offset) and headers. --reply answers the
+requests of 'cectl request' over NATS, MQTT 5 and AMQP too; --until-end reads what a
+JetStream stream or Kafka topic holds at the start and exits.
 
 To test senders, it can answer on purpose with another status (--status, --fail-rate,
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),

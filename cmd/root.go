@@ -143,10 +143,11 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (one JSON object per line)")
 	enumVar(pf, &f.Color, "color", colorAuto, []string{colorAuto, colorAlways, colorNever}, []string{colorAuto, colorAlways, colorNever},
-		"colour: auto (on a terminal), always (e.g. for less -R; also FORCE_COLOR=1) or never (also NO_COLOR=1)")
+		"`when` to colour: auto (on a terminal), always (e.g. for less -R; also FORCE_COLOR=1) or never (also NO_COLOR=1)")
 	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output, like --color never (also NO_COLOR, TERM=dumb)")
 	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "show debug logs and wire details on stderr")
 	enumValues(pf, "output", "text", "json")
+	root.Flags().Bool("version", false, "print version, commit and build date")
 
 	root.AddCommand(
 		NewCmdSend(f, nil),
