@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,12 @@ func readToEnd(t *testing.T, url string, so SubscribeOptions) []string {
 }
 
 func TestUntilEndKafkaEveryPartition(t *testing.T) {
-	base := startKafka(t) // two partitions a topic
+	for _, s := range servers(t, startKafka, "CECTL_TEST_KAFKA_URL") { // embedded: two partitions a topic
+		t.Run(s.name, func(t *testing.T) { untilEndKafka(t, s.base) })
+	}
+}
+
+func untilEndKafka(t *testing.T, base string) {
 	topic := uniq("cectl-end")
 	e := testEvents(t)[0]
 	for i := range 8 {
@@ -52,8 +58,14 @@ func TestUntilEndKafkaEveryPartition(t *testing.T) {
 }
 
 func TestUntilEndJetStream(t *testing.T) {
-	base := startNATS(t)
-	url := "jetstream://" + base[len("nats://"):] + "/END/end.x"
+	for _, s := range servers(t, startNATS, "CECTL_TEST_NATS_URL") {
+		t.Run(s.name, func(t *testing.T) { untilEndJetStream(t, s.base) })
+	}
+}
+
+func untilEndJetStream(t *testing.T, base string) {
+	name := uniq("END")
+	url := "jetstream://" + base[len("nats://"):] + "/" + name + "/" + strings.ToLower(name) + ".x"
 	tg := open(t, url)
 	e := testEvents(t)[0]
 	for i := range 5 {
