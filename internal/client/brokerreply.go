@@ -274,7 +274,15 @@ func amqpReplier(s *amqp.Session, req *amqp.Message) func(context.Context, *even
 		if err != nil {
 			return fmt.Errorf("reply to %s: %w", to, err)
 		}
-		defer snd.Close(ctx)
+		// The link is closed apart: RabbitMQ 3 does not answer a detach, and waiting for it
+		// would hold the next message for the whole timeout.
+		defer func() {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = snd.Close(ctx)
+			}()
+		}()
 		if err := snd.Send(ctx, msg); err != nil {
 			return fmt.Errorf("reply to %s: %w", to, err)
 		}
