@@ -449,6 +449,9 @@ func (h *kafkaGroupHandler) Setup(s sarama.ConsumerGroupSession) error {
 		for _, ps := range s.Claims() {
 			h.end.expect(ps)
 		}
+		if n == 0 {
+			h.stop() // the group's other members read every partition: nothing is ours
+		}
 	}
 	if n == 0 {
 		h.ready()
