@@ -94,3 +94,19 @@ func TestExecuteError(t *testing.T) {
 		t.Fatalf("got %v, want an error naming index", err)
 	}
 }
+
+// FuzzTemplate: no template and no event data make Parse or Execute panic.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"{{.type}}", "{{.data.a.b}}", "{{range .data}}{{.}}{{end}}", "{{with $x := .data}}{{$x.a}}{{end}}",
+		"{{(.data).a 1}}", "{{index .data 0}}", "{{template \"x\"}}", "{{define \"x\"}}{{.id}}{{end}}{{template \"x\" .}}", "{{.data.a | json | upper}}"} {
+		f.Add(s, `{"a":{"b":[1,"x",null]}}`)
+	}
+	f.Fuzz(func(t *testing.T, text, data string) {
+		tmpl, err := Parse(text)
+		if err != nil {
+			return
+		}
+		e := testEvent(t, "application/json", []byte(data))
+		_, _ = tmpl.Execute(e)
+	})
+}
