@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,9 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/cmd"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -60,11 +64,11 @@ func TestScripts(t *testing.T) {
 }
 
 // cmdBroker starts a broker embedded in the test process for the rest of the script and sets
-// VAR to its base URL and VAR_ADDR to its host:port: broker nats|kafka VAR. (JetStream is on
-// in the NATS server.)
+// VAR to its base URL and VAR_ADDR to its host:port (NATS): broker nats|kafka|mqtt VAR.
+// (JetStream is on in the NATS server.)
 func cmdBroker(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: broker nats|kafka VAR")
+		ts.Fatalf("usage: broker nats|kafka|mqtt VAR")
 	}
 	switch args[0] {
 	case "nats":
@@ -85,6 +89,14 @@ func cmdBroker(ts *testscript.TestScript, neg bool, args []string) {
 		})
 		ts.Setenv(args[1], s.ClientURL())
 		ts.Setenv(args[1]+"_ADDR", strings.TrimPrefix(s.ClientURL(), "nats://"))
+	case "mqtt":
+		s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		ts.Check(s.AddHook(new(auth.AllowHook), nil))
+		l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+		ts.Check(s.AddListener(l))
+		go func() { _ = s.Serve() }()
+		ts.Defer(func() { s.Close() })
+		ts.Setenv(args[1], "mqtt://"+l.Address())
 	case "kafka":
 		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
 		ts.Check(err)

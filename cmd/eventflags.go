@@ -27,6 +27,7 @@ func (ef *eventFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&ef.DataSchema, "dataschema", "", "URI of the schema the data adheres to")
 	fs.StringVar(&ef.DataContentType, "datacontenttype", "", "content type of the data (default inferred from the data)")
 	fs.StringVar(&ef.SpecVersion, "specversion", "1.0", "CloudEvents spec version: 1.0 or 0.3")
+	enumValues(fs, "specversion", "1.0", "0.3")
 	fs.StringArrayVarP(&ef.Extensions, "ext", "e", nil, "extension attribute `name=value`, or name:=json for a typed value (repeatable)")
 	fs.StringVarP(&ef.Data, "data", "d", "", "event data: literal text, @file, or - / @- for stdin")
 }

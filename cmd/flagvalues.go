@@ -197,6 +197,7 @@ func enumVar[T comparable](fs *pflag.FlagSet, p *T, name string, value T, names 
 		return ""
 	}
 	fs.Var(&checked[T]{p: p, typ: "string", parse: parse, show: show}, name, usage)
+	enumValues(fs, name, names...)
 }
 
 // orList is "a", "a or b", "a, b or c".

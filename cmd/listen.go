@@ -20,6 +20,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/evtemplate"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/listen"
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ type ListenOptions struct {
 	TLSKey  string
 
 	Quiet    bool
+	Template string // --template: each event through a Go template
 	Record   string
 	Filter   string
 	Types    []string
@@ -61,6 +63,8 @@ type ListenOptions struct {
 	Group   string
 	Durable string
 	Start   string
+	// UntilEnd reads what a JetStream stream or Kafka topic holds at the start, then ends.
+	UntilEnd bool
 
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
@@ -96,21 +100,25 @@ is printed on stderr.
 With --from URL it receives from a broker instead (NATS, JetStream, Kafka, MQTT 5, AMQP 1.0)
 with the same checks, display, --record, --filter, --type, --count, --duration and --dedupe; a
 message is acknowledged to the broker only after it was shown and recorded. -v shows the
-transport's metadata (subject, topic, partition, offset) and headers.
+transport's metadata (subject, topic, partition, offset) and headers. --reply answers the
+requests of 'cectl request' over NATS, MQTT 5 and AMQP too; --until-end reads what a
+JetStream stream or Kafka topic holds at the start and exits.
 
 To test senders, it can answer on purpose with another status (--status, --fail-rate,
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),
 relay each request unchanged to other receivers (--forward-to), and require a bearer token.
 
 Exit codes:
-  0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
+  0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
+       end reached with --until-end
   1    --count events did not arrive within --duration; the address is taken; the record
-       cannot be written
+       cannot be written; --until-end met messages that are not valid CloudEvents
   2    usage error: unknown, missing or malformed flag or argument
   3    --from names a broker that cannot be reached`,
 		Example: `  $ cectl listen
   $ cectl listen -p 9000 --path /events -q
   $ cectl listen -o json | jq .data
+  $ cectl listen --template '{{.time}} {{.type}} {{.data.orderId}}'
   $ cectl listen --record events.jsonl
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl listen --type 'com.example.order.*' --count 1 --duration 30s -o json
@@ -119,7 +127,9 @@ Exit codes:
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
   $ cectl listen --from nats://localhost:4222/orders.created
-  $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json`,
+  $ cectl listen --from mqtt://localhost:1883/quotes --reply quote.json   # answers cectl request --to mqtt://…
+  $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json
+  $ cectl listen --from jetstream://localhost:4222/ORDERS/orders.created --until-end -o json | jq -s length`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -131,6 +141,7 @@ Exit codes:
 	fs := cmd.Flags()
 	// What is taken and what is done with it, over HTTP and from brokers alike.
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "one line per event")
+	fs.StringVar(&opts.Template, "template", "", "print each event through this Go `template` over its JSON form, e.g. '{{.type}} {{.data.orderId}}'")
 	fs.StringVar(&opts.Record, "record", "", "append accepted events to `FILE` as JSON lines (replay with send --from)")
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
 	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
@@ -162,11 +173,13 @@ Exit codes:
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
 	fs.StringVar(&opts.Durable, "durable", "", "with --from jetstream://: durable consumer name")
 	fs.StringVar(&opts.Start, "start", "", "with --from: where to start: jetstream new|all|last|seq:N|time:RFC3339, kafka newest|oldest")
+	fs.BoolVar(&opts.UntilEnd, "until-end", false, "with --from jetstream:// or kafka://: read what is there at the start (from the beginning unless --start), then exit")
 
 	rules := newFlagRules(cmd)
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
 	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
 	rules.exclusive("--timeout is the old name of --duration; use one", "duration", "timeout")
+	rules.exclusive("--template says how each event is printed; -q does too; use one", "quiet", "template")
 	for _, g := range listenFlagGroups {
 		if !g.httpOnly {
 			continue
@@ -200,10 +213,11 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
-	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
+	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "forward-to"}}, true},
+	{flagGroup{"Reply flags (HTTP, and --from " + client.SchemeList(answersRequests) + ")", []string{"reply", "reply-mode"}}, false},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
-	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
+	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start", "until-end"}}, false},
 }
 
 func nonEmpty(s string) error {
@@ -246,11 +260,17 @@ func checkRetryAfter(s string) error {
 // or a value of another.
 func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 	if opts.From == "" {
-		for _, name := range []string{"group", "durable", "start"} {
+		for _, name := range []string{"group", "durable", "start", "until-end"} {
 			if changed(name) {
 				return flagErrorf("--%s goes with --from", name)
 			}
 		}
+	}
+	if err := checkUntilEnd(opts); err != nil {
+		return err
+	}
+	if err := checkBrokerReply(opts); err != nil {
+		return err
 	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
@@ -263,7 +283,8 @@ type listenSetup struct {
 	addr     string
 	cfg      listen.Config
 	tls      *tls.Config
-	settings []string // for the banner
+	tmpl     *evtemplate.Template // --template
+	settings []string             // for the banner
 }
 
 // resolve builds the handler's configuration from checked flags. Files named by flags are
@@ -291,6 +312,10 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 			RetryAfter: opts.RetryAfter,
 		},
 		Count: opts.Count,
+	}
+	s.cfg.ReplyMode = brokerReplyMode(opts.From, s.cfg.ReplyMode)
+	if s.tmpl, err = parseTemplate(opts.F, opts.Template); err != nil {
+		return nil, err
 	}
 	if opts.Reply != "" {
 		replies, err := loadReplies(opts.Reply)
@@ -372,6 +397,9 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 	case opts.Duration > 0:
 		add("stopping after %s", opts.Duration)
 	}
+	if opts.UntilEnd {
+		add("stopping at the end of what is there now")
+	}
 	return out
 }
 
@@ -402,7 +430,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		cfg.Forwarder = listen.NewForwarder(opts.ForwardTo, c)
 	}
 
-	sh := newShower(f, opts)
+	sh := newShower(f, opts, setup.tmpl)
 	cfg.Report = sh.report
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
@@ -464,6 +492,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	}
 	format.ListenSummary(sh.errOut, f.ErrStyles(), h.Summary(), sumOpts)
 	sh.errOut.Flush()
+	if result == nil && opts.UntilEnd {
+		result = untilEndResult(h.Summary())
+	}
 	return result
 }
 
@@ -492,6 +523,7 @@ func checkNoLoop(targets []string, addr net.Addr) error {
 // -o json), everything else on stderr.
 type shower struct {
 	json    bool
+	tmpl    *evtemplate.Template
 	opts    format.ListenOptions
 	st, est *format.Styles
 	out     *listen.Output
@@ -501,8 +533,9 @@ type shower struct {
 	failed  chan error
 }
 
-func newShower(f *Factory, opts *ListenOptions) *shower {
+func newShower(f *Factory, opts *ListenOptions, tmpl *evtemplate.Template) *shower {
 	s := &shower{
+		tmpl:   tmpl,
 		json:   f.JSON(),
 		opts:   format.ListenOptions{Quiet: opts.Quiet, Verbose: f.Verbose},
 		st:     f.Styles(),
@@ -530,6 +563,10 @@ func (s *shower) report(rep *listen.Report) {
 	case listen.KindHandshake:
 		err = s.write(s.errOut, b, format.ListenHandshake(b, s.est, rep, s.opts))
 	case listen.KindEvents:
+		if s.tmpl != nil {
+			err = s.showTemplate(b, rep)
+			break
+		}
 		if !s.json {
 			err = s.write(s.out, b, format.ListenEvents(b, s.st, rep, s.opts))
 			break

@@ -81,6 +81,7 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		Undecoded: true,
 		More:      h.Taking,
 	}
+	so.UntilEnd = opts.UntilEnd
 	go func() {
 		err := client.Subscribe(subCtx, opts.From, so, h.Deliver)
 		if errors.Is(err, listen.ErrStopped) {

@@ -19,6 +19,7 @@ type RequestOptions struct {
 	Event    eventFlags
 	Delivery deliveryFlags
 	Quiet    bool
+	Template string
 }
 
 // NewCmdRequest builds `cectl request`.
@@ -35,13 +36,20 @@ data as for send.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
+Over NATS, MQTT 5 and AMQP 1.0 the request names where to answer (a reply subject, a response
+topic with correlation data, a reply-to address) and waits up to --timeout for the event that
+answers it, from 'cectl listen --from URL --reply FILE' or any service; no answer is "not
+delivered" (exit 3).
+
 ` + targetsHelp(func(tr *client.Transport) bool { return tr.NoRequest == "" }) + `
 
 ` + exitCodesHelp,
 		Example: `  $ cectl request --to http://localhost:8080 --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.order.get --data '{"order":7}' -o json | jq .data
   $ cectl request --to http://localhost:8080 --type com.example.order.get order:=7
-  $ cectl request --to @staging --type com.example.ping`,
+  $ cectl request --to @staging --type com.example.ping
+  $ cectl request --to http://localhost:8080 --type com.example.quote --template '{{.data.price}}'
+  $ cectl request --to mqtt://localhost:1883/shop/quotes --type com.example.quote --timeout 5s`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := useItems(&opts.Event, args, ""); err != nil {
 				return err
@@ -55,12 +63,18 @@ A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 	opts.Event.register(cmd.Flags())
 	opts.Delivery.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "show only the header line of the reply")
+	cmd.Flags().StringVar(&opts.Template, "template", "", "print the reply through this Go `template` over its JSON form, e.g. '{{.type}} {{.data.price}}'")
+	cmd.MarkFlagsMutuallyExclusive("quiet", "template")
 	return cmd
 }
 
 func requestRun(ctx context.Context, opts *RequestOptions) error {
 	f := opts.F
 	to, mode, headers, err := opts.Delivery.resolve(f.Getenv)
+	if err != nil {
+		return err
+	}
+	tmpl, err := parseTemplate(f, opts.Template)
 	if err != nil {
 		return err
 	}
@@ -124,6 +138,12 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	}
 	st := f.Styles()
 	for i := range replies {
+		if tmpl != nil {
+			if err := executeTemplate(f, tmpl, &replies[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := showEvent(f, st, &replies[i], format.EventInfo{Mode: replyMode.String()}, opts.Quiet); err != nil {
 			return err
 		}

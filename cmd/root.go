@@ -43,6 +43,7 @@ type Factory struct {
 	// Global flags.
 	Output  string
 	NoColor bool
+	Color   string // --color: auto, always or never
 	Verbose bool
 	// Config is --config: the file of named targets (--to @name); empty is the default place.
 	Config string
@@ -51,16 +52,10 @@ type Factory struct {
 // JSON reports whether -o json was asked for.
 func (f *Factory) JSON() bool { return f.Output == "json" }
 
-// colorOn decides colour for one stream: only on a terminal, never in JSON mode, and never
-// when --no-color, NO_COLOR (https://no-color.org) or TERM=dumb says otherwise.
+// colorOn decides colour for one stream: never in JSON mode, otherwise as --color and the
+// environment say (colorWanted).
 func (f *Factory) colorOn(tty bool) bool {
-	if !tty || f.NoColor || f.JSON() {
-		return false
-	}
-	if _, set := lookupEnv(f.Getenv, "NO_COLOR"); set {
-		return false
-	}
-	return f.Getenv("TERM") != "dumb"
+	return !f.JSON() && f.colorWanted(tty)
 }
 
 func lookupEnv(getenv func(string) string, key string) (string, bool) {
@@ -75,7 +70,7 @@ func (f *Factory) Styles() *format.Styles { return format.NewStyles(f.colorOn(f.
 func (f *Factory) ErrStyles() *format.Styles {
 	if f.JSON() && !f.NoColor {
 		// JSON mode keeps stdout plain; stderr is still for a person.
-		return format.NewStyles((&Factory{Getenv: f.Getenv, Output: "text"}).colorOn(f.IO.ErrTTY))
+		return format.NewStyles(f.colorWanted(f.IO.ErrTTY))
 	}
 	return format.NewStyles(f.colorOn(f.IO.ErrTTY))
 }
@@ -103,29 +98,8 @@ func (b BuildInfo) version() string {
 	return "dev"
 }
 
-func (b BuildInfo) String() string {
-	s := b.version()
-	var extra []string
-	if b.Commit != "" {
-		extra = append(extra, "commit "+b.Commit)
-	}
-	if b.Date != "" {
-		extra = append(extra, "built "+b.Date)
-	}
-	if len(extra) == 0 {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					extra = append(extra, "commit "+s.Value)
-				}
-			}
-		}
-	}
-	if len(extra) > 0 {
-		s += " (" + strings.Join(extra, ", ") + ")"
-	}
-	return s
-}
+// String is what --version prints: version, commit and build date.
+func (b BuildInfo) String() string { return buildString(b, readBuildInfo()) }
 
 const exitCodesHelp = `Exit codes:
   0    success
@@ -147,7 +121,8 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 		Example: `  $ cectl send --to http://localhost:8080 --type com.example.user.created --data '{"id":42}'
   $ cectl listen -p 8080
   $ cectl request --to http://localhost:8080 --type com.example.ping
-  $ cectl validate events/`,
+  $ cectl validate events/
+  $ cectl validate --color always events/ | less -R`,
 		Version:       f.Build.String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -165,13 +140,17 @@ NATS, JetStream, Kafka, MQTT and AMQP.
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
+	root.SetFlagErrorFunc(suggestFlag)
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json (one JSON object per line)")
-	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output (also NO_COLOR, TERM=dumb)")
+	enumVar(pf, &f.Color, "color", colorAuto, []string{colorAuto, colorAlways, colorNever}, []string{colorAuto, colorAlways, colorNever},
+		"`when` to colour: auto (on a terminal), always (e.g. for less -R; also FORCE_COLOR=1) or never (also NO_COLOR=1)")
+	pf.BoolVar(&f.NoColor, "no-color", false, "never colour the output, like --color never (also NO_COLOR, TERM=dumb)")
 	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "show debug logs and wire details on stderr")
 	pf.StringVar(&f.Config, "config", "", "config `FILE` of named targets for --to @name (default $XDG_CONFIG_HOME/cectl/config.yaml or ~/.config/cectl/config.yaml)")
+	enumValues(pf, "output", "text", "json")
+	root.Flags().Bool("version", false, "print version, commit and build date")
 
 	root.AddCommand(
 		NewCmdSend(f, nil),
@@ -200,6 +179,10 @@ func Main(build BuildInfo) int {
 func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string, getenv func(string) string) int {
 	f := &Factory{IO: streams, Build: build, Getenv: getenv}
 	root := NewCmdRoot(f)
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		// Only the shell's completion requests need them; every other run starts faster.
+		registerCompletions(root)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {

@@ -42,6 +42,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	df.cmd = cmd
 	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+", or @name of a target in the config file (default $K_SINK)")
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
+	enumValues(fs, "mode", "binary", "structured", "batch")
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
 	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")

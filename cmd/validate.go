@@ -95,6 +95,8 @@ Exit codes:
 	fl.StringVar(&opts.Schema, "schema", "", "check each event's JSON data against the JSON Schema in `FILE`")
 	fl.StringArrayVar(&opts.SchemaMap, "schema-map", nil, "check the data of events whose dataschema is `URI=FILE`'s URI against FILE (repeatable)")
 	fl.StringVar(&opts.Format, "format", "", "report format: text, json, github, junit or sarif (default: from -o)")
+	enumValues(fl, "format", "text", "json", "github", "junit", "sarif")
+	enumValues(fl, "specversion", "1.0", "0.3")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary (text and json)")
 	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "accept a directory without event files and a pattern that matches nothing")
 	return cmd

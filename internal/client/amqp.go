@@ -30,11 +30,12 @@ import (
 // go-amqp v0.17 (the version sdk-go's AMQP module builds with) reports only a rejected
 // disposition as an error: a message the broker released or modified counts as accepted.
 var amqpTransport = Transport{
-	Name:      "AMQP",
-	Schemes:   []Scheme{{"amqp", "5672"}, {"amqps", "5671"}},
-	Form:      "amqp(s)://[user:pass@]host[:5672|:5671]/address[?tls=true&ca=FILE]",
-	Modes:     []binding.Mode{binding.Binary, binding.Structured},
-	NoRequest: "cectl does not wait for replies there; use send, or nats:// for request/reply",
+	Name:    "AMQP",
+	Schemes: []Scheme{{"amqp", "5672"}, {"amqps", "5671"}},
+	Form:    "amqp(s)://[user:pass@]host[:5672|:5671]/address[?tls=true&ca=FILE]",
+	Modes:   []binding.Mode{binding.Binary, binding.Structured},
+	// Request/reply with reply-to and correlation-id (amqp 1.0 §3.2.4).
+	ListenReply: true,
 	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
 		return openAMQP(tr, raw, u, opts)
 	},
@@ -259,6 +260,7 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 			return fmt.Errorf("receive from %s: %w", addr, err)
 		}
 		d := amqpDelivery(addr, m, so.Undecoded)
+		d.Reply = amqpReplier(s, m)
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err

@@ -33,6 +33,7 @@ var jetStreamTransport = Transport{
 	Form:      "jetstream://[user:pass@|token@]host[:4222]/STREAM/subject[?durable=NAME&start=new|all|last|seq:N|time:RFC3339&creds=FILE&tls=true&ca=FILE]",
 	Modes:     []binding.Mode{binding.Structured},
 	NoRequest: "the stream answers a publish, not a consumer; use nats://host/subject for request/reply",
+	UntilEnd:  true,
 	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
 		return openJetStream(tr, raw, u, opts)
 	},
@@ -218,6 +219,9 @@ func subscribeJetStream(ctx context.Context, tr *Transport, raw string, u *url.U
 	}
 	durable := firstNonEmpty(so.Durable, ep.q.Get("durable"))
 	start := firstNonEmpty(so.Start, ep.q.Get("start"))
+	if so.UntilEnd && start == "" {
+		start = "all"
+	}
 	policy, err := jsDeliverPolicy(raw, start)
 	if err != nil {
 		return err
@@ -236,12 +240,34 @@ func subscribeJetStream(ctx context.Context, tr *Transport, raw string, u *url.U
 	}
 	acks := &jsAcker{nc: nc}
 	defer acks.stop()
+	if so.UntilEnd && durable != "" && firstNonEmpty(so.Start, ep.q.Get("start")) == "" {
+		start = "" // an existing durable keeps its position; a new one starts at all
+	}
 	js2 := &jsSubscriber{
 		stream: stream, durable: durable, start: start, deliver: policy,
 		ready: so.ready(), nc: nc, acks: acks,
 	}
-	return natsConsume(ctx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
-		return js2.Subscribe(js, subject, cb)
+	var end *jsEnd
+	if so.UntilEnd {
+		if end, err = jsEndAt(js, stream); err != nil {
+			return err
+		}
+	}
+	consumeCtx, reachedEnd := context.WithCancel(ctx)
+	defer reachedEnd()
+	err = natsConsume(consumeCtx, nc, func(cb nats.MsgHandler) (*nats.Subscription, error) {
+		sub, err := js2.Subscribe(js, subject, cb)
+		if err == nil && end != nil {
+			empty, err := end.emptyAtStart(sub)
+			if err != nil {
+				_ = sub.Unsubscribe()
+				return nil, err
+			}
+			if empty {
+				reachedEnd()
+			}
+		}
+		return sub, err
 	}, func(msg *nats.Msg) error {
 		d := natsDelivery("jetstream", msg, so.Undecoded)
 		refuse, err := deliver(ctx, handle, d)
@@ -250,10 +276,19 @@ func subscribeJetStream(ctx context.Context, tr *Transport, raw string, u *url.U
 		}
 		if refuse != nil {
 			// Not a CloudEvent: redelivering it would not change that.
-			return msg.Term()
+			err = msg.Term()
+		} else {
+			err = acks.handled(msg)
 		}
-		return acks.handled(msg)
+		if err == nil && end != nil && end.last(msg) {
+			return errReachedEnd
+		}
+		return err
 	})
+	if errors.Is(err, errReachedEnd) {
+		return nil
+	}
+	return err
 }
 
 // Acknowledgement groups: with the consumer's ack policy "all", acknowledging a message

@@ -42,6 +42,7 @@ var kafkaTransport = Transport{
 	Form:      "kafka://[user:pass@]broker[:9092][,broker2...]/topic[?key=K&group=G&start=newest|oldest&tls=true&ca=FILE]",
 	Modes:     []binding.Mode{binding.Binary, binding.Structured},
 	NoRequest: "a produced record has no reply; use send, or nats:// for request/reply",
+	UntilEnd:  true,
 	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
 		return openKafka(tr, raw, u, opts)
 	},
@@ -355,7 +356,11 @@ func subscribeKafka(ctx context.Context, tr *Transport, raw string, u *url.URL, 
 	if err != nil {
 		return err
 	}
-	switch start := firstNonEmpty(so.Start, ep.q.Get("start")); strings.ToLower(start) {
+	start := firstNonEmpty(so.Start, ep.q.Get("start"))
+	if so.UntilEnd && start == "" {
+		start = "oldest"
+	}
+	switch strings.ToLower(start) {
 	case "", "newest":
 		cfg.Consumer.Offsets.Initial = sarama.OffsetNewest
 	case "oldest":
@@ -391,6 +396,11 @@ func subscribeKafka(ctx context.Context, tr *Transport, raw string, u *url.URL, 
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
 	h := &kafkaGroupHandler{ctx: ctx, handle: handle, undecoded: so.Undecoded, commit: commit, ready: so.ready(), stop: stop}
+	if so.UntilEnd {
+		if h.end, err = kafkaEndAt(client, topic); err != nil {
+			return err
+		}
+	}
 	for {
 		err := cg.Consume(ictx, []string{topic}, h)
 		if herr := h.failure(); herr != nil {
@@ -416,6 +426,7 @@ type kafkaGroupHandler struct {
 	commit    bool
 	ready     func()
 	stop      context.CancelFunc
+	end       *kafkaEnd // with SubscribeOptions.UntilEnd
 	mu        sync.Mutex
 	pending   atomic.Int32
 	errMu     sync.Mutex
@@ -434,6 +445,14 @@ func (h *kafkaGroupHandler) Setup(s sarama.ConsumerGroupSession) error {
 		n += len(ps)
 	}
 	h.pending.Store(int32(n))
+	if h.end != nil {
+		for _, ps := range s.Claims() {
+			h.end.expect(ps)
+		}
+		if n == 0 {
+			h.stop() // the group's other members read every partition: nothing is ours
+		}
+	}
 	if n == 0 {
 		h.ready()
 	}
@@ -453,11 +472,17 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 	if h.pending.Add(-1) == 0 {
 		h.ready()
 	}
+	if h.end != nil && h.end.claim(claim.Partition(), claim.InitialOffset()) {
+		h.stop()
+	}
 	for {
 		select {
 		case msg, ok := <-claim.Messages():
 			if !ok {
 				return nil
+			}
+			if h.end != nil && h.end.partitionDone(msg.Partition) {
+				continue // beyond the end at the start
 			}
 			d := kafkaDelivery(msg, h.undecoded)
 			h.mu.Lock()
@@ -477,6 +502,9 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 			}
 			if h.commit {
 				s.MarkMessage(msg, "")
+			}
+			if h.end != nil && h.end.handled(msg.Partition, msg.Offset) {
+				h.stop()
 			}
 		case <-s.Context().Done():
 			return nil

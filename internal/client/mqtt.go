@@ -37,11 +37,12 @@ import (
 // sdk-go's Protocol also shares one PublishProperties value between concurrent sends; we
 // publish through our own paho client.
 var mqttTransport = Transport{
-	Name:      "MQTT",
-	Schemes:   []Scheme{{"mqtt", "1883"}, {"mqtts", "8883"}},
-	Form:      "mqtt(s)://[user:pass@]host[:1883|:8883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]",
-	Modes:     []binding.Mode{binding.Binary, binding.Structured},
-	NoRequest: "a publish gets no reply event; use send, or nats:// for request/reply",
+	Name:    "MQTT",
+	Schemes: []Scheme{{"mqtt", "1883"}, {"mqtts", "8883"}},
+	Form:    "mqtt(s)://[user:pass@]host[:1883|:8883]/topic[?qos=0|1|2&retain=true&client-id=ID&tls=true&ca=FILE]",
+	Modes:   []binding.Mode{binding.Binary, binding.Structured},
+	// Request/reply with a response topic and correlation data (MQTT 5.0 §4.10).
+	ListenReply: true,
 	open: func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error) {
 		return openMQTT(tr, raw, u, opts)
 	},
@@ -351,13 +352,21 @@ func (t *mqttTarget) publish(ctx context.Context, mode binding.Mode, events []*e
 	if err != nil {
 		return nil, err
 	}
+	pub := &paho.Publish{Topic: t.topic, QoS: t.qos, Retain: t.retain}
+	if err := encodeMQTT(ctx, mode, e, pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// encodeMQTT writes the event into pub in a content mode.
+func encodeMQTT(ctx context.Context, mode binding.Mode, e *event.Event, pub *paho.Publish) error {
 	var msg sdkbinding.Message = sdkbinding.ToMessage(e)
 	if mode == binding.Structured {
 		msg = structuredMessage(ce.AppendJSON(make([]byte, 0, 512), e))
 	}
-	pub := &paho.Publish{Topic: t.topic, QoS: t.qos, Retain: t.retain}
 	if err := cemqtt.WritePubMessage(quiet(ctx), msg, pub); err != nil {
-		return nil, err
+		return err
 	}
 	if pub.Properties != nil {
 		// mqtt binding §3.1.3.1: attribute names are used unchanged as property names.
@@ -365,7 +374,7 @@ func (t *mqttTarget) publish(ctx context.Context, mode binding.Mode, events []*e
 			pub.Properties.User[i].Key = strings.TrimPrefix(up.Key, "ce-")
 		}
 	}
-	return pub, nil
+	return nil
 }
 
 // mqttReceiveMaximum is how many QoS 1 and 2 messages the broker may send before the first of
@@ -399,11 +408,18 @@ func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 			close(failed)
 		}
 	}
+	// handling is held while a message is handled, so that the subscription ends only after
+	// the message in hand was handled, answered and acknowledged.
+	var handling sync.Mutex
+	stopped := false
 	onPublish := func(pr paho.PublishReceived) (bool, error) {
-		if isDone(failed) || ctx.Err() != nil {
+		handling.Lock()
+		defer handling.Unlock()
+		if stopped || isDone(failed) || ctx.Err() != nil {
 			return true, nil
 		}
 		d := mqttDelivery(pr.Packet, so.Undecoded)
+		d.Reply = mqttReplier(pr.Client, pr.Packet)
 		if _, err := deliver(ctx, handle, d); err != nil {
 			fail(err)
 			return true, nil
@@ -421,6 +437,11 @@ func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 		return err
 	}
 	defer c.Disconnect(&paho.Disconnect{})
+	defer func() {
+		handling.Lock()
+		stopped = true
+		handling.Unlock()
+	}()
 	sctx, cancel := context.WithTimeout(ctx, connectTimeout(so.Timeout))
 	sa, err := c.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: p.topic, QoS: p.qos}}})
 	cancel()

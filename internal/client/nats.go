@@ -407,8 +407,10 @@ func (s *natsReadySubscriber) Subscribe(nc *nats.Conn, subject string, cb nats.M
 	return sub, nil
 }
 
-func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Event) error {
-	return func(ctx context.Context, e *event.Event) error {
+// natsReplier answers on the reply subject, in structured mode whatever mode was asked: the
+// only one the NATS binding has (nats binding §1.3).
+func natsReplier(nc *nats.Conn, subject string) func(context.Context, *event.Event, binding.Mode) error {
+	return func(ctx context.Context, e *event.Event, _ binding.Mode) error {
 		if err := nc.Publish(subject, ce.AppendJSON(nil, e)); err != nil {
 			return fmt.Errorf("reply to %s: %w", subject, err)
 		}

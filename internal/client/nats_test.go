@@ -150,7 +150,7 @@ func TestNATSRequestReply(t *testing.T) {
 					r := d.Event.Clone()
 					r.SetID("reply-to-" + d.Event.ID())
 					r.SetType("com.example.reply")
-					return d.Reply(ctx, &r)
+					return d.Reply(ctx, &r, binding.Binary)
 				})
 			}()
 			select {
@@ -313,7 +313,7 @@ func TestBrokerModes(t *testing.T) {
 	if res := tg.Send(context.Background(), binding.Binary, testEvents(t)...); res.Err == nil || !strings.Contains(res.Err.Error(), "one event") {
 		t.Errorf("two events in one Kafka record: %v", res.Err)
 	}
-	for _, u := range []string{"kafka://h/t", "mqtt://h/t", "amqp://h/q", "jetstream://h/S/s"} {
+	for _, u := range []string{"kafka://h/t", "jetstream://h/S/s"} {
 		tg, _ := Open(u, Options{})
 		res, _, _, err := tg.Request(context.Background(), binding.Structured, testEvents(t)[0])
 		var ue *UsageError
@@ -324,7 +324,7 @@ func TestBrokerModes(t *testing.T) {
 			t.Errorf("%s: CheckRequest = %v", u, err)
 		}
 	}
-	for _, u := range []string{"nats://h/s", "http://h/"} {
+	for _, u := range []string{"nats://h/s", "http://h/", "mqtt://h/t", "amqp://h/q"} {
 		tg, _ := Open(u, Options{})
 		if err := tg.Transport().CheckRequest(); err != nil {
 			t.Errorf("%s: CheckRequest = %v", u, err)

@@ -45,8 +45,10 @@ type Delivery struct {
 	// it does not come back (JetStream: terminated, AMQP: rejected where the broker has
 	// receiver settle mode second, others: acknowledged).
 	Err error
-	// Reply, when not nil, answers the message with an event (NATS request/reply).
-	Reply func(ctx context.Context, e *event.Event) error
+	// Reply, when not nil, answers the message with an event in a content mode (request/
+	// reply: a NATS reply subject, an MQTT 5 response topic, an AMQP reply-to address). A
+	// transport whose binding has one mode only uses that one.
+	Reply func(ctx context.Context, e *event.Event, mode binding.Mode) error
 }
 
 // Metadata returns Meta, building it on the first call.
@@ -81,6 +83,11 @@ type SubscribeOptions struct {
 	// event format other than JSON still has Err set. Otherwise messages are decoded by the
 	// strict decoder (binding.Decoder): what listen would refuse comes with Err set.
 	Undecoded bool
+	// UntilEnd reads what the stream (JetStream: up to its last sequence) or the topic
+	// (Kafka: up to each partition's high watermark) holds at the start, and then returns
+	// nil, like kcat -e. Without Start it starts at the beginning (all, oldest). Other
+	// transports refuse it with a *UsageError.
+	UntilEnd bool
 	// More, when not nil, is asked before an AMQP message is taken: false ends the
 	// subscription, so that a handler that takes no more messages (its count reached) leaves
 	// the rest on the broker, also where taking a message accepts it (a broker that has no

@@ -31,6 +31,9 @@ type Transport struct {
 	DryRun bool
 	// ListenReply says whether listen can answer a received event with a reply event.
 	ListenReply bool
+	// UntilEnd says whether a subscription can read what the broker keeps up to its end at
+	// the start, and then end (SubscribeOptions.UntilEnd).
+	UntilEnd bool
 
 	open func(tr *Transport, raw string, u *url.URL, opts Options) (Target, error)
 	// subscribe receives from the URL (see Subscribe); nil for a transport that cannot.
@@ -196,6 +199,11 @@ func Subscribe(ctx context.Context, raw string, so SubscribeOptions, handle func
 	u, tr, err := parseURL(raw, (*Transport).CanSubscribe, "subscribe")
 	if err != nil {
 		return err
+	}
+	if so.UntilEnd {
+		if err := tr.checkUntilEnd(); err != nil {
+			return err
+		}
 	}
 	return tr.subscribe(ctx, tr, raw, u, so, handle)
 }

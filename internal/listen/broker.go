@@ -45,6 +45,9 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 		}
 		h.run(ctx, x)
 	}
+	if err := sendBrokerReply(ctx, d, &x.verdict); err != nil {
+		return err
+	}
 	return settle(&x.verdict)
 }
 

@@ -243,6 +243,9 @@ func replyStage(_ context.Context, h *Handler, x *exchange) bool {
 	if x.verdict.Outcome != Accepted || len(x.rep.Events) == 0 {
 		return true
 	}
+	if x.msg.fromBroker && x.msg.delivery.Reply == nil {
+		return true // a broker message that names nowhere to answer (brokerreply.go)
+	}
 	rep := &x.rep
 	rep.Reply = h.cfg.Replies.Next(rep.Received)
 	rep.ReplyMode = h.cfg.ReplyMode
