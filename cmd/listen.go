@@ -34,7 +34,9 @@ type ListenOptions struct {
 	Path    string
 	MaxBody int64
 	Token   string
-	TLSCert string
+	// TokenFile names a file holding the token (--token-file), so it need not show in ps.
+	TokenFile string
+	TLSCert   string
 	TLSKey  string
 
 	Quiet    bool
@@ -145,7 +147,8 @@ Exit codes:
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
 	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at (with or without a trailing slash)")
 	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
-	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401")
+	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401 (or $CECTL_TOKEN)")
+	fs.StringVar(&opts.TokenFile, "token-file", "", "like --token, the token read from `FILE` (first line), so it does not show in ps")
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
 	fs.StringVar(&opts.TLSKey, "tls-key", "", "private key `file` for --tls-cert (PEM)")
 	fs.StringVar(&opts.Reply, "reply", "", "answer with the events of `FILE` in turn (JSON event, array or lines; id and time filled in if missing)")
@@ -166,6 +169,7 @@ Exit codes:
 	rules := newFlagRules(cmd)
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
 	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
+	rules.exclusive("--token and --token-file both give the token; use one", "token", "token-file")
 	rules.exclusive("--timeout is the old name of --duration; use one", "duration", "timeout")
 	for _, g := range listenFlagGroups {
 		if !g.httpOnly {
@@ -201,7 +205,7 @@ var listenFlagGroups = []struct {
 	httpOnly bool
 }{
 	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
-	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "token-file", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
 }
@@ -272,6 +276,9 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 	s := &listenSetup{addr: opts.Addr}
 	if s.addr == "" {
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port))
+	}
+	if err := opts.resolveToken(); err != nil {
+		return nil, err
 	}
 	filter, err := listen.NewFilter(opts.Filter, opts.Types)
 	if err != nil {
