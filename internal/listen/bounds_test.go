@@ -1,0 +1,76 @@
+package listen
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// retained runs f and returns how many heap bytes stay live after it.
+func retained(f func()) int64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return int64(after.HeapAlloc) - int64(before.HeapAlloc)
+}
+
+// The summary keeps at most a bounded prefix of each type: 40 events with 1 MiB types of
+// their own leave well under 1 MiB behind, not 40 MiB.
+func TestSummaryTypesBounded(t *testing.T) {
+	h, _ := newTestHandler(Config{})
+	var keep *Handler
+	grew := retained(func() {
+		for i := range 40 {
+			e := event.New()
+			e.SetType(strings.Repeat("é", 512<<10) + string(rune('a'+i%26)) + strings.Repeat("x", i))
+			rep := &Report{Events: []Arrival{{Event: &e}}}
+			h.stats.events(rep, 1, 1)
+		}
+		keep = h
+	})
+	if grew > 1<<20 {
+		t.Errorf("the summary keeps %d bytes for 40 long types", grew)
+	}
+	s := keep.Summary()
+	if len(s.Types) != 1 || s.Types[0].Count != 40 {
+		t.Fatalf("types %d, first %+v", len(s.Types), s.Types[0].Count)
+	}
+	k := s.Types[0].Type
+	if len(k) > maxTypeLen+len("…") || !utf8.ValidString(k) || !strings.HasSuffix(k, "é…") {
+		t.Errorf("type shown as %d bytes: %q", len(k), k[len(k)-10:])
+	}
+	if short := typeKey("com.example.t"); short != "com.example.t" {
+		t.Errorf("a short type is counted as %q", short)
+	}
+}
+
+// --dedupe remembers a fixed-size hash per event, whatever the size of source and id, and
+// keeps the pair apart from every other pair (no separator can be forged).
+func TestDedupeKeysBounded(t *testing.T) {
+	s := newSeenSet(DedupeWindow)
+	id := strings.Repeat("i", 64<<10)
+	grew := retained(func() {
+		for i := range 500 {
+			src := "/s/" + strings.Repeat("s", i)
+			if s.add(seenKey(src, id)) {
+				t.Fatalf("event %d taken for a duplicate", i)
+			}
+		}
+	})
+	// 500 events with 64 KiB ids: 32 MiB if the keys were kept.
+	if grew > 1<<20 {
+		t.Errorf("the dedupe window keeps %d bytes for 500 events", grew)
+	}
+	if !s.add(seenKey("/s/"+strings.Repeat("s", 7), id)) {
+		t.Error("a repeated event is not a duplicate")
+	}
+	if s.add(seenKey("a\x00", "b")) || s.add(seenKey("a", "\x00b")) {
+		t.Error("different (source, id) pairs taken for one")
+	}
+}
