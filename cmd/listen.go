@@ -37,7 +37,7 @@ type ListenOptions struct {
 	// TokenFile names a file holding the token (--token-file), so it need not show in ps.
 	TokenFile string
 	TLSCert   string
-	TLSKey  string
+	TLSKey    string
 
 	Quiet    bool
 	Record   string
