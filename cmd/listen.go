@@ -41,6 +41,7 @@ type ListenOptions struct {
 
 	Quiet    bool
 	Record   string
+	Fsync    listen.Sync
 	Filter   string
 	Types    []string
 	Count    int
@@ -88,7 +89,9 @@ event in the CloudEvents JSON format, ready for 'cectl send --from -' or 'cectl 
 everything else (rejections, duplicates, relays, the summary) goes to stderr.
 
 --record appends every accepted event to a file as JSON lines before the answer is sent, so an
-acknowledged event is never lost. --filter (a CESQL expression) and --type select the events
+acknowledged event is never lost when listen ends; --fsync always also flushes it to disk
+first, so it survives a power cut (interval: every second; never, the default: the system
+does). An incomplete last line left by a crash is cut off at start and kept in FILE.torn. --filter (a CESQL expression) and --type select the events
 that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
@@ -134,6 +137,8 @@ Exit codes:
 	// What is taken and what is done with it, over HTTP and from brokers alike.
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "one line per event")
 	fs.StringVar(&opts.Record, "record", "", "append accepted events to `FILE` as JSON lines (replay with send --from)")
+	enumVar(fs, &opts.Fsync, "fsync", listen.SyncNever, []string{"never", "interval", "always"}, []listen.Sync{listen.SyncNever, listen.SyncInterval, listen.SyncAlways},
+		"with --record, flush it to disk: `when` never (the system does), interval (every second), always (before each answer)")
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
 	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
 	intRangeVar(fs, &opts.Count, "count", "", 0, 0, math.MaxInt, "must not be negative", "stop after `N` handled events (duplicates do not count)")
@@ -204,7 +209,7 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
+	{flagGroup{"Receive flags", []string{"quiet", "record", "fsync", "filter", "type", "count", "duration", "dedupe"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "token-file", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
@@ -255,6 +260,9 @@ func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 				return flagErrorf("--%s goes with --from", name)
 			}
 		}
+	}
+	if opts.Record == "" && changed("fsync") {
+		return flagErrorf("--fsync goes with --record")
 	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
@@ -392,9 +400,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	defer tuneProcess(f.Getenv, processTuning{throughput: true, live: listen.MemoryBudget(cfg)})()
 
 	if opts.Record != "" {
-		rec, err := listen.OpenRecorder(opts.Record)
+		rec, err := openRecord(f, opts)
 		if err != nil {
-			return &FlagError{Err: fmt.Errorf("--record: %w", err)}
+			return err
 		}
 		cfg.Recorder = rec
 		defer func() {
