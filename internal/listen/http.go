@@ -102,6 +102,9 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, x *exchang
 		return
 	}
 	body, p := h.readBody(w, r, x)
+	if p == nil {
+		body, p = h.inflate(w, r.Header, body, x)
+	}
 	if p != nil {
 		h.reject(x, p.status, p.reason)
 		return
@@ -152,6 +155,11 @@ func writeVerdict(w http.ResponseWriter, v *Verdict) {
 		}
 		if len(reply) > 0 {
 			hdr.Set("Content-Length", strconv.Itoa(len(reply)))
+			if _, ok := hdr["Content-Type"]; !ok {
+				// A reply without datacontenttype has no Content-Type (http binding
+				// §3.1.1); net/http would otherwise guess one and add it to the event.
+				hdr["Content-Type"] = nil
+			}
 		}
 		w.WriteHeader(v.Status)
 		if len(reply) > 0 && v.Status != http.StatusNoContent {
