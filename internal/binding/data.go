@@ -73,3 +73,13 @@ func base64Member(e *event.Event) string {
 	}
 	return "/data_base64"
 }
+
+// CheckData applies the rule to an event read from the JSON format, whose "data" is JSON by
+// its syntax: base64 data under a JSON content type must decode to JSON. It returns the
+// problem found, ok when there is none.
+func CheckData(e *event.Event) (validate.Finding, bool) {
+	if !ce.IsBase64(e) || !declaresJSON(e.DataContentType()) {
+		return validate.Finding{}, true
+	}
+	return NewDecoder(validate.Options{}).checkEventData(e, base64Member(e))
+}
