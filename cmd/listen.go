@@ -151,7 +151,7 @@ Exit codes:
 	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
 	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at (with or without a trailing slash)")
-	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
+	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body or broker message payload `size` (e.g. 64KiB, 16MiB); larger ones get 413 (rejected by a broker)")
 	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401 (or $CECTL_TOKEN)")
 	fs.StringVar(&opts.TokenFile, "token-file", "", "like --token, the token read from `FILE` (first line), so it does not show in ps")
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
@@ -209,8 +209,8 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "fsync", "filter", "type", "count", "duration", "dedupe"}}, false},
-	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "token-file", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
+	{flagGroup{"Receive flags", []string{"quiet", "record", "fsync", "filter", "type", "count", "duration", "dedupe", "max-body"}}, false},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "token", "token-file", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
 }

@@ -1,11 +1,15 @@
 package listen
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/cectl/cectl/internal/client"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -72,5 +76,27 @@ func TestDedupeKeysBounded(t *testing.T) {
 	}
 	if s.add(seenKey("a\x00", "b")) || s.add(seenKey("a", "\x00b")) {
 		t.Error("different (source, id) pairs taken for one")
+	}
+}
+
+// --max-body holds for broker messages too: a larger one is rejected with the reason, and
+// not recorded.
+func TestDeliverRefusesPastMaxBody(t *testing.T) {
+	file := &syncBuffer{}
+	h, rs := newTestHandler(Config{MaxBody: 1024, Recorder: NewRecorder(file, "buffer")})
+	big := `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":"` + strings.Repeat("x", 2000) + `"}`
+	err := h.Deliver(context.Background(), structuredDelivery(big))
+	var rej *client.Rejected
+	if !errors.As(err, &rej) || !strings.Contains(rej.Reason, "listen takes at most 1024 (--max-body)") {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if rep := rs.last(t); rep.Kind != KindRejected || rep.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("report %+v", rep)
+	}
+	if file.String() != "" {
+		t.Errorf("recorded %q", file.String())
+	}
+	if err := h.Deliver(context.Background(), structuredDelivery(brokerJSON)); err != nil {
+		t.Errorf("a small message: %v", err)
 	}
 }
