@@ -362,7 +362,7 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 		add("replying with %s from %s (%s mode)", format.Plural(s.cfg.Replies.Len(), "event"), opts.Reply, s.cfg.ReplyMode)
 	}
 	for _, to := range opts.ForwardTo {
-		add("forwarding to %s", to)
+		add("forwarding to %s", shownURL(to))
 	}
 	if st := opts.Status; st != 0 && !(st == http.StatusAccepted && opts.Reply == "") && !(st == http.StatusOK && opts.Reply != "") {
 		add("answering %d %s", st, http.StatusText(st))
