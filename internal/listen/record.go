@@ -87,6 +87,11 @@ const maxSpare = 1 << 20
 // written is an error now, not at the first event: for a regular file, room for the first
 // events is reserved where the file system allows it, so a full disk shows at start.
 func OpenRecorder(name string, opts RecordOptions) (*Recorder, error) {
+	return openRecorder(name, opts, reserve)
+}
+
+// openRecorder is OpenRecorder with the reservation of room given.
+func openRecorder(name string, opts RecordOptions, reserve func(*os.File, int64) error) (*Recorder, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err

@@ -154,3 +154,21 @@ func TestRecorderFullDisk(t *testing.T) {
 		t.Errorf("append to /dev/full: %v", err)
 	}
 }
+
+// A file system that has no room for the first events fails the opening with the reason.
+func TestRecorderFullDiskAtStart(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "r.jsonl")
+	full := func(*os.File, int64) error { return syscall.ENOSPC }
+	if _, err := openRecorder(name, RecordOptions{}, full); !errors.Is(err, syscall.ENOSPC) || err.Error() != name+": no space left on device" {
+		t.Fatalf("open on a full disk: %v", err)
+	}
+	// The real reservation on a file system with room succeeds and leaves the size alone.
+	r, err := OpenRecorder(name, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if st, _ := os.Stat(name); st.Size() != 0 {
+		t.Errorf("size %d after opening", st.Size())
+	}
+}
