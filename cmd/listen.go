@@ -91,8 +91,9 @@ everything else (rejections, duplicates, relays, the summary) goes to stderr.
 --record appends every accepted event to a file as JSON lines before the answer is sent, so an
 acknowledged event is never lost when listen ends; --fsync always also flushes it to disk
 first, so it survives a power cut (interval: every second; never, the default: the system
-does). An incomplete last line left by a crash is cut off at start and kept in FILE.torn. --filter (a CESQL expression) and --type select the events
-that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
+does). An incomplete last line left by a crash is cut off at start and kept in FILE.torn.
+--filter (a CESQL expression) and --type select the events that are shown, recorded,
+counted, relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
 not arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
