@@ -100,3 +100,18 @@ func TestDeliverRefusesPastMaxBody(t *testing.T) {
 		t.Errorf("a small message: %v", err)
 	}
 }
+
+// Short and long keys hash the same way whichever path lays them out.
+func TestSeenKeyPaths(t *testing.T) {
+	short := seenKey("/s", "1")
+	long := seenKey(strings.Repeat("s", 300), "1")
+	if short == long || seenKey("/s", "1") != short || seenKey(strings.Repeat("s", 300), "1") != long {
+		t.Error("keys are not stable or collide")
+	}
+	if seenKey(strings.Repeat("a", 120), strings.Repeat("b", 130)) == seenKey(strings.Repeat("a", 121), strings.Repeat("b", 129)) {
+		t.Error("the split between source and id is lost")
+	}
+	if n := testing.AllocsPerRun(100, func() { seenKey("/orders", "5f0c8e9e-5d0b-4a43-9d5e-0f0b8b7a7c11") }); n != 0 {
+		t.Errorf("%v allocations per usual key", n)
+	}
+}

@@ -3,6 +3,7 @@ package listen
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 	"sync"
 )
 
@@ -31,17 +32,23 @@ func newSeenSet(n int) *seenSet {
 }
 
 // seenKey hashes source and id; the length of source goes first, so that no other pair
-// hashes the same bytes.
+// hashes the same bytes. Usual keys are laid out on the stack, without garbage.
 func seenKey(source, id string) dedupeKey {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(source)))
-	h.Write(n[:])
-	h.Write([]byte(source))
-	h.Write([]byte(id))
 	var sum [sha256.Size]byte
+	var buf [256]byte
+	if 8+len(source)+len(id) <= len(buf) {
+		b := binary.BigEndian.AppendUint64(buf[:0], uint64(len(source)))
+		b = append(append(b, source...), id...)
+		sum = sha256.Sum256(b)
+	} else {
+		h := sha256.New()
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(len(source))))
+		io.WriteString(h, source)
+		io.WriteString(h, id)
+		h.Sum(sum[:0])
+	}
 	var k dedupeKey
-	copy(k[:], h.Sum(sum[:0]))
+	copy(k[:], sum[:])
 	return k
 }
 
