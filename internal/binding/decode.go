@@ -232,7 +232,9 @@ func (d *Decoder) structured(body []byte, out *Decoded) *Problem {
 // typing rule gives them (typeOf), and builds the event from them. The problems name the
 // headers or properties the sender knows.
 func (d *Decoder) binary(attrs []Attr, ct string, data []byte, jsonDefault bool, out *Decoded) *Problem {
-	if jsonDefault && ct == "" && data != nil {
+	if jsonDefault && ct == "" && data != nil && validate.Valid(d.v.Data(data)) {
+		// Data that is not JSON declares nothing either: it is kept as the bytes it is
+		// (keepUndeclared), not refused for a content type the sender never gave.
 		ct = "application/json"
 	}
 	sortAttrs(attrs)

@@ -3,6 +3,7 @@ package listen
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,5 +75,25 @@ func TestGzipBodies(t *testing.T) {
 	// The memory of the inflated bodies went back to the budget.
 	if !h.budget.tryAcquire(MemoryBudget(h.cfg)) {
 		t.Error("the budget was not given back")
+	}
+}
+
+// A broker message without a content type is taken to be JSON only when it is JSON; other
+// bytes are kept as they are (data_base64), not refused for a type nobody declared.
+func TestDeliverUndeclaredData(t *testing.T) {
+	for _, tt := range []struct{ data, want string }{
+		{`{"a":1}`, `"datacontenttype":"application/json","data":{"a":1}}`},
+		{"hello \xff", `"data_base64":"aGVsbG8g/w=="}`},
+	} {
+		file := &syncBuffer{}
+		h, _ := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
+		d := undecodedBinary(t, `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`)
+		d.Raw = []byte(tt.data)
+		if err := h.Deliver(context.Background(), d); err != nil {
+			t.Fatalf("%q: %v", tt.data, err)
+		}
+		if !strings.HasSuffix(strings.TrimSpace(file.String()), tt.want) {
+			t.Errorf("%q recorded as %s", tt.data, file.String())
+		}
 	}
 }
