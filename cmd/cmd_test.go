@@ -206,7 +206,8 @@ func FuzzParseHeader(f *testing.F) {
 func TestShownURLMasksPasswords(t *testing.T) {
 	tests := map[string]string{
 		"amqp://guest:guest@127.0.0.1:5672/q": "amqp://guest:xxxxx@127.0.0.1:5672/q",
-		"nats://token@127.0.0.1:4222/s":       "nats://token@127.0.0.1:4222/s",
+		"nats://token@127.0.0.1:4222/s":       "nats://xxxxx@127.0.0.1:4222/s",
+		"http://user@127.0.0.1:8080/":         "http://user@127.0.0.1:8080/",
 		"http://localhost:8080/":              "http://localhost:8080/",
 		"%zz":                                 "%zz",
 	}

@@ -35,12 +35,15 @@ type ListenOptions struct {
 	Path    string
 	MaxBody int64
 	Token   string
-	TLSCert string
-	TLSKey  string
+	// TokenFile names a file holding the token (--token-file), so it need not show in ps.
+	TokenFile string
+	TLSCert   string
+	TLSKey    string
 
 	Quiet    bool
 	Template string // --template: each event through a Go template
 	Record   string
+	Fsync    listen.Sync
 	Filter   string
 	Types    []string
 	Count    int
@@ -90,8 +93,11 @@ event in the CloudEvents JSON format, ready for 'cectl send --from -' or 'cectl 
 everything else (rejections, duplicates, relays, the summary) goes to stderr.
 
 --record appends every accepted event to a file as JSON lines before the answer is sent, so an
-acknowledged event is never lost. --filter (a CESQL expression) and --type select the events
-that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
+acknowledged event is never lost when listen ends; --fsync always also flushes it to disk
+first, so it survives a power cut (interval: every second; never, the default: the system
+does). An incomplete last line left by a crash is cut off at start and kept in FILE.torn.
+--filter (a CESQL expression) and --type select the events that are shown, recorded,
+counted, relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
 not arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
@@ -143,6 +149,8 @@ Exit codes:
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "one line per event")
 	fs.StringVar(&opts.Template, "template", "", "print each event through this Go `template` over its JSON form, e.g. '{{.type}} {{.data.orderId}}'")
 	fs.StringVar(&opts.Record, "record", "", "append accepted events to `FILE` as JSON lines (replay with send --from)")
+	enumVar(fs, &opts.Fsync, "fsync", listen.SyncNever, []string{"never", "interval", "always"}, []listen.Sync{listen.SyncNever, listen.SyncInterval, listen.SyncAlways},
+		"with --record, flush it to disk: `when` never (the system does), interval (every second), always (before each answer)")
 	fs.StringVar(&opts.Filter, "filter", "", "handle only events matching this CESQL `expression`")
 	stringsCheckVar(fs, &opts.Types, "type", nonEmpty, "handle only events whose type matches this `glob` (* and ?; repeatable)")
 	intRangeVar(fs, &opts.Count, "count", "", 0, 0, math.MaxInt, "must not be negative", "stop after `N` handled events (duplicates do not count)")
@@ -155,8 +163,9 @@ Exit codes:
 	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
 	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at (with or without a trailing slash)")
-	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body `size` (e.g. 64KiB, 16MiB); larger ones get 413")
-	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401")
+	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body or broker message payload `size` (e.g. 64KiB, 16MiB); larger ones get 413 (rejected by a broker)")
+	stringCheckVar(fs, &opts.Token, "token", "", nonEmpty, "require 'Authorization: Bearer `TOKEN`' (or ?access_token=); others get 401 (or $CECTL_TOKEN)")
+	fs.StringVar(&opts.TokenFile, "token-file", "", "like --token, the token read from `FILE` (first line), so it does not show in ps")
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; needs --tls-key)")
 	fs.StringVar(&opts.TLSKey, "tls-key", "", "private key `file` for --tls-cert (PEM)")
 	fs.StringVar(&opts.Reply, "reply", "", "answer with the events of `FILE` in turn (JSON event, array or lines; id and time filled in if missing)")
@@ -178,6 +187,7 @@ Exit codes:
 	rules := newFlagRules(cmd)
 	rules.exclusive("--addr and --port both give the port; use one", "addr", "port")
 	rules.together("--tls-cert and --tls-key go together", "tls-cert", "tls-key")
+	rules.exclusive("--token and --token-file both give the token; use one", "token", "token-file")
 	rules.exclusive("--timeout is the old name of --duration; use one", "duration", "timeout")
 	rules.exclusive("--template says how each event is printed; -q does too; use one", "quiet", "template")
 	for _, g := range listenFlagGroups {
@@ -213,8 +223,8 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
-	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "forward-to"}}, true},
+	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "fsync", "filter", "type", "count", "duration", "dedupe", "max-body"}}, false},
+	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "token", "token-file", "tls-cert", "tls-key", "forward-to"}}, true},
 	{flagGroup{"Reply flags (HTTP, and --from " + client.SchemeList(answersRequests) + ")", []string{"reply", "reply-mode"}}, false},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start", "until-end"}}, false},
@@ -272,6 +282,9 @@ func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 	if err := checkBrokerReply(opts); err != nil {
 		return err
 	}
+	if opts.Record == "" && changed("fsync") {
+		return flagErrorf("--fsync goes with --record")
+	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
 	}
@@ -293,6 +306,9 @@ func (opts *ListenOptions) resolve() (*listenSetup, error) {
 	s := &listenSetup{addr: opts.Addr}
 	if s.addr == "" {
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port))
+	}
+	if err := opts.resolveToken(); err != nil {
+		return nil, err
 	}
 	filter, err := listen.NewFilter(opts.Filter, opts.Types)
 	if err != nil {
@@ -372,7 +388,7 @@ func (opts *ListenOptions) describe(s *listenSetup) []string {
 		add("replying with %s from %s (%s mode)", format.Plural(s.cfg.Replies.Len(), "event"), opts.Reply, s.cfg.ReplyMode)
 	}
 	for _, to := range opts.ForwardTo {
-		add("forwarding to %s", to)
+		add("forwarding to %s", shownURL(to))
 	}
 	if st := opts.Status; st != 0 && !(st == http.StatusAccepted && opts.Reply == "") && !(st == http.StatusOK && opts.Reply != "") {
 		add("answering %d %s", st, http.StatusText(st))
@@ -413,9 +429,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	defer tuneProcess(f.Getenv, processTuning{throughput: true, live: listen.MemoryBudget(cfg)})()
 
 	if opts.Record != "" {
-		rec, err := listen.OpenRecorder(opts.Record)
+		rec, err := openRecord(f, opts)
 		if err != nil {
-			return &FlagError{Err: fmt.Errorf("--record: %w", err)}
+			return err
 		}
 		cfg.Recorder = rec
 		defer func() {

@@ -80,6 +80,8 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		// and decodes them then.
 		Undecoded: true,
 		More:      h.Taking,
+		// Brokers that can be told are asked not to send what --max-body refuses.
+		MaxMessage: opts.MaxBody,
 	}
 	so.UntilEnd = opts.UntilEnd
 	go func() {

@@ -186,7 +186,7 @@ func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
-		printError(f, cmd, err)
+		printError(f, cmd, maskErr(err, args))
 	}
 	return ExitCode(ctx, err)
 }

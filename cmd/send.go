@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -161,18 +160,8 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	return t, effective, nil
 }
 
-// shownURL is a URL as cectl prints it: a password in it is masked (RFC 3986 §3.2.1 calls
-// user:password in a URI deprecated for this reason), so output can be shared.
-func shownURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		return raw
-	}
-	return u.Redacted()
-}
+// shownURL is a URL as cectl prints it, credentials masked (format.ShownURL).
+func shownURL(raw string) string { return format.ShownURL(raw) }
 
 // parseHeader parses 'Name: value'. The name must be an RFC 9110 token; the value must not
 // hold CR, LF or NUL, which would end or corrupt the header.

@@ -30,6 +30,13 @@ func (d *Decoder) Check(e *event.Event) (errs, warnings []validate.Finding) {
 			})
 		}
 	}
+	// Data declared JSON must be JSON in every mode (data.go); the JSON format below would
+	// carry anything else as a string and pass.
+	if e.DataEncoded != nil {
+		if f, ok := d.checkJSONData(e.DataContentType(), e.DataEncoded, "/data"); !ok {
+			errs = append(errs, f)
+		}
+	}
 	d.doc = ce.AppendJSON(d.doc[:0], e)
 	for _, f := range d.v.Event(d.doc) {
 		if f.Level == validate.Error {

@@ -220,6 +220,9 @@ func (d *Decoder) structured(body []byte, out *Decoded) *Problem {
 	if err != nil {
 		return &Problem{Status: http.StatusBadRequest, Reason: summaryStructured + " " + err.Error()}
 	}
+	if f, ok := d.checkEventData(&e, base64Member(&e)); !ok {
+		return &Problem{Status: http.StatusBadRequest, Reason: summaryStructured + "\n" + line(f), Rules: []string{f.Rule}}
+	}
 	out.Events = append(out.Events, e)
 	out.Warnings = append(out.Warnings, warnings)
 	return nil
@@ -229,7 +232,9 @@ func (d *Decoder) structured(body []byte, out *Decoded) *Problem {
 // typing rule gives them (typeOf), and builds the event from them. The problems name the
 // headers or properties the sender knows.
 func (d *Decoder) binary(attrs []Attr, ct string, data []byte, jsonDefault bool, out *Decoded) *Problem {
-	if jsonDefault && ct == "" && data != nil {
+	if jsonDefault && ct == "" && data != nil && validate.Valid(d.v.Data(data)) {
+		// Data that is not JSON declares nothing either: it is kept as the bytes it is
+		// (keepUndeclared), not refused for a content type the sender never gave.
 		ct = "application/json"
 	}
 	sortAttrs(attrs)
@@ -239,10 +244,14 @@ func (d *Decoder) binary(attrs []Attr, ct string, data []byte, jsonDefault bool,
 	if p != nil {
 		return p
 	}
+	if f, ok := d.checkJSONData(ct, data, "data"); !ok {
+		return binaryProblem(f.Pointer+": "+f.Message, f.Rule)
+	}
 	e, err := buildEvent(&d.ce, sv, attrs, ct, data)
 	if err != nil {
 		return &Problem{Status: http.StatusBadRequest, Reason: summaryBinary + " " + err.Error()}
 	}
+	d.keepUndeclared(&e)
 	out.Events = append(out.Events, e)
 	out.Warnings = append(out.Warnings, warnings)
 	return nil
@@ -278,6 +287,10 @@ func (d *Decoder) batch(body []byte, out *Decoded) *Problem {
 		e, err := d.ce.DecodeValidated(res.Raw())
 		if err != nil {
 			lines = append(lines, res.Pointer()+": "+err.Error())
+			continue
+		}
+		if f, ok := d.checkEventData(&e, res.Pointer()+base64Member(&e)); !ok {
+			lines, rules = append(lines, line(f)), append(rules, f.Rule)
 			continue
 		}
 		switch sv := e.SpecVersion(); {

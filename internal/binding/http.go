@@ -113,13 +113,12 @@ func encodeBinary(e *event.Event) Message {
 		}
 		h["Ce-"+canonicalSuffix(a.Name)] = []string{PercentEncode(a.Value)}
 	}
+	// Without datacontenttype there is no Content-Type either (§3.1.1 maps one to the
+	// other): adding one would add an attribute the event does not have, and the receiver
+	// would not get the event that was sent.
 	body := e.DataEncoded
 	if body == nil {
 		body = []byte{}
-	} else if _, ok := h["Content-Type"]; !ok && !ce.IsBase64(e) {
-		// Without datacontenttype the JSON format's data is JSON (json-format §3.1); say so,
-		// or the receiver cannot tell what the body is.
-		h["Content-Type"] = []string{"application/json"}
 	}
 	return Message{Header: h, Body: body}
 }

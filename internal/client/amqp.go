@@ -232,7 +232,7 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 		return err
 	}
 	defer c.Close()
-	r, s, second, err := amqpReceiver(c, s, addr)
+	r, s, second, err := amqpReceiver(c, s, addr, so.maxMessageSize())
 	if err != nil {
 		return fmt.Errorf("open a link from %s: %w", addr, err)
 	}
@@ -277,8 +277,14 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 // second (RabbitMQ 3) ends the session; the link is then opened again in mode first, in
 // which go-amqp v0.17 accepts and settles each message as Receive takes it: taken only when
 // it is handled next, a message can then be lost only when listen dies while handling it.
-func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string) (r *amqp.Receiver, _ *amqp.Session, second bool, err error) {
-	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit), amqp.LinkReceiverSettle(amqp.ModeSecond))
+// A maxSize other than 0 is the link's max-message-size (§2.7.3): the broker must not send
+// larger messages on it.
+func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string, maxSize uint64) (r *amqp.Receiver, _ *amqp.Session, second bool, err error) {
+	opts := []amqp.LinkOption{amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit)}
+	if maxSize > 0 {
+		opts = append(opts, amqp.LinkMaxMessageSize(maxSize))
+	}
+	r, err = s.NewReceiver(append(opts, amqp.LinkReceiverSettle(amqp.ModeSecond))...)
 	if err == nil {
 		return r, s, true, nil
 	}
@@ -289,7 +295,7 @@ func amqpReceiver(c *amqp.Client, s *amqp.Session, addr string) (r *amqp.Receive
 	if s, err = c.NewSession(); err != nil {
 		return nil, nil, false, err
 	}
-	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(amqpCredit))
+	r, err = s.NewReceiver(opts...)
 	return r, s, false, err
 }
 

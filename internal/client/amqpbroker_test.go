@@ -431,6 +431,8 @@ type amqpBroker struct {
 	conns  map[*amqpConn]struct{}
 	queues map[string]*amqpQueue
 	seq    uint64 // order of arrival of the messages
+	// maxSizes are the max-message-size of the receiving links attached (0: none asked).
+	maxSizes []uint64
 }
 
 // amqpQueue holds an address's messages not yet delivered, in order, and the links that
@@ -805,6 +807,8 @@ func (s *amqpSession) attach(p *amqpDescribed) error {
 	l := &amqpLink{s: s, handle: h, out: clientReceives}
 	s.links[h] = l
 	if clientReceives {
+		max, _ := amqpUint(p.field(10))
+		s.c.b.maxSizes = append(s.c.b.maxSizes, max)
 		addr := amqpAddress(p.field(5))
 		l.q = s.c.b.queue(addr)
 		l.settled = amqpUint32(sndMode, 2) == 1

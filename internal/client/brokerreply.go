@@ -87,7 +87,7 @@ func (t *mqttTarget) requestOnce(ctx context.Context, mode binding.Mode, e *even
 			}
 			return true, nil
 		}},
-	}, 0)
+	}, 0, 0)
 	if err != nil {
 		return notDelivered(err), nil
 	}

@@ -108,15 +108,17 @@ func openMQTT(tr *Transport, raw string, u *url.URL, opts Options) (*mqttTarget,
 	}
 	t := &mqttTarget{base: base{tr, raw}, ep: p.ep, topic: p.topic, qos: p.qos, retain: p.retain, opts: opts}
 	t.conn.open = func(ctx context.Context) (*paho.Client, error) {
-		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{}, 0)
+		return mqttConnect(ctx, p.ep, opts.Timeout, opts.Insecure, paho.ClientConfig{}, 0, 0)
 	}
 	t.conn.close = func(c *paho.Client) { _ = c.Disconnect(&paho.Disconnect{}) }
 	return t, nil
 }
 
 // mqttConnect dials the broker and sends CONNECT (MQTT 5), bounded by timeout. A receiveMax
-// other than 0 is sent as the Receive Maximum property (MQTT 5.0 §3.1.2.11.3).
-func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool, cc paho.ClientConfig, receiveMax uint16) (*paho.Client, error) {
+// other than 0 is sent as the Receive Maximum property (MQTT 5.0 §3.1.2.11.3), a maxPacket
+// other than 0 as the Maximum Packet Size (§3.1.2.11.4): the broker then discards larger
+// packets instead of sending them.
+func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecure bool, cc paho.ClientConfig, receiveMax uint16, maxPacket uint32) (*paho.Client, error) {
 	d := connectTimeout(timeout)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -144,11 +146,17 @@ func mqttConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 	cc.PacketTimeout = d
 	c := paho.NewClient(cc)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}
-	if receiveMax > 0 {
+	if receiveMax > 0 || maxPacket > 0 {
 		// RequestProblemInfo keeps the protocol's default (1, §3.1.2.11.7): paho sends a 0
 		// for the zero value, and a broker may then strip the user properties, which carry a
 		// binary-mode event's attributes, from every packet (mochi-mqtt does).
-		cp.Properties = &paho.ConnectProperties{ReceiveMaximum: &receiveMax, RequestProblemInfo: true}
+		cp.Properties = &paho.ConnectProperties{RequestProblemInfo: true}
+		if receiveMax > 0 {
+			cp.Properties.ReceiveMaximum = &receiveMax
+		}
+		if maxPacket > 0 {
+			cp.Properties.MaximumPacketSize = &maxPacket
+		}
 	}
 	if ui := ep.u.User; ui != nil {
 		cp.Username, cp.UsernameFlag = ui.Username(), true
@@ -388,6 +396,10 @@ func encodeMQTT(ctx context.Context, mode binding.Mode, e *event.Event, pub *pah
 // discarded from its queue anyway.
 const mqttReceiveMaximum = 65535
 
+// mqttMaxPacket is the largest Maximum Packet Size MQTT 5 can say (§2.2.3: a packet's
+// Remaining Length is at most 268,435,455 bytes).
+const mqttMaxPacket = 268435455 + 5
+
 // subscribeMQTT subscribes to a topic filter. Messages of QoS 1 and 2 are acknowledged after
 // handle returned.
 func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, so SubscribeOptions, handle func(context.Context, Delivery) error) error {
@@ -432,7 +444,7 @@ func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 	c, err := mqttConnect(ctx, p.ep, so.Timeout, so.Insecure, paho.ClientConfig{
 		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){onPublish},
 		EnableManualAcknowledgment: true,
-	}, mqttReceiveMaximum)
+	}, mqttReceiveMaximum, uint32(min(so.maxMessageSize(), mqttMaxPacket)))
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,24 @@ type SubscribeOptions struct {
 	// the rest on the broker, also where taking a message accepts it (a broker that has no
 	// receiver settle mode second, such as RabbitMQ 3).
 	More func() bool
+	// MaxMessage, when positive, is the largest payload the caller takes (listen's
+	// --max-body). Where the protocol lets the receiver say so, the broker is asked not to
+	// send larger messages (maxMessageSize); a larger one that comes all the same is the
+	// caller's to refuse.
+	MaxMessage int64
+}
+
+// messageHeadroom is what a message may hold besides its payload: the attributes in its
+// headers or properties, its topic or address (as much as an HTTP request's headers).
+const messageHeadroom = 64 << 10
+
+// maxMessageSize is the message size to ask a broker for: the payload limit plus room for
+// the rest of the message; 0 for none.
+func (so *SubscribeOptions) maxMessageSize() uint64 {
+	if so.MaxMessage <= 0 {
+		return 0
+	}
+	return uint64(so.MaxMessage) + messageHeadroom
 }
 
 // decoder decodes a message's content for its Delivery with the strict decoder

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -123,28 +122,8 @@ func escapeUnsafeJSON(b []byte) []byte {
 	return append(out, b[start:]...)
 }
 
-// HideCredentials returns h with the credentials of an Authorization header replaced by
-// "(hidden)", its scheme kept (RFC 9110 §11.6.2): "Basic (hidden)". h itself is not changed.
-// Broker headers keep their own case, so the name matches in any.
-func HideCredentials(h http.Header) http.Header {
-	for k, vs := range h {
-		if !strings.EqualFold(k, "Authorization") || len(vs) == 0 {
-			continue
-		}
-		h = h.Clone()
-		h[k] = []string{hiddenCredentials(vs[0])}
-		break
-	}
-	return h
-}
-
-func hiddenCredentials(v string) string {
-	scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
-	return scheme + " (hidden)"
-}
-
 // HideDumpCredentials is HideCredentials for an HTTP request as it goes on the wire (a
-// --dry-run): the value of each Authorization field of its header section is hidden.
+// --dry-run): the value of each credential field of its header section is hidden.
 func HideDumpCredentials(msg []byte) []byte {
 	end := bytes.Index(msg, []byte("\r\n\r\n"))
 	if end < 0 {
@@ -158,11 +137,11 @@ func HideDumpCredentials(msg []byte) []byte {
 		}
 		line := msg[start : start+eol]
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(name), "Authorization") {
+		if ok && isSecretHeader(string(name)) {
 			if out == nil {
 				out = append(make([]byte, 0, len(msg)), msg[:start]...)
 			}
-			out = append(append(append(out, name...), ": "...), hiddenCredentials(string(value))...)
+			out = append(append(append(out, name...), ": "...), hiddenValue(string(name), string(value))...)
 		} else if out != nil {
 			out = append(out, line...)
 		}

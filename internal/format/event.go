@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/hex"
 	"io"
 	"strings"
@@ -109,35 +110,124 @@ func writeData(b *strings.Builder, st *Styles, e *event.Event) {
 	b.WriteString(indent(Data(st, data, ct, ce.IsBase64(e)), "    "))
 }
 
-// Data renders a payload for a person, ending in a newline.
+// ShowData is how many bytes of a payload Data shows; the rest is counted ("… N more
+// bytes"). A payload may be as large as the receiver takes, and laying all of it out for a
+// terminal would cost many times its size in memory for lines nobody reads.
+const ShowData = 16 << 10
+
+// Data renders a payload for a person, ending in a newline: at most ShowData bytes of it.
 func Data(st *Styles, data []byte, contentType string, binary bool) string {
 	if len(data) == 0 {
 		return st.paint(st.Dim, "(empty)") + "\n"
 	}
 	if !binary && ce.IsJSONContentType(contentType) && isJSON(data) {
-		out := SanitizeBlock(string(pretty.PrettyOptions(data, &pretty.Options{Width: 80, Indent: "  ", SortKeys: false})))
+		cut, closers := cutJSON(data, ShowData)
+		if cut < len(data) && cut < ShowData/2 {
+			// No place to cut between values near the limit (one long string): show the
+			// text as it is instead of a layout of almost nothing.
+			return cutText(st, data)
+		}
+		var laid []byte
+		if cut == len(data) {
+			laid = pretty.PrettyOptions(data, &pretty.Options{Width: 80, Indent: "  ", SortKeys: false})
+		} else {
+			laid = layoutJSONPrefix(data, cut, closers)
+		}
+		out := SanitizeBlock(string(laid))
 		if st.Enabled {
 			out = string(pretty.Color([]byte(out), nil))
 		}
-		return ensureNewline(out)
+		return ensureNewline(out) + moreBytes(st, len(data)-cut)
 	}
-	if text, ok := asText(data, contentType, binary); ok {
-		return ensureNewline(SanitizeBlock(text))
+	if asText(data, contentType, binary) {
+		return cutText(st, data)
 	}
 	return binarySummary(st, data)
+}
+
+// cutText shows text data, cut after ShowData bytes at a character boundary.
+func cutText(st *Styles, data []byte) string {
+	cut := len(data)
+	if cut > ShowData {
+		cut = ShowData
+		for cut > 0 && !utf8.RuneStart(data[cut]) {
+			cut--
+		}
+	}
+	return ensureNewline(SanitizeBlock(string(data[:cut]))) + moreBytes(st, len(data)-cut)
+}
+
+// moreBytes is the line that says how much of the data is not shown; empty for none.
+func moreBytes(st *Styles, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return st.paint(st.Dim, "… "+Plural(n, "more byte")) + "\n"
+}
+
+// cutJSON returns where to cut valid JSON data to show at most limit bytes of it — all of
+// it when it is short enough, else at the last place before the limit where a value ends or
+// a container opens, outside strings — and the closing brackets of the containers still
+// open there, innermost first. What is shown is then a true beginning of the document, never
+// a cut string or literal that a layout would complete.
+func cutJSON(data []byte, limit int) (int, []byte) {
+	if len(data) <= limit {
+		return len(data), nil
+	}
+	var open, openAtCut []byte
+	cut, inString, escaped := 0, false, false
+	for i, c := range data[:limit] {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			open = append(open, c)
+			cut, openAtCut = i+1, append(openAtCut[:0], open...)
+		case c == ']' || c == '}':
+			open = open[:len(open)-1]
+		case c == ',':
+			cut, openAtCut = i, append(openAtCut[:0], open...)
+		}
+	}
+	closers := make([]byte, len(openAtCut))
+	for i, c := range openAtCut {
+		closers[len(openAtCut)-1-i] = c + 2 // '[' + 2 == ']', '{' + 2 == '}'
+	}
+	return cut, closers
+}
+
+// layoutJSONPrefix lays out data[:cut], closed by closers for the layout's sake, and takes
+// the closers off again.
+func layoutJSONPrefix(data []byte, cut int, closers []byte) []byte {
+	doc := append(append(make([]byte, 0, cut+len(closers)), data[:cut]...), closers...)
+	out := pretty.PrettyOptions(doc, &pretty.Options{Width: 80, Indent: "  ", SortKeys: false})
+	for j := len(closers) - 1; j >= 0; j-- {
+		out = bytes.TrimRight(out, " \t\r\n")
+		if len(out) == 0 || out[len(out)-1] != closers[j] {
+			break
+		}
+		out = out[:len(out)-1]
+	}
+	return append(bytes.TrimRight(out, " \t\r\n"), '\n')
 }
 
 // asText says whether data reads as text: UTF-8 of a text content type (its control
 // characters are escaped later), or printable UTF-8 of any content type that was not marked
 // binary.
-func asText(data []byte, contentType string, binary bool) (string, bool) {
+func asText(data []byte, contentType string, binary bool) bool {
 	if ce.IsTextContentType(contentType) && contentType != "" && utf8.Valid(data) {
-		return string(data), true
+		return true
 	}
-	if binary || !isPrintable(data) {
-		return "", false
-	}
-	return string(data), true
+	return !binary && isPrintable(data)
 }
 
 // binarySummary shows the size and a hex dump of the first bytes.

@@ -162,7 +162,7 @@ func writeOutcome(b *strings.Builder, st *Styles, rep *listen.Report, a *listen.
 		f := &rep.Forwards[i]
 		r := &f.Result
 		b.WriteString("  → ")
-		b.WriteString(Sanitize(f.To))
+		b.WriteString(Sanitize(ShownURL(f.To)))
 		b.WriteString("  ")
 		switch {
 		case r.ACK:

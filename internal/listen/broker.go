@@ -37,9 +37,14 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 	defer h.putExchange(x)
 	x.rep = Report{Received: h.cfg.Now(), Method: MethodReceive, Proto: protoName(d.Transport)}
 	x.msg = message{delivery: d, fromBroker: true}
-	if d.Err != nil {
+	switch {
+	case d.Err != nil:
 		h.reject(x, http.StatusBadRequest, "not a CloudEvent: "+d.Err.Error())
-	} else {
+	case int64(len(d.Raw)) > h.cfg.MaxBody:
+		// --max-body holds for every transport; the broker was asked not to send such a
+		// message (client.SubscribeOptions.MaxMessage) where its protocol can say so.
+		h.reject(x, http.StatusRequestEntityTooLarge, fmt.Sprintf("the message's payload is %d bytes; listen takes at most %d (--max-body)", len(d.Raw), h.cfg.MaxBody))
+	default:
 		if h.cfg.ShowHeaders {
 			x.rep.Target, x.rep.Header = describeDelivery(d)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 )
 
@@ -34,6 +35,11 @@ func FuzzHandler(f *testing.F) {
 		{"OPTIONS", "webhook-request-origin: x.example.com", ""},
 		{"GET", "", ""},
 		{"POST", "content-type: text/plain", "hello"},
+		{"POST", ce1 + "content-type: application/json", `{"a":1,}`},
+		{"POST", ce1, "no content type \xff"},
+		{"POST", ce1 + "content-type: application/json\ncontent-encoding: gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\x4a\x54\xb2\x32\xac\x05\x00\xaf\xac\x1b\x56\x07\x00\x00\x00"},
+		{"POST", ce1 + "content-type: application/json\ncontent-encoding: br", "x"},
+		{"POST", "content-type: application/cloudevents+json", `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/json","data_base64":"aGk="}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.headers, []byte(s.body))
@@ -59,6 +65,10 @@ func FuzzHandler(f *testing.F) {
 				doc := ce.Marshal(a.Event)
 				if _, err := ce.Decode(doc); err != nil {
 					t.Errorf("accepted event does not read back: %s: %v", doc, err)
+				}
+				// What listen takes, send takes too: the same rules (binding.Check).
+				if errs, _ := binding.Check(a.Event); len(errs) > 0 {
+					t.Errorf("accepted event refused by send's check: %s: %v", doc, errs)
 				}
 			}
 			reported = append(reported, rep)

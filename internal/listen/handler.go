@@ -257,7 +257,7 @@ type exchange struct {
 	// fresh is the number of selected events not seen before.
 	fresh int
 	// added are the dedupe keys this message added, forgotten again if it is not accepted.
-	added []string
+	added []dedupeKey
 	// reached is set when this message's events reached --count.
 	reached bool
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -36,25 +37,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve decides the verdict of a request in x; the answer to an OPTIONS handshake is written
 // here already.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
-	if !samePath(r.URL.Path, h.cfg.Path) {
-		reason := fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path)
-		if h.cfg.Token != "" {
-			// A listener that asks for a token tells a stranger nothing about itself.
-			reason = fmt.Sprintf("no events are taken at %s", r.URL.Path)
-		}
-		h.reject(x, http.StatusNotFound, reason)
+	if h.cfg.Token != "" {
+		// A listener that asks for a token tells a stranger nothing about itself: not even
+		// which path it serves, so the token is checked before the path, and the handshake,
+		// which grants nothing (webhook §4), is answered on every path.
+		h.serveGuarded(w, r, x)
 		return
 	}
-	switch r.Method {
-	case http.MethodOptions:
-		h.handshake(w, r, x)
+	if !samePath(r.URL.Path, h.cfg.Path) {
+		h.reject(x, http.StatusNotFound, fmt.Sprintf("no events are taken at %s; listen takes them at %s", r.URL.Path, h.cfg.Path))
 		return
-	case http.MethodPost, http.MethodPut:
-		// The webhook spec (§2.1) wants POST; the HTTP binding does not constrain the
-		// method (§1.2) and its batch example uses PUT.
-	default:
-		w.Header().Set("Allow", allowed)
-		h.reject(x, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: send events with POST", r.Method))
+	}
+	if !h.checkMethod(w, r, x) {
+		return
+	}
+	h.serveEvents(w, r, x)
+}
+
+// serveGuarded is serve with --token: method, then token, then path.
+func (h *Handler) serveGuarded(w http.ResponseWriter, r *http.Request, x *exchange) {
+	if !h.checkMethod(w, r, x) {
 		return
 	}
 	if !h.authorized(r) {
@@ -63,6 +65,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		h.reject(x, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>, or ?access_token=<token>)")
 		return
 	}
+	if !samePath(r.URL.Path, h.cfg.Path) {
+		h.reject(x, http.StatusNotFound, fmt.Sprintf("no events are taken at %s", r.URL.Path))
+		return
+	}
+	h.serveEvents(w, r, x)
+}
+
+// checkMethod answers the handshake to OPTIONS and refuses methods other than POST and PUT;
+// it reports whether the request carries events.
+func (h *Handler) checkMethod(w http.ResponseWriter, r *http.Request, x *exchange) bool {
+	switch r.Method {
+	case http.MethodOptions:
+		h.handshake(w, r, x)
+		return false
+	case http.MethodPost, http.MethodPut:
+		// The webhook spec (§2.1) wants POST; the HTTP binding does not constrain the
+		// method (§1.2) and its batch example uses PUT.
+		return true
+	}
+	w.Header().Set("Allow", allowed)
+	h.reject(x, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: send events with POST", r.Method))
+	return false
+}
+
+// serveEvents reads and takes the events of a POST or PUT at the events path.
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if lengthRequired(r) {
 		// The rest of the connection may be the unread body: it is not taken for a request.
 		w.Header().Set("Connection", "close")
@@ -74,6 +102,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		return
 	}
 	body, p := h.readBody(w, r, x)
+	if p == nil {
+		body, p = h.inflate(w, r.Header, body, x)
+	}
 	if p != nil {
 		h.reject(x, p.status, p.reason)
 		return
@@ -124,6 +155,11 @@ func writeVerdict(w http.ResponseWriter, v *Verdict) {
 		}
 		if len(reply) > 0 {
 			hdr.Set("Content-Length", strconv.Itoa(len(reply)))
+			if _, ok := hdr["Content-Type"]; !ok {
+				// A reply without datacontenttype has no Content-Type (http binding
+				// §3.1.1); net/http would otherwise guess one and add it to the event.
+				hdr["Content-Type"] = nil
+			}
 		}
 		w.WriteHeader(v.Status)
 		if len(reply) > 0 && v.Status != http.StatusNoContent {
@@ -180,22 +216,29 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
 }
 
-// redactTarget is the request target to show, with an access_token hidden.
+// redactTarget is the request target to show, with an access_token hidden, however its
+// name is percent-encoded (access%5Ftoken decodes to the same parameter, RFC 3986 §2.1).
 func redactTarget(r *http.Request) string {
 	u := r.URL
-	if u.RawQuery == "" || !strings.Contains(u.RawQuery, "access_token") {
+	var q url.Values
+	if u.RawQuery != "" && mayHoldToken(u.RawQuery) {
+		q, _ = url.ParseQuery(u.RawQuery)
+	}
+	if !q.Has("access_token") {
 		if r.RequestURI != "" {
 			return r.RequestURI
 		}
 		return u.RequestURI()
 	}
-	q := u.Query()
-	if q.Has("access_token") {
-		q.Set("access_token", "REDACTED")
-	}
+	q.Set("access_token", "REDACTED")
 	c := *u
 	c.RawQuery = q.Encode()
 	return c.RequestURI()
+}
+
+// mayHoldToken reports whether a raw query may name access_token, encoded or not.
+func mayHoldToken(rawQuery string) bool {
+	return strings.Contains(rawQuery, "access_token") || strings.Contains(rawQuery, "%")
 }
 
 // readBody reads the body into x's buffer within --max-body and the memory budget; the

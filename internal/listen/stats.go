@@ -2,7 +2,9 @@ package listen
 
 import (
 	"sort"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Summary counts what listen saw, for the report at the end.
@@ -49,8 +51,27 @@ func (s *Summary) RejectedTotal() int64 {
 	return n
 }
 
-// maxTypes bounds the per-type table: types come from the network.
-const maxTypes = 1000
+// maxTypes and maxTypeLen bound the per-type table: types come from the network, and a
+// type may be megabytes long. A longer type is counted under its first maxTypeLen bytes
+// (cut at a character boundary) followed by "…", so the table holds at most about
+// maxTypes × maxTypeLen bytes of keys.
+const (
+	maxTypes   = 1000
+	maxTypeLen = 256
+)
+
+// typeKey is the name an event type is counted under.
+func typeKey(t string) string {
+	if len(t) <= maxTypeLen {
+		return t
+	}
+	cut := maxTypeLen
+	for cut > 0 && !utf8.RuneStart(t[cut]) {
+		cut--
+	}
+	// A copy: the key must not keep the whole string, and with it the event, alive.
+	return strings.Clone(t[:cut]) + "…"
+}
 
 type statsCounter struct {
 	mu         sync.Mutex
@@ -73,7 +94,7 @@ func (c *statsCounter) events(rep *Report, total, fresh int) {
 		c.s.Refused++
 	}
 	for _, a := range rep.Events {
-		t := a.Event.Type()
+		t := typeKey(a.Event.Type())
 		if _, ok := c.byType[t]; ok || len(c.byType) < maxTypes {
 			c.byType[t]++
 		} else {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
@@ -92,6 +93,12 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		if err != nil {
 			invalid++
 			r.reportInvalid(res.Line, res.Column, err.Error(), "event")
+			continue
+		}
+		// What listen refuses in every mode is not sent.
+		if f, ok := binding.CheckData(&e); !ok {
+			invalid++
+			r.reportInvalid(res.Line, res.Column, f.Pointer+": "+f.Message, f.Rule)
 			continue
 		}
 		it := Item{Event: &e, Line: res.Line, At: at}

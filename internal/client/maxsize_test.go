@@ -1,0 +1,95 @@
+package client
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	mqttpackets "github.com/mochi-mqtt/server/v2/packets"
+)
+
+// packetSizeHook keeps the Maximum Packet Size of every CONNECT the broker gets.
+type packetSizeHook struct {
+	mqtt.HookBase
+	got chan uint32
+}
+
+func (h *packetSizeHook) ID() string           { return "packet-size-recorder" }
+func (h *packetSizeHook) Provides(b byte) bool { return b == mqtt.OnConnect }
+func (h *packetSizeHook) OnConnect(_ *mqtt.Client, pk mqttpackets.Packet) error {
+	h.got <- pk.Properties.MaximumPacketSize
+	return nil
+}
+
+// A subscriber with MaxMessage tells an MQTT broker its Maximum Packet Size (MQTT 5.0
+// §3.1.2.11.4), with room for the properties; the broker then never sends it a larger
+// message, and the next one still comes.
+func TestMQTTSubscriberSetsMaximumPacketSize(t *testing.T) {
+	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	hook := &packetSizeHook{got: make(chan uint32, 4)}
+	for _, h := range []mqtt.Hook{new(auth.AllowHook), hook} {
+		if err := s.AddHook(h, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	if err := s.AddListener(l); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	t.Cleanup(func() { s.Close() })
+	base := "mqtt://" + l.Address()
+	sub := listen(t, base+"/cectl/test/size", SubscribeOptions{MaxMessage: 1000})
+	if got := <-hook.got; got != 1000+messageHeadroom {
+		t.Fatalf("the subscriber's CONNECT has Maximum Packet Size %d, want %d", got, 1000+messageHeadroom)
+	}
+	pub := rawPublisher(t, base)
+	<-hook.got
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	doc := func(id, data string) []byte {
+		return []byte(`{"specversion":"1.0","id":"` + id + `","source":"/s","type":"t","data":"` + data + `"}`)
+	}
+	props := &paho.PublishProperties{ContentType: "application/cloudevents+json"}
+	for _, p := range []*paho.Publish{
+		{Topic: "cectl/test/size", QoS: 1, Payload: doc("big", strings.Repeat("x", 2*messageHeadroom)), Properties: props},
+		{Topic: "cectl/test/size", QoS: 1, Payload: doc("small", "x"), Properties: props},
+	} {
+		if _, err := pub.Publish(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := sub.next(t); d.Event.ID() != "small" {
+		t.Fatalf("got %q (%d bytes), want the small message only", d.Event.ID(), len(d.Raw))
+	}
+	// Without a limit nothing is said.
+	listen(t, base+"/cectl/test/nosize", SubscribeOptions{})
+	if got := <-hook.got; got != 0 {
+		t.Errorf("Maximum Packet Size %d without a limit", got)
+	}
+}
+
+// A subscriber with MaxMessage sets the receiving link's max-message-size (AMQP 1.0 §2.7.3),
+// with room for the properties.
+func TestAMQPSubscriberSetsMaxMessageSize(t *testing.T) {
+	b, err := newAMQPBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.close)
+	base := "amqp://" + b.ln.Addr().String()
+	listen(t, base+"/size", SubscribeOptions{MaxMessage: 1000}).close(t)
+	listen(t, base+"/nosize", SubscribeOptions{}).close(t)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.maxSizes) != 2 || b.maxSizes[0] != 1000+messageHeadroom || b.maxSizes[1] != 0 {
+		t.Errorf("max-message-size asked: %v, want [%d 0]", b.maxSizes, 1000+messageHeadroom)
+	}
+}
