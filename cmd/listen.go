@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -403,7 +402,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	}
 
 	sh := newShower(f, opts)
-	cfg.Report = sh.report
+	defer sh.close()
+	defer catchSIGPIPE()()
+	cfg.Show = sh.report
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
 	start := time.Now()
@@ -442,9 +443,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	case err := <-h.Failed():
 		result = err
 	case err := <-sh.failed:
-		if !errors.Is(err, syscall.EPIPE) {
-			result = fmt.Errorf("writing the output: %w", err)
-		}
+		result = outputError(err)
 	}
 
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
@@ -509,13 +508,15 @@ func newShower(f *Factory, opts *ListenOptions) *shower {
 		est:    f.ErrStyles(),
 		failed: make(chan error, 1),
 	}
-	s.out = listen.NewOutput(f.IO.Out, listen.FlushDelay, s.fail)
-	s.errOut = listen.NewOutput(f.IO.ErrOut, 0, nil)
+	s.out = listen.NewOutput(f.IO.Out, listen.OutputOptions{OnError: s.fail})
+	s.errOut = listen.NewOutput(f.IO.ErrOut, listen.OutputOptions{})
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	return s
 }
 
-func (s *shower) report(rep *listen.Report) {
+// report shows rep and returns once its events are written to stdout (Output.Commit), so
+// that they are acknowledged only then.
+func (s *shower) report(rep *listen.Report) error {
 	b := s.bufs.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= 64<<10 {
@@ -551,9 +552,10 @@ func (s *shower) report(rep *listen.Report) {
 		b.Reset()
 		err = s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts))
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, listen.ErrOutputBlocked) {
 		s.fail(err)
 	}
+	return err
 }
 
 // fail reports the first output error to listenRun, which stops listening.
@@ -568,6 +570,9 @@ func (s *shower) write(o *listen.Output, b *bytes.Buffer, renderErr error) error
 	}
 	if b.Len() == 0 {
 		return nil
+	}
+	if o == s.out {
+		return o.Commit(b.Bytes())
 	}
 	_, err := o.Write(b.Bytes())
 	return err

@@ -1,0 +1,104 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/binding"
+	"github.com/cectl/cectl/internal/client"
+)
+
+// postFull sends one binary-mode event and returns the status and Retry-After it got.
+func postFull(t *testing.T, url, id string) (int, string) {
+	t.Helper()
+	e := mustEvent(t, fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/test","type":"t","data":{"n":1}}`, id))
+	msg, err := binding.Encode(binding.Binary, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(client.Options{Timeout: 10 * time.Second})
+	defer c.Close()
+	res := c.Post(context.Background(), url, msg)
+	if res.Response == nil {
+		t.Fatalf("no answer: %v", res.Err)
+	}
+	return res.Status, res.Response.Header.Get("Retry-After")
+}
+
+// TestListenClosedStdout: once the reader of stdout has gone, an event is answered 503 with
+// Retry-After, never 2xx, and listen ends with exit 1 and its summary on stderr.
+func TestListenClosedStdout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r.Close()
+	var errOut lockedBuffer
+	url, stop, done := startListen(t, w, &errOut, "-o", "json")
+	defer stop()
+	if st, ra := postFull(t, url, "1"); st != http.StatusServiceUnavailable || ra == "" {
+		t.Errorf("answered %d, Retry-After %q", st, ra)
+	}
+	err = wait(t, done)
+	if err == nil || !strings.Contains(err.Error(), "stdout was closed") || ExitCode(context.Background(), err) != ExitFailure {
+		t.Errorf("ended with %v", err)
+	}
+	if !strings.Contains(errOut.String(), "listened for ") || !strings.Contains(errOut.String(), "1 request rejected (503 ×1)") {
+		t.Errorf("no summary on stderr:\n%s", errOut.String())
+	}
+}
+
+// TestListenBlockedStdout: a stdout nobody reads holds an answer no longer than the output's
+// wait bound (503 with Retry-After then), and a stop (SIGTERM, Ctrl-C) ends listen within the
+// shutdown grace all the same.
+func TestListenBlockedStdout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	fillPipe(t, w)
+	var errOut lockedBuffer
+	url, stop, done := startListen(t, w, &errOut, "-o", "json")
+	start := time.Now()
+	st, ra := postFull(t, url, "1")
+	if st != http.StatusServiceUnavailable || ra == "" {
+		t.Errorf("answered %d, Retry-After %q", st, ra)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the answer took %s", d)
+	}
+	start = time.Now()
+	go postFull(t, url, "2") // in flight when the stop comes
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	wait(t, done)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("listen took %s to stop with a blocked stdout", d)
+	}
+	if !strings.Contains(errOut.String(), "listened for ") {
+		t.Errorf("no summary on stderr:\n%s", errOut.String())
+	}
+}
+
+// fillPipe writes to w until the pipe is full.
+func fillPipe(t *testing.T, w *os.File) {
+	t.Helper()
+	if err := w.SetWriteDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal("a pipe write deadline:", err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := w.Write(chunk); err != nil {
+			break
+		}
+	}
+	w.SetWriteDeadline(time.Time{})
+}
