@@ -3,8 +3,8 @@ package listen
 import (
 	"context"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"

@@ -113,4 +113,3 @@ func TestRecorderWriteErrors(t *testing.T) {
 		t.Errorf("close: %v", err)
 	}
 }
-
