@@ -85,7 +85,10 @@ event in the CloudEvents JSON format, ready for 'cectl send --from -' or 'cectl 
 everything else (rejections, duplicates, relays, the summary) goes to stderr.
 
 --record appends every accepted event to a file as JSON lines before the answer is sent, so an
-acknowledged event is never lost. --filter (a CESQL expression) and --type select the events
+acknowledged event is never lost. stdout is kept the same way: an event is answered only after
+its line was written. When stdout is closed (its reader has gone) the event is answered 503
+with Retry-After and listen ends (exit 1); when it takes nothing for 2s (a full pipe, a paused
+terminal) the event is answered 503 with Retry-After. --filter (a CESQL expression) and --type select the events
 that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
@@ -99,12 +102,13 @@ transport's metadata (subject, topic, partition, offset) and headers.
 
 To test senders, it can answer on purpose with another status (--status, --fail-rate,
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),
-relay each request unchanged to other receivers (--forward-to), and require a bearer token.
+relay each request unchanged to other receivers (--forward-to: the sender gets a 2xx only when
+every one acknowledged, else its status, 502 or 504), and require a bearer token.
 
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
   1    --count events did not arrive within --duration; the address is taken; the record
-       cannot be written
+       cannot be written; stdout was closed or cannot be written
   2    usage error: unknown, missing or malformed flag or argument
   3    --from names a broker that cannot be reached`,
 		Example: `  $ cectl listen
@@ -150,7 +154,7 @@ Exit codes:
 	fs.StringVar(&opts.Reply, "reply", "", "answer with the events of `FILE` in turn (JSON event, array or lines; id and time filled in if missing)")
 	enumVar(fs, &opts.ReplyMode, "reply-mode", binding.Binary, []string{"binary", "structured"}, []binding.Mode{binding.Binary, binding.Structured},
 		"content `mode` of replies: binary or structured")
-	stringsCheckVar(fs, &opts.ForwardTo, "forward-to", checkHTTPURL, "relay each accepted request unchanged to this `URL` (repeatable)")
+	stringsCheckVar(fs, &opts.ForwardTo, "forward-to", checkHTTPURL, "relay each accepted request unchanged to this `URL` (repeatable); 2xx only once it acknowledged")
 	// Answers made wrong on purpose.
 	intRangeVar(fs, &opts.Status, "status", "", 0, 200, 599, "want an HTTP status from 200 to 599", "answer accepted events with this `code` (default 202, 200 with --reply); non-2xx refuses them")
 	shareVar(fs, &opts.FailRate, "fail-rate", "answer this share `P` (0 to 1) of event requests with 503")

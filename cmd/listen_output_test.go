@@ -76,7 +76,15 @@ func TestListenBlockedStdout(t *testing.T) {
 		t.Errorf("the answer took %s", d)
 	}
 	start = time.Now()
-	go postFull(t, url, "2") // in flight when the stop comes
+	go func() { // in flight when the stop comes
+		req, _ := http.NewRequest("POST", url, nil)
+		for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "2", "Ce-Source": "/s", "Ce-Type": "t"} {
+			req.Header.Set(k, v)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
 	time.Sleep(100 * time.Millisecond)
 	stop()
 	wait(t, done)
