@@ -1,15 +1,19 @@
 package listen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cectl/cectl/internal/ce"
 )
 
 // gateWriter blocks every write until the gate opens, and counts the writes.
@@ -207,4 +211,39 @@ func TestHandlerAcknowledgesOnlyShownEvents(t *testing.T) {
 			t.Errorf("%v: summary %+v", tt.err, s)
 		}
 	}
+}
+
+// BenchmarkHandlerShownToOutput is a binary-mode event through the handler with its JSON
+// line committed to an Output, from many requests at once, as listen -o json runs.
+func BenchmarkHandlerShownToOutput(b *testing.B) {
+	o := NewOutput(discard{}, OutputOptions{})
+	defer o.Close()
+	h := NewHandler(Config{Show: func(r *Report) error {
+		var buf [512]byte
+		out := buf[:0]
+		for _, a := range r.Events {
+			out = ce.AppendJSON(out, a.Event)
+			out = append(out, '\n')
+		}
+		return o.Commit(out)
+	}})
+	body := []byte(`{"order":42,"item":"book","qty":1}`)
+	header := http.Header{
+		"Ce-Specversion": {"1.0"}, "Ce-Id": {"12345"}, "Ce-Source": {"/bench"}, "Ce-Type": {"com.example.order.placed"},
+		"Ce-Time": {"2026-11-25T10:00:00Z"}, "Content-Type": {"application/json"}}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		rd := bytes.NewReader(body)
+		req, _ := http.NewRequest("POST", "http://localhost/", io.NopCloser(rd))
+		req.RequestURI = "/"
+		req.ContentLength = int64(len(body))
+		req.Header = header
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			rd.Reset(body)
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+	})
 }
