@@ -11,8 +11,8 @@
 //
 // wrk keeps 32 keep-alive connections busy with binary-mode events, each with an id of its
 // own (a Lua script). For each receiver it prints 2xx answers per second, the ratio to the
-// baseline of the same round, wrk's p99 latency and the receiver's peak RSS; the summary shows
-// the medians of the rounds.
+// baseline of the same round, wrk's p99 latency, the receiver's CPU time per event (steadier
+// than rates on a busy machine) and its peak RSS; the summary shows the medians of the rounds.
 //
 // Then the acknowledgement check: a Go client that remembers which events were answered 2xx
 // loads each cectl receiver, which is killed with SIGKILL in the middle of the load; every
@@ -95,7 +95,7 @@ func main() {
 		argv             []string
 		record           string
 		rates, ratios    []float64
-		p99s             []time.Duration
+		p99s, cpus       []time.Duration
 		rss              int64
 		target, rssLimit float64
 	}
@@ -115,13 +115,14 @@ func main() {
 			res := runWrk(*wrk, lua, r.argv, *serverCPU, *loadCPU, *conns, *dur)
 			r.rates = append(r.rates, res.rate)
 			r.p99s = append(r.p99s, res.p99)
+			r.cpus = append(r.cpus, res.cpu)
 			r.rss = max(r.rss, res.rss)
 			ratio := res.rate / receivers[0].rates[len(receivers[0].rates)-1]
 			if i > 0 {
 				r.ratios = append(r.ratios, ratio)
 			}
-			fmt.Printf("  round %d  %-34s %8.0f events/s  %.2fx  p99 %8s  peak RSS %5.1f MiB  (%d non-2xx)\n",
-				round, r.name, res.rate, ratio, res.p99, mib(res.rss), res.non2xx)
+			fmt.Printf("  round %d  %-34s %8.0f events/s  %.2fx  p99 %8s  %5.1f µs CPU/event  peak RSS %5.1f MiB  (%d non-2xx)\n",
+				round, r.name, res.rate, ratio, res.p99, us(res.cpu), mib(res.rss), res.non2xx)
 		}
 	}
 	// Each round's ratio is taken against the baseline of the same round, so that load from
@@ -137,7 +138,7 @@ func main() {
 		} else {
 			line += "                                "
 		}
-		line += fmt.Sprintf("  p99 %8s  peak RSS %5.1f MiB", medianDuration(r.p99s), mib(r.rss))
+		line += fmt.Sprintf("  p99 %8s  %5.1f µs CPU/event  peak RSS %5.1f MiB", medianDuration(r.p99s), us(medianDuration(r.cpus)), mib(r.rss))
 		if i > 0 {
 			ok = ok && r.rss < 64<<20
 		}
@@ -176,9 +177,11 @@ func main() {
 
 type wrkResult struct {
 	rate   float64 // 2xx answers per second
+	n      int64
 	non2xx int64
 	p99    time.Duration
-	rss    int64 // bytes
+	cpu    time.Duration // the receiver's CPU time per 2xx answer
+	rss    int64         // bytes
 }
 
 // runWrk starts a receiver on serverCPU, loads it with wrk on loadCPU for d and stops it
@@ -204,6 +207,8 @@ func runWrk(wrk, lua string, argv []string, serverCPU, loadCPU string, conns int
 		check(fmt.Errorf("wrk output: %v\n%s", err, out))
 	}
 	res.rss = rss
+	ok := float64(res.n - res.non2xx)
+	res.cpu = time.Duration(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()) / max(ok, 1))
 	return res
 }
 
@@ -221,6 +226,7 @@ func parseWrk(out string) (wrkResult, error) {
 		return r, errors.New("no request count")
 	}
 	n, _ := strconv.ParseInt(m[1], 10, 64)
+	r.n = n
 	took := parseDuration(m[2], m[3])
 	if m := wrkNon2xx.FindStringSubmatch(out); m != nil {
 		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
@@ -419,6 +425,8 @@ func medianDuration(ds []time.Duration) time.Duration {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func check(err error) {
 	if err != nil {
