@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type connTracker struct {
 	done  chan struct{}
 	once  sync.Once
 	now   func() time.Time
+	start time.Time // connection times are counted from here
 }
 
 // slowHeaders is how long a connection may take to send a request's headers before, under
@@ -47,15 +49,23 @@ const (
 
 type trackedConn struct {
 	net.Conn
-	t     *connTracker
-	phase connPhase // guarded by t.mu
-	since time.Time // when the phase began; guarded by t.mu
+	t *connTracker
+	// state is the phase and when it began (nanoseconds since the tracker's start), as
+	// phase | since<<2: set without a lock on every request, read when room must be made.
+	state atomic.Int64
 	once  sync.Once
+}
+
+const phaseBits = 3
+
+func (c *trackedConn) load() (connPhase, int64) {
+	s := c.state.Load()
+	return connPhase(s & phaseBits), s >> 2
 }
 
 func newConnTracker(l net.Listener, max int) *connTracker {
 	return &connTracker{Listener: l, max: max, conns: make(map[*trackedConn]struct{}, min(max, 1024)),
-		freed: make(chan struct{}, 1), done: make(chan struct{}), now: time.Now}
+		freed: make(chan struct{}, 1), done: make(chan struct{}), now: time.Now, start: time.Now()}
 }
 
 // Accept takes the next connection, closing one that does little first when the bound is
@@ -90,7 +100,8 @@ func (t *connTracker) Accept() (net.Conn, error) {
 		t.release()
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, t: t, phase: phaseHeaders, since: t.now()}
+	tc := &trackedConn{Conn: c, t: t}
+	tc.setPhase(phaseHeaders)
 	t.mu.Lock()
 	t.conns[tc] = struct{}{}
 	t.mu.Unlock()
@@ -99,17 +110,18 @@ func (t *connTracker) Accept() (net.Conn, error) {
 
 // victimLocked picks the connection to close to make room, or nil.
 func (t *connTracker) victimLocked() *trackedConn {
-	now := t.now()
+	now := t.elapsed()
 	var idle, slow *trackedConn
+	var idleSince, slowSince int64
 	for c := range t.conns {
-		switch c.phase {
+		switch phase, since := c.load(); phase {
 		case phaseIdle:
-			if idle == nil || c.since.Before(idle.since) {
-				idle = c
+			if idle == nil || since < idleSince {
+				idle, idleSince = c, since
 			}
 		case phaseHeaders:
-			if now.Sub(c.since) >= slowHeaders && (slow == nil || c.since.Before(slow.since)) {
-				slow = c
+			if now-since >= int64(slowHeaders) && (slow == nil || since < slowSince) {
+				slow, slowSince = c, since
 			}
 		}
 	}
@@ -123,6 +135,8 @@ func (t *connTracker) victimLocked() *trackedConn {
 	}
 	return victim
 }
+
+func (t *connTracker) elapsed() int64 { return int64(t.now().Sub(t.start)) }
 
 func (t *connTracker) release() {
 	t.mu.Lock()
@@ -157,10 +171,14 @@ func (c *trackedConn) Close() error {
 	return err
 }
 
+// setPhase records that the connection entered phase p now. A connection being served
+// needs no time: it is never closed to make room.
 func (c *trackedConn) setPhase(p connPhase) {
-	c.t.mu.Lock()
-	c.phase, c.since = p, c.t.now()
-	c.t.mu.Unlock()
+	var since int64
+	if p != phaseServing {
+		since = c.t.elapsed()
+	}
+	c.state.Store(since<<2 | int64(p))
 }
 
 // tracked finds the tracked connection under c, which TLS wraps.
