@@ -61,6 +61,9 @@ func slowloris(t *testing.T, addr string, n int) []net.Conn {
 // within a second — with the bound the open-file limit allows, and with a bound the attack
 // exceeds, where idle and slow connections are closed to make room.
 func TestServerAnswersDuringConnectionAttacks(t *testing.T) {
+	// Each attacking connection takes two files here, the client's and the server's: where
+	// the open-file limit is low, fewer attack, still more than the bound of 256.
+	files := connLimit() + reservedFiles
 	for _, maxConns := range []int{0, 256} {
 		for _, attack := range []struct {
 			name string
@@ -71,6 +74,10 @@ func TestServerAnswersDuringConnectionAttacks(t *testing.T) {
 			{"slowloris", slowloris, 600},
 		} {
 			t.Run(fmt.Sprintf("%s/max %d", attack.name, maxConns), func(t *testing.T) {
+				n := min(attack.n, (files-200)/2)
+				if n < attack.n {
+					t.Logf("%d attacking connections, as the open-file limit allows", n)
+				}
 				h := NewHandler(Config{})
 				srv, err := Listen(h, ServerOptions{Addr: "127.0.0.1:0", MaxConns: maxConns})
 				if err != nil {
@@ -78,7 +85,7 @@ func TestServerAnswersDuringConnectionAttacks(t *testing.T) {
 				}
 				go srv.Serve()
 				defer srv.Shutdown(context.Background())
-				conns := attack.run(t, srv.Addr().String(), attack.n)
+				conns := attack.run(t, srv.Addr().String(), n)
 				defer func() {
 					for _, c := range conns {
 						if c != nil {
