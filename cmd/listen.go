@@ -88,8 +88,10 @@ everything else (rejections, duplicates, relays, the summary) goes to stderr.
 acknowledged event is never lost. stdout is kept the same way: an event is answered only after
 its line was written. When stdout is closed (its reader has gone) the event is answered 503
 with Retry-After and listen ends (exit 1); when it takes nothing for 2s (a full pipe, a paused
-terminal) the event is answered 503 with Retry-After. --filter (a CESQL expression) and --type select the events
-that are shown, recorded, counted, relayed and replied to; the others are acknowledged only.
+terminal) the event is answered 503 with Retry-After.
+
+--filter (a CESQL expression) and --type select the events that are shown, recorded, counted,
+relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
 not arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
