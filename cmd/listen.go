@@ -515,7 +515,7 @@ func newShower(f *Factory, opts *ListenOptions) *shower {
 		failed: make(chan error, 1),
 	}
 	s.out = listen.NewOutput(f.IO.Out, listen.OutputOptions{OnError: s.fail})
-	s.errOut = listen.NewOutput(f.IO.ErrOut, listen.OutputOptions{})
+	s.errOut = listen.NewOutput(f.IO.ErrOut, listen.OutputOptions{OnError: func(err error) { s.fail(stderrError{err}) }})
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	return s
 }
@@ -556,7 +556,10 @@ func (s *shower) report(rep *listen.Report) error {
 			}
 		}
 		b.Reset()
-		err = s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts))
+		// Only stdout holds the answer back; a failing stderr ends listening (fail).
+		if nerr := s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts)); nerr != nil {
+			s.fail(nerr)
+		}
 	}
 	if err != nil && !errors.Is(err, listen.ErrOutputBlocked) {
 		s.fail(err)
@@ -580,6 +583,8 @@ func (s *shower) write(o *listen.Output, b *bytes.Buffer, renderErr error) error
 	if o == s.out {
 		return o.Commit(b.Bytes())
 	}
-	_, err := o.Write(b.Bytes())
-	return err
+	if _, err := o.Write(b.Bytes()); err != nil {
+		return stderrError{err}
+	}
+	return nil
 }

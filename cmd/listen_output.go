@@ -18,8 +18,18 @@ func catchSIGPIPE() (restore func()) {
 	return func() { signal.Stop(ch) }
 }
 
-// outputError is how listen ends when stdout fails: exit 1, saying why.
+// stderrError is a write error of stderr, where listen shows all but events.
+type stderrError struct{ err error }
+
+func (e stderrError) Error() string { return "writing to stderr: " + e.err.Error() }
+func (e stderrError) Unwrap() error { return e.err }
+
+// outputError is how listen ends when stdout or stderr fails: exit 1, saying why.
 func outputError(err error) error {
+	var se stderrError
+	if errors.As(err, &se) {
+		return err
+	}
 	if errors.Is(err, syscall.EPIPE) {
 		return errors.New("stdout was closed (its reader has gone): the events that came after it were answered 503")
 	}

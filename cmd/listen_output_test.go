@@ -110,3 +110,19 @@ func fillPipe(t *testing.T, w *os.File) {
 	}
 	w.SetWriteDeadline(time.Time{})
 }
+
+// TestListenFailingStderr: stderr failing ends listening with exit 1, naming stderr; events
+// already on stdout are not answered 503 for it.
+func TestListenFailingStderr(t *testing.T) {
+	var out lockedBuffer
+	opts, err := parseListen(t, &out, failingWriter{}, "-p", "0", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = listenRun(ctx, opts)
+	if err == nil || err.Error() != "writing to stderr: device gone" || ExitCode(context.Background(), err) != ExitFailure {
+		t.Errorf("ended with %v", err)
+	}
+}
