@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/listen"
 )
 
 // postFull sends one binary-mode event and returns the status and Retry-After it got.
@@ -124,5 +127,33 @@ func TestListenFailingStderr(t *testing.T) {
 	err = listenRun(ctx, opts)
 	if err == nil || err.Error() != "writing to stderr: device gone" || ExitCode(context.Background(), err) != ExitFailure {
 		t.Errorf("ended with %v", err)
+	}
+}
+
+// BenchmarkShowerReport is what showing one accepted event costs, as -o json and as -q text,
+// up to its line being written (to a discarding stdout).
+func BenchmarkShowerReport(b *testing.B) {
+	for _, args := range [][]string{{"-o", "json"}, {"-q"}} {
+		b.Run(strings.Join(args, " "), func(b *testing.B) {
+			f := &Factory{IO: &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}, Getenv: func(string) string { return "" }}
+			f.Output = "text"
+			if args[0] == "-o" {
+				f.Output = "json"
+			}
+			sh := newShower(f, &ListenOptions{Quiet: args[0] == "-q"})
+			defer sh.close()
+			e, err := ce.Decode([]byte(`{"specversion":"1.0","id":"12345","source":"/bench","type":"com.example.order.placed","time":"2026-11-25T10:00:00Z","datacontenttype":"application/json","data":{"order":42,"item":"book","qty":1}}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			rep := &listen.Report{Kind: listen.KindEvents, Received: time.Now(), Method: "POST", Target: "/", Status: 202,
+				Events: []listen.Arrival{{Event: &e}}, Total: 1}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := sh.report(rep); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

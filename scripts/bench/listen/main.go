@@ -122,7 +122,7 @@ func main() {
 				r.ratios = append(r.ratios, ratio)
 			}
 			fmt.Printf("  round %d  %-34s %8.0f events/s  %.2fx  p99 %8s  %5.1f µs CPU/event  peak RSS %5.1f MiB  (%d non-2xx)\n",
-				round, r.name, res.rate, ratio, res.p99, us(res.cpu), mib(res.rss), res.non2xx)
+				round, r.name, res.rate, ratio, res.p99.Round(time.Microsecond), us(res.cpu), mib(res.rss), res.non2xx)
 		}
 	}
 	// Each round's ratio is taken against the baseline of the same round, so that load from
