@@ -119,3 +119,38 @@ func TestServerAnswersDuringConnectionAttacks(t *testing.T) {
 		}
 	}
 }
+
+// TestConnVictimOrder: room is made by closing the longest-idle connection first, then the
+// oldest one slow with its headers; one being served, or young, never.
+func TestConnVictimOrder(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tr := newConnTracker(nil, 10)
+	tr.now = func() time.Time { return now }
+	tr.start = now.Add(-time.Hour)
+	add := func(p connPhase, age time.Duration) *trackedConn {
+		c := &trackedConn{t: tr}
+		c.state.Store(int64(time.Hour-age)<<2 | int64(p))
+		tr.conns[c] = struct{}{}
+		return c
+	}
+	serving := add(phaseServing, 0)
+	young := add(phaseHeaders, 10*time.Millisecond)
+	slowOld := add(phaseHeaders, 5*time.Second)
+	slowNewer := add(phaseHeaders, time.Second)
+	idleNewer := add(phaseIdle, time.Second)
+	idleOld := add(phaseIdle, time.Minute)
+	for i, want := range []*trackedConn{idleOld, idleNewer, slowOld, slowNewer, nil} {
+		tr.mu.Lock()
+		got := tr.victimLocked()
+		tr.mu.Unlock()
+		if got != want {
+			t.Fatalf("victim %d: %p, want %p", i, got, want)
+		}
+	}
+	if _, ok := tr.conns[serving]; !ok {
+		t.Error("a connection being served was picked")
+	}
+	if _, ok := tr.conns[young]; !ok {
+		t.Error("a connection that just began its headers was picked")
+	}
+}
