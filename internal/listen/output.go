@@ -3,6 +3,7 @@ package listen
 import (
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -31,17 +32,27 @@ type Output struct {
 	spare   []byte
 	err     error
 	dropped int64
-	wake    chan struct{}
-	closed  chan struct{}
-	once    sync.Once
+	// isClosed is set by Close.
+	isClosed bool
+	wake     chan struct{}
+	closed   chan struct{}
+	once     sync.Once
 }
 
-// generation is one write and everyone waiting for it.
+// generation is one write and everyone waiting for it. It is finished once: by the write
+// returning, by the wait bound passing first (ErrOutputBlocked), or by Close.
 type generation struct {
-	done    chan struct{} // closed once the write returned; err is set before
-	err     error
-	stalled chan struct{} // closed when the wait bound has passed before the write returned
-	timer   *time.Timer
+	done  chan struct{} // closed when finished; err is set before
+	err   error
+	once  sync.Once
+	timer *time.Timer
+}
+
+func (g *generation) finish(err error) {
+	g.once.Do(func() {
+		g.err = err
+		close(g.done)
+	})
 }
 
 // OutputOptions say how an Output waits and how much it holds.
@@ -93,19 +104,8 @@ func (o *Output) Commit(p []byte) error {
 	if err != nil || g == nil {
 		return err
 	}
-	select {
-	case <-g.done:
-		return g.err
-	case <-g.stalled:
-		select {
-		case <-g.done:
-			return g.err
-		default:
-			return ErrOutputBlocked
-		}
-	case <-o.closed:
-		return ErrOutputBlocked
-	}
+	<-g.done
+	return g.err
 }
 
 // Write queues p whole without waiting for it to be written, for what no answer depends on
@@ -136,6 +136,10 @@ func (o *Output) queue(p []byte) (*generation, error) {
 		o.mu.Unlock()
 		return nil, err
 	}
+	if o.isClosed {
+		o.mu.Unlock()
+		return nil, ErrOutputBlocked
+	}
 	if len(o.buf) > 0 && len(o.buf)+len(p) > o.max {
 		o.mu.Unlock()
 		return nil, ErrOutputBlocked
@@ -157,8 +161,8 @@ func (o *Output) queue(p []byte) (*generation, error) {
 // newGeneration starts the wait bound of a write when its first bytes are queued, so that
 // time spent behind a blocked write counts too.
 func (o *Output) newGeneration() *generation {
-	g := &generation{done: make(chan struct{}), stalled: make(chan struct{})}
-	g.timer = time.AfterFunc(o.wait, func() { close(g.stalled) })
+	g := &generation{done: make(chan struct{})}
+	g.timer = time.AfterFunc(o.wait, func() { g.finish(ErrOutputBlocked) })
 	return g
 }
 
@@ -170,6 +174,10 @@ func (o *Output) flusher() {
 		case <-o.closed:
 			return
 		}
+		// The goroutine that woke the writer is run next in its place (the scheduler's
+		// runnext), so without a yield every line would get a write of its own: let the
+		// requests that are ready now queue their lines first, and share this write.
+		runtime.Gosched()
 		for o.writeOnce() {
 		}
 	}
@@ -204,8 +212,7 @@ func (o *Output) writeOnce() bool {
 		}
 	}
 	o.mu.Unlock()
-	g.err = err
-	close(g.done)
+	g.finish(err)
 	return true
 }
 
@@ -222,16 +229,9 @@ func (o *Output) Flush() error {
 	if g == nil {
 		return err
 	}
-	t := time.NewTimer(o.wait)
-	defer t.Stop()
-	select {
-	case <-g.done:
-		return g.err
-	case <-t.C:
-		return ErrOutputBlocked
-	case <-o.closed:
-		return ErrOutputBlocked
-	}
+	// The write's own wait bound ends this wait too.
+	<-g.done
+	return g.err
 }
 
 // Dropped is the number of Writes dropped because the writer was blocked.
@@ -244,5 +244,16 @@ func (o *Output) Dropped() int64 {
 // Close stops the writing goroutine once it is not writing, and ends every wait; it does not
 // flush (Flush does).
 func (o *Output) Close() {
-	o.once.Do(func() { close(o.closed) })
+	o.once.Do(func() {
+		o.mu.Lock()
+		o.isClosed = true
+		pending := []*generation{o.next, o.writing}
+		o.mu.Unlock()
+		for _, g := range pending {
+			if g != nil {
+				g.finish(ErrOutputBlocked)
+			}
+		}
+		close(o.closed)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,8 +154,42 @@ func TestOutputWriteIsWrittenSoon(t *testing.T) {
 	}
 }
 
+// countWriter counts the writes it takes.
+type countWriter struct{ n atomic.Int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n.Add(1); return len(p), nil }
+
+// TestOutputGroupsConcurrentCommits: on one processor, as a listener pinned to a core runs,
+// the lines of concurrent requests share writes instead of each waking the writer for one of
+// its own.
+func TestOutputGroupsConcurrentCommits(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	w := &countWriter{}
+	o := NewOutput(w, OutputOptions{})
+	defer o.Close()
+	const goroutines, each = 32, 200
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				if err := o.Commit([]byte("x\n")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if perWrite := float64(goroutines*each) / float64(w.n.Load()); perWrite < 4 {
+		t.Errorf("%.1f lines per write from %d concurrent committers", perWrite, goroutines)
+	}
+}
+
+// BenchmarkOutputCommit is one line committed by one of many concurrent requests; it reports
+// how many lines share a write.
 func BenchmarkOutputCommit(b *testing.B) {
-	o := NewOutput(discard{}, OutputOptions{})
+	w := &countWriter{}
+	o := NewOutput(w, OutputOptions{})
 	defer o.Close()
 	line := []byte(strings.Repeat("x", 200) + "\n")
 	b.SetParallelism(16)
@@ -166,6 +201,7 @@ func BenchmarkOutputCommit(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(b.N)/float64(max(w.n.Load(), 1)), "lines/write")
 }
 
 type discard struct{}
