@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -96,8 +95,13 @@ everything else (rejections, duplicates, relays, the summary) goes to stderr.
 acknowledged event is never lost when listen ends; --fsync always also flushes it to disk
 first, so it survives a power cut (interval: every second; never, the default: the system
 does). An incomplete last line left by a crash is cut off at start and kept in FILE.torn.
---filter (a CESQL expression) and --type select the events that are shown, recorded,
-counted, relayed and replied to; the others are acknowledged only.
+stdout is kept the same way: an event is answered only after its line was written. When stdout
+is closed (its reader has gone) the event is answered 503 with Retry-After and listen ends
+(exit 1); when it takes nothing for 2s (a full pipe, a paused terminal) the event is answered
+503 with Retry-After.
+
+--filter (a CESQL expression) and --type select the events that are shown, recorded, counted,
+relayed and replied to; the others are acknowledged only.
 
 listen stops after --count events (exit 0), after --duration (exit 1 if --count events have
 not arrived), or on Ctrl-C: requests in flight are finished, the record is flushed and a summary
@@ -112,13 +116,15 @@ JetStream stream or Kafka topic holds at the start and exits.
 
 To test senders, it can answer on purpose with another status (--status, --fail-rate,
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),
-relay each request unchanged to other receivers (--forward-to), and require a bearer token.
+relay each request unchanged to other receivers (--forward-to: the sender gets a 2xx only when
+every one acknowledged, else its status, 502 or 504), and require a bearer token.
 
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
        end reached with --until-end
   1    --count events did not arrive within --duration; the address is taken; the record
-       cannot be written; --until-end met messages that are not valid CloudEvents
+       cannot be written; stdout was closed or cannot be written; --until-end met
+       messages that are not valid CloudEvents
   2    usage error: unknown, missing or malformed flag or argument
   3    --from names a broker that cannot be reached`,
 		Example: `  $ cectl listen
@@ -171,7 +177,7 @@ Exit codes:
 	fs.StringVar(&opts.Reply, "reply", "", "answer with the events of `FILE` in turn (JSON event, array or lines; id and time filled in if missing)")
 	enumVar(fs, &opts.ReplyMode, "reply-mode", binding.Binary, []string{"binary", "structured"}, []binding.Mode{binding.Binary, binding.Structured},
 		"content `mode` of replies: binary or structured")
-	stringsCheckVar(fs, &opts.ForwardTo, "forward-to", checkHTTPURL, "relay each accepted request unchanged to this `URL` (repeatable)")
+	stringsCheckVar(fs, &opts.ForwardTo, "forward-to", checkHTTPURL, "relay each accepted request unchanged to this `URL` (repeatable); 2xx only once it acknowledged")
 	// Answers made wrong on purpose.
 	intRangeVar(fs, &opts.Status, "status", "", 0, 200, 599, "want an HTTP status from 200 to 599", "answer accepted events with this `code` (default 202, 200 with --reply); non-2xx refuses them")
 	shareVar(fs, &opts.FailRate, "fail-rate", "answer this share `P` (0 to 1) of event requests with 503")
@@ -447,7 +453,9 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	}
 
 	sh := newShower(f, opts, setup.tmpl)
-	cfg.Report = sh.report
+	defer sh.close()
+	defer catchSIGPIPE()()
+	cfg.Show = sh.report
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
 	start := time.Now()
@@ -486,9 +494,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	case err := <-h.Failed():
 		result = err
 	case err := <-sh.failed:
-		if !errors.Is(err, syscall.EPIPE) {
-			result = fmt.Errorf("writing the output: %w", err)
-		}
+		result = outputError(err)
 	}
 
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
@@ -558,13 +564,15 @@ func newShower(f *Factory, opts *ListenOptions, tmpl *evtemplate.Template) *show
 		est:    f.ErrStyles(),
 		failed: make(chan error, 1),
 	}
-	s.out = listen.NewOutput(f.IO.Out, listen.FlushDelay, s.fail)
-	s.errOut = listen.NewOutput(f.IO.ErrOut, 0, nil)
+	s.out = listen.NewOutput(f.IO.Out, listen.OutputOptions{OnError: s.fail})
+	s.errOut = listen.NewOutput(f.IO.ErrOut, listen.OutputOptions{OnError: func(err error) { s.fail(stderrError{err}) }})
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	return s
 }
 
-func (s *shower) report(rep *listen.Report) {
+// report shows rep and returns once its events are written to stdout (Output.Commit), so
+// that they are acknowledged only then.
+func (s *shower) report(rep *listen.Report) error {
 	b := s.bufs.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= 64<<10 {
@@ -602,11 +610,15 @@ func (s *shower) report(rep *listen.Report) {
 			}
 		}
 		b.Reset()
-		err = s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts))
+		// Only stdout holds the answer back; a failing stderr ends listening (fail).
+		if nerr := s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts)); nerr != nil {
+			s.fail(nerr)
+		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, listen.ErrOutputBlocked) {
 		s.fail(err)
 	}
+	return err
 }
 
 // fail reports the first output error to listenRun, which stops listening.
@@ -622,6 +634,11 @@ func (s *shower) write(o *listen.Output, b *bytes.Buffer, renderErr error) error
 	if b.Len() == 0 {
 		return nil
 	}
-	_, err := o.Write(b.Bytes())
-	return err
+	if o == s.out {
+		return o.Commit(b.Bytes())
+	}
+	if _, err := o.Write(b.Bytes()); err != nil {
+		return stderrError{err}
+	}
+	return nil
 }

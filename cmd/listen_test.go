@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -388,26 +387,6 @@ func TestListenDuration(t *testing.T) {
 	defer stop2()
 	if err := wait(t, done2); err != nil {
 		t.Errorf("timeout without count: %v", err)
-	}
-}
-
-// brokenPipe fails as stdout does once the reader has gone.
-type brokenPipe struct{}
-
-func (brokenPipe) Write([]byte) (int, error) {
-	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
-}
-
-func TestListenEndsQuietlyOnClosedPipe(t *testing.T) {
-	var errOut lockedBuffer
-	url, stop, done := startListen(t, brokenPipe{}, &errOut, "-o", "json")
-	defer stop()
-	post(t, url, binding.Binary, "1", "t")
-	if err := wait(t, done); err != nil {
-		t.Errorf("closed pipe: %v", err)
-	}
-	if strings.Contains(errOut.String(), "error") {
-		t.Errorf("stderr: %s", errOut.String())
 	}
 }
 

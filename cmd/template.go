@@ -52,7 +52,11 @@ func (s *shower) showTemplate(b *bytes.Buffer, rep *listen.Report) error {
 		}
 	}
 	b.Reset()
-	return s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts))
+	// Only stdout holds the answer back; a failing stderr ends listening (fail).
+	if err := s.write(s.errOut, b, format.ListenEventNotes(b, s.est, rep, s.opts)); err != nil {
+		s.fail(err)
+	}
+	return nil
 }
 
 // executeTemplate writes one event through the template, or warns on stderr why it cannot.

@@ -328,6 +328,9 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 	if s.TurnedAway > 0 {
 		more = append(more, fmt.Sprintf("%s turned away while stopping", Plural(int(s.TurnedAway), "request")))
 	}
+	if s.RelayFailed > 0 {
+		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s not relayed (--forward-to did not acknowledge)", Plural(int(s.RelayFailed), "request"))))
+	}
 	if len(more) > 0 {
 		b.WriteString(strings.Join(more, ", ") + "\n")
 	}

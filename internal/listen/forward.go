@@ -2,6 +2,9 @@ package listen
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -63,4 +66,55 @@ func (f *Forwarder) Forward(ctx context.Context, h http.Header, body []byte, tim
 	}
 	wg.Wait()
 	return out
+}
+
+// relayed makes the answer the relays' outcome: the targets of --forward-to are sinks like
+// the record, so the sender gets a 2xx only when every one of them acknowledged (http
+// binding §3.3: a 2xx says the event was accepted). Otherwise the first target that did not
+// acknowledge decides: its own 4xx or 5xx status is passed back (with its Retry-After), a
+// relay that got no answer in time is 504 Gateway Timeout, and one that was not delivered or
+// got another answer is 502 Bad Gateway (RFC 9110 §15.6.3, §15.6.5).
+func (h *Handler) relayed(x *exchange) {
+	for i := range x.rep.Forwards {
+		f := &x.rep.Forwards[i]
+		r := &f.Result
+		if r.ACK {
+			continue
+		}
+		h.stats.relayFailed()
+		h.uncount(x)
+		v := Verdict{Outcome: Failed, Status: http.StatusBadGateway}
+		switch {
+		case r.Delivered && r.Status >= 400 && r.Status <= 599:
+			v.Status = r.Status
+			v.Reason = fmt.Sprintf("relaying to %s: %d %s", f.To, r.Status, http.StatusText(r.Status))
+			if r.Status < 500 && r.Status != http.StatusTooManyRequests && r.Status != http.StatusRequestTimeout {
+				v.Outcome = Rejected
+			}
+			if r.Response != nil {
+				v.RetryAfter = r.Response.Header.Get("Retry-After")
+			}
+		case r.Delivered:
+			v.Reason = fmt.Sprintf("relaying to %s: answered %d, not a 2xx", f.To, r.Status)
+		case relayTimedOut(r.Err):
+			v.Status = http.StatusGatewayTimeout
+			v.Reason = fmt.Sprintf("relaying to %s: no answer in time", f.To)
+		default:
+			v.Reason = fmt.Sprintf("relaying to %s: not delivered", f.To)
+			if r.Err != nil {
+				v.Reason += ": " + r.Err.Error()
+			}
+		}
+		if v.Outcome == Failed && v.RetryAfter == "" {
+			v.RetryAfter = "1"
+		}
+		x.verdict = v
+		return
+	}
+}
+
+func relayTimedOut(err error) bool {
+	var te *client.TimeoutError
+	var ne net.Error
+	return errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }

@@ -12,6 +12,7 @@ package listen
 
 import (
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,11 @@ type Config struct {
 	// Report receives every request worth showing. It is called concurrently, before the
 	// answer is sent, and must not keep the Report after it returns.
 	Report func(*Report)
+	// Show, when set, is called instead of Report. It returns once what it printed is
+	// written, like the record: an event is acknowledged only after its line left listen
+	// (Output.Commit). An error says the events could not be shown; the message is then
+	// answered 503 with Retry-After and not acknowledged.
+	Show func(*Report) error
 	// ShowHeaders fills in Report.Target and Report.Header for the events of a broker
 	// message (Deliver): laying out the transport's metadata and headers costs more than the
 	// rest of the message's handling, and only -v shows them. Rejected messages always have
@@ -187,6 +193,10 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Show != nil {
+		show := cfg.Show
+		cfg.Report = func(r *Report) { show(r) }
+	}
 	if cfg.Report == nil {
 		cfg.Report = func(*Report) {}
 	}
@@ -294,4 +304,37 @@ func (h *Handler) putExchange(x *exchange) {
 	x.added = x.added[:0]
 	x.reached = false
 	h.exchanges.Put(x)
+}
+
+// show hands a report to Show, or to Report.
+func (h *Handler) show(rep *Report) error {
+	if h.cfg.Show != nil {
+		return h.cfg.Show(rep)
+	}
+	h.cfg.Report(rep)
+	return nil
+}
+
+// unshown makes the verdict a 503 with Retry-After for events whose lines could not be
+// written: they were not kept where the user asked, so they are not acknowledged, and the
+// sender (or the broker) keeps them. A blocked output may take them later; a failed one will
+// not, and listen ends.
+func (h *Handler) unshown(x *exchange, err error) {
+	outcome := Failed
+	if errors.Is(err, ErrOutputBlocked) {
+		outcome = Busy
+	}
+	h.uncount(x)
+	h.stats.reject(http.StatusServiceUnavailable)
+	x.verdict = Verdict{Outcome: outcome, Status: http.StatusServiceUnavailable,
+		Reason: "the event could not be written to the output: " + err.Error(), RetryAfter: "1"}
+}
+
+// uncount takes back what countStage counted for a message that is not acknowledged after
+// all: its events will come again.
+func (h *Handler) uncount(x *exchange) {
+	if h.cfg.Count > 0 && x.fresh > 0 {
+		h.counted.Add(-int64(x.fresh))
+		x.reached = false
+	}
 }

@@ -2,8 +2,6 @@ package listen
 
 import (
 	"context"
-	"net"
-	"sync"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -28,48 +26,4 @@ func (b *budget) release(n int64) {
 	if n > 0 {
 		b.sem.Release(n)
 	}
-}
-
-// limitListener accepts at most n connections at a time; further ones wait in the kernel's
-// backlog until one closes. Each connection costs buffers and a goroutine however idle it is.
-type limitListener struct {
-	net.Listener
-	sem  chan struct{}
-	done chan struct{}
-	once sync.Once
-}
-
-func newLimitListener(l net.Listener, n int) *limitListener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-func (l *limitListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }

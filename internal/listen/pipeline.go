@@ -235,6 +235,7 @@ func forwardStage(ctx context.Context, h *Handler, x *exchange) bool {
 		return true
 	}
 	x.rep.Forwards = h.cfg.Forwarder.Forward(context.WithoutCancel(ctx), x.msg.header, x.msg.body, h.cfg.ForwardTimeout)
+	h.relayed(x)
 	return true
 }
 
@@ -262,7 +263,10 @@ func reportStage(_ context.Context, h *Handler, x *exchange) bool {
 	}
 	h.stats.events(rep, len(x.dec.events), x.fresh)
 	if len(rep.Events) > 0 || rep.Total == 0 {
-		h.cfg.Report(rep)
+		if err := h.show(rep); err != nil {
+			h.unshown(x, err)
+			return false
+		}
 	}
 	return true
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 func TestRecorderConcurrentAppendsStayWhole(t *testing.T) {
@@ -111,56 +110,5 @@ func TestRecorderWriteErrors(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("close: %v", err)
-	}
-}
-
-func TestOutputWritesWholeAndFlushes(t *testing.T) {
-	var b syncBuffer
-	o := NewOutput(&b, time.Millisecond, nil)
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 100 {
-				if _, err := o.Write(fmt.Appendf(nil, "%d-%d %s\n", w, i, strings.Repeat("y", 100))); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	// The flush comes a moment later, by itself.
-	waitFor(t, func() bool { return strings.Count(b.String(), "\n") == 800 })
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	if len(lines) != 800 {
-		t.Fatalf("%d lines", len(lines))
-	}
-	for _, l := range lines {
-		if len(l) < 100 || !strings.HasSuffix(l, strings.Repeat("y", 100)) {
-			t.Fatalf("torn line %q", l)
-		}
-	}
-	// A write error sticks, and is reported when the delayed flush meets it.
-	failed := make(chan error, 1)
-	o = NewOutput(failWriter{}, time.Millisecond, func(err error) { failed <- err })
-	if _, err := o.Write([]byte("x\n")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-failed:
-		if err.Error() != "disk full" {
-			t.Errorf("reported %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the failed flush was not reported")
-	}
-	if _, err := o.Write([]byte("y\n")); err == nil || o.Flush() == nil {
-		t.Error("the error did not stick")
-	}
-	// Without a delay, every write is flushed at once.
-	b = syncBuffer{}
-	o = NewOutput(&b, 0, nil)
-	o.Write([]byte("now\n"))
-	if b.String() != "now\n" {
-		t.Errorf("not flushed: %q", b.String())
 	}
 }

@@ -17,7 +17,8 @@ type ServerOptions struct {
 	Addr string
 	// TLS, when set, serves HTTPS.
 	TLS *tls.Config
-	// MaxConns bounds open connections (0: DefaultMaxConns).
+	// MaxConns bounds open connections (0: what the open-file limit allows, see connLimit).
+	// At the bound, idle and slow connections are closed to make room (connTracker).
 	MaxConns int
 	// ErrorLog receives the HTTP server's own complaints (bad TLS handshakes and the like).
 	ErrorLog *log.Logger
@@ -25,6 +26,7 @@ type ServerOptions struct {
 
 // Timeouts and limits of the server: a slow or idle client cannot hold the listener.
 const (
+	// DefaultMaxConns is the bound where the open-file limit cannot be read.
 	DefaultMaxConns   = 512
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 60 * time.Second
@@ -48,10 +50,12 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 	}
 	n := opts.MaxConns
 	if n <= 0 {
-		n = DefaultMaxConns
+		n = connLimit()
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           serving(h),
+		ConnState:         connState,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		// Answering may wait for --delay and for the relays.
@@ -61,7 +65,7 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 		ErrorLog:       opts.ErrorLog,
 		TLSConfig:      opts.TLS,
 	}
-	return &Server{h: h, srv: srv, ln: newLimitListener(ln, n), tls: opts.TLS != nil}, nil
+	return &Server{h: h, srv: srv, ln: newConnTracker(ln, n), tls: opts.TLS != nil}, nil
 }
 
 // Addr is the address bound.

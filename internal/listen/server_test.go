@@ -2,52 +2,12 @@ package listen
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-func TestLimitListener(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newLimitListener(ln, 2)
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	var conns []net.Conn
-	for range 3 {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	waitFor(t, func() bool { return accepted.Load() == 2 })
-	time.Sleep(50 * time.Millisecond)
-	if n := accepted.Load(); n != 2 {
-		t.Fatalf("%d connections accepted with a limit of 2", n)
-	}
-	conns[0].Close()
-	waitFor(t, func() bool { return accepted.Load() == 3 })
-	l.Close()
-	for _, c := range conns {
-		c.Close()
-	}
-}
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -28,6 +28,9 @@ type Summary struct {
 	Rejected []StatusCount
 	// TurnedAway is the number of requests answered 503 because listen was stopping.
 	TurnedAway int64
+	// RelayFailed is the number of requests not acknowledged because a --forward-to target
+	// did not acknowledge them.
+	RelayFailed int64
 }
 
 // TypeCount is the number of events of one type.
@@ -112,6 +115,12 @@ func (c *statsCounter) reject(status int) {
 func (c *statsCounter) recorded(n int) {
 	c.mu.Lock()
 	c.s.Recorded += int64(n)
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) relayFailed() {
+	c.mu.Lock()
+	c.s.RelayFailed++
 	c.mu.Unlock()
 }
 

@@ -1,16 +1,22 @@
 // Command listen measures cectl listen against a bare net/http receiver in one run and prints
-// the ratios.
+// the ratios, with the receiver as the bottleneck: wrk drives it from one core while the
+// receiver runs alone on the other (taskset), so the load generator's own cost does not hide
+// the receiver's.
 //
-// One load generator posts small binary-mode events from many concurrent keep-alive
-// connections, for the same time, to three receivers in turn, each a process of its own:
+// Each round loads three receivers in turn for the same time, each a process of its own:
 //
 //   - a bare net/http handler that reads the body and answers 202 (the baseline);
 //   - `cectl listen -o json` with stdout to /dev/null;
 //   - `cectl listen --record FILE -q` with stdout to /dev/null.
 //
-// Rounds alternate between the receivers so that all see the same machine. For each it
-// prints events per second (2xx answers), the ratio to the baseline and the peak RSS; for the
-// recording listener it checks that every acknowledged event is in the record file.
+// wrk keeps 32 keep-alive connections busy with binary-mode events, each with an id of its
+// own (a Lua script). For each receiver it prints 2xx answers per second, the ratio to the
+// baseline of the same round, wrk's p99 latency, the receiver's CPU time per event (steadier
+// than rates on a busy machine) and its peak RSS; the summary shows the medians of the rounds.
+//
+// Then the acknowledgement check: a Go client that remembers which events were answered 2xx
+// loads each cectl receiver, which is killed with SIGKILL in the middle of the load; every
+// acknowledged event must be in its stdout (-o json) or its record file (--record).
 package main
 
 import (
@@ -28,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,11 +44,38 @@ import (
 	"time"
 )
 
+// wrkScript posts binary-mode events; every request gets an id of its own (thread number and
+// counter), as a real sender's events would, so that nothing is taken for a duplicate.
+const wrkScript = `
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+wrk.method = "POST"
+wrk.body = '{"order":42,"item":"book","qty":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Ce-Specversion"] = "1.0"
+wrk.headers["Ce-Source"] = "/bench"
+wrk.headers["Ce-Type"] = "com.example.order.placed"
+wrk.headers["Ce-Time"] = "2026-11-25T10:00:00Z"
+function request()
+  counter = counter + 1
+  wrk.headers["Ce-Id"] = tid .. "-" .. counter
+  return wrk.format()
+end
+`
+
 func main() {
 	cectl := flag.String("cectl", "cectl", "path of the cectl binary")
-	conns := flag.Int("conns", 64, "concurrent keep-alive connections")
-	dur := flag.Duration("duration", 3*time.Second, "load time per receiver and round")
-	rounds := flag.Int("rounds", 2, "rounds over the three receivers")
+	wrk := flag.String("wrk", "wrk", "path of wrk")
+	conns := flag.Int("conns", 32, "keep-alive connections")
+	dur := flag.Duration("duration", 5*time.Second, "load time per receiver and round")
+	rounds := flag.Int("rounds", 3, "rounds over the three receivers")
+	repeats := flag.Int("repeats", 3, "SIGKILL checks per cectl receiver")
+	serverCPU := flag.String("server-cpu", "0", "CPU the receiver runs on (taskset -c)")
+	loadCPU := flag.String("load-cpu", "1", "CPU wrk runs on (taskset -c)")
 	bare := flag.Bool("bare-server", false, "internal: be the baseline receiver")
 	flag.Parse()
 	if *bare {
@@ -53,113 +87,233 @@ func main() {
 	defer os.RemoveAll(dir)
 	self, err := os.Executable()
 	check(err)
+	lua := filepath.Join(dir, "post.lua")
+	check(os.WriteFile(lua, []byte(wrkScript), 0o644))
 
 	type receiver struct {
-		name   string
-		argv   []string
-		record string
-		rates  []float64
-		cpus   []float64 // receiver CPU µs per acknowledged event
-		rss    int64
-		missed int64
-		acked  int64
+		name             string
+		argv             []string
+		record           string
+		rates, ratios    []float64
+		p99s, cpus       []time.Duration
+		rss              int64
+		target, rssLimit float64
 	}
 	record := filepath.Join(dir, "events.jsonl")
 	receivers := []*receiver{
 		{name: "bare net/http handler", argv: []string{self, "-bare-server"}},
-		{name: "cectl listen -o json >/dev/null", argv: []string{*cectl, "listen", "-p", "0", "-o", "json"}},
-		{name: "cectl listen --record FILE -q", argv: []string{*cectl, "listen", "-p", "0", "-q", "--record", record}, record: record},
+		{name: "cectl listen -o json >/dev/null", argv: []string{*cectl, "listen", "-p", "0", "-o", "json"}, target: 0.80},
+		{name: "cectl listen --record FILE -q", argv: []string{*cectl, "listen", "-p", "0", "-q", "--record", record}, record: record, target: 0.75},
 	}
-	fmt.Printf("%d connections, %s per receiver and round, %d rounds\n", *conns, *dur, *rounds)
-	for round := 0; round < *rounds; round++ {
-		for _, r := range receivers {
+	fmt.Printf("wrk on CPU %s, receiver on CPU %s: %d keep-alive connections, %s per receiver and round, %d rounds\n",
+		*loadCPU, *serverCPU, *conns, *dur, *rounds)
+	for round := 1; round <= *rounds; round++ {
+		for i, r := range receivers {
 			if r.record != "" {
 				os.Remove(r.record)
 			}
-			res := runOne(r.argv, *conns, *dur)
+			res := runWrk(*wrk, lua, r.argv, *serverCPU, *loadCPU, *conns, *dur)
 			r.rates = append(r.rates, res.rate)
-			perEvent := float64(res.cpu.Microseconds()) / float64(max(len(res.acked), 1))
-			r.cpus = append(r.cpus, perEvent)
+			r.p99s = append(r.p99s, res.p99)
+			r.cpus = append(r.cpus, res.cpu)
 			r.rss = max(r.rss, res.rss)
-			r.acked += int64(len(res.acked))
-			if r.record != "" {
-				r.missed += missing(r.record, res.acked)
+			ratio := res.rate / receivers[0].rates[len(receivers[0].rates)-1]
+			if i > 0 {
+				r.ratios = append(r.ratios, ratio)
 			}
-			fmt.Printf("  round %d  %-34s %8.0f events/s  %5.1f µs CPU/event  peak RSS %5.1f MiB\n", round+1, r.name, res.rate, perEvent, mib(res.rss))
+			fmt.Printf("  round %d  %-34s %8.0f events/s  %.2fx  p99 %8s  %5.1f µs CPU/event  peak RSS %5.1f MiB  (%d non-2xx)\n",
+				round, r.name, res.rate, ratio, res.p99.Round(time.Microsecond), us(res.cpu), mib(res.rss), res.non2xx)
 		}
 	}
 	// Each round's ratio is taken against the baseline of the same round, so that load from
-	// elsewhere on the machine cancels out as far as it can; the median of the rounds is shown.
+	// elsewhere on the machine cancels out as far as it can; medians of the rounds are shown.
 	fmt.Println()
-	for _, r := range receivers {
-		var ratios []float64
-		for k := range r.rates {
-			ratios = append(ratios, r.rates[k]/receivers[0].rates[k])
+	ok := true
+	for i, r := range receivers {
+		line := fmt.Sprintf("%-34s %8.0f events/s", r.name, median(r.rates))
+		if i > 0 {
+			ratio := median(r.ratios)
+			line += fmt.Sprintf("  %.2fx baseline (target >= %.2fx)", ratio, r.target)
+			ok = ok && ratio >= r.target
+		} else {
+			line += "                                "
 		}
-		fmt.Printf("%-34s %8.0f events/s  %.2fx baseline  %5.1f µs CPU/event  peak RSS %5.1f MiB\n",
-			r.name, median(r.rates), median(ratios), median(r.cpus), mib(r.rss))
+		line += fmt.Sprintf("  p99 %8s  %5.1f µs CPU/event  peak RSS %5.1f MiB", medianDuration(r.p99s), us(medianDuration(r.cpus)), mib(r.rss))
+		if i > 0 {
+			ok = ok && r.rss < 64<<20
+		}
+		fmt.Println(line)
 	}
-	fmt.Println("targets: >= 0.80x the baseline's events/s, peak RSS < 64 MiB")
-	rec := receivers[2]
-	fmt.Printf("record file: %d acknowledged events, %d missing\n", rec.acked, rec.missed)
-	if rec.missed > 0 {
+	fmt.Println("targets: -o json >= 0.80x, --record >= 0.75x the baseline's events/s, peak RSS < 64 MiB")
+
+	// Acknowledged means kept: SIGKILL in the middle of the load loses nothing acknowledged.
+	fmt.Println()
+	var lost int64
+	for _, k := range []struct {
+		name string
+		argv []string
+		file string // where the events must be; "" for stdout
+	}{
+		{"cectl listen -o json >FILE", []string{*cectl, "listen", "-p", "0", "-o", "json"}, ""},
+		{"cectl listen --record FILE -q", []string{*cectl, "listen", "-p", "0", "-q", "--record", record}, record},
+	} {
+		for rep := 1; rep <= *repeats; rep++ {
+			os.Remove(record)
+			out := filepath.Join(dir, "stdout.jsonl")
+			acked := runKilled(k.argv, out, *conns)
+			file := k.file
+			if file == "" {
+				file = out
+			}
+			n := missing(file, acked)
+			lost += n
+			fmt.Printf("SIGKILL mid-load %d/%d  %-30s %7d acknowledged, %d missing\n", rep, *repeats, k.name, len(acked), n)
+		}
+	}
+	if lost > 0 || !ok {
 		os.Exit(1)
 	}
 }
 
-type result struct {
-	rate  float64
-	rss   int64 // bytes
-	cpu   time.Duration
-	acked []int64
+type wrkResult struct {
+	rate   float64 // 2xx answers per second
+	n      int64
+	non2xx int64
+	p99    time.Duration
+	cpu    time.Duration // the receiver's CPU time per 2xx answer
+	rss    int64         // bytes
 }
 
-// runOne starts a receiver, loads it for d and stops it with SIGINT as a user would.
-func runOne(argv []string, conns int, d time.Duration) result {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+// runWrk starts a receiver on serverCPU, loads it with wrk on loadCPU for d and stops it
+// with SIGINT as a user would.
+func runWrk(wrk, lua string, argv []string, serverCPU, loadCPU string, conns int, d time.Duration) wrkResult {
+	cmd, url, tail := start(append([]string{"taskset", "-c", serverCPU}, argv...), os.DevNull)
+	w := exec.Command("taskset", "-c", loadCPU, wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "--timeout", "10s", "-s", lua, url)
+	out, err := w.CombinedOutput()
+	if err != nil {
+		cmd.Process.Kill()
+		check(fmt.Errorf("wrk: %v\n%s", err, out))
+	}
+	rss := peakRSS(cmd.Process.Pid)
+	check(cmd.Process.Signal(os.Interrupt))
+	if err := cmd.Wait(); err != nil {
+		check(fmt.Errorf("%s: %v\n%s", argv[0], err, tail()))
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = max(rss, ru.Maxrss*1024)
+	}
+	res, err := parseWrk(string(out))
+	if err != nil {
+		check(fmt.Errorf("wrk output: %v\n%s", err, out))
+	}
+	res.rss = rss
+	ok := float64(res.n - res.non2xx)
+	res.cpu = time.Duration(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()) / max(ok, 1))
+	return res
+}
+
+var (
+	wrkTotal  = regexp.MustCompile(`(\d+) requests in ([\d.]+)(us|ms|s|m),`)
+	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkP99    = regexp.MustCompile(`\n\s*99%\s+([\d.]+)(us|ms|s)\b`)
+)
+
+// parseWrk reads wrk's --latency report.
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	m := wrkTotal.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("no request count")
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	r.n = n
+	took := parseDuration(m[2], m[3])
+	if m := wrkNon2xx.FindStringSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	p := wrkP99.FindStringSubmatch(out)
+	if p == nil {
+		return r, errors.New("no p99 latency")
+	}
+	r.p99 = parseDuration(p[1], p[2])
+	r.rate = float64(n-r.non2xx) / took.Seconds()
+	return r, nil
+}
+
+func parseDuration(v, unit string) time.Duration {
+	f, _ := strconv.ParseFloat(v, 64)
+	switch unit {
+	case "us":
+		return time.Duration(f * float64(time.Microsecond))
+	case "ms":
+		return time.Duration(f * float64(time.Millisecond))
+	case "m":
+		return time.Duration(f * float64(time.Minute))
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// peakRSS is the high-water mark of a running process's resident memory.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// start runs argv with stdout to the file named stdout and waits for the URL it announces on
+// stderr ("Listening on URL"); tail returns what it printed there.
+func start(argv []string, stdout string) (cmd *exec.Cmd, url string, tail func() string) {
+	cmd = exec.Command(argv[0], argv[1:]...)
+	out, err := os.OpenFile(stdout, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	check(err)
-	defer devnull.Close()
-	cmd.Stdout = devnull
+	defer out.Close()
+	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
-	url := make(chan string, 1)
-	var tail bytes.Buffer
-	var tailMu sync.Mutex
+	urls := make(chan string, 1)
+	var buf bytes.Buffer
+	var mu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			if i := strings.Index(line, "http://"); i >= 0 && len(url) == 0 && strings.Contains(line, "Listening on") {
-				url <- strings.Fields(line[i:])[0]
+			if i := strings.Index(line, "http://"); i >= 0 && len(urls) == 0 && strings.Contains(line, "Listening on") {
+				urls <- strings.Fields(line[i:])[0]
 			}
-			tailMu.Lock()
-			tail.WriteString(line + "\n")
-			tailMu.Unlock()
+			mu.Lock()
+			buf.WriteString(line + "\n")
+			mu.Unlock()
 		}
 	}()
-	var target string
+	tail = func() string { mu.Lock(); defer mu.Unlock(); return buf.String() }
 	select {
-	case target = <-url:
+	case url = <-urls:
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
-		check(errors.New("receiver did not start: " + tail.String()))
+		check(errors.New("receiver did not start: " + tail()))
 	}
-	acked, took := load(target, conns, d)
-	check(cmd.Process.Signal(os.Interrupt))
-	if err := cmd.Wait(); err != nil {
-		tailMu.Lock()
-		defer tailMu.Unlock()
-		check(fmt.Errorf("%s: %v\n%s", argv[0], err, tail.String()))
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return result{
-		rate:  float64(len(acked)) / took.Seconds(),
-		rss:   ru.Maxrss * 1024,
-		cpu:   cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
-		acked: acked,
-	}
+	return cmd, url, tail
+}
+
+// runKilled starts a receiver with stdout to the file out, loads it, kills it with SIGKILL
+// in the middle of the load, and returns the ids answered 2xx.
+func runKilled(argv []string, out string, conns int) []int64 {
+	cmd, url, _ := start(argv, out)
+	done := make(chan []int64, 1)
+	go func() { acked, _ := load(url, conns, 3*time.Second); done <- acked }()
+	time.Sleep(1500 * time.Millisecond)
+	check(cmd.Process.Signal(syscall.SIGKILL))
+	cmd.Wait()
+	return <-done
 }
 
 // load posts binary-mode events from conns goroutines, each with a connection of its own,
@@ -167,7 +321,7 @@ func runOne(argv []string, conns int, d time.Duration) result {
 func load(url string, conns int, d time.Duration) ([]int64, time.Duration) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var next atomic.Int64
@@ -181,7 +335,7 @@ func load(url string, conns int, d time.Duration) ([]int64, time.Duration) {
 			var mine []int64
 			for ctx.Err() == nil {
 				id := next.Add(1)
-				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				check(err)
 				req.Header["Ce-Specversion"] = []string{"1.0"}
 				req.Header["Ce-Id"] = []string{strconv.FormatInt(id, 10)}
@@ -191,7 +345,10 @@ func load(url string, conns int, d time.Duration) ([]int64, time.Duration) {
 				req.Header["Content-Type"] = []string{"application/json"}
 				resp, err := c.Do(req)
 				if err != nil {
-					continue // the receiver did not answer: the event is not acknowledged
+					// The receiver did not answer: the event is not acknowledged. Once it is
+					// gone, do not spin.
+					time.Sleep(10 * time.Millisecond)
+					continue
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -208,7 +365,7 @@ func load(url string, conns int, d time.Duration) ([]int64, time.Duration) {
 	return acked, time.Since(start)
 }
 
-// missing counts acknowledged ids that are not in the record file.
+// missing counts acknowledged ids that are not among the JSON events of file.
 func missing(file string, acked []int64) int64 {
 	f, err := os.Open(file)
 	check(err)
@@ -219,7 +376,8 @@ func missing(file string, acked []int64) int64 {
 	for sc.Scan() {
 		var e struct{ ID string }
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			check(fmt.Errorf("record file: %v: %s", err, sc.Text()))
+			// SIGKILL may cut the last line short; it was not acknowledged.
+			continue
 		}
 		have[e.ID] = true
 	}
@@ -258,7 +416,17 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+func medianDuration(ds []time.Duration) time.Duration {
+	fs := make([]float64, len(ds))
+	for i, d := range ds {
+		fs[i] = float64(d)
+	}
+	return time.Duration(median(fs)).Round(time.Microsecond)
+}
+
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func check(err error) {
 	if err != nil {
