@@ -35,10 +35,19 @@ type SilentError struct{ Code int }
 
 func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
-// UndeliveredError is a delivery that got no HTTP response at all.
-type UndeliveredError struct{ Err error }
+// UndeliveredError is a delivery that got no HTTP response at all. MaybeDelivered says
+// that the request went out (no response came), so the receiver may have the event.
+type UndeliveredError struct {
+	Err            error
+	MaybeDelivered bool
+}
 
-func (e *UndeliveredError) Error() string { return "not delivered: " + e.Err.Error() }
+func (e *UndeliveredError) Error() string {
+	if e.MaybeDelivered {
+		return "no response (maybe delivered): " + e.Err.Error()
+	}
+	return "not delivered: " + e.Err.Error()
+}
 func (e *UndeliveredError) Unwrap() error { return e.Err }
 
 // InterruptError is the cause of the context's cancellation on SIGINT or SIGTERM.
@@ -74,12 +83,13 @@ func ExitCode(ctx context.Context, err error) int {
 }
 
 // summaryError is the outcome of a run of deliveries as an exit code: 3 when events were
-// sent and none was delivered, 1 when any was refused, not delivered or invalid, 0 otherwise.
+// sent and none got a response (not delivered, or no response), 1 when any was refused, not
+// delivered, without a response or invalid, 0 otherwise.
 func summaryError(sum format.Summary) error {
 	switch {
-	case sum.Sent > 0 && sum.Undelivered == sum.Sent:
+	case sum.Sent > 0 && sum.Undelivered+sum.NoResponse == sum.Sent:
 		return &SilentError{Code: ExitUndelivered}
-	case sum.NACK > 0 || sum.Undelivered > 0 || sum.Invalid > 0:
+	case sum.Failed() > 0 || sum.Invalid > 0:
 		return &SilentError{Code: ExitFailure}
 	}
 	return nil

@@ -90,7 +90,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err)}
+		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err), MaybeDelivered: res.Written > 0}
 	}
 	status := res.Response.Status
 	if !res.ACK {

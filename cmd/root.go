@@ -129,7 +129,8 @@ const exitCodesHelp = `Exit codes:
   0    success
   1    the receiver rejected an event (non-2xx), or an input is invalid
   2    usage error: unknown, missing or malformed flag or argument
-  3    not delivered: no HTTP response at all (refused, DNS, TLS, timeout)
+  3    no HTTP response at all: not delivered (refused, DNS, TLS) or
+       no response (the request went out: timeout, closed; maybe delivered)
   130  interrupted`
 
 // NewCmdRoot builds the command tree.

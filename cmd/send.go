@@ -222,8 +222,9 @@ JSON goes as application/json and other text as text/plain; data that starts lik
 does not parse gets a warning naming the line and column where it breaks. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
 Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
-status) or NOT DELIVERED (no response at all), with the status, id, type, target and latency,
-and the response body.
+status), NOT DELIVERED (nothing reached the receiver: DNS, refused, TLS) or NO RESPONSE
+(maybe delivered: the request went out, no answer came), with the status, id, type, target
+and latency, and the response body.
 
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates

@@ -112,7 +112,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if report.Interrupted {
 		return context.Cause(ctx)
 	}
-	return summaryError(format.Summary{Sent: int(report.Events), NACK: int(report.NACK), Undelivered: int(report.Undelivered)})
+	return summaryError(format.Summary{Sent: int(report.Events), NACK: int(report.NACK), Undelivered: int(report.Undelivered), NoResponse: int(report.NoResponse)})
 }
 
 // eventSource makes the events of a load run: from the flags, or the events of a --from file.

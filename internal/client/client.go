@@ -22,8 +22,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -90,6 +92,11 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 type Result struct {
 	// Delivered is true when an HTTP response came back at all.
 	Delivered bool
+	// Written counts the attempts whose request went out in full and got no response (a
+	// timeout, the connection closed before the status line, an interrupt): the receiver may
+	// have the event from each of them. Without a response, Written > 0 is the outcome
+	// NO RESPONSE (maybe delivered) and 0 is NOT DELIVERED (nothing reached the receiver).
+	Written int
 	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2).
 	ACK bool
 	// Status is the HTTP status code of the last response, 0 when none came.
@@ -104,6 +111,32 @@ type Result struct {
 	Request *http.Request
 	// Response is the last response, with Body holding up to MaxResponseBody bytes.
 	Response *Response
+}
+
+// Outcome names what became of a delivery.
+type Outcome string
+
+// The outcomes of a delivery; their values are the stable "outcome" of JSON output.
+const (
+	OutcomeACK  Outcome = "ack"  // a 2xx, or the broker's acknowledgement
+	OutcomeNACK Outcome = "nack" // any other answer
+	// OutcomeNotDelivered: nothing reached the receiver (DNS, connection refused, TLS).
+	OutcomeNotDelivered Outcome = "not_delivered"
+	// OutcomeNoResponse: the request went out, no response came; maybe delivered.
+	OutcomeNoResponse Outcome = "no_response"
+)
+
+// Outcome classifies the result.
+func (r *Result) Outcome() Outcome {
+	switch {
+	case r.ACK:
+		return OutcomeACK
+	case r.Delivered:
+		return OutcomeNACK
+	case r.Written > 0:
+		return OutcomeNoResponse
+	}
+	return OutcomeNotDelivered
 }
 
 // Response is what came back.
@@ -129,13 +162,25 @@ func (c *Client) attempt(ctx, actx context.Context, target string, msg binding.M
 	if err != nil {
 		return Result{Err: err}
 	}
-	req, err := newRequest(actx, u, msg, extra, userAgent)
+	// Whether the request went out in full tells "not delivered" from "no response": after
+	// WroteRequest the receiver may have the event even if no status line ever comes back.
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wrote.Store(true)
+		}
+	}}
+	req, err := newRequest(httptrace.WithClientTrace(actx, trace), u, msg, extra, userAgent)
 	if err != nil {
 		return Result{Err: err}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return Result{Request: req, Err: c.transportError(actx, req.URL.Host, err)}
+		res := Result{Request: req, Err: c.transportError(actx, req.URL.Host, err, wrote.Load())}
+		if wrote.Load() {
+			res.Written = 1
+		}
+		return res
 	}
 	defer resp.Body.Close()
 	var body []byte
@@ -181,16 +226,24 @@ func readBody(rc io.Reader) ([]byte, bool, error) {
 	return body, n > 0, nil
 }
 
-// TimeoutError says that no response came within the attempt's time limit.
-type TimeoutError struct{ After time.Duration }
+// TimeoutError says that an attempt ran out of its time limit: with Sent, the request went
+// out and no response came; without, the request could not even be sent (a connection or TLS
+// handshake that did not finish).
+type TimeoutError struct {
+	After time.Duration
+	Sent  bool
+}
 
 func (e *TimeoutError) Error() string {
+	if !e.Sent {
+		return fmt.Sprintf("could not send the request within %s", e.After)
+	}
 	return fmt.Sprintf("no response within %s", e.After)
 }
 
-func (c *Client) transportError(actx context.Context, host string, err error) error {
+func (c *Client) transportError(actx context.Context, host string, err error, sent bool) error {
 	if errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return &TimeoutError{After: c.opts.Timeout}
+		return &TimeoutError{After: c.opts.Timeout, Sent: sent}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

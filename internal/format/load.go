@@ -42,7 +42,7 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
-	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered))
+	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
 	if len(r.StatusCodes) > 0 {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(r.StatusCodes)) {
@@ -111,6 +111,9 @@ type LoadRecord struct {
 	Warmup          int64              `json:"warmup"`
 	Interrupted     bool               `json:"interrupted"`
 	Histogram       []LatencyBarRecord `json:"histogram"`
+	// NoResponse counts the events whose request went out without a response (maybe
+	// delivered); Undelivered those that reached no receiver.
+	NoResponse int64 `json:"no_response"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -147,6 +150,7 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 		Warmup:      r.Warmup,
 		Interrupted: r.Interrupted,
 		Histogram:   []LatencyBarRecord{},
+		NoResponse:  r.NoResponse,
 	}
 	if rec.Errors == nil {
 		rec.Errors = []load.ErrorCount{}

@@ -27,26 +27,49 @@ type Delivery struct {
 	Line int
 }
 
-// Verdict names the outcome: ACK, NACK or not delivered.
-func (d Delivery) Verdict() string {
-	switch {
-	case d.Result.ACK:
+// Verdict names the outcome: ACK, NACK, NOT DELIVERED or NO RESPONSE.
+func (d Delivery) Verdict() string { return Verdict(d.Result) }
+
+// Verdict names the outcome of a delivery as result lines show it.
+func Verdict(r *client.Result) string {
+	switch r.Outcome() {
+	case client.OutcomeACK:
 		return "ACK"
-	case d.Result.Delivered:
+	case client.OutcomeNACK:
 		return "NACK"
+	case client.OutcomeNoResponse:
+		return "NO RESPONSE"
 	}
 	return "NOT DELIVERED"
+}
+
+// attemptsNote says how many attempts a delivery took and, when some went out without an
+// answer, that the receiver may have the event from those too: a retried request that timed
+// out may have arrived every time.
+func attemptsNote(r *client.Result) string {
+	switch {
+	case r.Attempts > 1 && r.Written > 0 && r.Delivered:
+		return fmt.Sprintf(" (%d attempts; %s without a response may have arrived too)", r.Attempts, Plural(r.Written, "request"))
+	case r.Attempts > 1 && r.Written > 0:
+		return fmt.Sprintf(" (%d attempts, %d went out)", r.Attempts, r.Written)
+	case r.Attempts > 1:
+		return fmt.Sprintf(" (%d attempts)", r.Attempts)
+	}
+	return ""
 }
 
 // DeliveryText writes one line for a person, then the response body when there is one.
 func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	var b strings.Builder
 	r := d.Result
-	switch {
-	case r.ACK:
+	switch r.Outcome() {
+	case client.OutcomeACK:
 		b.WriteString(st.paint(st.OK, "ACK "))
-	case r.Delivered:
+	case client.OutcomeNACK:
 		b.WriteString(st.paint(st.Fail, "NACK"))
+	case client.OutcomeNoResponse:
+		// The request went out: the receiver may have the event (and act on it).
+		b.WriteString(st.paint(st.Warn, "NO RESPONSE (maybe delivered)"))
 	default:
 		b.WriteString(st.paint(st.Warn, "NOT DELIVERED"))
 	}
@@ -63,8 +86,8 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	b.WriteString(Sanitize(d.To))
 	b.WriteString("  ")
 	b.WriteString(st.paint(st.Dim, Duration(r.Duration)))
-	if r.Attempts > 1 {
-		b.WriteString(st.paint(st.Dim, fmt.Sprintf(" (%d attempts)", r.Attempts)))
+	if note := attemptsNote(r); note != "" {
+		b.WriteString(st.paint(st.Dim, note))
 	}
 	if d.Line > 0 {
 		b.WriteString(st.paint(st.Dim, fmt.Sprintf("  [line %d]", d.Line)))
@@ -118,6 +141,11 @@ type DeliveryRecord struct {
 	Error      string  `json:"error"`
 	Line       int     `json:"line,omitempty"`
 	Response   string  `json:"response,omitempty"`
+	// Outcome is ack, nack, not_delivered (nothing reached the receiver) or no_response
+	// (the request went out, no response came: maybe delivered).
+	Outcome string `json:"outcome"`
+	// Written counts the attempts that went out and got no response.
+	Written int `json:"written,omitempty"`
 }
 
 // DeliveryJSON writes one JSON object on one line.
@@ -135,6 +163,8 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 		Attempts:   r.Attempts,
 		DurationMS: float64(r.Duration.Microseconds()) / 1000,
 		Line:       d.Line,
+		Outcome:    string(r.Outcome()),
+		Written:    r.Written,
 	}
 	if r.Err != nil {
 		rec.Error = ErrorText(r.Err)
@@ -194,6 +224,9 @@ func writeHeaders(b *strings.Builder, st *Styles, prefix string, h http.Header) 
 // Summary counts deliveries.
 type Summary struct {
 	Sent, ACK, NACK, Undelivered, Invalid int
+	// NoResponse counts the events whose request went out without a response (maybe
+	// delivered); Undelivered those that reached no receiver.
+	NoResponse int
 	// Unsent is how many events of a file were read but not sent when the run was
 	// interrupted; Unread names the file if it was not read to its end.
 	Unsent int
@@ -217,13 +250,19 @@ func (s *Summary) Add(r *client.Result) {
 		s.ACK++
 	case r.Delivered:
 		s.NACK++
+	case r.Written > 0:
+		s.NoResponse++
 	default:
 		s.Undelivered++
 	}
 }
 
-// outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any.
-func outcomes(st *Styles, ack, nack, undelivered int64) string {
+// Failed counts the events not acknowledged.
+func (s *Summary) Failed() int { return s.NACK + s.Undelivered + s.NoResponse }
+
+// outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any,
+// and the events that got no response (maybe delivered) when there are any.
+func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
 	n := fmt.Sprintf("NACK %d", nack)
 	if nack > 0 {
 		n = st.paint(st.Fail, n)
@@ -232,12 +271,16 @@ func outcomes(st *Styles, ack, nack, undelivered int64) string {
 	if undelivered > 0 {
 		u = st.paint(st.Warn, u)
 	}
-	return st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+	out := st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+	if noResponse > 0 {
+		out += ", " + st.paint(st.Warn, fmt.Sprintf("no response (maybe delivered) %d", noResponse))
+	}
+	return out
 }
 
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
-	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered))}
+	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse))}
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}

@@ -88,6 +88,9 @@ type Report struct {
 	ACK         int64 // events acknowledged
 	NACK        int64
 	Undelivered int64
+	// NoResponse counts the events whose request went out and got no response: maybe
+	// delivered.
+	NoResponse  int64
 	StatusCodes map[int]int64
 	Elapsed     time.Duration
 	Latency     Histogram
@@ -112,6 +115,7 @@ type workerStats struct {
 	ack    int64
 	nack   int64
 	undel  int64
+	noresp int64
 	events int64
 	reqs   int64
 }
@@ -180,6 +184,9 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 			case res.Delivered:
 				w.nack += int64(n)
 				failed.Add(int64(n))
+			case res.Written > 0:
+				w.noresp += int64(n)
+				failed.Add(int64(n))
 			default:
 				w.undel += int64(n)
 				failed.Add(int64(n))
@@ -211,6 +218,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 		r.ACK += w.ack
 		r.NACK += w.nack
 		r.Undelivered += w.undel
+		r.NoResponse += w.noresp
 		for c, n := range w.codes {
 			r.StatusCodes[c] += n
 		}

@@ -1,0 +1,163 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/binding"
+)
+
+// hangingServer reads each request in full and then, per connection, does what answer says:
+// "close" closes the connection before any status line, "hang" waits until the test ends,
+// anything else is written as the raw response.
+func hangingServer(t *testing.T, answer func(n int) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	var n atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				_, _ = req.Body.Read(make([]byte, 1<<16))
+				switch a := answer(int(n.Add(1))); a {
+				case "close":
+				case "hang":
+					<-done
+				default:
+					_, _ = conn.Write([]byte(a))
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestOutcomeNotDeliveredAndNoResponse(t *testing.T) {
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	refused := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+
+	tests := []struct {
+		name    string
+		url     string
+		retries int
+		want    Outcome
+		written int
+		errText string
+	}{
+		{"refused", refused, 0, OutcomeNotDelivered, 0, "connection refused"},
+		{"refused, retried", refused, 2, OutcomeNotDelivered, 0, "connection refused"},
+		{"timeout after the request went out", hangingServer(t, func(int) string { return "hang" }), 0, OutcomeNoResponse, 1, "no response within"},
+		{"closed before the status line", hangingServer(t, func(int) string { return "close" }), 0, OutcomeNoResponse, 1, "EOF"},
+		{"every retry went out", hangingServer(t, func(int) string { return "close" }), 2, OutcomeNoResponse, 3, "EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := &noSleep{}
+			c := New(Options{Timeout: 300 * time.Millisecond, Retries: tt.retries, Sleep: ns.sleep})
+			defer c.Close()
+			res := c.Post(context.Background(), tt.url, msg)
+			if got := res.Outcome(); got != tt.want || res.Written != tt.written {
+				t.Fatalf("outcome %s written %d, want %s written %d (err %v)", got, res.Written, tt.want, tt.written, res.Err)
+			}
+			if res.Err == nil || !strings.Contains(res.Err.Error(), tt.errText) {
+				t.Errorf("error %v, want it to say %q", res.Err, tt.errText)
+			}
+		})
+	}
+}
+
+// A retry that finally gets an ACK still says that earlier attempts went out: the receiver
+// may have the event more than once.
+func TestOutcomeACKAfterNoResponseKeepsWritten(t *testing.T) {
+	url := hangingServer(t, func(n int) string {
+		if n < 3 {
+			return "close"
+		}
+		return "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+	})
+	ns := &noSleep{}
+	c := New(Options{Timeout: time.Second, Retries: 3, Sleep: ns.sleep})
+	defer c.Close()
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	res := c.Post(context.Background(), url, msg)
+	if res.Outcome() != OutcomeACK || res.Attempts != 3 || res.Written != 2 {
+		t.Fatalf("outcome %s attempts %d written %d, want ack 3 2 (err %v)", res.Outcome(), res.Attempts, res.Written, res.Err)
+	}
+}
+
+// An interrupted request that went out is "no response", not "not delivered".
+func TestOutcomeInterruptedInFlight(t *testing.T) {
+	url := hangingServer(t, func(int) string { return "hang" })
+	c := New(Options{Timeout: 10 * time.Second})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	res := c.Post(ctx, url, msg)
+	if res.Outcome() != OutcomeNoResponse {
+		t.Fatalf("outcome %s, want no_response (err %v)", res.Outcome(), res.Err)
+	}
+}
+
+func TestRetryAfterIsCapped(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	ns := &noSleep{}
+	c := New(Options{Retries: 1, Sleep: ns.sleep})
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	res := c.Post(context.Background(), srv.URL, msg)
+	if !res.ACK || len(ns.waits) != 1 || ns.waits[0] != MaxRetryAfter {
+		t.Fatalf("ack=%v waits=%v, want one wait of %s", res.ACK, ns.waits, MaxRetryAfter)
+	}
+}
+
+// A Retry-After that ends after the context's deadline is not waited for: the last answer
+// is the result, at once.
+func TestRetryAfterNeverPastTheDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "20")
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	ns := &noSleep{}
+	c := New(Options{Retries: 5, Sleep: ns.sleep})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	res := c.Post(ctx, srv.URL, msg)
+	var de *DeadlineError
+	if res.Status != 503 || res.Attempts != 1 || len(ns.waits) != 0 || !errors.As(res.Err, &de) {
+		t.Fatalf("status %d attempts %d waits %v err %v, want one 503 and no wait", res.Status, res.Attempts, ns.waits, res.Err)
+	}
+}
