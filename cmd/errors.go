@@ -89,7 +89,7 @@ func summaryError(sum format.Summary) error {
 	switch {
 	case sum.Sent > 0 && sum.Undelivered+sum.NoResponse == sum.Sent:
 		return &SilentError{Code: ExitUndelivered}
-	case sum.Failed() > 0 || sum.Invalid > 0:
+	case sum.Failed() > 0 || sum.Invalid > 0 || sum.Unsent > 0 || sum.Stop != "":
 		return &SilentError{Code: ExitFailure}
 	}
 	return nil

@@ -203,6 +203,7 @@ type SendOptions struct {
 	// BatchSize is how many events of a --from file go in one batch request; 0 is all.
 	BatchSize int
 	Load      loadFlags
+	Stop      stopFlags
 	Flags     *pflag.FlagSet
 }
 
@@ -261,6 +262,7 @@ events were read but not sent and whether the file was read to its end.
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
+	opts.Stop.register(cmd.Flags())
 	opts.Flags = cmd.Flags()
 	return cmd
 }
@@ -286,6 +288,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	}
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
+	}
+	if err := opts.Stop.check(opts.DryRun); err != nil {
+		return err
 	}
 	opts.Event.Warn = warnOnce(f)
 	loadRun := opts.Flags != nil && opts.Load.active(opts.Flags)
@@ -319,10 +324,19 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
-	if _, err := s.Deliver(ctx, []*event.Event{e}, nil); err != nil {
+	if s.DeadLetter, err = opts.Stop.open(); err != nil {
 		return err
 	}
-	if ctx.Err() != nil && s.Summary.Undelivered > 0 {
+	runCtx, cancel := opts.Stop.withDeadline(ctx)
+	defer cancel()
+	_, err = s.Deliver(runCtx, []*event.Event{e}, nil)
+	if cerr := s.DeadLetter.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil && s.Summary.Failed() > 0 {
 		return context.Cause(ctx)
 	}
 	return summaryError(s.Summary)
@@ -396,9 +410,23 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	// On one P they do so without waking another thread, which cost more than the second
 	// core gave; the read-ahead still overlaps the wait for each response.
 	defer tuneProcess(f.Getenv, processTuning{oneProc: true})()
-	readErr, err := s.SendFile(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY})
+	if s.DeadLetter, err = opts.Stop.open(); err != nil {
+		return err
+	}
+	// What was read but not sent goes to the dead-letter file: a file is read to its end.
+	r.Drain = s.DeadLetter != nil && isRegularFile(opts.From)
+	s.MaxFailures = opts.Stop.MaxFailures
+	runCtx, cancel := opts.Stop.withDeadline(ctx)
+	defer cancel()
+	readErr, err := s.SendFile(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY})
+	if cerr := s.DeadLetter.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
+	}
+	if s.DeadLetter != nil {
+		s.Summary.DeadLetters, s.Summary.DeadLetterFile = s.DeadLetter.Count(), s.DeadLetter.Name
 	}
 	if !s.DryRun {
 		if err := format.SummaryText(f.IO.ErrOut, f.ErrStyles(), s.Summary); err != nil {

@@ -231,6 +231,12 @@ type Summary struct {
 	// interrupted; Unread names the file if it was not read to its end.
 	Unsent int
 	Unread string
+	// Stop says why the run stopped before its end when it was not interrupted (a stop
+	// condition, the deadline).
+	Stop string
+	// DeadLetters is how many events went to the dead-letter file DeadLetterFile.
+	DeadLetters    int
+	DeadLetterFile string
 }
 
 // ErrorText is why a delivery failed as results show it: a delivery cut short by the user
@@ -238,6 +244,10 @@ type Summary struct {
 func ErrorText(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return "interrupted"
+	}
+	if err == context.DeadlineExceeded {
+		// The retry loop's own error when the run's --deadline ends a delivery.
+		return "stopped at the deadline"
 	}
 	return err.Error()
 }
@@ -284,12 +294,19 @@ func SummaryText(w io.Writer, st *Styles, s Summary) error {
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}
-	if s.Unsent > 0 || s.Unread != "" {
-		left := "interrupted: " + Plural(s.Unsent, "event") + " read but not sent"
+	if s.Unsent > 0 || s.Unread != "" || s.Stop != "" {
+		why := "interrupted"
+		if s.Stop != "" {
+			why = s.Stop
+		}
+		left := why + ": " + Plural(s.Unsent, "event") + " read but not sent"
 		if s.Unread != "" {
 			left += ", " + Sanitize(s.Unread) + " not read to its end"
 		}
 		parts = append(parts, st.paint(st.Fail, left))
+	}
+	if s.DeadLetterFile != "" {
+		parts = append(parts, Plural(s.DeadLetters, "event")+" kept in "+Sanitize(s.DeadLetterFile))
 	}
 	_, err := fmt.Fprintln(w, strings.Join(parts, ", "))
 	return err

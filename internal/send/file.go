@@ -29,6 +29,13 @@ type FileReader struct {
 	Styles *format.Styles
 	Diag   io.Writer
 
+	// Lost, when set, is given each valid event that was read but never handed to emit
+	// because the run stopped (Ctrl-C, a stop condition, failed output).
+	Lost func(Item)
+	// Drain makes ReadAhead read the file to its end after the run stopped, handing the rest
+	// of its events to Lost, so that every event of the file is either sent or lost.
+	Drain bool
+
 	// After Read or ReadAhead: Unsent is how many valid events were read but never handed to
 	// emit (the run was interrupted), Stopped whether reading ended before the end of the file.
 	Unsent  int
@@ -120,6 +127,10 @@ const readAheadBatch = 64
 // between events.
 func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int, error) {
 	rctx, cancel := context.WithCancel(ctx)
+	if r.Drain {
+		// The reader reads on after the run stops; the loop below hands the rest to Lost.
+		rctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
 	defer cancel()
 	batches := make(chan []Item, 2)
 	var invalid, readerLost, lost int
@@ -139,6 +150,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 				return true
 			case <-rctx.Done():
 				readerLost += countEvents(batch)
+				r.lose(batch)
 				return false
 			}
 		}
@@ -165,6 +177,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 		for i, it := range batch {
 			if emitErr != nil || ctx.Err() != nil {
 				lost += countEvents(batch[i:])
+				r.lose(batch[i:])
 				break
 			}
 			if len(it.notes) > 0 {
@@ -174,7 +187,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 				emitErr = emit(it)
 			}
 		}
-		if emitErr != nil || ctx.Err() != nil {
+		if (emitErr != nil || ctx.Err() != nil) && !r.Drain {
 			cancel() // the reader stops at its next event; the loop drains what it handed over
 		}
 	}
@@ -185,6 +198,18 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 		return invalid, emitErr
 	}
 	return invalid, readErr
+}
+
+// lose hands the events of items to Lost.
+func (r *FileReader) lose(items []Item) {
+	if r.Lost == nil {
+		return
+	}
+	for _, it := range items {
+		if it.Event != nil {
+			r.Lost(it)
+		}
+	}
 }
 
 // countEvents counts the items that carry an event (the others carry only reports).

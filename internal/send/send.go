@@ -7,6 +7,8 @@ package send
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -32,6 +34,14 @@ type Session struct {
 	Styles, ErrStyles *format.Styles
 
 	Summary format.Summary
+
+	// DeadLetter, when set, keeps every event not acknowledged and every event of a file
+	// that was read but not sent.
+	DeadLetter *DeadLetter
+	// MaxFailures, when above 0, stops SendFile after that many events in a row were not
+	// acknowledged.
+	MaxFailures int
+	failures    int // events in a row not acknowledged
 
 	// out buffers results when stdout is not a terminal and the events come from a file; it
 	// is flushed at least every flushEvery, so a pipe still sees results while a long file is
@@ -88,6 +98,12 @@ func (s *Session) report(res *client.Result, events []*event.Event, lines []int)
 			return nil, err
 		}
 	}
+	if res.ACK {
+		s.failures = 0
+	} else {
+		s.failures += len(events)
+		s.DeadLetter.Add(events...)
+	}
 	for i, e := range events {
 		s.Summary.Add(res)
 		d := format.Delivery{Event: e, To: s.To, Mode: s.Mode.String(), Result: res}
@@ -135,6 +151,18 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 	return err
 }
 
+// errStop ends the reading of a file when a stop condition is met.
+var errStop = errors.New("stop condition met")
+
+// stopDue says errStop when MaxFailures events in a row failed, and notes why in Summary.
+func (s *Session) stopDue() error {
+	if s.MaxFailures <= 0 || s.failures < s.MaxFailures {
+		return nil
+	}
+	s.Summary.Stop = fmt.Sprintf("stopped after %s in a row not acknowledged (--max-failures %d)", format.Plural(s.failures, "event"), s.MaxFailures)
+	return errStop
+}
+
 // FileOptions say how SendFile sends a file.
 type FileOptions struct {
 	// BatchSize is how many events go in one batch message in batch mode; 0 is all.
@@ -160,6 +188,9 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 			return s.Target.Prepare(ctx, s.Mode, e)
 		}
 	}
+	if s.DeadLetter != nil {
+		r.Lost = func(it Item) { s.DeadLetter.Add(it.Event) }
+	}
 	var batch []*event.Event
 	var lines []int
 	flush := func() error {
@@ -177,7 +208,9 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 	var emitErr error
 	invalid, readErr := read(ctx, func(it Item) error {
 		if s.Mode != binding.Batch {
-			_, emitErr = s.deliverItem(ctx, it)
+			if _, emitErr = s.deliverItem(ctx, it); emitErr == nil {
+				emitErr = s.stopDue()
+			}
 			return emitErr
 		}
 		if len(batch) > 0 && batch[0].SpecVersion() != it.Event.SpecVersion() {
@@ -190,23 +223,31 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 		batch = append(batch, it.Event)
 		lines = append(lines, it.Line)
 		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
-			emitErr = flush()
+			if emitErr = flush(); emitErr == nil {
+				emitErr = s.stopDue()
+			}
 		}
 		return emitErr
 	})
-	if emitErr != nil {
+	stopped := errors.Is(emitErr, errStop)
+	if emitErr != nil && !stopped {
 		return readErr, emitErr
 	}
 	s.Summary.Invalid += invalid
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !stopped {
 		if err := flush(); err != nil {
 			return readErr, err
 		}
 	} else {
-		// Interrupted: say what never went, so that the user knows what to send again.
+		// Interrupted or stopped: say what never went, so that the user knows what to send
+		// again (and keep it in the dead-letter file).
 		s.Summary.Unsent += r.Unsent + len(batch)
+		s.DeadLetter.Add(batch...)
 		if r.Stopped {
 			s.Summary.Unread = r.Name
+		}
+		if s.Summary.Stop == "" && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			s.Summary.Stop = "stopped at the deadline"
 		}
 	}
 	if s.writeErr != nil {
