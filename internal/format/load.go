@@ -18,6 +18,11 @@ type LoadInfo struct {
 	Mode        string
 	Concurrency int
 	Rate        float64
+	// Unsent is how many events of a run of a set count were never sent (interrupted or
+	// stopped); DeadLetters how many events went to the dead-letter file DeadLetterFile.
+	Unsent         int64
+	DeadLetters    int64
+	DeadLetterFile string
 }
 
 // LoadText writes the report of a load run for a person: counts, status codes, throughput,
@@ -39,10 +44,19 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 	if r.Interrupted {
 		b.WriteString(st.paint(st.Warn, " (interrupted)"))
 	}
+	if r.Stop != "" {
+		b.WriteString(st.paint(st.Warn, " ("+r.Stop+")"))
+	}
 	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
 	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
+	if info.Unsent > 0 {
+		fmt.Fprintf(&b, "  %-14s %s\n", "not sent", st.paint(st.Fail, Plural(int(info.Unsent), "event")))
+	}
+	if info.DeadLetterFile != "" {
+		fmt.Fprintf(&b, "  %-14s %s kept in %s\n", "dead letters", Plural(int(info.DeadLetters), "event"), Sanitize(info.DeadLetterFile))
+	}
 	if len(r.StatusCodes) > 0 {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(r.StatusCodes)) {
@@ -114,6 +128,12 @@ type LoadRecord struct {
 	// NoResponse counts the events whose request went out without a response (maybe
 	// delivered); Undelivered those that reached no receiver.
 	NoResponse int64 `json:"no_response"`
+	// Unsent counts the events of a run of a set count never sent; Stop says why a run
+	// stopped early without being interrupted; DeadLetters counts the events kept in the
+	// --dead-letter file.
+	Unsent      int64  `json:"unsent"`
+	Stop        string `json:"stop,omitempty"`
+	DeadLetters int64  `json:"dead_letters,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -151,6 +171,9 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 		Interrupted: r.Interrupted,
 		Histogram:   []LatencyBarRecord{},
 		NoResponse:  r.NoResponse,
+		Unsent:      info.Unsent,
+		Stop:        r.Stop,
+		DeadLetters: info.DeadLetters,
 	}
 	if rec.Errors == nil {
 		rec.Errors = []load.ErrorCount{}
