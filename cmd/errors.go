@@ -9,6 +9,7 @@ import (
 
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, documented in every command's help and in the README.
@@ -111,4 +112,18 @@ func isUsage(err error) bool {
 	msg := err.Error()
 	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag") ||
 		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "invalid argument ")
+}
+
+// printErrorJSON shows the error a command ends with as one JSON object on stderr (-o json):
+// a program reading cectl's output gets JSON only.
+func printErrorJSON(f *Factory, ctx context.Context, cmd *cobra.Command, err error) {
+	hint := ""
+	if isUsage(err) {
+		name := "cectl"
+		if cmd != nil {
+			name = cmd.CommandPath()
+		}
+		hint = fmt.Sprintf("Run '%s --help' for usage.", name)
+	}
+	_ = format.ErrorJSON(f.IO.ErrOut, err.Error(), ExitCode(ctx, err), hint)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
@@ -93,6 +94,23 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err), MaybeDelivered: res.Written > 0}
 	}
 	status := res.Response.Status
+	if f.JSON() {
+		// The status goes to stderr as the text one does, as a JSON object; a reply goes
+		// to stdout below.
+		rec := format.StatusRecord{To: to, ACK: res.ACK, Status: res.Status, StatusText: status, DurationMS: float64(res.Duration.Microseconds()) / 1000}
+		if res.ACK && decodeErr == nil && len(replies) > 0 {
+			rec.ReplyMode = replyMode.String()
+		}
+		if !res.ACK && utf8.Valid(res.Response.Body) {
+			rec.Response = string(res.Response.Body)
+		}
+		if err := format.StatusJSON(f.IO.ErrOut, rec); err != nil {
+			return err
+		}
+		if !res.ACK {
+			return &SilentError{Code: ExitFailure}
+		}
+	}
 	if !res.ACK {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s\n", est.Fail.Sprint("NACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration))
 		if len(res.Response.Body) > 0 {

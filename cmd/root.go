@@ -200,7 +200,9 @@ func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil {
+	if err != nil && f.JSON() && !isSilent(err) {
+		printErrorJSON(f, ctx, cmd, err)
+	} else if err != nil {
 		printError(f, cmd, err)
 	}
 	return ExitCode(ctx, err)

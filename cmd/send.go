@@ -429,7 +429,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 		s.Summary.DeadLetters, s.Summary.DeadLetterFile = s.DeadLetter.Count(), s.DeadLetter.Name
 	}
 	if !s.DryRun {
-		if err := format.SummaryText(f.IO.ErrOut, f.ErrStyles(), s.Summary); err != nil {
+		if err := showSummary(f, s.Summary, ctx.Err() != nil); err != nil {
 			return err
 		}
 	}
@@ -440,7 +440,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	if s.DryRun {
 		sum = format.Summary{Invalid: sum.Invalid}
 	}
-	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun {
+	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun && !f.JSON() {
 		fmt.Fprintf(f.IO.ErrOut, "%s no events in %s\n", f.ErrStyles().Warn.Sprint("warning:"), r.Name)
 	}
 	return summaryError(sum)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/send"
 	"github.com/spf13/pflag"
 )
@@ -64,4 +65,13 @@ func isRegularFile(name string) bool {
 	}
 	fi, err := os.Stat(name)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// showSummary shows the summary of a --from run: a line on stderr, or with -o json an object
+// on stdout after the results.
+func showSummary(f *Factory, sum format.Summary, interrupted bool) error {
+	if f.JSON() {
+		return format.SummaryJSON(f.IO.Out, sum, interrupted)
+	}
+	return format.SummaryText(f.IO.ErrOut, f.ErrStyles(), sum)
 }

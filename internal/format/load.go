@@ -134,6 +134,7 @@ type LoadRecord struct {
 	Unsent      int64  `json:"unsent"`
 	Stop        string `json:"stop,omitempty"`
 	DeadLetters int64  `json:"dead_letters,omitempty"`
+	Kind        string `json:"kind"` // "load"
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -174,6 +175,7 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 		Unsent:      info.Unsent,
 		Stop:        r.Stop,
 		DeadLetters: info.DeadLetters,
+		Kind:        "load",
 	}
 	if rec.Errors == nil {
 		rec.Errors = []load.ErrorCount{}

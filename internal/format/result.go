@@ -145,7 +145,8 @@ type DeliveryRecord struct {
 	// (the request went out, no response came: maybe delivered).
 	Outcome string `json:"outcome"`
 	// Written counts the attempts that went out and got no response.
-	Written int `json:"written,omitempty"`
+	Written int    `json:"written,omitempty"`
+	Kind    string `json:"kind"` // "delivery"
 }
 
 // DeliveryJSON writes one JSON object on one line.
@@ -165,6 +166,7 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 		Line:       d.Line,
 		Outcome:    string(r.Outcome()),
 		Written:    r.Written,
+		Kind:       "delivery",
 	}
 	if r.Err != nil {
 		rec.Error = ErrorText(r.Err)

@@ -28,6 +28,8 @@ type FileReader struct {
 	// Styles colour the reports, which go to Diag.
 	Styles *format.Styles
 	Diag   io.Writer
+	// JSON writes the reports as JSON objects (the findings of validate -o json).
+	JSON bool
 
 	// Lost, when set, is given each valid event that was read but never handed to emit
 	// because the run stopped (Ctrl-C, a stop condition, failed output).
@@ -71,7 +73,9 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		}
 		res := sc.Result()
 		for _, fd := range res.Findings {
-			if fd.Level == validate.Error {
+			if r.JSON {
+				_ = format.FindingJSON(r.Diag, r.Name, res.Index, fd)
+			} else if fd.Level == validate.Error {
 				r.reportInvalid(fd.Line, fd.Column, fd.Message, fd.Rule)
 			} else {
 				fmt.Fprintf(r.Diag, "%s:%d:%d: %s %s [%s]\n", r.Name, fd.Line, fd.Column, r.Styles.Warn.Sprint("warning:"), fd.Message, fd.Rule)
@@ -110,6 +114,10 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 }
 
 func (r *FileReader) reportInvalid(line, col int, msg, rule string) {
+	if r.JSON {
+		_ = format.FindingJSON(r.Diag, r.Name, -1, validate.Finding{Rule: rule, Level: validate.Error, Line: line, Column: col, Message: msg})
+		return
+	}
 	pos := r.Name
 	if line > 0 {
 		pos = fmt.Sprintf("%s:%d:%d", r.Name, line, col)

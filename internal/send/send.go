@@ -144,10 +144,17 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 		return err
 	}
 	b = format.HideDumpCredentials(b)
-	if _, err := s.Out.Write(b); err != nil {
+	w := s.Out
+	if s.out != nil {
+		w = s.out // in order with the findings about the file
+	}
+	if s.JSON {
+		return format.DumpJSON(w, s.To, b)
+	}
+	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	_, err = io.WriteString(s.Out, "\n\n")
+	_, err = io.WriteString(w, "\n\n")
 	return err
 }
 
@@ -183,6 +190,10 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 	s.lastFlush = time.Now()
 	s.flushEach = !opts.Buffer || opts.Trickle
 	defer s.flushed(true)
+	if s.JSON {
+		// Findings about the file are results too: JSON objects on stdout, in file order.
+		r.Diag, r.JSON = s.out, true
+	}
 	if !s.DryRun && s.Mode != binding.Batch {
 		r.Prepare = func(ctx context.Context, e *event.Event) (client.Sender, error) {
 			return s.Target.Prepare(ctx, s.Mode, e)
