@@ -17,6 +17,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -226,6 +227,15 @@ func readBody(rc io.Reader) ([]byte, bool, error) {
 	return body, n > 0, nil
 }
 
+// isCertificateError says whether err is a failed verification of the server's certificate.
+func isCertificateError(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var he x509.HostnameError
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he)
+}
+
 // TimeoutError says that an attempt ran out of its time limit: with Sent, the request went
 // out and no response came; without, the request could not even be sent (a connection or TLS
 // handshake that did not finish).
@@ -248,6 +258,11 @@ func (c *Client) transportError(actx context.Context, host string, err error, se
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
+	}
+	if isCertificateError(err) {
+		// The receiver's certificate is not trusted (RFC 8446 §4.4.2 leaves trust to the
+		// client): say how to skip the check when the user knows the server.
+		return fmt.Errorf("cannot verify the TLS certificate of %s: %w (--insecure skips the check)", host, err)
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {

@@ -161,3 +161,23 @@ func TestRetryAfterNeverPastTheDeadline(t *testing.T) {
 		t.Fatalf("status %d attempts %d waits %v err %v, want one 503 and no wait", res.Status, res.Attempts, ns.waits, res.Err)
 	}
 }
+
+// A certificate the client does not trust is not delivered, and the error says how to skip
+// the check.
+func TestTLSVerificationFailureHintsInsecure(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
+	defer srv.Close()
+	msg, _ := binding.Encode(binding.Binary, testEvent(t))
+	c := New(Options{Timeout: 5 * time.Second})
+	defer c.Close()
+	res := c.Post(context.Background(), srv.URL, msg)
+	if res.Outcome() != OutcomeNotDelivered || res.Err == nil || !strings.Contains(res.Err.Error(), "--insecure skips the check") ||
+		!strings.Contains(res.Err.Error(), "cannot verify the TLS certificate of 127.0.0.1:") {
+		t.Fatalf("outcome %s err %v, want not delivered with an --insecure hint", res.Outcome(), res.Err)
+	}
+	ci := New(Options{Timeout: 5 * time.Second, Insecure: true})
+	defer ci.Close()
+	if res := ci.Post(context.Background(), srv.URL, msg); !res.ACK {
+		t.Fatalf("--insecure: %v", res.Err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,15 +98,77 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 		b.WriteString(Sanitize(ErrorText(r.Err)))
 	}
 	b.WriteByte('\n')
-	if resp := r.Response; resp != nil && len(resp.Body) > 0 {
-		ct := resp.Header.Get("Content-Type")
-		b.WriteString(indent(Data(st, resp.Body, ct, false), "    "))
-		if resp.Truncated {
-			b.WriteString(st.paint(st.Dim, fmt.Sprintf("    … response body cut at %d bytes\n", len(resp.Body))))
-		}
+	if resp := r.Response; resp != nil {
+		b.WriteString(indent(ResponseText(st, r.Status, resp), "    "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// BodyPreview is a body quoted on one line for a message, escaped for a terminal and cut
+// after max bytes: "<html>…" (120 bytes in all). A body that is not UTF-8 text is described.
+func BodyPreview(body []byte, contentType string, max int) string {
+	what := ""
+	if contentType != "" {
+		what = Sanitize(contentType) + ", "
+	}
+	if !utf8.Valid(body) {
+		return what + "binary, " + Plural(len(body), "byte")
+	}
+	n := len(body)
+	if n > max {
+		n = max
+		for n > 0 && !utf8.RuneStart(body[n]) {
+			n--
+		}
+	}
+	q := strconv.Quote(string(body[:n]))
+	if n < len(body) {
+		q += fmt.Sprintf("… (%s in all)", Plural(len(body), "byte"))
+	}
+	return what + Sanitize(q)
+}
+
+// MaxShownBody is how much of a response body a result shows as text; -o json keeps what
+// the client kept.
+const MaxShownBody = 2048
+
+// ResponseText shows what came back besides the status: the Location of a redirect (which
+// cectl does not follow: a redirected POST would turn into a GET) and the body, escaped for a
+// terminal and cut after MaxShownBody bytes. It is empty when there is neither.
+func ResponseText(st *Styles, status int, resp *client.Response) string {
+	var b strings.Builder
+	if loc := resp.Header.Get("Location"); loc != "" && status >= 300 && status <= 399 {
+		b.WriteString(st.paint(st.Key, "Location: "))
+		b.WriteString(Sanitize(loc))
+		b.WriteString(st.paint(st.Dim, "  (not followed)"))
+		b.WriteByte('\n')
+	}
+	if len(resp.Body) == 0 {
+		return b.String()
+	}
+	body, ct := resp.Body, resp.Header.Get("Content-Type")
+	cut := len(body) > MaxShownBody && utf8.Valid(body)
+	if cut {
+		// Cut at a character boundary and show it as the text it is.
+		n := MaxShownBody
+		for n > 0 && !utf8.RuneStart(body[n]) {
+			n--
+		}
+		body, ct = body[:n], "text/plain"
+	}
+	b.WriteString(Data(st, body, ct, false))
+	switch {
+	case cut || resp.Truncated && utf8.Valid(resp.Body):
+		all := fmt.Sprintf("%d", len(resp.Body))
+		if resp.Truncated {
+			all = "more than " + all
+		}
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("… response body cut: %d of %s bytes shown\n", len(body), all)))
+	case resp.Truncated:
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("… response body cut at %d bytes\n", len(resp.Body))))
+	}
+	return b.String()
 }
 
 func statusText(r *client.Result) string {
@@ -147,6 +210,8 @@ type DeliveryRecord struct {
 	// Written counts the attempts that went out and got no response.
 	Written int    `json:"written,omitempty"`
 	Kind    string `json:"kind"` // "delivery"
+	// Location is the Location header of a 3xx answer, which cectl does not follow.
+	Location string `json:"location,omitempty"`
 }
 
 // DeliveryJSON writes one JSON object on one line.
@@ -175,6 +240,9 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 	}
 	if r.Response != nil && len(r.Response.Body) > 0 && utf8.Valid(r.Response.Body) {
 		rec.Response = string(r.Response.Body)
+	}
+	if r.Response != nil && r.Status >= 300 && r.Status <= 399 {
+		rec.Location = r.Response.Header.Get("Location")
 	}
 	b, err := marshalLine(rec)
 	if err != nil {

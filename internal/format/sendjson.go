@@ -89,6 +89,7 @@ type StatusRecord struct {
 	DurationMS float64 `json:"duration_ms"`
 	ReplyMode  string  `json:"reply_mode,omitempty"`
 	Response   string  `json:"response,omitempty"`
+	Location   string  `json:"location,omitempty"`
 }
 
 // StatusJSON writes request's status line as one JSON object.
