@@ -55,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":  cmdExitcode,
 			"waitlines": cmdWaitlines,
 			"broker":    cmdBroker,
+			"termafter": cmdTermAfter,
 		},
 	})
 }

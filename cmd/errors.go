@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
@@ -57,6 +58,9 @@ type InterruptError struct{ Signal os.Signal }
 func (e *InterruptError) Error() string {
 	if e.Signal == os.Interrupt {
 		return "interrupted (Ctrl-C)"
+	}
+	if e.Signal == syscall.SIGTERM {
+		return "stopped by SIGTERM" // its String() is "terminated", which names no signal
 	}
 	return "stopped by " + strings.ToUpper(e.Signal.String()[:1]) + e.Signal.String()[1:]
 }

@@ -131,7 +131,7 @@ const exitCodesHelp = `Exit codes:
   2    usage error: unknown, missing or malformed flag or argument
   3    no HTTP response at all: not delivered (refused, DNS, TLS) or
        no response (the request went out: timeout, closed; maybe delivered)
-  130  interrupted`
+  130  interrupted (Ctrl-C, SIGTERM); listen, which runs until stopped, exits 0`
 
 // NewCmdRoot builds the command tree.
 func NewCmdRoot(f *Factory) *cobra.Command {

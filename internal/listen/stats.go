@@ -26,6 +26,8 @@ type Summary struct {
 	Rejected []StatusCount
 	// TurnedAway is the number of requests answered 503 because listen was stopping.
 	TurnedAway int64
+	// Handshakes is the number of webhook validation requests answered (webhook §4).
+	Handshakes int64
 }
 
 // TypeCount is the number of events of one type.
@@ -91,6 +93,12 @@ func (c *statsCounter) reject(status int) {
 func (c *statsCounter) recorded(n int) {
 	c.mu.Lock()
 	c.s.Recorded += int64(n)
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) handshake() {
+	c.mu.Lock()
+	c.s.Handshakes++
 	c.mu.Unlock()
 }
 
