@@ -31,6 +31,7 @@ type deliveryFlags struct {
 	Retries  int
 	Insecure bool
 	KafkaKey string
+	Gzip     bool
 
 	flags *pflag.FlagSet
 }
@@ -45,6 +46,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
+	fs.BoolVar(&df.Gzip, "gzip", false, "compress HTTP request bodies (Content-Encoding: gzip)")
 }
 
 // targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
@@ -126,6 +128,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 		Conns:     conns,
 		Insecure:  df.Insecure,
 		Key:       df.KafkaKey,
+		Gzip:      df.Gzip,
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
@@ -133,6 +136,10 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	}
 	if err != nil {
 		return nil, mode, err
+	}
+	if df.Gzip && t.Transport().Name != "HTTP" {
+		t.Close()
+		return nil, mode, flagErrorf("--gzip compresses HTTP bodies; %s has no Content-Encoding", t.Transport().Name)
 	}
 	effective, err := t.Transport().Mode(mode)
 	if err != nil {

@@ -108,6 +108,10 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	stopBar()
 
 	info := format.LoadInfo{To: shownURL(t.URL()), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}
+	if w, ok := t.(interface{ WireBytes() (int64, int64) }); ok {
+		info.Wire, info.Gzip = true, opts.Delivery.Gzip
+		info.WireSent, info.WireReceived = w.WireBytes()
+	}
 	info.Unsent = min(report.UnsentRequests(cfg.Count)*perRequest, max(total-report.Events, 0))
 	if run.DeadLetter != nil {
 		// What was never sent goes to the dead-letter file too, so that sending it

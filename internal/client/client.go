@@ -15,6 +15,8 @@
 package client
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -49,6 +51,8 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// Gzip compresses HTTP request bodies (Content-Encoding: gzip, RFC 9110 §8.4).
+	Gzip bool
 	// Key is the Kafka record key; it overrides the URL's ?key= and the partitionkey
 	// extension.
 	Key string
@@ -67,6 +71,8 @@ type Client struct {
 	hc   *http.Client
 	opts Options
 	urls sync.Map // target string → *url.URL, parsed once
+	// sent and received count the bytes on the wire, TLS included, of every connection.
+	sent, received atomic.Int64
 }
 
 // New returns a Client.
@@ -78,12 +84,43 @@ func New(opts Options) *Client {
 	if opts.Insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --insecure
 	}
-	hc := &http.Client{
+	c := &Client{opts: opts}
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &wireConn{Conn: conn, c: c}, nil
+	}
+	c.hc = &http.Client{
 		Transport: tr,
 		// A redirected POST would silently turn into a GET; show the 3xx instead, like curl.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Client{hc: hc, opts: opts}
+	return c
+}
+
+// WireBytes returns how many bytes went out and came in on the client's connections so
+// far: headers, bodies and TLS records, as the network carried them.
+func (c *Client) WireBytes() (sent, received int64) { return c.sent.Load(), c.received.Load() }
+
+// wireConn counts the bytes of a connection for WireBytes.
+type wireConn struct {
+	net.Conn
+	c *Client
+}
+
+func (cc *wireConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	cc.c.received.Add(int64(n))
+	return n, err
+}
+
+func (cc *wireConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	cc.c.sent.Add(int64(n))
+	return n, err
 }
 
 // Close releases idle connections.
@@ -151,6 +188,7 @@ type Response struct {
 
 // Post sends msg to target, retrying as configured.
 func (c *Client) Post(ctx context.Context, target string, msg binding.Message) Result {
+	msg = c.compress(msg)
 	return c.opts.retry(ctx, func(actx context.Context) Result {
 		return c.attempt(ctx, actx, target, msg, c.opts.Header, c.opts.UserAgent)
 	}, httpAgain)
@@ -273,4 +311,22 @@ func (c *Client) transportError(actx context.Context, host string, err error, se
 		return fmt.Errorf("cannot connect to %s: %w", host, oe.Err)
 	}
 	return err
+}
+
+// compress gzips the body of msg when Options.Gzip says so and there is a body, and says so
+// in Content-Encoding (RFC 9110 §8.4). The message's header map is not changed.
+func (c *Client) compress(msg binding.Message) binding.Message {
+	if !c.opts.Gzip || len(msg.Body) == 0 {
+		return msg
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write(msg.Body) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	h := make(http.Header, len(msg.Header)+1)
+	for k, v := range msg.Header {
+		h[k] = v
+	}
+	h["Content-Encoding"] = []string{"gzip"}
+	return binding.Message{Header: h, Body: b.Bytes()}
 }

@@ -44,6 +44,9 @@ type httpTarget struct {
 
 func (t *httpTarget) Close() error { t.c.Close(); return nil }
 
+// WireBytes returns the bytes sent and received on the target's connections so far.
+func (t *httpTarget) WireBytes() (sent, received int64) { return t.c.WireBytes() }
+
 func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	msg, err := binding.Encode(mode, events...)
 	if err != nil {
@@ -69,7 +72,7 @@ func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*eve
 	if err != nil {
 		return nil, err
 	}
-	req, err := NewRequest(ctx, t.raw, msg, t.c.opts.Header, t.c.opts.UserAgent)
+	req, err := NewRequest(ctx, t.raw, t.c.compress(msg), t.c.opts.Header, t.c.opts.UserAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +109,7 @@ func (t *httpTarget) Prepare(ctx context.Context, mode binding.Mode, proto *even
 		return nil, err
 	}
 	msg.Header = requestHeader(msg.Header, t.c.opts.Header, t.c.opts.UserAgent)
-	s := &httpSender{t: t, mode: mode, proto: proto, msg: msg}
+	s := &httpSender{t: t, mode: mode, proto: proto, msg: t.c.compress(msg)}
 	switch {
 	case mode == binding.Binary && plainValue(proto.ID()):
 		s.headers = true
@@ -146,6 +149,10 @@ func (s *httpSender) SendCopy(ctx context.Context, id string, tm time.Time) Resu
 		return s.post(ctx, binding.Message{Header: h, Body: s.msg.Body})
 	case s.json != nil:
 		if body, ok := s.json.event(id, tm); ok {
+			if s.t.c.opts.Gzip {
+				// s.msg.Header says gzip already.
+				body = s.t.c.compress(binding.Message{Body: body}).Body
+			}
 			return s.post(ctx, binding.Message{Header: s.msg.Header, Body: body})
 		}
 	}
@@ -154,7 +161,7 @@ func (s *httpSender) SendCopy(ctx context.Context, id string, tm time.Time) Resu
 		return Result{Err: err}
 	}
 	msg.Header = requestHeader(msg.Header, s.t.c.opts.Header, s.t.c.opts.UserAgent)
-	return s.post(ctx, msg)
+	return s.post(ctx, s.t.c.compress(msg))
 }
 
 // post sends a message whose headers are complete.

@@ -23,6 +23,11 @@ type LoadInfo struct {
 	Unsent         int64
 	DeadLetters    int64
 	DeadLetterFile string
+	// WireSent and WireReceived are the bytes on the wire (HTTP: headers, bodies, TLS);
+	// Wire says they were counted.
+	Wire                   bool
+	WireSent, WireReceived int64
+	Gzip                   bool
 }
 
 // LoadText writes the report of a load run for a person: counts, status codes, throughput,
@@ -51,6 +56,14 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
 	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
+	if info.Wire {
+		note := ""
+		if info.Gzip {
+			note = " (bodies gzipped)"
+		}
+		secs := r.Elapsed.Seconds()
+		fmt.Fprintf(&b, "  %-14s sent %s (%s/s), received %s%s\n", "bytes on wire", Bytes(info.WireSent), Bytes(int64(float64(info.WireSent)/max(secs, 1e-9))), Bytes(info.WireReceived), note)
+	}
 	if info.Unsent > 0 {
 		fmt.Fprintf(&b, "  %-14s %s\n", "not sent", st.paint(st.Fail, Plural(int(info.Unsent), "event")))
 	}
@@ -135,6 +148,11 @@ type LoadRecord struct {
 	Stop        string `json:"stop,omitempty"`
 	DeadLetters int64  `json:"dead_letters,omitempty"`
 	Kind        string `json:"kind"` // "load"
+	// WireBytesSent and WireBytesReceived are the bytes on the wire, for HTTP (absent for
+	// brokers, where they are not counted).
+	WireBytesSent     *int64 `json:"wire_bytes_sent,omitempty"`
+	WireBytesReceived *int64 `json:"wire_bytes_received,omitempty"`
+	Gzip              bool  `json:"gzip,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -176,6 +194,10 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 		Stop:        r.Stop,
 		DeadLetters: info.DeadLetters,
 		Kind:        "load",
+		Gzip:        info.Gzip,
+	}
+	if info.Wire {
+		rec.WireBytesSent, rec.WireBytesReceived = &info.WireSent, &info.WireReceived
 	}
 	if rec.Errors == nil {
 		rec.Errors = []load.ErrorCount{}
@@ -235,4 +257,17 @@ func ProgressLine(st *Styles, done, total, failed int64, elapsed, limit time.Dur
 		fmt.Fprintf(&b, "  ETA %s", max(eta, 0).Round(time.Second))
 	}
 	return b.String()
+}
+
+// Bytes renders a byte count in B, kB, MB or GB (powers of 1000).
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1000*1000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + " kB"
+	case n < 1000*1000*1000:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+	}
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " GB"
 }
