@@ -152,7 +152,7 @@ type LoadRecord struct {
 	// brokers, where they are not counted).
 	WireBytesSent     *int64 `json:"wire_bytes_sent,omitempty"`
 	WireBytesReceived *int64 `json:"wire_bytes_received,omitempty"`
-	Gzip              bool  `json:"gzip,omitempty"`
+	Gzip              bool   `json:"gzip,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
