@@ -324,6 +324,19 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.From != "" {
 		return sendFile(ctx, opts, s)
 	}
+	if ds, err := streamedData(f, opts, t, mode); err != nil {
+		return err
+	} else if ds != nil {
+		runCtx, cancel := opts.Stop.withDeadline(ctx)
+		defer cancel()
+		if err := ds.deliver(runCtx, s); err != nil {
+			return err
+		}
+		if ctx.Err() != nil && s.Summary.Failed() > 0 {
+			return context.Cause(ctx)
+		}
+		return summaryError(s.Summary)
+	}
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
 		return err

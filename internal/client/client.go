@@ -201,18 +201,52 @@ func (c *Client) attempt(ctx, actx context.Context, target string, msg binding.M
 	if err != nil {
 		return Result{Err: err}
 	}
-	// Whether the request went out in full tells "not delivered" from "no response": after
-	// WroteRequest the receiver may have the event even if no status line ever comes back.
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			wrote.Store(true)
-		}
-	}}
-	req, err := newRequest(httptrace.WithClientTrace(actx, trace), u, msg, extra, userAgent)
+	req, err := newRequest(traced(actx, &wrote), u, msg, extra, userAgent)
 	if err != nil {
 		return Result{Err: err}
 	}
+	return c.exchange(ctx, actx, req, &wrote)
+}
+
+// traced is actx with a trace that sets wrote once the request went out in full: that tells
+// "not delivered" from "no response", since after it the receiver may have the event even if
+// no status line ever comes back.
+func traced(actx context.Context, wrote *atomic.Bool) context.Context {
+	return httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+}
+
+// PostStream posts a body too large to hold in memory: open returns it from its start (again
+// for each attempt), size bytes long; header is the message's complete header. It retries
+// as Post does.
+func (c *Client) PostStream(ctx context.Context, target string, header http.Header, open func() (io.ReadCloser, error), size int64) Result {
+	return c.opts.retry(ctx, func(actx context.Context) Result {
+		u, err := c.parse(target)
+		if err != nil {
+			return Result{Err: err}
+		}
+		var wrote atomic.Bool
+		req, err := http.NewRequestWithContext(traced(actx, &wrote), http.MethodPost, u.String(), http.NoBody)
+		if err != nil {
+			return Result{Err: err}
+		}
+		body, err := open()
+		if err != nil {
+			return Result{Err: err}
+		}
+		req.Body, req.ContentLength = body, size
+		req.GetBody = open
+		req.Header = header
+		return c.exchange(ctx, actx, req, &wrote)
+	}, httpAgain)
+}
+
+// exchange sends req and reads the response.
+func (c *Client) exchange(ctx, actx context.Context, req *http.Request, wrote *atomic.Bool) Result {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		res := Result{Request: req, Err: c.transportError(actx, req.URL.Host, err, wrote.Load())}
