@@ -242,7 +242,10 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
-events were read but not sent and whether the file was read to its end.
+events were read but not sent and whether the file was read to its end. --dead-letter FILE
+keeps every event not acknowledged or not sent as JSON lines that --from FILE sends again;
+--max-failures and --deadline stop a run early. With -o json, stdout carries JSON objects
+only (results, findings, the summary).
 
 ` + targetsHelp(nil) + `
 
