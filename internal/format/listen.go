@@ -325,14 +325,14 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		}
 		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", Plural(int(n), unit)))+" ("+strings.Join(by, ", ")+")")
 	}
-	if s.Handshakes > 0 {
-		more = append(more, Plural(int(s.Handshakes), "webhook handshake")+" answered")
-	}
 	if s.TurnedAway > 0 {
 		more = append(more, fmt.Sprintf("%s turned away while stopping", Plural(int(s.TurnedAway), "request")))
 	}
 	if len(more) > 0 {
 		b.WriteString(strings.Join(more, ", ") + "\n")
+	}
+	if s.Handshakes > 0 {
+		b.WriteString(Plural(int(s.Handshakes), "webhook handshake") + " answered\n")
 	}
 	if o.Record != "" {
 		b.WriteString(fmt.Sprintf("%s recorded to %s\n", Plural(int(s.Recorded), "event"), o.Record))
