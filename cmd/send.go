@@ -395,6 +395,10 @@ func checkFlagEvent(f *Factory, e *event.Event) error {
 // fileReader reads the events of --from, with the attribute flags given applied to each.
 func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
 	r := &send.FileReader{Name: opts.From, In: f.IO.In, Styles: f.ErrStyles(), Diag: f.IO.ErrOut}
+	if f.JSON() {
+		// Findings about the file are JSON objects among the results on stdout.
+		r.JSON, r.Diag = true, f.IO.Out
+	}
 	closeFile := func() {}
 	if opts.From == "-" {
 		r.Name = "<stdin>"
