@@ -147,7 +147,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
 	if effective != mode && df.flags != nil && df.flags.Changed("mode") {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s carries %s events only; sending %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(shownURL(to)), effective, effective)
+		warn(f, fmt.Sprintf("%s carries %s events only; sending %s", format.Sanitize(shownURL(to)), effective, effective))
 	}
 	return t, effective, nil
 }
@@ -370,7 +370,7 @@ func warnOnce(f *Factory) func(string) {
 	var once sync.Once
 	return func(msg string) {
 		once.Do(func() {
-			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(msg))
+			warn(f, format.Sanitize(msg))
 		})
 	}
 }
@@ -380,7 +380,7 @@ func warnOnce(f *Factory) func(string) {
 func checkFlagEvent(f *Factory, e *event.Event) error {
 	errs, warnings := checkEvent(e)
 	for _, w := range warnings {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s [%s]\n", f.ErrStyles().Warn.Sprint("warning:"), eventspec.FlagFor(w.Pointer), w.Message, w.Rule)
+		warn(f, fmt.Sprintf("%s: %s [%s]", eventspec.FlagFor(w.Pointer), w.Message, w.Rule))
 	}
 	if len(errs) == 0 {
 		return nil

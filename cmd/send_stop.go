@@ -75,3 +75,13 @@ func showSummary(f *Factory, sum format.Summary, interrupted bool) error {
 	}
 	return format.SummaryText(f.IO.ErrOut, f.ErrStyles(), sum)
 }
+
+// warn shows a warning on stderr: a line of text, or with -o json an object
+// {"kind":"warning","warning":…}, so that a program reading cectl's output gets JSON only.
+func warn(f *Factory, msg string) {
+	if f.JSON() {
+		_ = format.WarningJSON(f.IO.ErrOut, msg)
+		return
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), msg)
+}

@@ -98,6 +98,17 @@ func StatusJSON(w io.Writer, rec StatusRecord) error {
 	return writeLine(w, rec)
 }
 
+// WarningRecord is the JSON form of a warning about the command line.
+type WarningRecord struct {
+	Kind    string `json:"kind"` // "warning"
+	Warning string `json:"warning"`
+}
+
+// WarningJSON writes a warning as one JSON object.
+func WarningJSON(w io.Writer, msg string) error {
+	return writeLine(w, WarningRecord{Kind: "warning", Warning: msg})
+}
+
 // ErrorRecord is the JSON form of the error a command ends with.
 type ErrorRecord struct {
 	Kind     string `json:"kind"` // "error"
