@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 // hangingServer reads each request in full and then, per connection, does what answer says:
@@ -249,5 +250,41 @@ func TestGzipBodiesAndWireBytes(t *testing.T) {
 	}
 	if wire[true]*4 > wire[false] {
 		t.Errorf("gzip sent %d bytes, plain %d: expected far fewer", wire[true], wire[false])
+	}
+}
+
+// A streamed body is opened again for each attempt: a retry sends all of it.
+func TestSendStreamRetriesWholeBody(t *testing.T) {
+	var n atomic.Int32
+	var sizes []int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		sizes = append(sizes, len(b))
+		mu.Unlock()
+		if n.Add(1) == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(202)
+	}))
+	defer srv.Close()
+	ns := &noSleep{}
+	tg, err := Open(srv.URL, Options{Retries: 1, Sleep: ns.sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	e := testEvent(t)
+	e.DataEncoded = nil
+	data := strings.Repeat("x", 100000)
+	opens := 0
+	open := func() (io.ReadCloser, error) { opens++; return io.NopCloser(strings.NewReader(data)), nil }
+	res := tg.(interface {
+		SendStream(context.Context, binding.Mode, *event.Event, func() (io.ReadCloser, error), int64) Result
+	}).SendStream(context.Background(), binding.Binary, e, open, int64(len(data)))
+	if !res.ACK || res.Attempts != 2 || opens != 2 || len(sizes) != 2 || sizes[0] != len(data) || sizes[1] != len(data) {
+		t.Fatalf("ack %v attempts %d opens %d sizes %v (err %v)", res.ACK, res.Attempts, opens, sizes, res.Err)
 	}
 }
