@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":  cmdExitcode,
 			"waitlines": cmdWaitlines,
 			"broker":    cmdBroker,
+			"termafter": cmdTermAfter,
 		},
 	})
 }

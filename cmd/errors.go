@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, documented in every command's help and in the README.
@@ -35,10 +37,19 @@ type SilentError struct{ Code int }
 
 func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
-// UndeliveredError is a delivery that got no HTTP response at all.
-type UndeliveredError struct{ Err error }
+// UndeliveredError is a delivery that got no HTTP response at all. MaybeDelivered says
+// that the request went out (no response came), so the receiver may have the event.
+type UndeliveredError struct {
+	Err            error
+	MaybeDelivered bool
+}
 
-func (e *UndeliveredError) Error() string { return "not delivered: " + e.Err.Error() }
+func (e *UndeliveredError) Error() string {
+	if e.MaybeDelivered {
+		return "no response (maybe delivered): " + e.Err.Error()
+	}
+	return "not delivered: " + e.Err.Error()
+}
 func (e *UndeliveredError) Unwrap() error { return e.Err }
 
 // InterruptError is the cause of the context's cancellation on SIGINT or SIGTERM.
@@ -47,6 +58,9 @@ type InterruptError struct{ Signal os.Signal }
 func (e *InterruptError) Error() string {
 	if e.Signal == os.Interrupt {
 		return "interrupted (Ctrl-C)"
+	}
+	if e.Signal == syscall.SIGTERM {
+		return "stopped by SIGTERM" // its String() is "terminated", which names no signal
 	}
 	return "stopped by " + strings.ToUpper(e.Signal.String()[:1]) + e.Signal.String()[1:]
 }
@@ -74,12 +88,13 @@ func ExitCode(ctx context.Context, err error) int {
 }
 
 // summaryError is the outcome of a run of deliveries as an exit code: 3 when events were
-// sent and none was delivered, 1 when any was refused, not delivered or invalid, 0 otherwise.
+// sent and none got a response (not delivered, or no response), 1 when any was refused, not
+// delivered, without a response or invalid, 0 otherwise.
 func summaryError(sum format.Summary) error {
 	switch {
-	case sum.Sent > 0 && sum.Undelivered == sum.Sent:
+	case sum.Sent > 0 && sum.Undelivered+sum.NoResponse == sum.Sent:
 		return &SilentError{Code: ExitUndelivered}
-	case sum.NACK > 0 || sum.Undelivered > 0 || sum.Invalid > 0:
+	case sum.Failed() > 0 || sum.Invalid > 0 || sum.Unsent > 0 || sum.Stop != "":
 		return &SilentError{Code: ExitFailure}
 	}
 	return nil
@@ -101,4 +116,18 @@ func isUsage(err error) bool {
 	msg := err.Error()
 	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag") ||
 		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "invalid argument ")
+}
+
+// printErrorJSON shows the error a command ends with as one JSON object on stderr (-o json):
+// a program reading cectl's output gets JSON only.
+func printErrorJSON(f *Factory, ctx context.Context, cmd *cobra.Command, err error) {
+	hint := ""
+	if isUsage(err) {
+		name := "cectl"
+		if cmd != nil {
+			name = cmd.CommandPath()
+		}
+		hint = fmt.Sprintf("Run '%s --help' for usage.", name)
+	}
+	_ = format.ErrorJSON(f.IO.ErrOut, err.Error(), ExitCode(ctx, err), hint)
 }

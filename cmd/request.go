@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
@@ -109,21 +110,42 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err)}
+		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err), MaybeDelivered: res.Written > 0}
 	}
 	status := res.Response.Status
+	if f.JSON() {
+		// The status goes to stderr as the text one does, as a JSON object; a reply goes
+		// to stdout below.
+		rec := format.StatusRecord{To: to, ACK: res.ACK, Status: res.Status, StatusText: status, DurationMS: float64(res.Duration.Microseconds()) / 1000}
+		if res.ACK && decodeErr == nil && len(replies) > 0 {
+			rec.ReplyMode = replyMode.String()
+		}
+		if !res.ACK && utf8.Valid(res.Response.Body) {
+			rec.Response = string(res.Response.Body)
+		}
+		if res.Status >= 300 && res.Status <= 399 {
+			rec.Location = res.Response.Header.Get("Location")
+		}
+		if err := format.StatusJSON(f.IO.ErrOut, rec); err != nil {
+			return err
+		}
+		if !res.ACK {
+			return &SilentError{Code: ExitFailure}
+		}
+	}
 	if !res.ACK {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s\n", est.Fail.Sprint("NACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration))
-		if len(res.Response.Body) > 0 {
-			fmt.Fprint(f.IO.ErrOut, format.Data(est, res.Response.Body, res.Response.Header.Get("Content-Type"), false))
-		}
+		fmt.Fprint(f.IO.ErrOut, format.ResponseText(est, res.Status, res.Response))
 		return &SilentError{Code: ExitFailure}
 	}
 	err = decodeErr
 	if errors.Is(err, binding.ErrNoEvent) {
 		what := "an empty body"
 		if len(res.Response.Body) > 0 {
-			what = fmt.Sprintf("a %d-byte body that is not a CloudEvent", len(res.Response.Body))
+			// Show what came instead, so that a wrong endpoint (an HTML page, a plain
+			// "OK") is plain to see.
+			what = fmt.Sprintf("a %d-byte body that is not a CloudEvent (%s)", len(res.Response.Body),
+				format.BodyPreview(res.Response.Body, res.Response.Header.Get("Content-Type"), 200))
 		}
 		return fmt.Errorf("%s answered %s with %s: no reply event", to, status, what)
 	}

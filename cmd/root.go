@@ -105,8 +105,9 @@ const exitCodesHelp = `Exit codes:
   0    success
   1    the receiver rejected an event (non-2xx), or an input is invalid
   2    usage error: unknown, missing or malformed flag or argument
-  3    not delivered: no HTTP response at all (refused, DNS, TLS, timeout)
-  130  interrupted`
+  3    no HTTP response at all: not delivered (refused, DNS, TLS) or
+       no response (the request went out: timeout, closed; maybe delivered)
+  130  interrupted (Ctrl-C, SIGTERM); listen, which runs until stopped, exits 0`
 
 // NewCmdRoot builds the command tree.
 func NewCmdRoot(f *Factory) *cobra.Command {
@@ -186,7 +187,13 @@ func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
-		printError(f, cmd, maskErr(err, args))
+		// What is printed has the credentials of the command line's URLs masked; the exit
+		// code comes from the error itself.
+		if shown := maskErr(err, args); f.JSON() && !isSilent(err) {
+			printErrorJSON(f, ctx, cmd, shown)
+		} else {
+			printError(f, cmd, shown)
+		}
 	}
 	return ExitCode(ctx, err)
 }

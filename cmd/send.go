@@ -30,6 +30,7 @@ type deliveryFlags struct {
 	Retries  int
 	Insecure bool
 	KafkaKey string
+	Gzip     bool
 
 	flags *pflag.FlagSet
 	cmd   *cobra.Command
@@ -47,6 +48,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
+	fs.BoolVar(&df.Gzip, "gzip", false, "compress HTTP request bodies (Content-Encoding: gzip)")
 }
 
 // targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
@@ -141,6 +143,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 		Conns:     conns,
 		Insecure:  df.Insecure,
 		Key:       df.KafkaKey,
+		Gzip:      df.Gzip,
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
@@ -149,13 +152,17 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	if err != nil {
 		return nil, mode, err
 	}
+	if df.Gzip && t.Transport().Name != "HTTP" {
+		t.Close()
+		return nil, mode, flagErrorf("--gzip compresses HTTP bodies; %s has no Content-Encoding", t.Transport().Name)
+	}
 	effective, err := t.Transport().Mode(mode)
 	if err != nil {
 		t.Close()
 		return nil, mode, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
 	if effective != mode && df.flags != nil && df.flags.Changed("mode") {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s carries %s events only; sending %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(shownURL(to)), effective, effective)
+		warn(f, fmt.Sprintf("%s carries %s events only; sending %s", format.Sanitize(shownURL(to)), effective, effective))
 	}
 	return t, effective, nil
 }
@@ -208,6 +215,7 @@ type SendOptions struct {
 	// BatchSize is how many events of a --from file go in one batch request; 0 is all.
 	BatchSize int
 	Load      loadFlags
+	Stop      stopFlags
 	Flags     *pflag.FlagSet
 	// Items are the data items: key=value and key:=json arguments.
 	Items    []string
@@ -232,8 +240,9 @@ JSON goes as application/json and other text as text/plain; data that starts lik
 does not parse gets a warning naming the line and column where it breaks. It goes in binary mode by default (attributes in
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
 Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
-status) or NOT DELIVERED (no response at all), with the status, id, type, target and latency,
-and the response body.
+status), NOT DELIVERED (nothing reached the receiver: DNS, refused, TLS) or NO RESPONSE
+(maybe delivered: the request went out, no answer came), with the status, id, type, target
+and latency, and the response body.
 
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates
@@ -243,7 +252,10 @@ events of a load run differ.
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
 reported with their line and not sent. Interrupted (Ctrl-C), its summary says how many
-events were read but not sent and whether the file was read to its end.
+events were read but not sent and whether the file was read to its end. --dead-letter FILE
+keeps every event not acknowledged or not sent as JSON lines that --from FILE sends again;
+--max-failures and --deadline stop a run early. With -o json, stdout carries JSON objects
+only (results, findings, the summary).
 
 --follow sends what is appended to the file too, like tail -f, until Ctrl-C. --pace original
 keeps the gaps between the events, from the receive time listen --record keeps (the
@@ -289,6 +301,7 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Replay.register(cmd.Flags())
+	opts.Stop.register(cmd.Flags())
 	opts.Flags = cmd.Flags()
 	return cmd
 }
@@ -316,6 +329,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		return flagErrorf("--batch-size must not be negative")
 	}
 	if err := useItems(&opts.Event, opts.Items, opts.From); err != nil {
+		return err
+	}
+	if err := opts.Stop.check(opts.DryRun); err != nil {
 		return err
 	}
 	opts.Event.Warn = warnOnce(f)
@@ -346,6 +362,19 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.From != "" {
 		return sendFile(ctx, opts, s)
 	}
+	if ds, err := streamedData(f, opts, t, mode); err != nil {
+		return err
+	} else if ds != nil {
+		runCtx, cancel := opts.Stop.withDeadline(ctx)
+		defer cancel()
+		if err := ds.deliver(runCtx, s); err != nil {
+			return err
+		}
+		if ctx.Err() != nil && s.Summary.Failed() > 0 {
+			return context.Cause(ctx)
+		}
+		return summaryError(s.Summary)
+	}
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
 		return err
@@ -353,10 +382,19 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
-	if _, err := s.Deliver(ctx, []*event.Event{e}, nil); err != nil {
+	if s.DeadLetter, err = opts.Stop.open(); err != nil {
 		return err
 	}
-	if ctx.Err() != nil && s.Summary.Undelivered > 0 {
+	runCtx, cancel := opts.Stop.withDeadline(ctx)
+	defer cancel()
+	_, err = s.Deliver(runCtx, []*event.Event{e}, nil)
+	if cerr := s.DeadLetter.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil && s.Summary.Failed() > 0 {
 		return context.Cause(ctx)
 	}
 	return summaryError(s.Summary)
@@ -367,7 +405,7 @@ func warnOnce(f *Factory) func(string) {
 	var once sync.Once
 	return func(msg string) {
 		once.Do(func() {
-			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(msg))
+			warn(f, format.Sanitize(msg))
 		})
 	}
 }
@@ -377,7 +415,7 @@ func warnOnce(f *Factory) func(string) {
 func checkFlagEvent(f *Factory, e *event.Event) error {
 	errs, warnings := checkEvent(e)
 	for _, w := range warnings {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s: %s [%s]\n", f.ErrStyles().Warn.Sprint("warning:"), eventspec.FlagFor(w.Pointer), w.Message, w.Rule)
+		warn(f, fmt.Sprintf("%s: %s [%s]", eventspec.FlagFor(w.Pointer), w.Message, w.Rule))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -392,6 +430,10 @@ func checkFlagEvent(f *Factory, e *event.Event) error {
 // fileReader reads the events of --from, with the attribute flags given applied to each.
 func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
 	r := &send.FileReader{Name: opts.From, In: f.IO.In, Styles: f.ErrStyles(), Diag: f.IO.ErrOut}
+	if f.JSON() {
+		// Findings about the file are JSON objects among the results on stdout.
+		r.JSON, r.Diag = true, f.IO.Out
+	}
 	closeFile := func() {}
 	if opts.From == "-" {
 		r.Name = "<stdin>"
@@ -440,21 +482,36 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	// On one P they do so without waking another thread, which cost more than the second
 	// core gave; the read-ahead still overlaps the wait for each response.
 	defer tuneProcess(f.Getenv, processTuning{oneProc: true})()
+	if s.DeadLetter, err = opts.Stop.open(); err != nil {
+		return err
+	}
+	// What was read but not sent goes to the dead-letter file: a file is read to its end
+	// (not one that is followed: what was not read stays in it).
+	r.Drain = s.DeadLetter != nil && isRegularFile(opts.From) && opts.follower == nil
+	s.MaxFailures = opts.Stop.MaxFailures
+	runCtx, cancel := opts.Stop.withDeadline(ctx)
+	defer cancel()
 	sendAll := s.SendFile
 	if opts.follower != nil {
 		sendAll = func(ctx context.Context, r *send.FileReader, o send.FileOptions) (error, error) {
 			return s.FollowFile(ctx, r, opts.follower, o)
 		}
 	}
-	readErr, err := sendAll(ctx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
+	readErr, err := sendAll(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
+	if cerr := s.DeadLetter.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
 	if opts.follower != nil {
 		followEnded(f, opts.follower)
 	}
+	if s.DeadLetter != nil {
+		s.Summary.DeadLetters, s.Summary.DeadLetterFile = s.DeadLetter.Count(), s.DeadLetter.Name
+	}
 	if !s.DryRun {
-		if err := format.SummaryText(f.IO.ErrOut, f.ErrStyles(), s.Summary); err != nil {
+		if err := showSummary(f, s.Summary, ctx.Err() != nil); err != nil {
 			return err
 		}
 	}
@@ -465,7 +522,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	if s.DryRun {
 		sum = format.Summary{Invalid: sum.Invalid}
 	}
-	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun {
+	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun && !f.JSON() {
 		fmt.Fprintf(f.IO.ErrOut, "%s no events in %s\n", f.ErrStyles().Warn.Sprint("warning:"), r.Name)
 	}
 	return summaryError(sum)

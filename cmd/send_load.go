@@ -91,7 +91,14 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if err != nil {
 		return err
 	}
-	cfg := load.Config{Count: (total + perRequest - 1) / perRequest, Duration: lf.Duration, Concurrency: lf.Concurrency, Rate: lf.Rate, Warmup: lf.Warmup}
+	if run.DeadLetter, err = opts.Stop.open(); err != nil {
+		return err
+	}
+	cfg := load.Config{Count: (total + perRequest - 1) / perRequest, Duration: lf.Duration, Concurrency: lf.Concurrency, Rate: lf.Rate, Warmup: lf.Warmup,
+		MaxFailures: int64(opts.Stop.MaxFailures)}
+	if opts.Stop.Deadline > 0 {
+		cfg.Deadline = time.Now().Add(opts.Stop.Deadline)
+	}
 	var progress func(load.Progress)
 	stopBar := func() {}
 	if f.IO.ErrTTY {
@@ -101,6 +108,23 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	stopBar()
 
 	info := format.LoadInfo{To: shownURL(t.URL()), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}
+	if w, ok := t.(interface{ WireBytes() (int64, int64) }); ok {
+		info.Wire, info.Gzip = true, opts.Delivery.Gzip
+		info.WireSent, info.WireReceived = w.WireBytes()
+	}
+	info.Unsent = min(report.UnsentRequests(cfg.Count)*perRequest, max(total-report.Events, 0))
+	if run.DeadLetter != nil {
+		// What was never sent goes to the dead-letter file too, so that sending it
+		// completes the run.
+		_, kerr := run.KeepUnsent(report, cfg.Count)
+		info.DeadLetters, info.DeadLetterFile = int64(run.DeadLetter.Count()), run.DeadLetter.Name
+		if cerr := run.DeadLetter.Close(); kerr == nil {
+			kerr = cerr
+		}
+		if kerr != nil {
+			return kerr
+		}
+	}
 	if f.JSON() {
 		err = format.LoadJSON(f.IO.Out, report, info)
 	} else {
@@ -112,7 +136,8 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if report.Interrupted {
 		return context.Cause(ctx)
 	}
-	return summaryError(format.Summary{Sent: int(report.Events), NACK: int(report.NACK), Undelivered: int(report.Undelivered)})
+	return summaryError(format.Summary{Sent: int(report.Events), NACK: int(report.NACK), Undelivered: int(report.Undelivered), NoResponse: int(report.NoResponse),
+		Unsent: int(info.Unsent), Stop: report.Stop})
 }
 
 // eventSource makes the events of a load run: from the flags, or the events of a --from file.

@@ -15,15 +15,20 @@
 package client
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -46,6 +51,8 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// Gzip compresses HTTP request bodies (Content-Encoding: gzip, RFC 9110 §8.4).
+	Gzip bool
 	// Key is the Kafka record key; it overrides the URL's ?key= and the partitionkey
 	// extension.
 	Key string
@@ -64,6 +71,8 @@ type Client struct {
 	hc   *http.Client
 	opts Options
 	urls sync.Map // target string → *url.URL, parsed once
+	// sent and received count the bytes on the wire, TLS included, of every connection.
+	sent, received atomic.Int64
 }
 
 // New returns a Client.
@@ -75,12 +84,43 @@ func New(opts Options) *Client {
 	if opts.Insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --insecure
 	}
-	hc := &http.Client{
+	c := &Client{opts: opts}
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &wireConn{Conn: conn, c: c}, nil
+	}
+	c.hc = &http.Client{
 		Transport: tr,
 		// A redirected POST would silently turn into a GET; show the 3xx instead, like curl.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Client{hc: hc, opts: opts}
+	return c
+}
+
+// WireBytes returns how many bytes went out and came in on the client's connections so
+// far: headers, bodies and TLS records, as the network carried them.
+func (c *Client) WireBytes() (sent, received int64) { return c.sent.Load(), c.received.Load() }
+
+// wireConn counts the bytes of a connection for WireBytes.
+type wireConn struct {
+	net.Conn
+	c *Client
+}
+
+func (cc *wireConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	cc.c.received.Add(int64(n))
+	return n, err
+}
+
+func (cc *wireConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	cc.c.sent.Add(int64(n))
+	return n, err
 }
 
 // Close releases idle connections.
@@ -90,6 +130,11 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 type Result struct {
 	// Delivered is true when an HTTP response came back at all.
 	Delivered bool
+	// Written counts the attempts whose request went out in full and got no response (a
+	// timeout, the connection closed before the status line, an interrupt): the receiver may
+	// have the event from each of them. Without a response, Written > 0 is the outcome
+	// NO RESPONSE (maybe delivered) and 0 is NOT DELIVERED (nothing reached the receiver).
+	Written int
 	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2).
 	ACK bool
 	// Status is the HTTP status code of the last response, 0 when none came.
@@ -106,6 +151,32 @@ type Result struct {
 	Response *Response
 }
 
+// Outcome names what became of a delivery.
+type Outcome string
+
+// The outcomes of a delivery; their values are the stable "outcome" of JSON output.
+const (
+	OutcomeACK  Outcome = "ack"  // a 2xx, or the broker's acknowledgement
+	OutcomeNACK Outcome = "nack" // any other answer
+	// OutcomeNotDelivered: nothing reached the receiver (DNS, connection refused, TLS).
+	OutcomeNotDelivered Outcome = "not_delivered"
+	// OutcomeNoResponse: the request went out, no response came; maybe delivered.
+	OutcomeNoResponse Outcome = "no_response"
+)
+
+// Outcome classifies the result.
+func (r *Result) Outcome() Outcome {
+	switch {
+	case r.ACK:
+		return OutcomeACK
+	case r.Delivered:
+		return OutcomeNACK
+	case r.Written > 0:
+		return OutcomeNoResponse
+	}
+	return OutcomeNotDelivered
+}
+
 // Response is what came back.
 type Response struct {
 	Proto     string
@@ -117,6 +188,7 @@ type Response struct {
 
 // Post sends msg to target, retrying as configured.
 func (c *Client) Post(ctx context.Context, target string, msg binding.Message) Result {
+	msg = c.compress(msg)
 	return c.opts.retry(ctx, func(actx context.Context) Result {
 		return c.attempt(ctx, actx, target, msg, c.opts.Header, c.opts.UserAgent)
 	}, httpAgain)
@@ -129,13 +201,59 @@ func (c *Client) attempt(ctx, actx context.Context, target string, msg binding.M
 	if err != nil {
 		return Result{Err: err}
 	}
-	req, err := newRequest(actx, u, msg, extra, userAgent)
+	var wrote atomic.Bool
+	req, err := newRequest(traced(actx, &wrote), u, msg, extra, userAgent)
 	if err != nil {
 		return Result{Err: err}
 	}
+	return c.exchange(ctx, actx, req, &wrote)
+}
+
+// traced is actx with a trace that sets wrote once the request went out in full: that tells
+// "not delivered" from "no response", since after it the receiver may have the event even if
+// no status line ever comes back.
+func traced(actx context.Context, wrote *atomic.Bool) context.Context {
+	return httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+}
+
+// PostStream posts a body too large to hold in memory: open returns it from its start (again
+// for each attempt), size bytes long; header is the message's complete header. It retries
+// as Post does.
+func (c *Client) PostStream(ctx context.Context, target string, header http.Header, open func() (io.ReadCloser, error), size int64) Result {
+	return c.opts.retry(ctx, func(actx context.Context) Result {
+		u, err := c.parse(target)
+		if err != nil {
+			return Result{Err: err}
+		}
+		var wrote atomic.Bool
+		req, err := http.NewRequestWithContext(traced(actx, &wrote), http.MethodPost, u.String(), http.NoBody)
+		if err != nil {
+			return Result{Err: err}
+		}
+		body, err := open()
+		if err != nil {
+			return Result{Err: err}
+		}
+		req.Body, req.ContentLength = body, size
+		req.GetBody = open
+		req.Header = header
+		return c.exchange(ctx, actx, req, &wrote)
+	}, httpAgain)
+}
+
+// exchange sends req and reads the response.
+func (c *Client) exchange(ctx, actx context.Context, req *http.Request, wrote *atomic.Bool) Result {
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return Result{Request: req, Err: c.transportError(actx, req.URL.Host, err)}
+		res := Result{Request: req, Err: c.transportError(actx, req.URL.Host, err, wrote.Load())}
+		if wrote.Load() {
+			res.Written = 1
+		}
+		return res
 	}
 	defer resp.Body.Close()
 	var body []byte
@@ -181,20 +299,42 @@ func readBody(rc io.Reader) ([]byte, bool, error) {
 	return body, n > 0, nil
 }
 
-// TimeoutError says that no response came within the attempt's time limit.
-type TimeoutError struct{ After time.Duration }
+// isCertificateError says whether err is a failed verification of the server's certificate.
+func isCertificateError(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var he x509.HostnameError
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he)
+}
+
+// TimeoutError says that an attempt ran out of its time limit: with Sent, the request went
+// out and no response came; without, the request could not even be sent (a connection or TLS
+// handshake that did not finish).
+type TimeoutError struct {
+	After time.Duration
+	Sent  bool
+}
 
 func (e *TimeoutError) Error() string {
+	if !e.Sent {
+		return fmt.Sprintf("could not send the request within %s", e.After)
+	}
 	return fmt.Sprintf("no response within %s", e.After)
 }
 
-func (c *Client) transportError(actx context.Context, host string, err error) error {
+func (c *Client) transportError(actx context.Context, host string, err error, sent bool) error {
 	if errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return &TimeoutError{After: c.opts.Timeout}
+		return &TimeoutError{After: c.opts.Timeout, Sent: sent}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
+	}
+	if isCertificateError(err) {
+		// The receiver's certificate is not trusted (RFC 8446 §4.4.2 leaves trust to the
+		// client): say how to skip the check when the user knows the server.
+		return fmt.Errorf("cannot verify the TLS certificate of %s: %w (--insecure skips the check)", host, err)
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
@@ -205,4 +345,22 @@ func (c *Client) transportError(actx context.Context, host string, err error) er
 		return fmt.Errorf("cannot connect to %s: %w", host, oe.Err)
 	}
 	return err
+}
+
+// compress gzips the body of msg when Options.Gzip says so and there is a body, and says so
+// in Content-Encoding (RFC 9110 §8.4). The message's header map is not changed.
+func (c *Client) compress(msg binding.Message) binding.Message {
+	if !c.opts.Gzip || len(msg.Body) == 0 {
+		return msg
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write(msg.Body) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	h := make(http.Header, len(msg.Header)+1)
+	for k, v := range msg.Header {
+		h[k] = v
+	}
+	h["Content-Encoding"] = []string{"gzip"}
+	return binding.Message{Header: h, Body: b.Bytes()}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -44,12 +45,61 @@ type httpTarget struct {
 
 func (t *httpTarget) Close() error { t.c.Close(); return nil }
 
+// WireBytes returns the bytes sent and received on the target's connections so far.
+func (t *httpTarget) WireBytes() (sent, received int64) { return t.c.WireBytes() }
+
 func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*event.Event) Result {
 	msg, err := binding.Encode(mode, events...)
 	if err != nil {
 		return Result{Err: err}
 	}
 	return t.c.Post(ctx, t.raw, msg)
+}
+
+// SendStream sends e with data read from open, size bytes long, in place of e's data, which
+// must be empty: a file too large to hold in memory. In binary mode (http binding §3.1) the
+// data is the body; in structured mode (§3.2) the body is e in the JSON format with the data
+// as data_base64 (json-format §3.1.1), base64-encoded as it is read, so the caller sends only
+// data of a content type that is not text. Headers and body are what Send would make for e
+// with that data.
+func (t *httpTarget) SendStream(ctx context.Context, mode binding.Mode, e *event.Event, open func() (io.ReadCloser, error), size int64) Result {
+	msg, err := binding.Encode(mode, e)
+	if err != nil {
+		return Result{Err: err}
+	}
+	header := requestHeader(msg.Header, t.c.opts.Header, t.c.opts.UserAgent)
+	switch mode {
+	case binding.Binary:
+		return t.c.PostStream(ctx, t.raw, header, open, size)
+	case binding.Structured:
+		if !bytes.HasSuffix(msg.Body, []byte("}")) {
+			return Result{Err: fmt.Errorf("structured event does not end in }")}
+		}
+		head := append(bytes.Clone(msg.Body[:len(msg.Body)-1]), `,"data_base64":"`...)
+		tail := []byte(`"}`)
+		body := func() (io.ReadCloser, error) {
+			data, err := open()
+			if err != nil {
+				return nil, err
+			}
+			pr, pw := io.Pipe()
+			go func() {
+				enc := base64.NewEncoder(base64.StdEncoding, pw)
+				_, err := io.Copy(enc, data)
+				if err == nil {
+					err = enc.Close()
+				}
+				data.Close()
+				pw.CloseWithError(err)
+			}()
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(head), pr, bytes.NewReader(tail)), pr}, nil
+		}
+		return t.c.PostStream(ctx, t.raw, header, body, int64(len(head))+int64(base64.StdEncoding.EncodedLen(int(size)))+int64(len(tail)))
+	}
+	return Result{Err: fmt.Errorf("%s mode carries no streamed data", mode)}
 }
 
 // Request posts the event and decodes the reply from the response (http binding §3.2 allows a
@@ -69,7 +119,7 @@ func (t *httpTarget) Dump(ctx context.Context, mode binding.Mode, events ...*eve
 	if err != nil {
 		return nil, err
 	}
-	req, err := NewRequest(ctx, t.raw, msg, t.c.opts.Header, t.c.opts.UserAgent)
+	req, err := NewRequest(ctx, t.raw, t.c.compress(msg), t.c.opts.Header, t.c.opts.UserAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +156,7 @@ func (t *httpTarget) Prepare(ctx context.Context, mode binding.Mode, proto *even
 		return nil, err
 	}
 	msg.Header = requestHeader(msg.Header, t.c.opts.Header, t.c.opts.UserAgent)
-	s := &httpSender{t: t, mode: mode, proto: proto, msg: msg}
+	s := &httpSender{t: t, mode: mode, proto: proto, msg: t.c.compress(msg)}
 	switch {
 	case mode == binding.Binary && plainValue(proto.ID()):
 		s.headers = true
@@ -146,6 +196,10 @@ func (s *httpSender) SendCopy(ctx context.Context, id string, tm time.Time) Resu
 		return s.post(ctx, binding.Message{Header: h, Body: s.msg.Body})
 	case s.json != nil:
 		if body, ok := s.json.event(id, tm); ok {
+			if s.t.c.opts.Gzip {
+				// s.msg.Header says gzip already.
+				body = s.t.c.compress(binding.Message{Body: body}).Body
+			}
 			return s.post(ctx, binding.Message{Header: s.msg.Header, Body: body})
 		}
 	}
@@ -154,7 +208,7 @@ func (s *httpSender) SendCopy(ctx context.Context, id string, tm time.Time) Resu
 		return Result{Err: err}
 	}
 	msg.Header = requestHeader(msg.Header, s.t.c.opts.Header, s.t.c.opts.UserAgent)
-	return s.post(ctx, msg)
+	return s.post(ctx, s.t.c.compress(msg))
 }
 
 // post sends a message whose headers are complete.

@@ -30,6 +30,7 @@ func (o *Options) retry(ctx context.Context, once func(actx context.Context) Res
 		wait = sleep
 	}
 	var res Result
+	written := 0 // attempts that went out and got no response, kept across attempts
 	for attempt := 1; ; attempt++ {
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if o.Timeout > 0 {
@@ -40,6 +41,8 @@ func (o *Options) retry(ctx context.Context, once func(actx context.Context) Res
 			res.Err = timedOut(res.Err, o.Timeout)
 		}
 		cancel()
+		written += res.Written
+		res.Written = written
 		res.Attempts = attempt
 		if ctx.Err() != nil {
 			res.Err = ctx.Err()
@@ -55,6 +58,12 @@ func (o *Options) retry(ctx context.Context, once func(actx context.Context) Res
 				d = top
 			}
 			d = d/2 + rand.N(d/2+1)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+			// The run's deadline comes before the next attempt could start: stop now with
+			// the last result rather than wait for nothing.
+			res.Err = &DeadlineError{Wait: d, Last: res.Err}
+			break
 		}
 		if o.OnRetry != nil {
 			o.OnRetry(attempt, d, res)
@@ -76,12 +85,33 @@ func timedOut(err error, after time.Duration) error {
 	if errors.As(err, &te) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", &TimeoutError{After: after}, err)
+	return fmt.Errorf("%w: %w", &TimeoutError{After: after, Sent: true}, err)
 }
 
+// DeadlineError says that a retry was due but would have started after the run's deadline.
+// Last is the error of the last attempt, nil when it got an answer (a 5xx, a 429).
+type DeadlineError struct {
+	Wait time.Duration
+	Last error
+}
+
+func (e *DeadlineError) Error() string {
+	msg := fmt.Sprintf("not retried: the next attempt (in %s) would start after the deadline", e.Wait.Round(time.Millisecond))
+	if e.Last != nil {
+		return e.Last.Error() + "; " + msg
+	}
+	return msg
+}
+
+func (e *DeadlineError) Unwrap() error { return e.Last }
+
+// MaxRetryAfter is the longest wait a Retry-After header may ask for before a retry; a
+// longer one is cut to it. A run with a deadline never waits past it either.
+const MaxRetryAfter = 30 * time.Second
+
 // httpAgain says which HTTP outcomes are worth another attempt: network errors, 408, 429 and
-// 5xx. A Retry-After header (RFC 9110 §10.2.3) on the response sets the wait, at most five
-// minutes.
+// 5xx. A Retry-After header (RFC 9110 §10.2.3) on the response sets the wait, at most
+// MaxRetryAfter.
 func httpAgain(res Result) (time.Duration, bool) {
 	if !res.Delivered {
 		return 0, res.Request != nil // nil: the request could not even be built
@@ -92,7 +122,7 @@ func httpAgain(res Result) (time.Duration, bool) {
 		return 0, false
 	}
 	if d, ok := RetryAfter(res.Response.Header.Get("Retry-After"), time.Now()); ok {
-		return max(min(d, 5*time.Minute), time.Nanosecond), true
+		return max(min(d, MaxRetryAfter), time.Nanosecond), true
 	}
 	return 0, true
 }

@@ -86,6 +86,10 @@ func (c *copies) SendCopy(ctx context.Context, id string, t time.Time) Result {
 
 // copyEvent is e with id and t, in UTC, in place of its own (empty and zero keep them). The
 // context is copied; the data is shared, since nothing writes to it while sending.
+// CopyEvent is e with id and t (in UTC) in place of its own, as SendCopy sends it; an empty
+// id or a zero t keeps the event's.
+func CopyEvent(e *event.Event, id string, t time.Time) *event.Event { return copyEvent(e, id, t) }
+
 func copyEvent(e *event.Event, id string, t time.Time) *event.Event {
 	if id == "" && t.IsZero() {
 		return e

@@ -454,3 +454,7 @@ func attributeFlag(name string) string {
 	}
 	return ""
 }
+
+// ContentTypeByExtension is the content type the extension of file names, as --data @file
+// infers it, or "" when the extension names none.
+func ContentTypeByExtension(file string) string { return byExtension(file) }

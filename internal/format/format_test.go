@@ -109,6 +109,8 @@ func TestDeliveryOutput(t *testing.T) {
 		{Delivered: true, ACK: true, Status: 200, Attempts: 3, Duration: 1200 * time.Millisecond, Response: mkResp("200 OK", "application/json", `{"ok":true}`)},
 		{Delivered: true, Status: 400, Attempts: 1, Duration: 800 * time.Microsecond, Response: mkResp("400 Bad Request", "text/plain", "missing subject\n")},
 		{Attempts: 2, Duration: 3 * time.Second, Err: errors.New("cannot connect to 127.0.0.1:9: connect: connection refused")},
+		{Attempts: 3, Written: 2, Duration: 2 * time.Second, Err: &client.TimeoutError{After: time.Second, Sent: true}},
+		{Delivered: true, ACK: true, Status: 202, Attempts: 2, Written: 1, Duration: 1500 * time.Millisecond, Response: mkResp("202 Accepted", "", "")},
 	}
 	var text, js bytes.Buffer
 	st := NewStyles(false)

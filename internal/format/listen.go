@@ -334,6 +334,9 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 	if len(more) > 0 {
 		b.WriteString(strings.Join(more, ", ") + "\n")
 	}
+	if s.Handshakes > 0 {
+		b.WriteString(Plural(int(s.Handshakes), "webhook handshake") + " answered\n")
+	}
 	if o.Record != "" {
 		b.WriteString(fmt.Sprintf("%s recorded to %s\n", Plural(int(s.Recorded), "event"), o.Record))
 	}

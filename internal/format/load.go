@@ -18,6 +18,16 @@ type LoadInfo struct {
 	Mode        string
 	Concurrency int
 	Rate        float64
+	// Unsent is how many events of a run of a set count were never sent (interrupted or
+	// stopped); DeadLetters how many events went to the dead-letter file DeadLetterFile.
+	Unsent         int64
+	DeadLetters    int64
+	DeadLetterFile string
+	// WireSent and WireReceived are the bytes on the wire (HTTP: headers, bodies, TLS);
+	// Wire says they were counted.
+	Wire                   bool
+	WireSent, WireReceived int64
+	Gzip                   bool
 }
 
 // LoadText writes the report of a load run for a person: counts, status codes, throughput,
@@ -39,10 +49,27 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 	if r.Interrupted {
 		b.WriteString(st.paint(st.Warn, " (interrupted)"))
 	}
+	if r.Stop != "" {
+		b.WriteString(st.paint(st.Warn, " ("+r.Stop+")"))
+	}
 	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
-	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered))
+	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
+	if info.Wire {
+		note := ""
+		if info.Gzip {
+			note = " (bodies gzipped)"
+		}
+		secs := r.Elapsed.Seconds()
+		fmt.Fprintf(&b, "  %-14s sent %s (%s/s), received %s%s\n", "bytes on wire", Bytes(info.WireSent), Bytes(int64(float64(info.WireSent)/max(secs, 1e-9))), Bytes(info.WireReceived), note)
+	}
+	if info.Unsent > 0 {
+		fmt.Fprintf(&b, "  %-14s %s\n", "not sent", st.paint(st.Fail, Plural(int(info.Unsent), "event")))
+	}
+	if info.DeadLetterFile != "" {
+		fmt.Fprintf(&b, "  %-14s %s kept in %s\n", "dead letters", Plural(int(info.DeadLetters), "event"), Sanitize(info.DeadLetterFile))
+	}
 	if len(r.StatusCodes) > 0 {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(r.StatusCodes)) {
@@ -111,6 +138,21 @@ type LoadRecord struct {
 	Warmup          int64              `json:"warmup"`
 	Interrupted     bool               `json:"interrupted"`
 	Histogram       []LatencyBarRecord `json:"histogram"`
+	// NoResponse counts the events whose request went out without a response (maybe
+	// delivered); Undelivered those that reached no receiver.
+	NoResponse int64 `json:"no_response"`
+	// Unsent counts the events of a run of a set count never sent; Stop says why a run
+	// stopped early without being interrupted; DeadLetters counts the events kept in the
+	// --dead-letter file.
+	Unsent      int64  `json:"unsent"`
+	Stop        string `json:"stop,omitempty"`
+	DeadLetters int64  `json:"dead_letters,omitempty"`
+	Kind        string `json:"kind"` // "load"
+	// WireBytesSent and WireBytesReceived are the bytes on the wire, for HTTP (absent for
+	// brokers, where they are not counted).
+	WireBytesSent     *int64 `json:"wire_bytes_sent,omitempty"`
+	WireBytesReceived *int64 `json:"wire_bytes_received,omitempty"`
+	Gzip              bool   `json:"gzip,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -147,6 +189,15 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 		Warmup:      r.Warmup,
 		Interrupted: r.Interrupted,
 		Histogram:   []LatencyBarRecord{},
+		NoResponse:  r.NoResponse,
+		Unsent:      info.Unsent,
+		Stop:        r.Stop,
+		DeadLetters: info.DeadLetters,
+		Kind:        "load",
+		Gzip:        info.Gzip,
+	}
+	if info.Wire {
+		rec.WireBytesSent, rec.WireBytesReceived = &info.WireSent, &info.WireReceived
 	}
 	if rec.Errors == nil {
 		rec.Errors = []load.ErrorCount{}
@@ -206,4 +257,17 @@ func ProgressLine(st *Styles, done, total, failed int64, elapsed, limit time.Dur
 		fmt.Fprintf(&b, "  ETA %s", max(eta, 0).Round(time.Second))
 	}
 	return b.String()
+}
+
+// Bytes renders a byte count in B, kB, MB or GB (powers of 1000).
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1000*1000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + " kB"
+	case n < 1000*1000*1000:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+	}
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " GB"
 }

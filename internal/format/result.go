@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,26 +28,49 @@ type Delivery struct {
 	Line int
 }
 
-// Verdict names the outcome: ACK, NACK or not delivered.
-func (d Delivery) Verdict() string {
-	switch {
-	case d.Result.ACK:
+// Verdict names the outcome: ACK, NACK, NOT DELIVERED or NO RESPONSE.
+func (d Delivery) Verdict() string { return Verdict(d.Result) }
+
+// Verdict names the outcome of a delivery as result lines show it.
+func Verdict(r *client.Result) string {
+	switch r.Outcome() {
+	case client.OutcomeACK:
 		return "ACK"
-	case d.Result.Delivered:
+	case client.OutcomeNACK:
 		return "NACK"
+	case client.OutcomeNoResponse:
+		return "NO RESPONSE"
 	}
 	return "NOT DELIVERED"
+}
+
+// attemptsNote says how many attempts a delivery took and, when some went out without an
+// answer, that the receiver may have the event from those too: a retried request that timed
+// out may have arrived every time.
+func attemptsNote(r *client.Result) string {
+	switch {
+	case r.Attempts > 1 && r.Written > 0 && r.Delivered:
+		return fmt.Sprintf(" (%d attempts; %s without a response may have arrived too)", r.Attempts, Plural(r.Written, "request"))
+	case r.Attempts > 1 && r.Written > 0:
+		return fmt.Sprintf(" (%d attempts, %d went out)", r.Attempts, r.Written)
+	case r.Attempts > 1:
+		return fmt.Sprintf(" (%d attempts)", r.Attempts)
+	}
+	return ""
 }
 
 // DeliveryText writes one line for a person, then the response body when there is one.
 func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	var b strings.Builder
 	r := d.Result
-	switch {
-	case r.ACK:
+	switch r.Outcome() {
+	case client.OutcomeACK:
 		b.WriteString(st.paint(st.OK, "ACK "))
-	case r.Delivered:
+	case client.OutcomeNACK:
 		b.WriteString(st.paint(st.Fail, "NACK"))
+	case client.OutcomeNoResponse:
+		// The request went out: the receiver may have the event (and act on it).
+		b.WriteString(st.paint(st.Warn, "NO RESPONSE (maybe delivered)"))
 	default:
 		b.WriteString(st.paint(st.Warn, "NOT DELIVERED"))
 	}
@@ -63,8 +87,8 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	b.WriteString(Sanitize(d.To))
 	b.WriteString("  ")
 	b.WriteString(st.paint(st.Dim, Duration(r.Duration)))
-	if r.Attempts > 1 {
-		b.WriteString(st.paint(st.Dim, fmt.Sprintf(" (%d attempts)", r.Attempts)))
+	if note := attemptsNote(r); note != "" {
+		b.WriteString(st.paint(st.Dim, note))
 	}
 	if d.Line > 0 {
 		b.WriteString(st.paint(st.Dim, fmt.Sprintf("  [line %d]", d.Line)))
@@ -74,15 +98,77 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 		b.WriteString(Sanitize(ErrorText(r.Err)))
 	}
 	b.WriteByte('\n')
-	if resp := r.Response; resp != nil && len(resp.Body) > 0 {
-		ct := resp.Header.Get("Content-Type")
-		b.WriteString(indent(Data(st, resp.Body, ct, false), "    "))
-		if resp.Truncated {
-			b.WriteString(st.paint(st.Dim, fmt.Sprintf("    … response body cut at %d bytes\n", len(resp.Body))))
-		}
+	if resp := r.Response; resp != nil {
+		b.WriteString(indent(ResponseText(st, r.Status, resp), "    "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// BodyPreview is a body quoted on one line for a message, escaped for a terminal and cut
+// after max bytes: "<html>…" (120 bytes in all). A body that is not UTF-8 text is described.
+func BodyPreview(body []byte, contentType string, max int) string {
+	what := ""
+	if contentType != "" {
+		what = Sanitize(contentType) + ", "
+	}
+	if !utf8.Valid(body) {
+		return what + "binary, " + Plural(len(body), "byte")
+	}
+	n := len(body)
+	if n > max {
+		n = max
+		for n > 0 && !utf8.RuneStart(body[n]) {
+			n--
+		}
+	}
+	q := strconv.Quote(string(body[:n]))
+	if n < len(body) {
+		q += fmt.Sprintf("… (%s in all)", Plural(len(body), "byte"))
+	}
+	return what + Sanitize(q)
+}
+
+// MaxShownBody is how much of a response body a result shows as text; -o json keeps what
+// the client kept.
+const MaxShownBody = 2048
+
+// ResponseText shows what came back besides the status: the Location of a redirect (which
+// cectl does not follow: a redirected POST would turn into a GET) and the body, escaped for a
+// terminal and cut after MaxShownBody bytes. It is empty when there is neither.
+func ResponseText(st *Styles, status int, resp *client.Response) string {
+	var b strings.Builder
+	if loc := resp.Header.Get("Location"); loc != "" && status >= 300 && status <= 399 {
+		b.WriteString(st.paint(st.Key, "Location: "))
+		b.WriteString(Sanitize(loc))
+		b.WriteString(st.paint(st.Dim, "  (not followed)"))
+		b.WriteByte('\n')
+	}
+	if len(resp.Body) == 0 {
+		return b.String()
+	}
+	body, ct := resp.Body, resp.Header.Get("Content-Type")
+	cut := len(body) > MaxShownBody && utf8.Valid(body)
+	if cut {
+		// Cut at a character boundary and show it as the text it is.
+		n := MaxShownBody
+		for n > 0 && !utf8.RuneStart(body[n]) {
+			n--
+		}
+		body, ct = body[:n], "text/plain"
+	}
+	b.WriteString(Data(st, body, ct, false))
+	switch {
+	case cut || resp.Truncated && utf8.Valid(resp.Body):
+		all := fmt.Sprintf("%d", len(resp.Body))
+		if resp.Truncated {
+			all = "more than " + all
+		}
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("… response body cut: %d of %s bytes shown\n", len(body), all)))
+	case resp.Truncated:
+		b.WriteString(st.paint(st.Dim, fmt.Sprintf("… response body cut at %d bytes\n", len(resp.Body))))
+	}
+	return b.String()
 }
 
 func statusText(r *client.Result) string {
@@ -118,6 +204,14 @@ type DeliveryRecord struct {
 	Error      string  `json:"error"`
 	Line       int     `json:"line,omitempty"`
 	Response   string  `json:"response,omitempty"`
+	// Outcome is ack, nack, not_delivered (nothing reached the receiver) or no_response
+	// (the request went out, no response came: maybe delivered).
+	Outcome string `json:"outcome"`
+	// Written counts the attempts that went out and got no response.
+	Written int    `json:"written,omitempty"`
+	Kind    string `json:"kind"` // "delivery"
+	// Location is the Location header of a 3xx answer, which cectl does not follow.
+	Location string `json:"location,omitempty"`
 }
 
 // DeliveryJSON writes one JSON object on one line.
@@ -135,6 +229,9 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 		Attempts:   r.Attempts,
 		DurationMS: float64(r.Duration.Microseconds()) / 1000,
 		Line:       d.Line,
+		Outcome:    string(r.Outcome()),
+		Written:    r.Written,
+		Kind:       "delivery",
 	}
 	if r.Err != nil {
 		rec.Error = ErrorText(r.Err)
@@ -143,6 +240,9 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 	}
 	if r.Response != nil && len(r.Response.Body) > 0 && utf8.Valid(r.Response.Body) {
 		rec.Response = string(r.Response.Body)
+	}
+	if r.Response != nil && r.Status >= 300 && r.Status <= 399 {
+		rec.Location = r.Response.Header.Get("Location")
 	}
 	b, err := marshalLine(rec)
 	if err != nil {
@@ -194,10 +294,19 @@ func writeHeaders(b *strings.Builder, st *Styles, prefix string, h http.Header) 
 // Summary counts deliveries.
 type Summary struct {
 	Sent, ACK, NACK, Undelivered, Invalid int
+	// NoResponse counts the events whose request went out without a response (maybe
+	// delivered); Undelivered those that reached no receiver.
+	NoResponse int
 	// Unsent is how many events of a file were read but not sent when the run was
 	// interrupted; Unread names the file if it was not read to its end.
 	Unsent int
 	Unread string
+	// Stop says why the run stopped before its end when it was not interrupted (a stop
+	// condition, the deadline).
+	Stop string
+	// DeadLetters is how many events went to the dead-letter file DeadLetterFile.
+	DeadLetters    int
+	DeadLetterFile string
 }
 
 // ErrorText is why a delivery failed as results show it: a delivery cut short by the user
@@ -205,6 +314,10 @@ type Summary struct {
 func ErrorText(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return "interrupted"
+	}
+	if err == context.DeadlineExceeded {
+		// The retry loop's own error when the run's --deadline ends a delivery.
+		return "stopped at the deadline"
 	}
 	return err.Error()
 }
@@ -217,13 +330,19 @@ func (s *Summary) Add(r *client.Result) {
 		s.ACK++
 	case r.Delivered:
 		s.NACK++
+	case r.Written > 0:
+		s.NoResponse++
 	default:
 		s.Undelivered++
 	}
 }
 
-// outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any.
-func outcomes(st *Styles, ack, nack, undelivered int64) string {
+// Failed counts the events not acknowledged.
+func (s *Summary) Failed() int { return s.NACK + s.Undelivered + s.NoResponse }
+
+// outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any,
+// and the events that got no response (maybe delivered) when there are any.
+func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
 	n := fmt.Sprintf("NACK %d", nack)
 	if nack > 0 {
 		n = st.paint(st.Fail, n)
@@ -232,21 +351,32 @@ func outcomes(st *Styles, ack, nack, undelivered int64) string {
 	if undelivered > 0 {
 		u = st.paint(st.Warn, u)
 	}
-	return st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+	out := st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+	if noResponse > 0 {
+		out += ", " + st.paint(st.Warn, fmt.Sprintf("no response (maybe delivered) %d", noResponse))
+	}
+	return out
 }
 
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
-	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered))}
+	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse))}
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}
-	if s.Unsent > 0 || s.Unread != "" {
-		left := "interrupted: " + Plural(s.Unsent, "event") + " read but not sent"
+	if s.Unsent > 0 || s.Unread != "" || s.Stop != "" {
+		why := "interrupted"
+		if s.Stop != "" {
+			why = s.Stop
+		}
+		left := why + ": " + Plural(s.Unsent, "event") + " read but not sent"
 		if s.Unread != "" {
 			left += ", " + Sanitize(s.Unread) + " not read to its end"
 		}
 		parts = append(parts, st.paint(st.Fail, left))
+	}
+	if s.DeadLetterFile != "" {
+		parts = append(parts, Plural(s.DeadLetters, "event")+" kept in "+Sanitize(s.DeadLetterFile))
 	}
 	_, err := fmt.Fprintln(w, strings.Join(parts, ", "))
 	return err

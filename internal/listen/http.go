@@ -195,6 +195,7 @@ func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, x *exchange)
 		hdr.Set("WebHook-Allowed-Rate", "*")
 	}
 	rep.Status = http.StatusOK
+	h.stats.handshake()
 	h.cfg.Report(rep)
 	x.verdict = Verdict{Outcome: Accepted, Status: http.StatusOK}
 }

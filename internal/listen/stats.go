@@ -31,6 +31,8 @@ type Summary struct {
 	// RelayFailed is the number of requests not acknowledged because a --forward-to target
 	// did not acknowledge them.
 	RelayFailed int64
+	// Handshakes is the number of webhook validation requests answered (webhook §4).
+	Handshakes int64
 }
 
 // TypeCount is the number of events of one type.
@@ -121,6 +123,12 @@ func (c *statsCounter) recorded(n int) {
 func (c *statsCounter) relayFailed() {
 	c.mu.Lock()
 	c.s.RelayFailed++
+	c.mu.Unlock()
+}
+
+func (c *statsCounter) handshake() {
+	c.mu.Lock()
+	c.s.Handshakes++
 	c.mu.Unlock()
 }
 

@@ -2,7 +2,10 @@ package load
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,7 +70,12 @@ type Config struct {
 	Rate float64
 	// Warmup requests go first and are not counted.
 	Warmup int64
-	Clock  Clock
+	// MaxFailures, when above 0, stops the run after that many events in a row were not
+	// acknowledged.
+	MaxFailures int64
+	// Deadline, when not zero, ends the run, requests in flight included.
+	Deadline time.Time
+	Clock    Clock
 }
 
 // SendFunc makes request seq (1-based, counting from the first measured request; warmup
@@ -88,12 +96,30 @@ type Report struct {
 	ACK         int64 // events acknowledged
 	NACK        int64
 	Undelivered int64
+	// NoResponse counts the events whose request went out and got no response: maybe
+	// delivered.
+	NoResponse  int64
 	StatusCodes map[int]int64
 	Elapsed     time.Duration
 	Latency     Histogram
 	Errors      []ErrorCount
 	Interrupted bool
 	Warmup      int64
+	// Stop says why the run stopped before its end when it was not interrupted: too many
+	// failures in a row, the deadline.
+	Stop string
+	// Unsent lists the requests (by seq) of a Count-bound run that were never sent;
+	// UnsentFrom is the first seq no worker took (every seq from it to Count was not sent).
+	Unsent     []int64
+	UnsentFrom int64
+}
+
+// UnsentRequests counts the requests of a run of count that were never sent.
+func (r *Report) UnsentRequests(count int64) int64 {
+	if count <= 0 {
+		return 0
+	}
+	return int64(len(r.Unsent)) + max(0, count-r.UnsentFrom+1)
 }
 
 // EventsPerSecond is the throughput of the measured phase.
@@ -112,6 +138,7 @@ type workerStats struct {
 	ack    int64
 	nack   int64
 	undel  int64
+	noresp int64
 	events int64
 	reqs   int64
 }
@@ -127,10 +154,22 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 		cfg.Clock = RealClock{}
 	}
 	sendCtx := context.WithoutCancel(ctx)
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	if !cfg.Deadline.IsZero() {
+		// The deadline ends what is in flight too; nothing else does.
+		var cancelSend, cancelRun context.CancelFunc
+		sendCtx, cancelSend = context.WithDeadline(sendCtx, cfg.Deadline)
+		defer cancelSend()
+		var rc context.Context
+		rc, cancelRun = context.WithDeadline(runCtx, cfg.Deadline)
+		defer cancelRun()
+		runCtx = rc
+	}
 	if cfg.Warmup > 0 {
 		var next atomic.Int64
 		runWorkers(cfg.Concurrency, func(w *workerStats) {
-			for ctx.Err() == nil {
+			for runCtx.Err() == nil {
 				i := next.Add(1)
 				if i > cfg.Warmup {
 					return
@@ -148,8 +187,15 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 	}
 	// Duration is measured on cfg.Clock, not by a context deadline, so a fake clock in
 	// tests governs it too.
-	runCtx := ctx
-	var next, doneReqs, doneEvents, failed atomic.Int64
+	var next, doneReqs, doneEvents, failed, inARow atomic.Int64
+	var skippedMu sync.Mutex
+	var skipped []int64
+	skip := func(i int64) {
+		skippedMu.Lock()
+		skipped = append(skipped, i)
+		skippedMu.Unlock()
+	}
+	var stopWhy atomic.Pointer[string]
 	stats := runWorkers(cfg.Concurrency, func(w *workerStats) {
 		for runCtx.Err() == nil {
 			i := next.Add(1)
@@ -160,13 +206,16 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 				// Unpaced runs do not ask the clock: it was read several times per request.
 				due := pacer.Due(i - 1)
 				if !deadline.IsZero() && !due.Before(deadline) {
+					skip(i)
 					return
 				}
 				if err := cfg.Clock.SleepUntil(runCtx, due); err != nil {
+					skip(i)
 					return
 				}
 			}
-			if !deadline.IsZero() && !cfg.Clock.Now().Before(deadline) {
+			if (!deadline.IsZero() && !cfg.Clock.Now().Before(deadline)) || runCtx.Err() != nil {
+				skip(i)
 				return
 			}
 			t0 := cfg.Clock.Now()
@@ -174,11 +223,22 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 			w.hist.Record(cfg.Clock.Now().Sub(t0))
 			w.reqs++
 			w.events += int64(n)
+			if res.ACK {
+				inARow.Store(0)
+			} else if cfg.MaxFailures > 0 && inARow.Add(int64(n)) >= cfg.MaxFailures {
+				why := fmt.Sprintf("stopped after %d events in a row not acknowledged", inARow.Load())
+				if stopWhy.CompareAndSwap(nil, &why) {
+					stopRun(errStopped)
+				}
+			}
 			switch {
 			case res.ACK:
 				w.ack += int64(n)
 			case res.Delivered:
 				w.nack += int64(n)
+				failed.Add(int64(n))
+			case res.Written > 0:
+				w.noresp += int64(n)
 				failed.Add(int64(n))
 			default:
 				w.undel += int64(n)
@@ -211,6 +271,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 		r.ACK += w.ack
 		r.NACK += w.nack
 		r.Undelivered += w.undel
+		r.NoResponse += w.noresp
 		for c, n := range w.codes {
 			r.StatusCodes[c] += n
 		}
@@ -218,8 +279,20 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 	}
 	r.Errors = errs.list()
 	r.Interrupted = ctx.Err() != nil
+	if why := stopWhy.Load(); why != nil && !r.Interrupted {
+		r.Stop = *why
+	} else if !r.Interrupted && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		r.Stop = "stopped at the deadline"
+	}
+	if cfg.Count > 0 {
+		slices.Sort(skipped)
+		r.Unsent = skipped
+		r.UnsentFrom = min(next.Load(), cfg.Count) + 1
+	}
 	return r
 }
+
+var errStopped = errors.New("stop condition met")
 
 func statusLine(res client.Result) string {
 	if res.Response != nil && res.Response.Status != "" {

@@ -30,6 +30,15 @@ type FileReader struct {
 	// Styles colour the reports, which go to Diag.
 	Styles *format.Styles
 	Diag   io.Writer
+	// JSON writes the reports as JSON objects (the findings of validate -o json).
+	JSON bool
+
+	// Lost, when set, is given each valid event that was read but never handed to emit
+	// because the run stopped (Ctrl-C, a stop condition, failed output).
+	Lost func(Item)
+	// Drain makes ReadAhead read the file to its end after the run stopped, handing the rest
+	// of its events to Lost, so that every event of the file is either sent or lost.
+	Drain bool
 
 	// After Read or ReadAhead: Unsent is how many valid events were read but never handed to
 	// emit (the run was interrupted), Stopped whether reading ended before the end of the file.
@@ -69,7 +78,9 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		}
 		res := sc.Result()
 		for _, fd := range res.Findings {
-			if fd.Level == validate.Error {
+			if r.JSON {
+				_ = format.FindingJSON(r.Diag, r.Name, res.Index, fd)
+			} else if fd.Level == validate.Error {
 				r.reportInvalid(fd.Line, fd.Column, fd.Message, fd.Rule)
 			} else {
 				fmt.Fprintf(r.Diag, "%s:%d:%d: %s %s [%s]\n", r.Name, fd.Line, fd.Column, r.Styles.Warn.Sprint("warning:"), fd.Message, fd.Rule)
@@ -118,6 +129,10 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 }
 
 func (r *FileReader) reportInvalid(line, col int, msg, rule string) {
+	if r.JSON {
+		_ = format.FindingJSON(r.Diag, r.Name, -1, validate.Finding{Rule: rule, Level: validate.Error, Line: line, Column: col, Message: msg})
+		return
+	}
 	pos := r.Name
 	if line > 0 {
 		pos = fmt.Sprintf("%s:%d:%d", r.Name, line, col)
@@ -135,6 +150,10 @@ const readAheadBatch = 64
 // between events.
 func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int, error) {
 	rctx, cancel := context.WithCancel(ctx)
+	if r.Drain {
+		// The reader reads on after the run stops; the loop below hands the rest to Lost.
+		rctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
 	defer cancel()
 	batches := make(chan []Item, 2)
 	var invalid, readerLost, lost int
@@ -154,6 +173,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 				return true
 			case <-rctx.Done():
 				readerLost += countEvents(batch)
+				r.lose(batch)
 				return false
 			}
 		}
@@ -180,6 +200,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 		for i, it := range batch {
 			if emitErr != nil || ctx.Err() != nil {
 				lost += countEvents(batch[i:])
+				r.lose(batch[i:])
 				break
 			}
 			if len(it.notes) > 0 {
@@ -189,7 +210,7 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 				emitErr = emit(it)
 			}
 		}
-		if emitErr != nil || ctx.Err() != nil {
+		if (emitErr != nil || ctx.Err() != nil) && !r.Drain {
 			cancel() // the reader stops at its next event; the loop drains what it handed over
 		}
 	}
@@ -200,6 +221,18 @@ func (r *FileReader) ReadAhead(ctx context.Context, emit func(Item) error) (int,
 		return invalid, emitErr
 	}
 	return invalid, readErr
+}
+
+// lose hands the events of items to Lost.
+func (r *FileReader) lose(items []Item) {
+	if r.Lost == nil {
+		return
+	}
+	for _, it := range items {
+		if it.Event != nil {
+			r.Lost(it)
+		}
+	}
 }
 
 // countEvents counts the items that carry an event (the others carry only reports).

@@ -196,6 +196,8 @@ type Load struct {
 	total      int64
 	prepared   client.Sender
 	fresh      Fresh
+	// DeadLetter, when set, keeps the events of every message not acknowledged.
+	DeadLetter *DeadLetter
 }
 
 // NewLoad prepares a load run; fresh says what a copy of a static spec's event changes.
@@ -216,23 +218,76 @@ func (l *Load) Send(ctx context.Context, seq int64, rnd *rand.Rand) (int, client
 	if l.prepared != nil {
 		env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
 		id, tm := l.fresh.Of(&env)
-		return 1, l.prepared.SendCopy(ctx, id, tm)
+		res := l.prepared.SendCopy(ctx, id, tm)
+		if !res.ACK && l.DeadLetter != nil {
+			l.DeadLetter.Add(client.CopyEvent(l.src.First, id, tm))
+		}
+		return 1, res
 	}
+	events, n, err := l.events(seq, rnd)
+	if err != nil {
+		return n, client.Result{Err: err}
+	}
+	res := l.target.Send(ctx, l.mode, events...)
+	if !res.ACK {
+		l.DeadLetter.Add(events...)
+	}
+	return len(events), res
+}
+
+// events builds the events of message seq, n of them; on an error, n says how many it
+// should have had.
+func (l *Load) events(seq int64, rnd *rand.Rand) (events []*event.Event, n int, err error) {
 	first := (seq-1)*l.perRequest + 1
-	n := l.perRequest
+	count := l.perRequest
 	if l.total > 0 && seq > 0 {
-		n = min(l.perRequest, l.total-first+1)
+		count = min(l.perRequest, l.total-first+1)
 	}
-	events := make([]*event.Event, 0, n)
+	events = make([]*event.Event, 0, count)
 	env := &load.Env{Rand: rnd}
-	for i := int64(0); i < n; i++ {
+	for i := int64(0); i < count; i++ {
 		env.Seq = first + i
 		env.Now = time.Now()
 		e, err := l.src.Event(env)
 		if err != nil {
-			return int(n), client.Result{Err: err}
+			return nil, int(count), err
 		}
 		events = append(events, e)
 	}
-	return int(n), l.target.Send(ctx, l.mode, events...)
+	return events, int(count), nil
+}
+
+// KeepUnsent builds the events of the messages the run never sent (report.Unsent, and every
+// seq from report.UnsentFrom to messages) and adds them to DeadLetter, so that sending the
+// dead-letter file completes the run. It returns how many events that was.
+func (l *Load) KeepUnsent(report *load.Report, messages int64) (int64, error) {
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), 0))
+	var n int64
+	keep := func(seq int64) error {
+		if l.prepared != nil {
+			env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
+			id, tm := l.fresh.Of(&env)
+			l.DeadLetter.Add(client.CopyEvent(l.src.First, id, tm))
+			n++
+			return nil
+		}
+		events, _, err := l.events(seq, rnd)
+		if err != nil {
+			return err
+		}
+		l.DeadLetter.Add(events...)
+		n += int64(len(events))
+		return nil
+	}
+	for _, seq := range report.Unsent {
+		if err := keep(seq); err != nil {
+			return n, err
+		}
+	}
+	for seq := report.UnsentFrom; seq <= messages; seq++ {
+		if err := keep(seq); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

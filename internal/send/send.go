@@ -7,6 +7,8 @@ package send
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -32,6 +34,14 @@ type Session struct {
 	Styles, ErrStyles *format.Styles
 
 	Summary format.Summary
+
+	// DeadLetter, when set, keeps every event not acknowledged and every event of a file
+	// that was read but not sent.
+	DeadLetter *DeadLetter
+	// MaxFailures, when above 0, stops SendFile after that many events in a row were not
+	// acknowledged.
+	MaxFailures int
+	failures    int // events in a row not acknowledged
 
 	// out buffers results when stdout is not a terminal and the events come from a file; it
 	// is flushed at least every flushEvery, so a pipe still sees results while a long file is
@@ -66,6 +76,18 @@ func (s *Session) Deliver(ctx context.Context, events []*event.Event, lines []in
 	return s.report(&res, events, lines)
 }
 
+// Streamer is a target that can send an event's data from a stream (HTTP binary mode).
+type Streamer interface {
+	SendStream(ctx context.Context, mode binding.Mode, e *event.Event, open func() (io.ReadCloser, error), size int64) client.Result
+}
+
+// DeliverStream sends e in s.Mode with its data, size bytes, read from open rather than held
+// in memory, and reports the result as Deliver does.
+func (s *Session) DeliverStream(ctx context.Context, st Streamer, e *event.Event, open func() (io.ReadCloser, error), size int64) (*client.Result, error) {
+	res := st.SendStream(ctx, s.Mode, e, open, size)
+	return s.report(&res, []*event.Event{e}, nil)
+}
+
 // deliverItem delivers one event read from a file, as the reader prepared it; an event that
 // could not be prepared is reported with the reason.
 func (s *Session) deliverItem(ctx context.Context, it Item) (*client.Result, error) {
@@ -87,6 +109,12 @@ func (s *Session) report(res *client.Result, events []*event.Event, lines []int)
 		if err := format.Exchange(s.ErrOut, s.ErrStyles, res); err != nil {
 			return nil, err
 		}
+	}
+	if res.ACK {
+		s.failures = 0
+	} else {
+		s.failures += len(events)
+		s.DeadLetter.Add(events...)
 	}
 	for i, e := range events {
 		s.Summary.Add(res)
@@ -128,11 +156,30 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 		return err
 	}
 	b = format.HideDumpCredentials(b)
-	if _, err := s.Out.Write(b); err != nil {
+	w := s.Out
+	if s.out != nil {
+		w = s.out // in order with the findings about the file
+	}
+	if s.JSON {
+		return format.DumpJSON(w, s.To, b)
+	}
+	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	_, err = io.WriteString(s.Out, "\n\n")
+	_, err = io.WriteString(w, "\n\n")
 	return err
+}
+
+// errStop ends the reading of a file when a stop condition is met.
+var errStop = errors.New("stop condition met")
+
+// stopDue says errStop when MaxFailures events in a row failed, and notes why in Summary.
+func (s *Session) stopDue() error {
+	if s.MaxFailures <= 0 || s.failures < s.MaxFailures {
+		return nil
+	}
+	s.Summary.Stop = fmt.Sprintf("stopped after %s in a row not acknowledged (--max-failures %d)", format.Plural(s.failures, "event"), s.MaxFailures)
+	return errStop
 }
 
 // FileOptions say how SendFile sends a file.
@@ -157,10 +204,17 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 	s.lastFlush = time.Now()
 	s.flushEach = !opts.Buffer || opts.Trickle
 	defer s.flushed(true)
+	if s.JSON {
+		// Findings about the file are results too: JSON objects on stdout, in file order.
+		r.Diag, r.JSON = s.out, true
+	}
 	if !s.DryRun && s.Mode != binding.Batch {
 		r.Prepare = func(ctx context.Context, e *event.Event) (client.Sender, error) {
 			return s.Target.Prepare(ctx, s.Mode, e)
 		}
+	}
+	if s.DeadLetter != nil {
+		r.Lost = func(it Item) { s.DeadLetter.Add(it.Event) }
 	}
 	var batch []*event.Event
 	var lines []int
@@ -184,7 +238,9 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 				// reports it not delivered, as it does an event in flight.
 				opts.Pace.Wait(ctx, it)
 			}
-			_, emitErr = s.deliverItem(ctx, it)
+			if _, emitErr = s.deliverItem(ctx, it); emitErr == nil {
+				emitErr = s.stopDue()
+			}
 			return emitErr
 		}
 		if len(batch) > 0 && batch[0].SpecVersion() != it.Event.SpecVersion() {
@@ -197,23 +253,31 @@ func (s *Session) SendFile(ctx context.Context, r *FileReader, opts FileOptions)
 		batch = append(batch, it.Event)
 		lines = append(lines, it.Line)
 		if opts.BatchSize > 0 && len(batch) >= opts.BatchSize {
-			emitErr = flush()
+			if emitErr = flush(); emitErr == nil {
+				emitErr = s.stopDue()
+			}
 		}
 		return emitErr
 	})
-	if emitErr != nil {
+	stopped := errors.Is(emitErr, errStop)
+	if emitErr != nil && !stopped {
 		return readErr, emitErr
 	}
 	s.Summary.Invalid += invalid
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !stopped {
 		if err := flush(); err != nil {
 			return readErr, err
 		}
 	} else {
-		// Interrupted: say what never went, so that the user knows what to send again.
+		// Interrupted or stopped: say what never went, so that the user knows what to send
+		// again (and keep it in the dead-letter file).
 		s.Summary.Unsent += r.Unsent + len(batch)
+		s.DeadLetter.Add(batch...)
 		if r.Stopped {
 			s.Summary.Unread = r.Name
+		}
+		if s.Summary.Stop == "" && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			s.Summary.Stop = "stopped at the deadline"
 		}
 	}
 	if s.writeErr != nil {
