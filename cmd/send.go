@@ -365,6 +365,10 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 		if err != nil {
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
+		if err := notADirectory(file); err != nil {
+			file.Close()
+			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
+		}
 		r.In, closeFile = file, func() { file.Close() }
 	}
 	if opts.Event.AnyGiven() {

@@ -62,6 +62,10 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		if !sc.Scan() {
 			break
 		}
+		if sc.Empty() {
+			// Nothing but white space: no events, which is not an invalid event.
+			continue
+		}
 		res := sc.Result()
 		for _, fd := range res.Findings {
 			if fd.Level == validate.Error {
