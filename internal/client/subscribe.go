@@ -74,6 +74,9 @@ type SubscribeOptions struct {
 	// Ready, when not nil, is called once the subscription is in place: events published
 	// after it returns are received.
 	Ready func()
+	// Note, when not nil, is told what a subscription found out or chose, for the banner
+	// ("topic filter shop/#", "resuming durable consumer audit"); it is called before Ready.
+	Note func(string)
 	// Undecoded hands messages over as they came, for a caller that checks and decodes them
 	// itself (listen's strict validator), which would otherwise decode every message twice:
 	// a structured message's JSON event is in Raw, a binary message's attributes in Attrs
@@ -172,6 +175,13 @@ func deliver(ctx context.Context, handle func(context.Context, Delivery) error, 
 		return nil, err
 	}
 	return d.Err, nil
+}
+
+// note passes a line for the banner to SubscribeOptions.Note.
+func (so SubscribeOptions) note(line string) {
+	if so.Note != nil {
+		so.Note(line)
+	}
 }
 
 func (so SubscribeOptions) ready() func() {
