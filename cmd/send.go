@@ -223,7 +223,7 @@ does not parse gets a warning naming the line and column where it breaks. It goe
 ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
 Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
 status) or NOT DELIVERED (no response at all), with the status, id, type, target and latency,
-and the response body.
+and the response body. Core NATS has no acknowledgement: there it says PUBLISHED.
 
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates

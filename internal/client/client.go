@@ -90,8 +90,13 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 type Result struct {
 	// Delivered is true when an HTTP response came back at all.
 	Delivered bool
-	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2).
+	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2), or the broker's
+	// acknowledgement.
 	ACK bool
+	// Unacknowledged marks a successful send over a transport that has no acknowledgement
+	// (core NATS): the event reached the server, which confirms nothing more. ACK is set too,
+	// so that it counts as success; it is shown as PUBLISHED, not ACK.
+	Unacknowledged bool
 	// Status is the HTTP status code of the last response, 0 when none came.
 	Status   int
 	Attempts int

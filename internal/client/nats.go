@@ -180,7 +180,11 @@ func (t *natsTarget) publish(ctx context.Context, body []byte) Result {
 		if err != nil {
 			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
-		return ack("NATS", "published")
+		// Core NATS has no acknowledgement: the flush confirms that the server read the
+		// message, not that any subscriber got it.
+		res := ack("NATS", "core NATS has no ack")
+		res.Unacknowledged = true
+		return res
 	}, brokerAgain)
 }
 

@@ -30,6 +30,8 @@ type Delivery struct {
 // Verdict names the outcome: ACK, NACK or not delivered.
 func (d Delivery) Verdict() string {
 	switch {
+	case d.Result.Unacknowledged:
+		return "PUBLISHED"
 	case d.Result.ACK:
 		return "ACK"
 	case d.Result.Delivered:
@@ -43,6 +45,8 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	var b strings.Builder
 	r := d.Result
 	switch {
+	case r.Unacknowledged:
+		b.WriteString(st.paint(st.OK, "PUBLISHED "))
 	case r.ACK:
 		b.WriteString(st.paint(st.OK, "ACK "))
 	case r.Delivered:
