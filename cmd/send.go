@@ -41,7 +41,8 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+" (default $K_SINK)")
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
-	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
+	df.Timeout = 30 * time.Second
+	durationVar(fs, &df.Timeout, "timeout", "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
@@ -129,7 +130,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
-		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w", ue.Err)}
+		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w%s", ue.Err, schemeHint(to))}
 	}
 	if err != nil {
 		return nil, mode, err
@@ -258,7 +259,7 @@ events were read but not sent and whether the file was read to its end.
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
+	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Flags = cmd.Flags()
 	return cmd
@@ -285,6 +286,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	}
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
+	}
+	if err := batchSizeNeedsBatch(opts.Flags, mode); err != nil {
+		return err
 	}
 	opts.Event.Warn = warnOnce(f)
 	loadRun := opts.Flags != nil && opts.Load.active(opts.Flags)
