@@ -100,6 +100,11 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while reading (Ctrl-C at a terminal): no invalid event.
+			r.Stopped = true
+			return invalid, nil
+		}
 		r.reportInvalid(0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
 		return invalid + 1, err
 	}
