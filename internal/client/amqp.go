@@ -259,6 +259,10 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 			return fmt.Errorf("receive from %s: %w", addr, err)
 		}
 		d := amqpDelivery(addr, m, so.Undecoded)
+		if !second {
+			// In mode first the broker settled the message when it was taken.
+			d.refusal = "dropped: the broker settled it on delivery (receiver settle mode first)"
+		}
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err

@@ -47,6 +47,33 @@ type Delivery struct {
 	Err error
 	// Reply, when not nil, answers the message with an event (NATS request/reply).
 	Reply func(ctx context.Context, e *event.Event) error
+	// refusal overrides Refusal where the subscriber knows better (AMQP's settle mode).
+	refusal string
+}
+
+// Refusal says, in the transport's own terms, what becomes of this message when it is
+// refused as no CloudEvent (Delivery.Err, or a *Rejected from the handler): brokers have no
+// HTTP status, and whether the message comes again is what matters.
+func (d *Delivery) Refusal() string {
+	if d.refusal != "" {
+		return d.refusal
+	}
+	switch d.Transport {
+	case "nats":
+		return "dropped (core NATS has no acknowledgement)"
+	case "jetstream":
+		return "terminated (AckTerm): the stream will not deliver it again"
+	case "kafka":
+		return "skipped: the consumer moves past its offset"
+	case "mqtt":
+		if d.Metadata()["qos"] == "0" {
+			return "dropped (QoS 0 has no acknowledgement)"
+		}
+		return "acknowledged so that the broker does not deliver it again"
+	case "amqp":
+		return "rejected (amqp:decode-error)"
+	}
+	return "not taken"
 }
 
 // Metadata returns Meta, building it on the first call.
