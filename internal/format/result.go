@@ -198,6 +198,9 @@ func writeHeaders(b *strings.Builder, st *Styles, prefix string, h http.Header) 
 // Summary counts deliveries.
 type Summary struct {
 	Sent, ACK, NACK, Undelivered, Invalid int
+	// Published counts successful sends that no acknowledgement confirms (core NATS); they
+	// are not among ACK.
+	Published int
 	// Unsent is how many events of a file were read but not sent when the run was
 	// interrupted; Unread names the file if it was not read to its end.
 	Unsent int
@@ -217,6 +220,8 @@ func ErrorText(err error) string {
 func (s *Summary) Add(r *client.Result) {
 	s.Sent++
 	switch {
+	case r.Unacknowledged:
+		s.Published++
 	case r.ACK:
 		s.ACK++
 	case r.Delivered:
@@ -241,7 +246,11 @@ func outcomes(st *Styles, ack, nack, undelivered int64) string {
 
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
-	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered))}
+	parts := []string{fmt.Sprintf("sent %d", s.Sent)}
+	if s.Published > 0 {
+		parts = append(parts, st.paint(st.OK, fmt.Sprintf("published %d", s.Published))+" (core NATS has no ack)")
+	}
+	parts = append(parts, outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered)))
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}
