@@ -11,6 +11,7 @@ require (
 	github.com/cloudevents/sdk-go/protocol/mqtt_paho/v2 v2.0.0-20250922144431-372892d7c84d
 	github.com/cloudevents/sdk-go/sql/v2 v2.16.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2
+	github.com/creack/pty v1.1.24
 	github.com/eclipse/paho.golang v0.22.0
 	github.com/fatih/color v1.19.0
 	github.com/google/uuid v1.6.0

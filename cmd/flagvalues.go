@@ -135,6 +135,8 @@ func durationVar(fs *pflag.FlagSet, p *time.Duration, name string, usage string)
 	parse := func(s string) (time.Duration, error) {
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		switch {
+		case err != nil && isNumber(s):
+			return 0, fmt.Errorf("a duration needs a unit: add one, e.g. %ss (or %sms, %sm)", strings.TrimSpace(s), strings.TrimSpace(s), strings.TrimSpace(s))
 		case err != nil:
 			return 0, errors.New("want a duration such as 500ms, 30s or 2m")
 		case d < 0:
@@ -293,4 +295,36 @@ func writeFlags(w io.Writer, title string, fs *pflag.FlagSet) {
 		return
 	}
 	fmt.Fprintf(w, "\n\n%s:\n%s", title, strings.TrimRight(fs.FlagUsages(), " \t\n"))
+}
+
+// isNumber reports whether s is a plain decimal number, such as a duration without its unit.
+func isNumber(s string) bool {
+	s = strings.TrimSpace(s)
+	digits, dots := 0, 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		case (c == '-' || c == '+') && i == 0:
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
+}
+
+// portVar defines a TCP port flag: a whole number from 0 to 65535, where 0 asks the system
+// for any free port.
+func portVar(fs *pflag.FlagSet, p *int, name, short string, value int, usage string) {
+	*p = value
+	parse := func(s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 || n > 65535 {
+			return 0, fmt.Errorf("%q is not a port: a port is a whole number from 1 to 65535, such as 8080 (0 picks any free port)", s)
+		}
+		return n, nil
+	}
+	fs.VarP(&checked[int]{p: p, typ: "int", parse: parse, show: strconv.Itoa}, name, short, usage)
 }

@@ -166,7 +166,7 @@ Exit codes:
 	_ = fs.MarkHidden("timeout")
 	fs.BoolVar(&opts.Dedupe, "dedupe", false, "mark repeated events (same source and id); do not record, relay or count them again")
 	// The HTTP server.
-	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
+	portVar(fs, &opts.Port, "port", "p", 8080, "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
 	stringCheckVar(fs, &opts.Path, "path", "/", checkPath, "URL `path` events are taken at (with or without a trailing slash)")
 	sizeVar(fs, &opts.MaxBody, "max-body", listen.DefaultMaxBody, "largest request body or broker message payload `size` (e.g. 64KiB, 16MiB); larger ones get 413 (rejected by a broker)")

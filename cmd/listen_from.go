@@ -70,12 +70,16 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 	ready := make(chan struct{})
 	served := make(chan error, 1)
 	done := make(chan error, 1)
+	var notes []string
 	so := client.SubscribeOptions{
 		Timeout: 10 * time.Second,
 		Group:   opts.Group,
 		Durable: opts.Durable,
 		Start:   opts.Start,
 		Ready:   func() { close(ready) },
+		// Called before Ready, in the subscription's goroutine: ready orders it before the
+		// banner below reads notes.
+		Note: func(line string) { notes = append(notes, line) },
 		// The handler checks the bytes of a structured message with its strict validator
 		// and decodes them then.
 		Undecoded: true,
@@ -108,7 +112,7 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		<-done
 		return nil, nil, context.Cause(ctx)
 	}
-	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), shownURL(opts.From), settings); err != nil {
+	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), shownURL(opts.From), append(notes, settings...)); err != nil {
 		cancel()
 		<-done
 		return nil, nil, err

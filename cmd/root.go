@@ -173,6 +173,9 @@ func Main(build BuildInfo) int {
 		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),
 	}
+	if isTerminal(os.Stdin) {
+		streams.In = newTerminalInput(ctx, os.Stdin, os.Stderr)
+	}
 	return Run(ctx, streams, build, os.Args[1:], os.Getenv)
 }
 

@@ -44,7 +44,8 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	enumValues(fs, "mode", "binary", "structured", "batch")
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
-	fs.DurationVar(&df.Timeout, "timeout", 30*time.Second, "time limit for each attempt")
+	df.Timeout = 30 * time.Second
+	durationVar(fs, &df.Timeout, "timeout", "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
@@ -147,7 +148,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
-		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w", ue.Err)}
+		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w%s", ue.Err, schemeHint(to))}
 	}
 	if err != nil {
 		return nil, mode, err
@@ -243,6 +244,7 @@ Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NAC
 status), NOT DELIVERED (nothing reached the receiver: DNS, refused, TLS) or NO RESPONSE
 (maybe delivered: the request went out, no answer came), with the status, id, type, target
 and latency, and the response body.
+Core NATS has no acknowledgement: there it says PUBLISHED.
 
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates
@@ -298,7 +300,7 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request with --mode batch (0: all of a --from file in one; 1 in a load run)")
+	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Replay.register(cmd.Flags())
 	opts.Stop.register(cmd.Flags())
@@ -332,6 +334,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		return err
 	}
 	if err := opts.Stop.check(opts.DryRun); err != nil {
+		return err
+	}
+	if err := batchSizeNeedsBatch(opts.Flags, mode); err != nil {
 		return err
 	}
 	opts.Event.Warn = warnOnce(f)
@@ -442,6 +447,10 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 	} else {
 		file, err := os.Open(opts.From)
 		if err != nil {
+			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
+		}
+		if err := notADirectory(file); err != nil {
+			file.Close()
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
 		r.In, closeFile = file, func() { file.Close() }

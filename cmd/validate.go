@@ -248,6 +248,10 @@ func validateInput(ctx context.Context, s *validate.Scanner, in input, stdin io.
 	sum.Errors += st.Errors
 	sum.Warnings += st.Warnings
 	if err := s.Err(); err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while reading (Ctrl-C at a terminal): not an unreadable input.
+			return context.Cause(ctx)
+		}
 		sum.Unreadable++
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

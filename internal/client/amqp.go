@@ -91,7 +91,7 @@ func openAMQP(tr *Transport, raw string, u *url.URL, opts Options) (*amqpTarget,
 		snd, err := s.NewSender(amqp.LinkTargetAddress(addr))
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("open a link to %s: %w", addr, err)
+			return nil, fmt.Errorf("open a link to %s: %w", addr, amqpLinkError(addr, err))
 		}
 		return &amqpSender{client: c, sender: snd, ce: ceamqp.NewSender(snd)}, nil
 	}
@@ -141,7 +141,7 @@ func amqpDial(ctx context.Context, ep endpoint, timeout time.Duration, insecure 
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, nil, dialError("AMQP", ep.hosts, r.err)
+			return nil, nil, dialError("AMQP", ep.hosts, amqpLoginError(ep, r.err))
 		}
 		return r.c, r.s, nil
 	case <-ctx.Done():
@@ -234,7 +234,7 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 	defer c.Close()
 	r, s, second, err := amqpReceiver(c, s, addr, so.maxMessageSize())
 	if err != nil {
-		return fmt.Errorf("open a link from %s: %w", addr, err)
+		return fmt.Errorf("open a link from %s: %w", addr, amqpLinkError(addr, err))
 	}
 	// Ending the session before the connection closes makes the broker take every
 	// disposition sent before the end (frames on a connection keep their order), the ones
@@ -261,6 +261,10 @@ func subscribeAMQP(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 		}
 		d := amqpDelivery(addr, m, so.Undecoded)
 		d.Reply = amqpReplier(s, m)
+		if !second {
+			// In mode first the broker settled the message when it was taken.
+			d.refusal = "dropped: the broker settled it on delivery (receiver settle mode first)"
+		}
 		refuse, err := deliver(ctx, handle, d)
 		if err != nil {
 			return err

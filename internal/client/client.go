@@ -135,8 +135,13 @@ type Result struct {
 	// have the event from each of them. Without a response, Written > 0 is the outcome
 	// NO RESPONSE (maybe delivered) and 0 is NOT DELIVERED (nothing reached the receiver).
 	Written int
-	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2).
+	// ACK is true for a 2xx response (http binding §3.3, webhook §2.2), or the broker's
+	// acknowledgement.
 	ACK bool
+	// Unacknowledged marks a successful send over a transport that has no acknowledgement
+	// (core NATS): the event reached the server, which confirms nothing more. ACK is set too,
+	// so that it counts as success; it is shown as PUBLISHED, not ACK.
+	Unacknowledged bool
 	// Status is the HTTP status code of the last response, 0 when none came.
 	Status   int
 	Attempts int
@@ -156,8 +161,11 @@ type Outcome string
 
 // The outcomes of a delivery; their values are the stable "outcome" of JSON output.
 const (
-	OutcomeACK  Outcome = "ack"  // a 2xx, or the broker's acknowledgement
-	OutcomeNACK Outcome = "nack" // any other answer
+	OutcomeACK Outcome = "ack" // a 2xx, or the broker's acknowledgement
+	// OutcomePublished: sent where the transport has no acknowledgement (core NATS): the
+	// server took it, and confirms nothing more.
+	OutcomePublished Outcome = "published"
+	OutcomeNACK      Outcome = "nack" // any other answer
 	// OutcomeNotDelivered: nothing reached the receiver (DNS, connection refused, TLS).
 	OutcomeNotDelivered Outcome = "not_delivered"
 	// OutcomeNoResponse: the request went out, no response came; maybe delivered.
@@ -167,6 +175,8 @@ const (
 // Outcome classifies the result.
 func (r *Result) Outcome() Outcome {
 	switch {
+	case r.Unacknowledged:
+		return OutcomePublished
 	case r.ACK:
 		return OutcomeACK
 	case r.Delivered:

@@ -245,7 +245,7 @@ func subscribeJetStream(ctx context.Context, tr *Transport, raw string, u *url.U
 	}
 	js2 := &jsSubscriber{
 		stream: stream, durable: durable, start: start, deliver: policy,
-		ready: so.ready(), nc: nc, acks: acks,
+		ready: so.ready(), note: so.note, nc: nc, acks: acks,
 	}
 	var end *jsEnd
 	if so.UntilEnd {
@@ -420,6 +420,7 @@ type jsSubscriber struct {
 	stream, durable, start string
 	deliver                *nats.ConsumerConfig
 	ready                  func()
+	note                   func(string)
 	nc                     *nats.Conn
 	ackAll                 bool     // set by Subscribe: the consumer's ack policy is "all"
 	acks                   *jsAcker // told the policy before the first message comes
@@ -462,12 +463,19 @@ func (s *jsSubscriber) Subscribe(js nats.JetStreamContext, subject string, cb na
 			if _, err := js.AddConsumer(s.stream, &cfg); err != nil {
 				return nil, fmt.Errorf("create durable consumer %s on stream %s: %w", s.durable, s.stream, err)
 			}
+			s.note(fmt.Sprintf("durable consumer %s created on stream %s (start %s)", s.durable, s.stream, firstNonEmpty(strings.ToLower(s.start), "new")))
 		case err != nil:
 			return nil, fmt.Errorf("durable consumer %s on stream %s: %w", s.durable, s.stream, err)
-		case s.start != "":
-			return nil, &UsageError{Err: fmt.Errorf("durable consumer %s exists; it keeps its start position, so drop start=%s or use a new name", s.durable, s.start)}
 		default:
+			// Resuming a durable is what it is for: it goes on after the last message it
+			// acknowledged, so a start position (the one it was created with, as in a
+			// script run again) cannot apply.
 			s.ackAll = info.Config.AckPolicy == nats.AckAllPolicy
+			line := fmt.Sprintf("resuming durable consumer %s on stream %s: %d pending, %d unacknowledged", s.durable, s.stream, info.NumPending, info.NumAckPending)
+			if s.start != "" {
+				line += fmt.Sprintf("; start=%s ignored, a durable keeps its position", s.start)
+			}
+			s.note(line)
 		}
 		opts = append(opts, nats.Bind(s.stream, s.durable))
 	}

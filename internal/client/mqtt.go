@@ -27,8 +27,10 @@ import (
 // MQTT 5 carries events in binary mode (attributes as user properties, datacontenttype as
 // the Content Type property, mqtt binding §3.1) or structured mode (mqtt binding §3.2).
 //
-// The topic is the URL path without its leading slash; escape a '#' wildcard as %23 when
-// subscribing. QoS defaults to 1, so that ACK means the broker's PUBACK.
+// The topic is the URL path without its leading slash. A subscription takes a topic filter
+// with the '+' and '#' wildcards written as they are (MQTT 5 §4.7): '#' would start a URL
+// fragment, so in an mqtt(s):// URL it is read as part of the topic. QoS defaults to 1, so
+// that ACK means the broker's PUBACK.
 //
 // sdk-go's MQTT writer names the user properties "ce-<attribute>", but the binding uses the
 // attribute names unchanged (mqtt binding §3.1.3.1): we keep its writer and rename the
@@ -69,6 +71,7 @@ type mqttParams struct {
 }
 
 func parseMQTT(tr *Transport, raw string, u *url.URL) (mqttParams, error) {
+	u = mqttTopicURL(raw, u)
 	ep, err := parseEndpoint(raw, u, tr.defaultPort(u.Scheme), false, mqttKeys...)
 	if err != nil {
 		return mqttParams{}, err
@@ -407,6 +410,9 @@ func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 	if err != nil {
 		return err
 	}
+	if err := checkTopicFilter(p.topic); err != nil {
+		return &UsageError{Err: fmt.Errorf("%q: %w", raw, err)}
+	}
 	var (
 		mu      sync.Mutex
 		failure error
@@ -463,6 +469,7 @@ func subscribeMQTT(ctx context.Context, tr *Transport, raw string, u *url.URL, s
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", p.topic, err)
 	}
+	so.note("topic filter " + p.topic)
 	so.ready()()
 	select {
 	case <-ctx.Done():
@@ -559,4 +566,32 @@ func isAttributeName(s string) bool {
 		}
 	}
 	return true
+}
+
+// mqttTopicURL reads a '#' in an MQTT URL as the multi-level wildcard of the topic (MQTT 5
+// §4.7.1.2), not as the start of a URL fragment: "mqtt://host/shop/#" subscribes to
+// "shop/#", not to "shop/". A query may follow it ("shop/#?qos=2").
+func mqttTopicURL(raw string, u *url.URL) *url.URL {
+	if !strings.Contains(raw, "#") {
+		return u
+	}
+	if v, err := url.Parse(strings.ReplaceAll(raw, "#", "%23")); err == nil {
+		return v
+	}
+	return u
+}
+
+// checkTopicFilter checks the wildcards of a topic filter (MQTT 5 §4.7.1): '#' only as the
+// last level, '+' only as a whole level. A topic name without wildcards always passes.
+func checkTopicFilter(topic string) error {
+	levels := strings.Split(topic, "/")
+	for i, l := range levels {
+		switch {
+		case strings.Contains(l, "#") && (l != "#" || i != len(levels)-1):
+			return fmt.Errorf("topic filter %q: '#' must be a level of its own and the last one, as in shop/#", topic)
+		case strings.Contains(l, "+") && l != "+":
+			return fmt.Errorf("topic filter %q: '+' must be a level of its own, as in shop/+/orders", topic)
+		}
+	}
+	return nil
 }

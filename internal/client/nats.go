@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -139,11 +140,45 @@ func natsConnect(ctx context.Context, ep endpoint, timeout time.Duration, insecu
 	if tc != nil {
 		opts = append(opts, nats.Secure(tc))
 	}
+	// The dialer serves reconnections too: bound each dial, not all by this ctx.
+	dialer := &natsDialer{d: net.Dialer{Timeout: connectTimeout(timeout)}}
+	if dl, ok := ctx.Deadline(); ok {
+		dialer.d.Timeout = min(dialer.d.Timeout, max(time.Until(dl), time.Millisecond))
+	}
+	opts = append(opts, nats.SetCustomDialer(dialer))
 	nc, err := nats.Connect(strings.Join(servers, ","), opts...)
 	if err != nil {
+		if last := dialer.lastErr(); last != nil && errors.Is(err, nats.ErrNoServers) {
+			err = last
+		}
 		return nil, dialError("NATS", ep.hosts, err)
 	}
 	return nc, nil
+}
+
+// natsDialer keeps the error of the last failed dial: nats.go reports a server it could
+// not reach as "no servers available for connection" and drops why (refused, no route,
+// a timeout).
+type natsDialer struct {
+	d    net.Dialer
+	mu   sync.Mutex
+	last error
+}
+
+func (n *natsDialer) Dial(network, address string) (net.Conn, error) {
+	c, err := n.d.Dial(network, address)
+	if err != nil {
+		n.mu.Lock()
+		n.last = err
+		n.mu.Unlock()
+	}
+	return c, err
+}
+
+func (n *natsDialer) lastErr() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.last
 }
 
 func (t *natsTarget) Close() error { t.conn.shutdown(); return nil }
@@ -180,7 +215,11 @@ func (t *natsTarget) publish(ctx context.Context, body []byte) Result {
 		if err != nil {
 			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
-		return ack("NATS", "published")
+		// Core NATS has no acknowledgement: the flush confirms that the server read the
+		// message, not that any subscriber got it.
+		res := ack("NATS", "core NATS has no ack")
+		res.Unacknowledged = true
+		return res
 	}, brokerAgain)
 }
 

@@ -49,6 +49,33 @@ type Delivery struct {
 	// reply: a NATS reply subject, an MQTT 5 response topic, an AMQP reply-to address). A
 	// transport whose binding has one mode only uses that one.
 	Reply func(ctx context.Context, e *event.Event, mode binding.Mode) error
+	// refusal overrides Refusal where the subscriber knows better (AMQP's settle mode).
+	refusal string
+}
+
+// Refusal says, in the transport's own terms, what becomes of this message when it is
+// refused as no CloudEvent (Delivery.Err, or a *Rejected from the handler): brokers have no
+// HTTP status, and whether the message comes again is what matters.
+func (d *Delivery) Refusal() string {
+	if d.refusal != "" {
+		return d.refusal
+	}
+	switch d.Transport {
+	case "nats":
+		return "dropped (core NATS has no acknowledgement)"
+	case "jetstream":
+		return "terminated (AckTerm): the stream will not deliver it again"
+	case "kafka":
+		return "skipped: the consumer moves past its offset"
+	case "mqtt":
+		if d.Metadata()["qos"] == "0" {
+			return "dropped (QoS 0 has no acknowledgement)"
+		}
+		return "acknowledged so that the broker does not deliver it again"
+	case "amqp":
+		return "rejected (amqp:decode-error)"
+	}
+	return "not taken"
 }
 
 // Metadata returns Meta, building it on the first call.
@@ -76,6 +103,9 @@ type SubscribeOptions struct {
 	// Ready, when not nil, is called once the subscription is in place: events published
 	// after it returns are received.
 	Ready func()
+	// Note, when not nil, is told what a subscription found out or chose, for the banner
+	// ("topic filter shop/#", "resuming durable consumer audit"); it is called before Ready.
+	Note func(string)
 	// Undecoded hands messages over as they came, for a caller that checks and decodes them
 	// itself (listen's strict validator), which would otherwise decode every message twice:
 	// a structured message's JSON event is in Raw, a binary message's attributes in Attrs
@@ -197,6 +227,13 @@ func deliver(ctx context.Context, handle func(context.Context, Delivery) error, 
 		return nil, err
 	}
 	return d.Err, nil
+}
+
+// note passes a line for the banner to SubscribeOptions.Note.
+func (so SubscribeOptions) note(line string) {
+	if so.Note != nil {
+		so.Note(line)
+	}
 }
 
 func (so SubscribeOptions) ready() func() {

@@ -221,7 +221,12 @@ func ListenRejected(w io.Writer, st *Styles, rep *listen.Report, opts ListenOpti
 	}
 	b.WriteString(st.paint(st.Time, rep.Received.Format(clock)))
 	b.WriteByte(' ')
-	b.WriteString(st.paint(st.Fail, fmt.Sprintf("rejected %d %s", rep.Status, http.StatusText(rep.Status))))
+	if rep.Method == listen.MethodReceive && rep.Settled != "" {
+		// A broker has no status: say what became of the message.
+		b.WriteString(st.paint(st.Fail, "rejected, "+rep.Settled))
+	} else {
+		b.WriteString(st.paint(st.Fail, fmt.Sprintf("rejected %d %s", rep.Status, http.StatusText(rep.Status))))
+	}
 	b.WriteString("  ")
 	if rep.Method == listen.MethodReceive {
 		b.WriteString(Sanitize(rep.Proto + " " + rep.Target))
@@ -236,8 +241,28 @@ func ListenRejected(w io.Writer, st *Styles, rep *listen.Report, opts ListenOpti
 		b.WriteString(Sanitize(line))
 		b.WriteByte('\n')
 	}
+	if rep.Method == listen.MethodReceive && rep.Settled != "" {
+		writePayloadPreview(&b, st, rep.Payload, rep.PayloadSize)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePayloadPreview shows the start of a refused message's payload on one line, escaped
+// (Sanitize), cut where Report.Payload ends.
+func writePayloadPreview(b *strings.Builder, st *Styles, p []byte, size int) {
+	b.WriteString("  ")
+	if size == 0 {
+		b.WriteString(st.paint(st.Dim, "payload: empty"))
+		b.WriteByte('\n')
+		return
+	}
+	b.WriteString(st.paint(st.Dim, fmt.Sprintf("payload (%s): ", Plural(size, "byte"))))
+	b.WriteString(Sanitize(strings.ReplaceAll(string(p), "\n", " ")))
+	if len(p) < size {
+		b.WriteString(st.paint(st.Dim, " …"))
+	}
+	b.WriteByte('\n')
 }
 
 // ListenHandshake writes a webhook validation request (webhook §4.1) and its answer.
@@ -323,7 +348,12 @@ func ListenSummary(w io.Writer, st *Styles, s listen.Summary, o ListenSummaryOpt
 		for _, r := range s.Rejected {
 			by = append(by, fmt.Sprintf("%d ×%d", r.Status, r.Count))
 		}
-		more = append(more, st.paint(st.Fail, fmt.Sprintf("%s rejected", Plural(int(n), unit)))+" ("+strings.Join(by, ", ")+")")
+		line := st.paint(st.Fail, fmt.Sprintf("%s rejected", Plural(int(n), unit)))
+		if unit == "request" {
+			// A broker message has no status to count by.
+			line += " (" + strings.Join(by, ", ") + ")"
+		}
+		more = append(more, line)
 	}
 	if s.TurnedAway > 0 {
 		more = append(more, fmt.Sprintf("%s turned away while stopping", Plural(int(s.TurnedAway), "request")))

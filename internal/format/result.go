@@ -28,12 +28,14 @@ type Delivery struct {
 	Line int
 }
 
-// Verdict names the outcome: ACK, NACK, NOT DELIVERED or NO RESPONSE.
+// Verdict names the outcome: ACK, PUBLISHED, NACK, NOT DELIVERED or NO RESPONSE.
 func (d Delivery) Verdict() string { return Verdict(d.Result) }
 
 // Verdict names the outcome of a delivery as result lines show it.
 func Verdict(r *client.Result) string {
 	switch r.Outcome() {
+	case client.OutcomePublished:
+		return "PUBLISHED"
 	case client.OutcomeACK:
 		return "ACK"
 	case client.OutcomeNACK:
@@ -64,6 +66,8 @@ func DeliveryText(w io.Writer, st *Styles, d Delivery) error {
 	var b strings.Builder
 	r := d.Result
 	switch r.Outcome() {
+	case client.OutcomePublished:
+		b.WriteString(st.paint(st.OK, "PUBLISHED "))
 	case client.OutcomeACK:
 		b.WriteString(st.paint(st.OK, "ACK "))
 	case client.OutcomeNACK:
@@ -297,6 +301,9 @@ type Summary struct {
 	// NoResponse counts the events whose request went out without a response (maybe
 	// delivered); Undelivered those that reached no receiver.
 	NoResponse int
+	// Published counts successful sends that no acknowledgement confirms (core NATS); they
+	// are not among ACK.
+	Published int
 	// Unsent is how many events of a file were read but not sent when the run was
 	// interrupted; Unread names the file if it was not read to its end.
 	Unsent int
@@ -326,6 +333,8 @@ func ErrorText(err error) string {
 func (s *Summary) Add(r *client.Result) {
 	s.Sent++
 	switch {
+	case r.Unacknowledged:
+		s.Published++
 	case r.ACK:
 		s.ACK++
 	case r.Delivered:
@@ -360,7 +369,11 @@ func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
 
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
-	parts := []string{fmt.Sprintf("sent %d", s.Sent), outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse))}
+	parts := []string{fmt.Sprintf("sent %d", s.Sent)}
+	if s.Published > 0 {
+		parts = append(parts, st.paint(st.OK, fmt.Sprintf("published %d", s.Published))+" (core NATS has no ack)")
+	}
+	parts = append(parts, outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse)))
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}

@@ -147,3 +147,12 @@ func describeDelivery(d client.Delivery) (where string, header http.Header) {
 	}
 	return strings.Join(parts, " "), header
 }
+
+// brokerRefusal fills in what a report of a refused broker message shows in place of an HTTP
+// status: what the transport does with the message, and the start of its payload, so that
+// a message that is no CloudEvent at all can be recognised.
+func brokerRefusal(rep *Report, d *client.Delivery) {
+	rep.Settled = d.Refusal()
+	rep.PayloadSize = len(d.Raw)
+	rep.Payload = append(rep.Payload[:0], d.Raw[:min(len(d.Raw), PreviewSize)]...)
+}

@@ -112,7 +112,17 @@ type Report struct {
 	ReplyMode binding.Mode
 	// Origin is the WebHook-Request-Origin of a handshake; empty when it had none.
 	Origin string
+	// Settled says what became of a refused broker message, in its transport's terms
+	// (client.Delivery.Refusal); empty over HTTP, where Status says it.
+	Settled string
+	// Payload is the start of a refused broker message's payload (at most PreviewSize
+	// bytes), and PayloadSize its whole size.
+	Payload     []byte
+	PayloadSize int
 }
+
+// PreviewSize is how much of a refused broker message's payload a Report keeps.
+const PreviewSize = 200
 
 // Arrival is one selected event.
 type Arrival struct {

@@ -291,6 +291,9 @@ func (h *Handler) reject(x *exchange, status int, reason string) {
 	if x.msg.fromBroker && rep.Header == nil {
 		rep.Target, rep.Header = describeDelivery(x.msg.delivery)
 	}
+	if x.msg.fromBroker {
+		brokerRefusal(rep, &x.msg.delivery)
+	}
 	rep.Kind = KindRejected
 	rep.Status = status
 	rep.Reason = reason

@@ -76,6 +76,10 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		if !sc.Scan() {
 			break
 		}
+		if sc.Empty() {
+			// Nothing but white space: no events, which is not an invalid event.
+			continue
+		}
 		res := sc.Result()
 		for _, fd := range res.Findings {
 			if r.JSON {
@@ -122,6 +126,11 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while reading (Ctrl-C at a terminal): no invalid event.
+			r.Stopped = true
+			return invalid, nil
+		}
 		r.reportInvalid(0, 0, fmt.Sprintf("cannot read further: %v", err), "read")
 		return invalid + 1, err
 	}

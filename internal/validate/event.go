@@ -551,8 +551,7 @@ func (c *checker) optional(idx int, name string, nonEmpty bool) bool {
 		return false
 	case m.kind == kNull:
 		if c.version == "0.3" {
-			// The v0.3 JSON format has no null attributes (v0.3 §2.2).
-			c.add(RuleAttributeType, Error, m.off, c.attrPointer(name), "attribute \""+name+"\" is null; v0.3 has no null values, omit the attribute instead")
+			c.v03Null(RuleAttributeType, m, c.attrPointer(name), "attribute \""+name+"\"")
 		}
 		return false
 	case m.kind != kString:
@@ -563,6 +562,13 @@ func (c *checker) optional(idx int, name string, nonEmpty bool) bool {
 		return false
 	}
 	return c.chars(m, name)
+}
+
+// v03Null reports a null attribute or extension of a v0.3 event. The v0.3 JSON format has
+// no null values (v0.3 JSON format §2.2), yet the major SDKs read null as "absent", as
+// spec v1.0.2 does: a warning, an error under Strict.
+func (c *checker) v03Null(rule string, m *member, pointer, what string) {
+	c.add(rule, Warning, m.off, pointer, what+" is null; v0.3 has no null values (omit the attribute), though the major CloudEvents SDKs read null as absent")
 }
 
 // uri checks a URI-reference (RFC 3986 §4.1) or, with absolute, an
@@ -722,7 +728,7 @@ func (c *checker) extension(m *member, v03 bool) {
 	switch m.kind {
 	case kNull:
 		if v03 {
-			c.add(RuleExtensionType, Error, m.off, c.memberPointer(m.name), "extension "+quote(name)+" is null; v0.3 has no null values, omit the attribute instead")
+			c.v03Null(RuleExtensionType, m, c.memberPointer(m.name), "extension "+quote(name))
 		}
 	case kString:
 		if !c.chars(m, string(name)) || v03 {
@@ -738,7 +744,10 @@ func (c *checker) extension(m *member, v03 bool) {
 		}
 	case kTrue, kFalse:
 		if v03 {
-			c.add(RuleExtensionType, Error, m.off, c.memberPointer(m.name), "extension "+quote(name)+" is a boolean; the v0.3 type system has no Boolean, use a string")
+			// The v0.3 type system has no Boolean (v0.3 Type System), yet the major SDKs
+			// read and write Boolean extensions in v0.3 JSON: a warning, an error under Strict.
+			c.add(RuleExtensionType, Warning, m.off, c.memberPointer(m.name), "extension "+quote(name)+
+				" is a boolean; the v0.3 type system has no Boolean (use the string \""+string(c.doc[m.off:m.end])+"\"), though the major CloudEvents SDKs accept it")
 		}
 	case kNumber:
 		if !m.isInt {
@@ -836,7 +845,7 @@ func (c *checker) data(v03, ctJSON bool, schema string) {
 		if e := &c.attr[aDatacontentencoding]; e.present {
 			switch {
 			case e.kind == kNull:
-				c.add(RuleAttributeType, Error, e.off, c.attrPointer("datacontentencoding"), `attribute "datacontentencoding" is null; v0.3 has no null values, omit the attribute instead`)
+				c.v03Null(RuleAttributeType, e, c.attrPointer("datacontentencoding"), `attribute "datacontentencoding"`)
 			case e.kind != kString:
 				c.add(RuleAttributeType, Error, e.off, c.attrPointer("datacontentencoding"), `attribute "datacontentencoding" must be a string, found `+e.kind.String()+" "+c.raw(e))
 			case !c.chars(e, "datacontentencoding"):
