@@ -45,6 +45,7 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 		}
 		h.run(ctx, x)
 	}
+	h.observe(x, "", nil)
 	return settle(&x.verdict)
 }
 

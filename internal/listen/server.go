@@ -21,6 +21,9 @@ type ServerOptions struct {
 	MaxConns int
 	// ErrorLog receives the HTTP server's own complaints (bad TLS handshakes and the like).
 	ErrorLog *log.Logger
+	// Wrap, in order, put handlers of their own routes in front of the event handler (the
+	// page of --ui); each passes on what it does not serve.
+	Wrap []func(http.Handler) http.Handler
 }
 
 // Timeouts and limits of the server: a slow or idle client cannot hold the listener.
@@ -50,8 +53,12 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 	if n <= 0 {
 		n = DefaultMaxConns
 	}
+	var handler http.Handler = h
+	for _, wrap := range opts.Wrap {
+		handler = wrap(handler)
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		// Answering may wait for --delay and for the relays.
