@@ -54,6 +54,13 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
+	u.streams.Add(1)
+	if last > 0 {
+		u.resumed.Add(1)
+	}
+	u.mu.Lock()
+	drop := u.drop
+	u.mu.Unlock()
 	wake := u.hist.watch()
 	defer u.hist.unwatch(wake)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -108,6 +115,8 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-u.done:
+			return
+		case <-drop:
 			return
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -72,6 +73,11 @@ type UI struct {
 	loopback bool   // served on a loopback address: Host must name loopback
 	done     chan struct{}
 	doneOnce sync.Once
+	// drop, when closed, ends the streams open now (the page reconnects); streams and
+	// resumed count the streams opened, and those that resumed after an entry.
+	drop    chan struct{}
+	streams atomic.Int64
+	resumed atomic.Int64
 }
 
 // New returns a view with an empty history.
@@ -85,7 +91,7 @@ func New(opts Options) (*UI, error) {
 	if opts.HistoryBytes <= 0 {
 		opts.HistoryBytes = DefaultHistoryBytes
 	}
-	u := &UI{opts: opts, hist: newHistory(opts.History, opts.HistoryBytes), done: make(chan struct{})}
+	u := &UI{opts: opts, hist: newHistory(opts.History, opts.HistoryBytes), done: make(chan struct{}), drop: make(chan struct{})}
 	var err error
 	if u.secret, err = randomHex(); err != nil {
 		return nil, err
@@ -287,10 +293,16 @@ func (u *UI) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var assetTypes = map[string]string{
-	"app.js":   "text/javascript; charset=utf-8",
-	"app.css":  "text/css; charset=utf-8",
-	"icon.svg": "image/svg+xml",
+func assetType(name string) (string, bool) {
+	switch name {
+	case "app.js":
+		return "text/javascript; charset=utf-8", true
+	case "app.css":
+		return "text/css; charset=utf-8", true
+	case "icon.svg":
+		return "image/svg+xml", true
+	}
+	return "", false
 }
 
 func (u *UI) serveUI(w http.ResponseWriter, r *http.Request) {
@@ -309,7 +321,7 @@ func (u *UI) serveUI(w http.ResponseWriter, r *http.Request) {
 	case "clear":
 		u.serveClear(w, r)
 	default:
-		ct, ok := assetTypes[name]
+		ct, ok := assetType(name)
 		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
