@@ -104,7 +104,7 @@
     en.source = ev ? String(ev.source) : '';
     en.subject = ev && ev.subject != null ? String(ev.subject) : '';
     en.id = ev ? String(ev.id) : '';
-    en.search = null;
+    en.search = searchText(en);
     en.matchLive = en.events.some((e) => e.match === true);
   }
 
@@ -123,14 +123,16 @@
     F.text = $('f-text').value.trim().toLowerCase();
   }
 
+  // searchText is what the free-text filter looks in, made once when the entry arrives.
   function searchText(en) {
-    if (en.search === null) {
-      const parts = [en.reason || '', en.target || '', en.kind];
-      for (const h of en.headers || []) parts.push(h[0] + ': ' + h[1]);
-      for (const e of en.events) parts.push(JSON.stringify(e.event), e.data && e.data.text ? e.data.text : '');
-      en.search = parts.join('\n').toLowerCase();
+    const parts = [en.reason || '', en.target || '', en.kind];
+    for (const h of en.headers || []) parts.push(h[0] + ': ' + h[1]);
+    for (const e of en.events) {
+      const ev = e.event;
+      for (const k in ev) if (k !== 'data' && k !== 'data_base64') parts.push(k + '=' + ev[k]);
+      if (e.data && e.data.text) parts.push(e.data.text.length > 4096 ? e.data.text.slice(0, 4096) : e.data.text);
     }
-    return en.search;
+    return parts.join('\n').toLowerCase();
   }
 
   function anyEvent(en, f) {
@@ -145,7 +147,7 @@
     }
     if (F.source && !anyEvent(en, (ev) => String(ev.source).toLowerCase().includes(F.source))) return false;
     if (F.subject && !anyEvent(en, (ev) => ev.subject != null && String(ev.subject).toLowerCase().includes(F.subject))) return false;
-    if (F.text && !searchText(en).includes(F.text)) return false;
+    if (F.text && !en.search.includes(F.text)) return false;
     if (S.cesql && !(S.cesql.seqs.has(en.seq) || en.matchLive)) return false;
     return true;
   }
