@@ -60,7 +60,7 @@ type Options struct {
 	UserAgent string
 }
 
-// UI is the view. It is an listen.Observer: give it to listen.Config.Observer.
+// UI is the view. It is a listen.Observer: give it to listen.Config.Observer.
 type UI struct {
 	opts     Options
 	hist     *history
