@@ -46,9 +46,10 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		last = n
 	}
-	// The stream lives as long as the page: the server's write timeout is for answers.
+	// The stream lives as long as the page: the server's timeouts are for answers.
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")

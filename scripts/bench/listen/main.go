@@ -6,7 +6,9 @@
 //
 //   - a bare net/http handler that reads the body and answers 202 (the baseline);
 //   - `cectl listen -o json` with stdout to /dev/null;
-//   - `cectl listen --record FILE -q` with stdout to /dev/null.
+//   - `cectl listen --record FILE -q` with stdout to /dev/null;
+//   - `cectl listen -o json --ui`, with no page open, and with one page following (a reader of
+//     the web view's event stream, which gets and parses every entry as a browser does).
 //
 // Rounds alternate between the receivers so that all see the same machine. For each it
 // prints events per second (2xx answers), the ratio to the baseline and the peak RSS; for the
@@ -63,12 +65,15 @@ func main() {
 		rss    int64
 		missed int64
 		acked  int64
+		stream bool // a page follows the web view
 	}
 	record := filepath.Join(dir, "events.jsonl")
 	receivers := []*receiver{
 		{name: "bare net/http handler", argv: []string{self, "-bare-server"}},
 		{name: "cectl listen -o json >/dev/null", argv: []string{*cectl, "listen", "-p", "0", "-o", "json"}},
 		{name: "cectl listen --record FILE -q", argv: []string{*cectl, "listen", "-p", "0", "-q", "--record", record}, record: record},
+		{name: "cectl listen -o json --ui", argv: []string{*cectl, "listen", "-p", "0", "-o", "json", "--ui"}},
+		{name: "  ... and a page following", argv: []string{*cectl, "listen", "-p", "0", "-o", "json", "--ui"}, stream: true},
 	}
 	fmt.Printf("%d connections, %s per receiver and round, %d rounds\n", *conns, *dur, *rounds)
 	for round := 0; round < *rounds; round++ {
@@ -76,7 +81,7 @@ func main() {
 			if r.record != "" {
 				os.Remove(r.record)
 			}
-			res := runOne(r.argv, *conns, *dur)
+			res := runOne(r.argv, *conns, *dur, r.stream)
 			r.rates = append(r.rates, res.rate)
 			perEvent := float64(res.cpu.Microseconds()) / float64(max(len(res.acked), 1))
 			r.cpus = append(r.cpus, perEvent)
@@ -115,7 +120,7 @@ type result struct {
 }
 
 // runOne starts a receiver, loads it for d and stops it with SIGINT as a user would.
-func runOne(argv []string, conns int, d time.Duration) result {
+func runOne(argv []string, conns int, d time.Duration, stream bool) result {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	check(err)
@@ -146,7 +151,16 @@ func runOne(argv []string, conns int, d time.Duration) result {
 		cmd.Process.Kill()
 		check(errors.New("receiver did not start: " + tail.String()))
 	}
+	var streamed atomic.Int64
+	stop := make(chan struct{})
+	if stream {
+		go follow(target, &streamed, stop)
+	}
 	acked, took := load(target, conns, d)
+	close(stop)
+	if stream && streamed.Load() == 0 {
+		check(errors.New("the page following the web view got no entry"))
+	}
 	check(cmd.Process.Signal(os.Interrupt))
 	if err := cmd.Wait(); err != nil {
 		tailMu.Lock()
@@ -159,6 +173,29 @@ func runOne(argv []string, conns int, d time.Duration) result {
 		rss:   ru.Maxrss * 1024,
 		cpu:   cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
 		acked: acked,
+	}
+}
+
+// follow reads the web view's event stream as a page does, parsing each entry, until stop.
+func follow(target string, n *atomic.Int64, stop chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-stop; cancel() }()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(target, "/")+"/_cectl/events", nil)
+	check(err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.HasPrefix(data, `{"seq"`) {
+			var v map[string]any
+			if json.Unmarshal([]byte(data), &v) == nil {
+				n.Add(1)
+			}
+		}
 	}
 }
 
