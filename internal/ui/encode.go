@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -20,121 +20,192 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 )
 
-// What the page gets for one entry. Every string in it came from a sender and is shown by the
-// page as text only.
-type entryJSON struct {
-	Seq      uint64          `json:"seq"`
-	Time     string          `json:"time"`
-	TookMS   float64         `json:"tookMs"`
-	Kind     string          `json:"kind"` // events, rejected, handshake, turned-away, recorded
-	Method   string          `json:"method,omitempty"`
-	Target   string          `json:"target,omitempty"`
-	Proto    string          `json:"proto,omitempty"`
-	Remote   string          `json:"remote,omitempty"`
-	Mode     string          `json:"mode,omitempty"`
-	Status   int             `json:"status"`
-	Reason   string          `json:"reason,omitempty"`
-	Headers  [][2]string     `json:"headers,omitempty"`
-	Raw      string          `json:"raw,omitempty"`
-	RawNote  string          `json:"rawNote,omitempty"`
-	Events   []eventJSON     `json:"events,omitempty"`
-	Answer   *answerJSON     `json:"answer,omitempty"`
-	Forwards []forwardJSON   `json:"forwards,omitempty"`
-	Size     int64           `json:"size"`
-	Extra    json.RawMessage `json:"-"`
-}
-
-type eventJSON struct {
-	// Event is the event in the CloudEvents JSON format, as --record and -o json write it.
-	Event     json.RawMessage `json:"event"`
-	Ext       [][2]string     `json:"ext,omitempty"` // name, type
-	Data      *dataJSON       `json:"data,omitempty"`
-	Selected  bool            `json:"selected"`
-	Duplicate bool            `json:"duplicate,omitempty"`
-	Warnings  []string        `json:"warnings,omitempty"`
-	Match     *bool           `json:"match,omitempty"` // the stream's CESQL filter
-	Mode      string          `json:"mode,omitempty"`
-}
-
-type dataJSON struct {
-	Kind      string `json:"kind"` // json, text, binary
-	Size      int    `json:"size"`
-	Text      string `json:"text,omitempty"`
-	Hex       string `json:"hex,omitempty"`
-	Base64    string `json:"base64,omitempty"`
-	Truncated bool   `json:"truncated,omitempty"`
-}
-
-type answerJSON struct {
-	Status  int         `json:"status"`
-	Text    string      `json:"text"`
-	Headers [][2]string `json:"headers,omitempty"`
-	Body    string      `json:"body,omitempty"`
-}
-
-type forwardJSON struct {
-	To     string `json:"to"`
-	Status int    `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
-// maxHex is how much binary data is shown as hex; base64 always has all of it.
-const maxHex = 64 << 10
-
-// encodeEntry renders e for the page. match, when set, is the stream's CESQL filter.
+// encodeEntry renders e for the page as one JSON object; match, when set, is the stream's
+// CESQL filter. Every string in it came from a sender and is shown by the page as text only.
+// It is written by hand, with the one JSON string encoder of the event format: a page that
+// follows a busy listener gets every entry, and reflection would cost more than the rest of
+// the message's handling.
+//
+// Its members: seq, time, tookMs, kind (events, rejected, handshake, turned-away, recorded),
+// method, target, proto, remote, mode, status, reason, headers ([name, value] pairs, Host
+// first), body (the request body when it is UTF-8) or bodyNote, events, answer, forwards,
+// size. Each event has event (the CloudEvents JSON format, as --record writes it), ext
+// ([name, type] pairs), data ({kind: json|text|binary, size, text | hex and base64}),
+// selected, duplicate, warnings and, with a filter, match.
 func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
-	j := entryJSON{
-		Seq:    e.seq,
-		Time:   e.received.UTC().Format(time.RFC3339Nano),
-		TookMS: float64(e.took.Microseconds()) / 1000,
-		Kind:   kindName(e),
-		Method: e.method,
-		Target: e.target,
-		Proto:  e.proto,
-		Remote: e.remote,
-		Status: e.status,
-		Reason: e.reason,
-		Size:   e.size,
+	b := append(dst, `{"seq":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	if !e.received.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
 	}
-	if e.received.IsZero() {
-		j.Time = ""
-	}
+	b = append(b, `,"tookMs":`...)
+	b = strconv.AppendFloat(b, float64(e.took.Microseconds())/1000, 'f', -1, 64)
+	b = member(b, "kind", kindName(e))
+	b = member(b, "method", e.method)
+	b = member(b, "target", e.target)
+	b = member(b, "proto", e.proto)
+	b = member(b, "remote", e.remote)
 	if e.kind == listen.KindEvents && len(e.events) > 0 {
-		j.Mode = e.mode.String()
+		b = member(b, "mode", e.mode.String())
 	}
-	hdr := format.HideCredentials(e.header)
-	j.Headers = sortedHeaders(hdr, e.host)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = member(b, "reason", e.reason)
+	b = append(b, `,"headers":`...)
+	b = appendHeaders(b, format.HideCredentials(e.header), e.host)
 	if !e.preload {
-		j.Raw, j.RawNote = rawRequest(e, hdr)
+		switch {
+		case len(e.body) == 0 && e.kind == listen.KindRejected:
+			b = member(b, "bodyNote", "the body was not read")
+		case utf8.Valid(e.body):
+			b = member(b, "body", string(e.body))
+		default:
+			b = member(b, "bodyNote", strconv.Itoa(len(e.body))+" bytes of binary body, not shown as text")
+		}
 	}
+	b = append(b, `,"events":[`...)
 	for i := range e.events {
+		if i > 0 {
+			b = append(b, ',')
+		}
 		ev := &e.events[i]
-		ej := eventJSON{Event: ce.AppendJSON(nil, ev), Ext: extTypes(ev), Data: dataOf(ev)}
+		b = append(b, `{"event":`...)
+		b = ce.AppendJSON(b, ev)
+		if exts := extTypes(ev); len(exts) > 0 {
+			b = append(b, `,"ext":`...)
+			b = appendPairs(b, exts)
+		}
+		b = appendData(b, ev)
 		if i < len(e.info) {
 			inf := e.info[i]
-			ej.Selected, ej.Duplicate = inf.selected, inf.duplicate
-			for _, w := range inf.warnings {
-				ej.Warnings = append(ej.Warnings, w.Message+" ["+w.Rule+"]")
+			b = append(b, `,"selected":`...)
+			b = strconv.AppendBool(b, inf.selected)
+			b = append(b, `,"duplicate":`...)
+			b = strconv.AppendBool(b, inf.duplicate)
+			if len(inf.warnings) > 0 {
+				b = append(b, `,"warnings":[`...)
+				for k, w := range inf.warnings {
+					if k > 0 {
+						b = append(b, ',')
+					}
+					b = ce.AppendString(b, w.Message+" ["+w.Rule+"]")
+				}
+				b = append(b, ']')
 			}
 		}
 		if match != nil {
-			m := match.Match(ev)
-			ej.Match = &m
+			b = append(b, `,"match":`...)
+			b = strconv.AppendBool(b, match.Match(ev))
 		}
-		j.Events = append(j.Events, ej)
+		b = append(b, '}')
 	}
+	b = append(b, ']')
 	if !e.preload {
-		j.Answer = answerOf(e)
+		b = appendAnswer(b, e)
 	}
-	for _, f := range e.forwards {
-		j.Forwards = append(j.Forwards, forwardJSON{To: f.to, Status: f.status, Error: f.err})
+	if len(e.forwards) > 0 {
+		b = append(b, `,"forwards":[`...)
+		for i, f := range e.forwards {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"to":`...)
+			b = ce.AppendString(b, f.to)
+			b = append(b, `,"status":`...)
+			b = strconv.AppendInt(b, int64(f.status), 10)
+			b = member(b, "error", f.err)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		// Every field is a string, a number or raw JSON that cectl wrote itself.
-		b = []byte(`{"seq":` + strconv.FormatUint(e.seq, 10) + `,"kind":"rejected","reason":"cannot show this entry: ` + strings.ReplaceAll(err.Error(), `"`, `'`) + `"}`)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, e.size, 10)
+	return append(b, '}')
+}
+
+// member appends ,"name":"value" unless value is empty.
+func member(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
 	}
-	return append(dst, b...)
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return ce.AppendString(b, value)
+}
+
+func appendPairs(b []byte, pairs [][2]string) []byte {
+	b = append(b, '[')
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = ce.AppendString(b, p[0])
+		b = append(b, ',')
+		b = ce.AppendString(b, p[1])
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// appendHeaders appends the header fields as [name, value] pairs in name order (the server
+// keeps no order), Host first.
+func appendHeaders(b []byte, h http.Header, host string) []byte {
+	var small [16]string
+	names := small[:0]
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b = append(b, '[')
+	first := true
+	pair := func(k, v string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '[')
+		b = ce.AppendString(b, k)
+		b = append(b, ',')
+		b = ce.AppendString(b, v)
+		b = append(b, ']')
+	}
+	if host != "" {
+		pair("Host", host)
+	}
+	for _, k := range names {
+		for _, v := range h[k] {
+			pair(k, v)
+		}
+	}
+	return append(b, ']')
+}
+
+func appendAnswer(b []byte, e *entry) []byte {
+	b = append(b, `,"answer":{"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	if e.answer == nil && e.method == listen.MethodReceive {
+		b = member(b, "text", brokerAnswer(e.outcome))
+		b = member(b, "body", e.reason)
+		return append(b, '}')
+	}
+	b = member(b, "text", http.StatusText(e.status))
+	b = append(b, `,"headers":`...)
+	b = appendHeaders(b, e.answer, "")
+	switch {
+	case e.outcome == listen.Accepted && e.reply != nil:
+		if msg, err := binding.Encode(e.replyM, e.reply); err == nil {
+			b = member(b, "body", string(msg.Body))
+		}
+	case e.outcome == listen.Refused:
+		b = member(b, "body", "refused on purpose ("+e.reason+")\n")
+	case e.outcome != listen.Accepted:
+		b = member(b, "body", e.reason+"\n")
+	}
+	return append(b, '}')
 }
 
 func kindName(e *entry) string {
@@ -149,70 +220,6 @@ func kindName(e *entry) string {
 		return "turned-away"
 	}
 	return "events"
-}
-
-func sortedHeaders(h http.Header, host string) [][2]string {
-	var out [][2]string
-	if host != "" {
-		out = append(out, [2]string{"Host", host})
-	}
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		for _, v := range h[k] {
-			out = append(out, [2]string{k, v})
-		}
-	}
-	return out
-}
-
-// rawRequest is the request as it came: request line, header fields (in name order: the
-// server keeps no order) and body. A body that is not UTF-8 is left out, with a note; the
-// data view shows it as hex and base64.
-func rawRequest(e *entry, hdr http.Header) (string, string) {
-	var b strings.Builder
-	if e.method == listen.MethodReceive {
-		b.WriteString(e.proto + " message  " + e.target + "\n")
-	} else {
-		b.WriteString(e.method + " " + e.target + " " + e.proto + "\r\n")
-	}
-	for _, kv := range sortedHeaders(hdr, e.host) {
-		b.WriteString(kv[0] + ": " + kv[1] + "\r\n")
-	}
-	b.WriteString("\r\n")
-	note := ""
-	switch {
-	case len(e.body) == 0 && e.kind == listen.KindRejected:
-		note = "the body was not read"
-	case utf8.Valid(e.body):
-		b.Write(e.body)
-	default:
-		note = strconv.Itoa(len(e.body)) + " bytes of binary body, not shown as text"
-	}
-	return b.String(), note
-}
-
-func answerOf(e *entry) *answerJSON {
-	if e.answer == nil && e.method == listen.MethodReceive {
-		a := &answerJSON{Status: e.status, Text: brokerAnswer(e.outcome)}
-		a.Body = e.reason
-		return a
-	}
-	a := &answerJSON{Status: e.status, Text: http.StatusText(e.status), Headers: sortedHeaders(e.answer, "")}
-	switch {
-	case e.outcome == listen.Accepted && e.reply != nil:
-		if msg, err := binding.Encode(e.replyM, e.reply); err == nil {
-			a.Body = string(msg.Body)
-		}
-	case e.outcome == listen.Refused:
-		a.Body = "refused on purpose (" + e.reason + ")\n"
-	case e.outcome != listen.Accepted:
-		a.Body = e.reason + "\n"
-	}
-	return a
 }
 
 func brokerAnswer(o listen.Outcome) string {
@@ -259,33 +266,41 @@ func typeName(v any) string {
 	return "String"
 }
 
-// dataOf is the event's data as the detail view shows it: JSON pretty-printed, text as it
-// is, anything else as hex and base64.
-func dataOf(ev *event.Event) *dataJSON {
+// maxHex is how much binary data is shown as hex; base64 always has all of it.
+const maxHex = 64 << 10
+
+// appendData appends the event's data as the detail view shows it: JSON pretty-printed, text
+// as it is, anything else as hex (of the first 64 KiB) and base64.
+func appendData(b []byte, ev *event.Event) []byte {
 	data := ev.DataEncoded
 	if data == nil {
-		return nil
+		return b
 	}
-	d := &dataJSON{Size: len(data)}
+	b = append(b, `,"data":{"size":`...)
+	b = strconv.AppendInt(b, int64(len(data)), 10)
 	ct := ev.DataContentType()
-	switch {
-	case !ce.IsBase64(ev) && ce.IsJSONContentType(ct) && json.Valid(data):
+	if !ce.IsBase64(ev) && ce.IsJSONContentType(ct) {
 		var buf bytes.Buffer
 		if json.Indent(&buf, data, "", "  ") == nil {
-			d.Kind, d.Text = "json", buf.String()
-			return d
+			b = append(b, `,"kind":"json","text":`...)
+			b = ce.AppendString(b, buf.String())
+			return append(b, '}')
 		}
 	}
 	if utf8.Valid(data) && (ce.IsTextContentType(ct) || !ce.IsBase64(ev)) {
-		d.Kind, d.Text = "text", string(data)
-		return d
+		b = append(b, `,"kind":"text","text":`...)
+		b = ce.AppendString(b, string(data))
+		return append(b, '}')
 	}
-	d.Kind = "binary"
-	d.Base64 = base64.StdEncoding.EncodeToString(data)
+	b = append(b, `,"kind":"binary","base64":"`...)
+	b = base64.StdEncoding.AppendEncode(b, data)
+	b = append(b, '"')
 	shown := data
 	if len(shown) > maxHex {
-		shown, d.Truncated = shown[:maxHex], true
+		shown = shown[:maxHex]
+		b = append(b, `,"truncated":true`...)
 	}
-	d.Hex = hex.Dump(shown)
-	return d
+	b = append(b, `,"hex":`...)
+	b = ce.AppendString(b, hex.Dump(shown))
+	return append(b, '}')
 }

@@ -13,6 +13,9 @@ import (
 // page that the listener is still there.
 const heartbeat = 15 * time.Second
 
+// coalesce is the least time between two writes of a stream.
+const coalesce = 10 * time.Millisecond
+
 // serveStream is the live history as Server-Sent Events (HTML Living Standard §9.2): each
 // entry an "entry" event whose id is its sequence number, so that a browser that reconnects
 // with Last-Event-ID gets every entry it missed that is still in the history, and is told by
@@ -109,8 +112,14 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 		if bw.Flush() != nil || rc.Flush() != nil {
 			return
 		}
+		flushed := time.Now()
 		select {
 		case <-wake:
+			// Under a flood, entries are sent in batches a few milliseconds apart rather than
+			// one write each: far less work for the listener and the page, still live.
+			if d := coalesce - time.Since(flushed); d > 0 {
+				time.Sleep(d)
+			}
 		case <-tick.C:
 			bw.WriteString(": ping\n\n")
 		case <-r.Context().Done():

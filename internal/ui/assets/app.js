@@ -466,10 +466,10 @@
       parts.push(el('h3', null, en.method === 'RECEIVE' ? 'Broker properties' : 'Headers'));
       parts.push(table(en.headers.map((h) => [h[0], h[1]])));
     }
-    if (en.raw) {
-      parts.push(el('h3', null, 'Raw request'));
-      parts.push(el('pre', 'mono', en.raw));
-      if (en.rawNote) parts.push(el('p', 'muted', en.rawNote));
+    if (en.kind !== 'recorded' && en.method) {
+      parts.push(el('h3', null, en.method === 'RECEIVE' ? 'Raw message' : 'Raw request'));
+      parts.push(el('pre', 'mono raw', rawText(en)));
+      if (en.bodyNote) parts.push(el('p', 'muted', en.bodyNote));
     }
     if (en.answer) {
       parts.push(el('h3', null, 'cectl answered'));
@@ -484,6 +484,14 @@
     }
     if (ev) parts.push(...actions(en, i, ev));
     d.replaceChildren(...parts);
+  }
+
+  // rawText is the request as it came: the request line, the header fields (in name order:
+  // the server keeps no order) and the body.
+  function rawText(en) {
+    const lines = [en.method === 'RECEIVE' ? en.proto + ' message  ' + (en.target || '') : en.method + ' ' + en.target + ' ' + en.proto];
+    for (const h of en.headers || []) lines.push(h[0] + ': ' + h[1]);
+    return lines.join('\r\n') + '\r\n\r\n' + (en.body || '');
   }
 
   function actions(en, i, ev) {
