@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -52,3 +54,38 @@ func BenchmarkEncodeEntry(b *testing.B) {
 		buf = encodeEntry(buf[:0], e, nil)
 	}
 }
+
+// BenchmarkHandler compares listen's handler without and with the view observing it (no
+// page open): the cost --ui adds to each event.
+func BenchmarkHandler(b *testing.B) {
+	body := []byte(`{"order":42,"item":"book","qty":1}`)
+	for _, withUI := range []bool{false, true} {
+		name := "bare"
+		cfg := listen.Config{Report: func(*listen.Report) {}}
+		if withUI {
+			name = "ui"
+			u, _ := New(Options{})
+			cfg.Observer = u
+		}
+		b.Run(name, func(b *testing.B) {
+			h := listen.NewHandler(cfg)
+			req, _ := http.NewRequest("POST", "/", nil)
+			req.Header = http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"12345"}, "Ce-Source": {"/bench"},
+				"Ce-Type": {"com.example.order.placed"}, "Content-Type": {"application/json"}}
+			req.ContentLength = int64(len(body))
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				req.Body = io.NopCloser(bytes.NewReader(body))
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +39,9 @@ type entry struct {
 	reply    *event.Event
 	replyM   binding.Mode
 	forwards []forwarded
+	// Room for the one event most messages carry, so that keeping it allocates nothing more.
+	oneEvent [1]event.Event
+	oneInfo  [1]eventInfo
 }
 
 // eventInfo is what the pipeline said about one event of a message.
@@ -92,20 +96,29 @@ func newEntry(x *listen.Exchange) *entry {
 		}
 	}
 	if n := len(x.Events); n > 0 {
-		e.events = make([]event.Event, n)
-		e.info = make([]eventInfo, n)
+		if n == 1 {
+			e.events, e.info = e.oneEvent[:], e.oneInfo[:]
+		} else {
+			e.events = make([]event.Event, n)
+			e.info = make([]eventInfo, n)
+		}
 		for i := range x.Events {
 			ev := x.Events[i] // the context is the event's own; only the data may share the body
-			if ev.DataEncoded != nil {
-				ev.DataEncoded = bytes.Clone(ev.DataEncoded)
-				size += int64(len(ev.DataEncoded))
+			if d := ev.DataEncoded; len(d) > 0 {
+				if len(d) == len(x.Body) && &d[0] == &x.Body[0] {
+					ev.DataEncoded = e.body // a binary-mode body is the data
+				} else {
+					ev.DataEncoded = bytes.Clone(d)
+					size += int64(len(d))
+				}
 			}
 			e.events[i] = ev
 			size += entryOverhead
 		}
 		for _, a := range x.Selected {
 			if a.Index < n {
-				e.info[a.Index] = eventInfo{selected: true, duplicate: a.Duplicate, warnings: a.Warnings}
+				// The findings may live in the decoder's buffers, which are reused.
+				e.info[a.Index] = eventInfo{selected: true, duplicate: a.Duplicate, warnings: slices.Clone(a.Warnings)}
 			}
 		}
 	}
