@@ -137,7 +137,7 @@ func TestBrowserResend(t *testing.T) {
 }
 
 // TestBrowserDownloadReplays: the shown events download as JSON lines that cectl send
-// --from replays to another listener, the same events in the order they came.
+// --from replays to another listener, the same events in the order they came; then Clear.
 func TestBrowserDownloadReplays(t *testing.T) {
 	ctx := newBrowser(t)
 	l := startListener(t, ui.Options{}, listen.Config{})
@@ -176,6 +176,14 @@ func TestBrowserDownloadReplays(t *testing.T) {
 			t.Errorf("event %d replayed as %s, was %s", i, got[i], orig[i])
 		}
 	}
+
+	// Clear empties the list, and the history: a new page gets nothing.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#clear`)))
+	waitFor(t, ctx, rowCount+` === 0 && document.getElementById('count').textContent.startsWith('0 entries') && !document.getElementById('empty').hidden`)
+	do(t, ctx, chromedp.Reload())
+	waitFor(t, ctx, `document.getElementById('conn').textContent === 'live'`)
+	mustSend(t, "--to", l.url, "--type", "com.example.after-clear")
+	waitFor(t, ctx, rowCount+` === 1 && document.querySelector('#rows .ty').textContent === 'com.example.after-clear'`)
 }
 
 // TestBrowserReconnect: when the stream is lost, the page reconnects with Last-Event-ID and

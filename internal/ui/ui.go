@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ const Prefix = "/_cectl/"
 // Defaults of the history's bounds.
 const (
 	DefaultHistory      = 1000
-	DefaultHistoryBytes = 16 << 20
+	DefaultHistoryBytes = 8 << 20
 )
 
 // Options configure the view.
@@ -283,8 +284,11 @@ func (u *UI) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	// The secret is hex: nothing to escape.
-	page = []byte(strings.Replace(string(page), "{{SECRET}}", u.secret, 1))
+	u.mu.Lock()
+	target := u.target
+	u.mu.Unlock()
+	// The secret is hex; the target is escaped for the attribute it goes in.
+	page = []byte(strings.NewReplacer("{{SECRET}}", u.secret, "{{TARGET}}", html.EscapeString(target)).Replace(string(page)))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(http.StatusOK)
@@ -483,6 +487,8 @@ func (u *UI) serveResend(w http.ResponseWriter, r *http.Request) {
 		if u.opts.Token != "" {
 			opts.Header = http.Header{"Authorization": {"Bearer " + u.opts.Token}}
 		}
+		// The certificate is the one this listener serves (--tls-cert), often self-signed.
+		opts.Insecure = strings.HasPrefix(to, "https:")
 	}
 	t, err := client.Open(to, opts)
 	if err != nil {

@@ -381,7 +381,9 @@
     return 'curl -i ' + shq(to || defaultTarget()) + " \\\n  -H 'Content-Type: application/cloudevents+json; charset=utf-8' \\\n  --data-binary " + shq(JSON.stringify(ev));
   }
 
-  function defaultTarget() { return location.origin + location.pathname; }
+  // Where this listener takes events; a listener of a broker (--from) has none to name.
+  const target = document.querySelector('meta[name="cectl-target"]').content;
+  function defaultTarget() { return target || 'URL'; }
 
   function copyButton(label, getText, status) {
     const b = el('button', null, label);
@@ -568,7 +570,7 @@
   function inInput(t) { return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA'); }
 
   function init() {
-    $('here').textContent = defaultTarget();
+    $('here').textContent = target || 'URL';
     for (const id of ['f-type', 'f-source', 'f-subject', 'f-text']) $(id).addEventListener('input', refilter);
     $('f-cesql').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); applyCESQL(); } });
     $('filters').addEventListener('submit', (e) => { e.preventDefault(); applyCESQL(); });
