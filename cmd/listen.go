@@ -173,7 +173,7 @@ Exit codes:
 	fs.BoolVar(&opts.UI, "ui", false, "serve a live web view of every request: open the listen URL in a browser")
 	stringCheckVar(fs, &opts.UIAddr, "ui-addr", "", checkHostPort, "serve the web view on `host:port` of its own (with --from: default any free port on 127.0.0.1)")
 	intRangeVar(fs, &opts.History, "history", "", ui.DefaultHistory, 1, 1_000_000, "want 1 to 1000000", "the web view keeps the last `N` requests")
-	sizeVar(fs, &opts.HistoryBytes, "history-bytes", ui.DefaultHistoryBytes, "and at most this `size` of them (e.g. 64MiB)")
+	sizeVar(fs, &opts.HistoryBytes, "history-bytes", ui.DefaultHistoryBytes, "the web view keeps at most this `size` of requests (bodies, headers, data)")
 	// Brokers.
 	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: "+client.SchemeList((*client.Transport).CanSubscribe)+" `URL`")
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")

@@ -142,7 +142,6 @@ type history struct {
 	bytes    int64
 	maxBytes int64
 	seq      uint64 // the last sequence number given
-	dropped  uint64 // entries pushed out so far
 	cleared  uint64 // the last sequence number cleared away
 	watchers map[chan struct{}]struct{}
 }
@@ -178,7 +177,6 @@ func (h *history) popLocked() {
 	h.head = (h.head + 1) % len(h.ring)
 	h.n--
 	h.bytes -= old.size
-	h.dropped++
 }
 
 // clear empties the history; the sequence numbers go on.
@@ -187,7 +185,6 @@ func (h *history) clear() {
 	for h.n > 0 {
 		h.popLocked()
 	}
-	h.dropped = 0
 	h.cleared = h.seq
 	for w := range h.watchers {
 		select {
