@@ -387,3 +387,57 @@ func mustJSON(t *testing.T, s string, v any) {
 		t.Fatalf("%v: %s", err, s)
 	}
 }
+
+// TestDataKinds: JSON data pretty-printed, text as it is, binary as hex and base64; warnings
+// and extension types come along.
+func TestDataKinds(t *testing.T) {
+	l := startListener(t, ui.Options{}, listen.Config{})
+	send := func(ct, body string, hdr ...string) {
+		h := append([]string{"Content-Type", ct, "Ce-Specversion", "1.0", "Ce-Id", "1", "Ce-Source", "/s", "Ce-Type", "t"}, hdr...)
+		if resp, b := post(t, l.url, body, h...); resp.StatusCode != 202 {
+			t.Fatalf("%s: %d %s", ct, resp.StatusCode, b)
+		}
+	}
+	send("application/json", `{"a":[1,2]}`, "Ce-Averyveryverylongextensionname", "x", "Ce-Sampledrate", "5")
+	send("text/plain", "hello\tworld")
+	send("application/octet-stream", "\x00\x01\xfe\xff")
+	evs := entries(readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 3 }))
+	type ev struct {
+		Ext  [][2]string `json:"ext"`
+		Data struct {
+			Kind   string `json:"kind"`
+			Size   int    `json:"size"`
+			Text   string `json:"text"`
+			Hex    string `json:"hex"`
+			Base64 string `json:"base64"`
+		} `json:"data"`
+		Warnings []string `json:"warnings"`
+	}
+	var got [3]struct {
+		Events   []ev   `json:"events"`
+		BodyNote string `json:"bodyNote"`
+	}
+	for i := range got {
+		mustJSON(t, evs[i].data, &got[i])
+	}
+	j := got[0].Events[0]
+	if j.Data.Kind != "json" || j.Data.Text != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
+		t.Errorf("JSON data: %+v", j.Data)
+	}
+	if !slices.Contains(j.Ext, [2]string{"sampledrate", "Integer"}) || !slices.Contains(j.Ext, [2]string{"averyveryverylongextensionname", "String"}) {
+		t.Errorf("extension types: %v", j.Ext)
+	}
+	if len(j.Warnings) != 1 || !strings.Contains(j.Warnings[0], "20") {
+		t.Errorf("warnings: %v", j.Warnings)
+	}
+	if d := got[1].Events[0].Data; d.Kind != "text" || d.Text != "hello\tworld" {
+		t.Errorf("text data: %+v", d)
+	}
+	d := got[2].Events[0].Data
+	if d.Kind != "binary" || d.Base64 != "AAH+/w==" || !strings.HasPrefix(d.Hex, "00000000  00 01 fe ff") || d.Size != 4 {
+		t.Errorf("binary data: %+v", d)
+	}
+	if got[2].BodyNote != "4 bytes of binary body, not shown as text" {
+		t.Errorf("binary body note: %q", got[2].BodyNote)
+	}
+}
