@@ -145,13 +145,15 @@ func TestBrowserDownloadReplays(t *testing.T) {
 		mustSend(t, "--to", l.url, "--type", "com.example.dl", "--id", fmt.Sprint("d", i), "--data", fmt.Sprintf(`{"i":%d}`, i))
 	}
 	mustSend(t, "--to", l.url, "--type", "com.example.bin", "--id", "bin", "--datacontenttype", "application/octet-stream", "--data", "\x00\x01\xff")
+	// Numbers a browser's JSON.parse would round, and a decimal it would shorten.
+	mustSend(t, "--to", l.url, "--type", "com.example.big", "--id", "big", "--data", `{"big":12345678901234567890,"f":1.50}`)
 	dir := t.TempDir()
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
 		t.Fatal(err)
 	}
 	openPage(t, ctx, l.url)
-	waitFor(t, ctx, rowCount+` === 4`)
+	waitFor(t, ctx, rowCount+` === 5`)
 	do(t, ctx, chromedp.Click(chromedp.CSS(`#download`)))
 	file := filepath.Join(dir, "cectl-events.jsonl")
 	var body []byte
@@ -161,8 +163,14 @@ func TestBrowserDownloadReplays(t *testing.T) {
 			break
 		}
 	}
-	if n := strings.Count(string(body), "\n"); n != 4 {
+	if n := strings.Count(string(body), "\n"); n != 5 {
 		t.Fatalf("downloaded %d lines:\n%s", n, body)
+	}
+	// Each line is the event exactly as --record and -o json write it.
+	for i, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		if want := string(ce.AppendJSON(nil, &l.events()[i])); line != want {
+			t.Errorf("downloaded line %d:\n%s\nwant\n%s", i+1, line, want)
+		}
 	}
 	replay := startListener(t, ui.Options{}, listen.Config{})
 	mustSend(t, "--to", replay.url, "--from", file)

@@ -29,7 +29,8 @@ import (
 // Its members: seq, time, tookMs, kind (events, rejected, handshake, turned-away, recorded),
 // method, target, proto, remote, mode, status, reason, headers ([name, value] pairs, Host
 // first), body (the request body when it is UTF-8) or bodyNote, events, answer, forwards,
-// size. Each event has event (the CloudEvents JSON format, as --record writes it), ext
+// size. Each event has line (the event in the CloudEvents JSON format, exactly as --record
+// writes it), ext
 // ([name, type] pairs), data ({kind: json|text|binary, size, text | hex and base64}),
 // selected, duplicate, warnings and, with a filter, match.
 func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
@@ -71,8 +72,8 @@ func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
 			b = append(b, ',')
 		}
 		ev := &e.events[i]
-		b = append(b, `{"event":`...)
-		b = ce.AppendJSON(b, ev)
+		b = append(b, `{"line":`...)
+		b = ce.AppendString(b, string(ce.AppendJSON(nil, ev)))
 		if exts := extTypes(ev); len(exts) > 0 {
 			b = append(b, `,"ext":`...)
 			b = appendPairs(b, exts)

@@ -99,6 +99,9 @@
 
   function prep(en) {
     en.events = en.events || [];
+    // line is the event exactly as cectl writes it (download, copy); event is for reading
+    // attributes only: JSON.parse would round a large number in the data.
+    for (const e of en.events) e.event = JSON.parse(e.line);
     const ev = en.events.length ? en.events[0].event : null;
     en.type = ev ? String(ev.type) : '';
     en.source = ev ? String(ev.source) : '';
@@ -357,10 +360,11 @@
 
   const CORE = ['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'schemaurl', 'datacontentencoding'];
 
-  function cectlCommand(ev, to) {
+  function cectlCommand(e, to) {
+    const ev = e.event;
     const target = to || defaultTarget();
-    if (ev.data_base64 !== undefined || ev.datacontentencoding !== undefined) {
-      return 'printf \'%s\\n\' ' + shq(JSON.stringify(ev)) + ' | cectl send --to ' + shq(target) + ' --from -';
+    if (ev.data_base64 !== undefined || ev.datacontentencoding !== undefined || (ev.data !== undefined && typeof ev.data !== 'string' && !(e.data && e.data.kind === 'json'))) {
+      return 'printf \'%s\\n\' ' + shq(e.line) + ' | cectl send --to ' + shq(target) + ' --from -';
     }
     const a = ['cectl send --to ' + shq(target)];
     if (ev.specversion !== '1.0') a.push('--specversion ' + shq(ev.specversion));
@@ -373,12 +377,12 @@
       const v = ev[k];
       a.push('-e ' + shq(typeof v === 'string' ? k + '=' + v : k + ':=' + JSON.stringify(v)));
     }
-    if (ev.data !== undefined) a.push('--data ' + shq(typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data)));
+    if (ev.data !== undefined) a.push('--data ' + shq(typeof ev.data === 'string' ? ev.data : e.data.text));
     return a.join(' \\\n  ');
   }
 
-  function curlCommand(ev, to) {
-    return 'curl -i ' + shq(to || defaultTarget()) + " \\\n  -H 'Content-Type: application/cloudevents+json; charset=utf-8' \\\n  --data-binary " + shq(JSON.stringify(ev));
+  function curlCommand(e, to) {
+    return 'curl -i ' + shq(to || defaultTarget()) + " \\\n  -H 'Content-Type: application/cloudevents+json; charset=utf-8' \\\n  --data-binary " + shq(e.line);
   }
 
   // Where this listener takes events; a listener of a broker (--from) has none to name.
@@ -501,8 +505,8 @@
     const status = el('span', 'result muted');
     status.setAttribute('role', 'status');
     const row = el('div', 'actions');
-    const cmd = el('pre', 'mono cmd-cectl', cectlCommand(ev));
-    const curl = el('pre', 'mono cmd-curl', curlCommand(ev));
+    const cmd = el('pre', 'mono cmd-cectl', cectlCommand(en.events[i]));
+    const curl = el('pre', 'mono cmd-curl', curlCommand(en.events[i]));
     row.append(copyButton('Copy as cectl', () => cmd.textContent, status), copyButton('Copy as curl', () => curl.textContent, status), status);
     out.push(row, cmd, curl);
     const rs = el('form', 'actions resend');
@@ -541,7 +545,7 @@
     });
     out.push(el('h3', null, 'Resend'), rs);
     // The copied commands follow the URL typed for resend.
-    to.addEventListener('input', () => { cmd.textContent = cectlCommand(ev, to.value.trim()); curl.textContent = curlCommand(ev, to.value.trim()); });
+    to.addEventListener('input', () => { cmd.textContent = cectlCommand(en.events[i], to.value.trim()); curl.textContent = curlCommand(en.events[i], to.value.trim()); });
     return out;
   }
 
@@ -549,7 +553,7 @@
   function download() {
     const lines = [];
     for (let k = S.view.length - 1; k >= 0; k--) {
-      for (const e of S.view[k].events) lines.push(JSON.stringify(e.event));
+      for (const e of S.view[k].events) lines.push(e.line);
     }
     const blob = new Blob([lines.join('\n') + (lines.length ? '\n' : '')], { type: 'application/x-ndjson' });
     const a = document.createElement('a');
