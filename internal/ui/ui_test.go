@@ -354,7 +354,14 @@ func TestPreload(t *testing.T) {
 	v.SetServed(srv.Listener.Addr())
 	defer v.Close()
 	evs := readSSE(t, srv.URL+"/_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 2 })
-	if !strings.Contains(entries(evs)[1].data, `"kind":"recorded"`) || !strings.Contains(entries(evs)[1].data, `"id":"2"`) {
+	var en struct {
+		Kind   string `json:"kind"`
+		Events []struct {
+			Line string `json:"line"`
+		} `json:"events"`
+	}
+	mustJSON(t, entries(evs)[1].data, &en)
+	if en.Kind != "recorded" || len(en.Events) != 1 || en.Events[0].Line != `{"specversion":"1.0","id":"2","source":"/s","type":"t"}` {
 		t.Errorf("preloaded entry: %s", entries(evs)[1].data)
 	}
 }

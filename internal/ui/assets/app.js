@@ -115,7 +115,7 @@
   function globRe(p) {
     let re = '';
     for (const ch of p) re += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    return new RegExp('^' + re + '$');
+    return new RegExp('^' + re + '$', 'i');
   }
 
   function readFilters() {
