@@ -288,7 +288,9 @@ func appendData(b []byte, ev *event.Event) []byte {
 			return append(b, '}')
 		}
 	}
-	if utf8.Valid(data) && (ce.IsTextContentType(ct) || !ce.IsBase64(ev)) {
+	// Text is what reads as text: data_base64 without a content type is bytes, and control
+	// characters other than tab and line ends would not show.
+	if printable(data) && (!ce.IsBase64(ev) || ct != "" && ce.IsTextContentType(ct)) {
 		b = append(b, `,"kind":"text","text":`...)
 		b = ce.AppendString(b, string(data))
 		return append(b, '}')
@@ -304,4 +306,13 @@ func appendData(b []byte, ev *event.Event) []byte {
 	b = append(b, `,"hex":`...)
 	b = ce.AppendString(b, hex.Dump(shown))
 	return append(b, '}')
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }

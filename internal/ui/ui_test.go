@@ -408,7 +408,11 @@ func TestDataKinds(t *testing.T) {
 	send("application/json", `{"a":[1,2]}`, "Ce-Averyveryverylongextensionname", "x", "Ce-Sampledrate", "5")
 	send("text/plain", "hello\tworld")
 	send("application/octet-stream", "\x00\x01\xfe\xff")
-	evs := entries(readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 3 }))
+	// data_base64 without a content type is bytes, even when they are valid UTF-8.
+	if resp, b := post(t, l.url, `{"specversion":"1.0","id":"4","source":"/s","type":"t","data_base64":"AAE="}`, "Content-Type", "application/cloudevents+json"); resp.StatusCode != 202 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	evs := entries(readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 4 }))
 	type ev struct {
 		Ext  [][2]string `json:"ext"`
 		Data struct {
@@ -420,7 +424,7 @@ func TestDataKinds(t *testing.T) {
 		} `json:"data"`
 		Warnings []string `json:"warnings"`
 	}
-	var got [3]struct {
+	var got [4]struct {
 		Events   []ev   `json:"events"`
 		BodyNote string `json:"bodyNote"`
 	}
@@ -443,6 +447,9 @@ func TestDataKinds(t *testing.T) {
 	d := got[2].Events[0].Data
 	if d.Kind != "binary" || d.Base64 != "AAH+/w==" || !strings.HasPrefix(d.Hex, "00000000  00 01 fe ff") || d.Size != 4 {
 		t.Errorf("binary data: %+v", d)
+	}
+	if d := got[3].Events[0].Data; d.Kind != "binary" || d.Base64 != "AAE=" {
+		t.Errorf("data_base64: %+v", d)
 	}
 	if got[2].BodyNote != "4 bytes of binary body, not shown as text" {
 		t.Errorf("binary body note: %q", got[2].BodyNote)
