@@ -14,6 +14,8 @@ import (
 	"github.com/cectl/cectl/internal/listen"
 	"github.com/cectl/cectl/internal/ui"
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -344,4 +346,23 @@ func fill(t *testing.T, v *ui.UI, n int) {
 			Verdict:  &listen.Verdict{Outcome: listen.Accepted, Status: 202},
 		})
 	}
+}
+
+// TestBrowserToken: with --token the page opened with ?access_token works on its cookie;
+// a page whose session is no longer good says it needs the token rather than retrying.
+func TestBrowserToken(t *testing.T) {
+	ctx := newBrowser(t)
+	l := startListener(t, ui.Options{Token: "t0k"}, listen.Config{Token: "t0k"})
+	do(t, ctx, chromedp.Navigate(l.url))
+	if body := eval[string](t, ctx, `document.body.innerText`); !strings.Contains(body, "needs its token") {
+		t.Fatalf("without the token the page shows: %q", body)
+	}
+	openPage(t, ctx, l.url+"?access_token=t0k")
+	mustSend(t, "--to", l.url, "--type", "com.example.with-token", "-H", "Authorization: Bearer t0k")
+	waitFor(t, ctx, rowCount+` === 1`)
+	if _, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	l.ui.DropStreams()
+	waitFor(t, ctx, `document.getElementById('conn').textContent.startsWith('needs the token')`)
 }

@@ -44,7 +44,13 @@
     es.onerror = () => {
       if (S.es !== es) return;
       setConn('reconnecting…', 'down');
-      if (es.readyState === EventSource.CLOSED) setTimeout(() => { if (S.es === es) connect(); }, 1000);
+      if (es.readyState !== EventSource.CLOSED) return;
+      // The stream was refused, not lost: a listener started again with --token has a new
+      // session, and only the token opens it.
+      fetch('/_cectl/filter?expr=true', { credentials: 'same-origin' }).then((res) => {
+        if (res.status === 401) { setConn('needs the token: reload with ?access_token=TOKEN', 'down'); return; }
+        setTimeout(() => { if (S.es === es) connect(); }, 1000);
+      }, () => setTimeout(() => { if (S.es === es) connect(); }, 1000));
     };
   }
 
