@@ -49,9 +49,10 @@ func BenchmarkObserve(b *testing.B) {
 func BenchmarkEncodeEntry(b *testing.B) {
 	e := newEntry(benchExchange(b))
 	var buf []byte
+	var enc encoder
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = encodeEntry(buf[:0], e, nil)
+		buf = enc.entry(buf[:0], e, nil)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
@@ -20,7 +21,22 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 )
 
-// encodeEntry renders e for the page as one JSON object; match, when set, is the stream's
+// encoder keeps the scratch buffers of a stream, so that encoding an entry allocates little.
+type encoder struct {
+	line   []byte
+	pretty bytes.Buffer
+}
+
+// bytesString is b as a string without a copy, for an encoder that only reads it before b
+// changes again.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// entry renders e for the page as one JSON object; match, when set, is the stream's
 // CESQL filter. Every string in it came from a sender and is shown by the page as text only.
 // It is written by hand, with the one JSON string encoder of the event format: a page that
 // follows a busy listener gets every entry, and reflection would cost more than the rest of
@@ -30,10 +46,9 @@ import (
 // method, target, proto, remote, mode, status, reason, headers ([name, value] pairs, Host
 // first), body (the request body when it is UTF-8) or bodyNote, events, answer, forwards,
 // size. Each event has line (the event in the CloudEvents JSON format, exactly as --record
-// writes it), ext
-// ([name, type] pairs), data ({kind: json|text|binary, size, text | hex and base64}),
-// selected, duplicate, warnings and, with a filter, match.
-func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
+// writes it), ext ([name, type] pairs), data ({kind: json|text|binary, size, text | hex and
+// base64}), selected, duplicate, warnings and, with a filter, match.
+func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	b := append(dst, `{"seq":`...)
 	b = strconv.AppendUint(b, e.seq, 10)
 	if !e.received.IsZero() {
@@ -61,7 +76,7 @@ func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
 		case len(e.body) == 0 && e.kind == listen.KindRejected:
 			b = member(b, "bodyNote", "the body was not read")
 		case utf8.Valid(e.body):
-			b = member(b, "body", string(e.body))
+			b = member(b, "body", bytesString(e.body))
 		default:
 			b = member(b, "bodyNote", strconv.Itoa(len(e.body))+" bytes of binary body, not shown as text")
 		}
@@ -73,12 +88,13 @@ func encodeEntry(dst []byte, e *entry, match *listen.Filter) []byte {
 		}
 		ev := &e.events[i]
 		b = append(b, `{"line":`...)
-		b = ce.AppendString(b, string(ce.AppendJSON(nil, ev)))
+		enc.line = ce.AppendJSON(enc.line[:0], ev)
+		b = ce.AppendString(b, bytesString(enc.line))
 		if exts := extTypes(ev); len(exts) > 0 {
 			b = append(b, `,"ext":`...)
 			b = appendPairs(b, exts)
 		}
-		b = appendData(b, ev)
+		b = enc.appendData(b, ev)
 		if i < len(e.info) {
 			inf := e.info[i]
 			b = append(b, `,"selected":`...)
@@ -272,7 +288,7 @@ const maxHex = 64 << 10
 
 // appendData appends the event's data as the detail view shows it: JSON pretty-printed, text
 // as it is, anything else as hex (of the first 64 KiB) and base64.
-func appendData(b []byte, ev *event.Event) []byte {
+func (enc *encoder) appendData(b []byte, ev *event.Event) []byte {
 	data := ev.DataEncoded
 	if data == nil {
 		return b
@@ -281,10 +297,10 @@ func appendData(b []byte, ev *event.Event) []byte {
 	b = strconv.AppendInt(b, int64(len(data)), 10)
 	ct := ev.DataContentType()
 	if !ce.IsBase64(ev) && ce.IsJSONContentType(ct) {
-		var buf bytes.Buffer
-		if json.Indent(&buf, data, "", "  ") == nil {
+		enc.pretty.Reset()
+		if json.Indent(&enc.pretty, data, "", "  ") == nil {
 			b = append(b, `,"kind":"json","text":`...)
-			b = ce.AppendString(b, buf.String())
+			b = ce.AppendString(b, bytesString(enc.pretty.Bytes()))
 			return append(b, '}')
 		}
 	}
@@ -292,7 +308,7 @@ func appendData(b []byte, ev *event.Event) []byte {
 	// characters other than tab and line ends would not show.
 	if printable(data) && (!ce.IsBase64(ev) || ct != "" && ce.IsTextContentType(ct)) {
 		b = append(b, `,"kind":"text","text":`...)
-		b = ce.AppendString(b, string(data))
+		b = ce.AppendString(b, bytesString(data))
 		return append(b, '}')
 	}
 	b = append(b, `,"kind":"binary","base64":"`...)

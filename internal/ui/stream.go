@@ -81,6 +81,7 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 		cleared uint64
 		buf     []*entry
 		line    []byte
+		enc     encoder
 		tick    = time.NewTicker(heartbeat)
 	)
 	defer tick.Stop()
@@ -98,7 +99,7 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 			line = append(line[:0], "id: "...)
 			line = strconv.AppendUint(line, e.seq, 10)
 			line = append(line, "\nevent: entry\ndata: "...)
-			line = encodeEntry(line, e, match) // JSON has no raw newline
+			line = enc.entry(line, e, match) // JSON has no raw newline
 			line = append(line, "\n\n"...)
 			if _, err := bw.Write(line); err != nil {
 				return
