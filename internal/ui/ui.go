@@ -183,6 +183,9 @@ func (u *UI) Wrap(next http.Handler) http.Handler {
 			u.serveUI(w, r)
 		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && u.isPagePath(r.URL.Path):
 			u.servePage(w, r)
+		case r.Method == http.MethodGet && r.URL.Path == "/favicon.ico":
+			// Browsers ask for it on their own: not a request to show as rejected.
+			w.WriteHeader(http.StatusNoContent)
 		default:
 			next.ServeHTTP(w, r)
 		}

@@ -98,6 +98,9 @@ func TestPageAndPath(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Errorf("POST of an event: %d %s", resp.StatusCode, body)
 	}
+	if resp, _ := get(t, base+"/favicon.ico"); resp.StatusCode != 204 {
+		t.Errorf("GET /favicon.ico: %d; want 204, not a rejection in the history", resp.StatusCode)
+	}
 	if resp, _ := get(t, base+"/other"); resp.StatusCode != 404 {
 		t.Errorf("GET /other: %d; want the handler's 404", resp.StatusCode)
 	}
