@@ -22,6 +22,7 @@ import (
 	"github.com/cectl/cectl/internal/evtemplate"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/listen"
+	"github.com/cectl/cectl/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +68,13 @@ type ListenOptions struct {
 	Start   string
 	// UntilEnd reads what a JetStream stream or Kafka topic holds at the start, then ends.
 	UntilEnd bool
+
+	// UI serves the web view (--ui), on UIAddr when set; History and HistoryBytes bound
+	// its history.
+	UI           bool
+	UIAddr       string
+	History      int
+	HistoryBytes int64
 
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
@@ -119,6 +127,9 @@ To test senders, it can answer on purpose with another status (--status, --fail-
 relay each request unchanged to other receivers (--forward-to: the sender gets a 2xx only when
 every one acknowledged, else its status, 502 or 504), and require a bearer token.
 
+--ui serves a live web view of every request in a browser: a GET of the listen path shows it
+(POST stays the event path); with --from, or with --ui-addr, it has an address of its own.
+
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
        end reached with --until-end
@@ -138,6 +149,7 @@ Exit codes:
   $ cectl listen --reply pong.json --reply-mode structured
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
+  $ cectl listen --ui
   $ cectl listen --from nats://localhost:4222/orders.created
   $ cectl listen --from mqtt://localhost:1883/quotes --reply quote.json   # answers cectl request --to mqtt://…
   $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json
@@ -183,6 +195,11 @@ Exit codes:
 	shareVar(fs, &opts.FailRate, "fail-rate", "answer this share `P` (0 to 1) of event requests with 503")
 	durationVar(fs, &opts.Delay, "delay", "wait this long before answering each event request")
 	stringCheckVar(fs, &opts.RetryAfter, "retry-after", "", checkRetryAfter, "send 'Retry-After: `S`' (seconds or an HTTP date) with non-2xx answers")
+	// The web view.
+	fs.BoolVar(&opts.UI, "ui", false, "serve a live web view of every request: open the listen URL in a browser")
+	stringCheckVar(fs, &opts.UIAddr, "ui-addr", "", checkHostPort, "serve the web view on `host:port` of its own (with --from: default any free port on 127.0.0.1)")
+	intRangeVar(fs, &opts.History, "history", "", ui.DefaultHistory, 1, 1_000_000, "want 1 to 1000000", "the web view keeps the last `N` requests")
+	sizeVar(fs, &opts.HistoryBytes, "history-bytes", ui.DefaultHistoryBytes, "the web view keeps at most this `size` of requests (bodies, headers, data)")
 	// Brokers.
 	fs.StringVar(&opts.From, "from", "", "receive from a broker instead of HTTP: "+client.SchemeList((*client.Transport).CanSubscribe)+" `URL`")
 	fs.StringVar(&opts.Group, "group", "", "with --from kafka://: consumer group (offsets committed in order); nats://: queue group")
@@ -234,6 +251,7 @@ var listenFlagGroups = []struct {
 	{flagGroup{"Reply flags (HTTP, and --from " + client.SchemeList(answersRequests) + ")", []string{"reply", "reply-mode"}}, false},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start", "until-end"}}, false},
+	{flagGroup{"Web view flags", []string{"ui", "ui-addr", "history", "history-bytes"}}, false},
 }
 
 func nonEmpty(s string) error {
@@ -291,6 +309,13 @@ func (opts *ListenOptions) checkRelations(changed func(string) bool) error {
 	if opts.Record == "" && changed("fsync") {
 		return flagErrorf("--fsync goes with --record")
 	}
+	if !opts.UI {
+		for _, name := range []string{"ui-addr", "history", "history-bytes"} {
+			if changed(name) {
+				return flagErrorf("--%s goes with --ui", name)
+			}
+		}
+	}
 	if opts.Reply != "" && opts.Status == http.StatusNoContent {
 		return flagErrorf("--status 204 has no body, so there is no room for --reply (use 200 or 201)")
 	}
@@ -304,6 +329,10 @@ type listenSetup struct {
 	tls      *tls.Config
 	tmpl     *evtemplate.Template // --template
 	settings []string             // for the banner
+	// wrap put routes of their own in front of the event handler; bannerLines add lines to
+	// the banner once the listener's URL and address are known.
+	wrap        []func(http.Handler) http.Handler
+	bannerLines []func(url string, addr net.Addr) string
 }
 
 // resolve builds the handler's configuration from checked flags. Files named by flags are
@@ -457,6 +486,10 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	defer catchSIGPIPE()()
 	cfg.Show = sh.report
 	cfg.ShowHeaders = f.Verbose
+	view, err := opts.startUI(setup, &cfg)
+	if err != nil {
+		return err
+	}
 	h := listen.NewHandler(cfg)
 	start := time.Now()
 	// served ends when the receiver stops on its own; stop asks it to stop and waits for what
@@ -469,6 +502,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 		served, stop, err = serveHTTP(opts, setup, h, sh)
 	}
 	if err != nil {
+		view.stop(context.Background())
 		return err
 	}
 	var timeout <-chan time.Time
@@ -499,6 +533,7 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 
 	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownGrace)
 	defer cancel()
+	view.stop(grace)
 	if err := stop(grace); err != nil && result == nil {
 		result = err
 	}

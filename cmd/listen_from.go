@@ -22,6 +22,7 @@ func serveHTTP(opts *ListenOptions, setup *listenSetup, h *listen.Handler, sh *s
 		Addr:     setup.addr,
 		TLS:      setup.tls,
 		ErrorLog: slog.NewLogLogger(f.Logger().Handler(), slog.LevelDebug),
+		Wrap:     setup.wrap,
 	})
 	if err != nil {
 		hint := ""
@@ -41,6 +42,9 @@ func serveHTTP(opts *ListenOptions, setup *listenSetup, h *listen.Handler, sh *s
 	settings := setup.settings
 	if srv.AllInterfaces() {
 		settings = append([]string{"on all interfaces"}, settings...)
+	}
+	for _, line := range setup.bannerLines {
+		settings = append(settings, line(srv.URL(), srv.Addr()))
 	}
 	if err := format.ListenBanner(sh.errOut, f.ErrStyles(), srv.URL(), settings); err != nil {
 		srv.Shutdown(context.Background())

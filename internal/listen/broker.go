@@ -50,7 +50,9 @@ func (h *Handler) Deliver(ctx context.Context, d client.Delivery) error {
 		}
 		h.run(ctx, x)
 	}
-	if err := sendBrokerReply(ctx, d, &x.verdict); err != nil {
+	err := sendBrokerReply(ctx, d, &x.verdict)
+	h.observe(x, "", nil)
+	if err != nil {
 		return err
 	}
 	return settle(&x.verdict)

@@ -64,11 +64,25 @@ func diagnoseCESQL(expr string) (err error) {
 		line, col = at.GetLine(), at.GetColumn()
 		what = fmt.Sprintf("%s is not a keyword: did you mean %s?", word, kw)
 	}
-	where := fmt.Sprintf("column %d", col+1)
-	if strings.Contains(expr, "\n") {
-		where = fmt.Sprintf("line %d, column %d", line, col+1)
+	return &SyntaxError{Line: line, Column: col + 1, Msg: what, multiline: strings.Contains(expr, "\n"), caret: caret(expr, line, col)}
+}
+
+// SyntaxError is a syntax error in a CESQL expression and where it is, so that a caller can
+// point at it (listen --ui marks it in the filter box).
+type SyntaxError struct {
+	// Line and Column (in characters) are 1-based.
+	Line, Column int
+	Msg          string
+	multiline    bool
+	caret        string
+}
+
+func (e *SyntaxError) Error() string {
+	where := fmt.Sprintf("column %d", e.Column)
+	if e.multiline {
+		where = fmt.Sprintf("line %d, column %d", e.Line, e.Column)
 	}
-	return fmt.Errorf("syntax error at %s: %s\n%s", where, what, caret(expr, line, col))
+	return fmt.Sprintf("syntax error at %s: %s\n%s", where, e.Msg, e.caret)
 }
 
 // describeSyntaxError turns the grammar's message ("extraneous input 'x' expecting <EOF>",

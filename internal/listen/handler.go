@@ -63,6 +63,8 @@ type Config struct {
 	// rest of the message's handling, and only -v shows them. Rejected messages always have
 	// them.
 	ShowHeaders bool
+	// Observer, when set, is told about every message once it is answered (listen --ui).
+	Observer Observer
 
 	// Now is the clock; nil means the real one.
 	Now func() time.Time

@@ -32,6 +32,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.serve(w, r, x)
 	writeVerdict(w, &x.verdict)
+	h.observe(x, r.Host, w.Header())
 }
 
 // serve decides the verdict of a request in x; the answer to an OPTIONS handshake is written

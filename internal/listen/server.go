@@ -22,6 +22,9 @@ type ServerOptions struct {
 	MaxConns int
 	// ErrorLog receives the HTTP server's own complaints (bad TLS handshakes and the like).
 	ErrorLog *log.Logger
+	// Wrap, in order, put handlers of their own routes in front of the event handler (the
+	// page of --ui); each passes on what it does not serve.
+	Wrap []func(http.Handler) http.Handler
 }
 
 // Timeouts and limits of the server: a slow or idle client cannot hold the listener.
@@ -52,8 +55,12 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 	if n <= 0 {
 		n = connLimit()
 	}
+	var handler http.Handler = h
+	for _, wrap := range opts.Wrap {
+		handler = wrap(handler)
+	}
 	srv := &http.Server{
-		Handler:           serving(h),
+		Handler:           serving(handler),
 		ConnState:         connState,
 		ConnContext:       connContext,
 		ReadHeaderTimeout: readHeaderTimeout,
