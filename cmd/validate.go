@@ -29,6 +29,9 @@ type ValidateOptions struct {
 	Format       string
 	Quiet        bool
 	AllowEmpty   bool
+	Enable       []string
+	Ignore       []string
+	ListRules    bool
 }
 
 // NewCmdValidate builds `cectl validate`. runF, when not nil, replaces the run for tests of
@@ -79,6 +82,15 @@ Exit codes:
   $ cectl validate --format github events/
   $ cectl validate --format sarif events/ > cectl.sarif`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.ListRules {
+				if len(args) > 0 {
+					return flagErrorf("--rules takes no arguments")
+				}
+				if runF != nil {
+					return runF(cmd.Context(), opts)
+				}
+				return listRules(opts)
+			}
 			if len(args) == 0 {
 				return flagErrorf("validate needs at least one file, directory, glob pattern or - for stdin")
 			}
@@ -97,6 +109,9 @@ Exit codes:
 	fl.StringVar(&opts.Format, "format", "", "report format: text, json, github, junit or sarif (default: from -o)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary (text and json)")
 	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "accept a directory without event files and a pattern that matches nothing")
+	fl.StringSliceVar(&opts.Enable, "enable", nil, "turn on a `RULE` that is off by default, such as type-version (repeatable)")
+	fl.StringSliceVar(&opts.Ignore, "ignore", nil, "do not report `RULE`, such as type-reverse-dns (repeatable)")
+	fl.BoolVar(&opts.ListRules, "rules", false, "list every rule with its level, whether it is on, and its spec reference, then exit")
 	return cmd
 }
 
@@ -111,6 +126,11 @@ type input struct {
 // prepare checks the flags and returns the report format and the validation options.
 func (opts *ValidateOptions) prepare() (string, validate.Options, error) {
 	vo := validate.Options{Strict: opts.Strict}
+	rules, err := ruleSet(opts.Enable, opts.Ignore)
+	if err != nil {
+		return "", vo, err
+	}
+	vo.Rules = rules
 	for _, v := range opts.SpecVersions {
 		if v != "1.0" && v != "0.3" {
 			return "", vo, flagErrorf("invalid --specversion %q: want 1.0 or 0.3", v)
