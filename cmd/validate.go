@@ -58,6 +58,13 @@ Findings are errors (a MUST of the spec) or warnings (a SHOULD); --strict makes 
 errors. --schema checks the data of every event whose data is JSON against a JSON Schema;
 --schema-map uses the schema mapped to the event's dataschema instead.
 
+Lint rules add warnings for the naming and versioning guidance: type-reverse-dns (type not
+prefixed with a reverse-DNS name), duplicate-id (source and id of an earlier event of the
+same input), datacontenttype-data (datacontenttype that does not match the data), and, off
+by default, type-version and dataschema-version (an input mixing versioned and unversioned
+forms). --ignore RULE drops any rule, --enable RULE turns one on, --rules lists them all
+with level and spec reference.
+
 Output formats: text (default; -q prints only the summary), json (-o json or --format json:
 one object per finding, then a summary object), github (workflow annotations), junit (one
 test case per event) and sarif (for code-scanning upload).
@@ -80,6 +87,8 @@ Exit codes:
   $ cectl validate --schema order.schema.json orders.jsonl
   $ cectl validate --schema-map https://example.com/order.json=schemas/order.json events/
   $ cectl validate --format github events/
+  $ cectl validate --enable type-version --ignore type-reverse-dns events/
+  $ cectl validate --rules
   $ cectl validate --format sarif events/ > cectl.sarif`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.ListRules {
