@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -21,7 +22,7 @@ type crossLint struct {
 	// Fingerprints of the source+id pairs seen. A 64-bit hash keeps the table at a few
 	// bytes per event; two different pairs share one with probability about n²/2⁶⁵ in an
 	// input of n events (less than 10⁻⁶ for ten million events).
-	ids     map[uint64]struct{}
+	ids     *fpSet
 	types   map[string]form
 	schemas map[string]form
 	buf     []byte
@@ -59,23 +60,21 @@ func (x *crossLint) apply(res *Result) {
 	n := len(res.Findings)
 	if k.dup && x.rs.on&lintDuplicateID != 0 {
 		if x.ids == nil {
-			x.ids = make(map[uint64]struct{}, 1024)
+			x.ids = &fpSet{}
 		}
-		if _, seen := x.ids[k.fp]; seen {
+		if x.ids.add(k.fp) {
 			x.add(res, RuleDuplicateID, k.id.off, res.Pointer()+"/id",
 				"source "+quote(memberString(res.doc, &k.source))+" and id "+quote(memberString(res.doc, &k.id))+
 					" already identify an earlier event of this input; source and id identify an event, so each distinct event needs its own id (spec v1.0.2 id)")
-		} else {
-			x.ids[k.fp] = struct{}{}
 		}
 	}
-	if k.typ.kind == kString && x.rs.on&lintTypeVersion != 0 {
+	if k.typ.ok && x.rs.on&lintTypeVersion != 0 {
 		v := memberString(res.doc, &k.typ)
 		var versioned bool
 		x.buf, versioned = typeFamily(x.buf[:0], v)
 		x.types = x.compare(res, x.types, &k.typ, v, "type", "type", RuleTypeVersion, versioned)
 	}
-	if k.schema.kind == kString && x.rs.on&lintSchemaVersion != 0 {
+	if k.schema.ok && x.rs.on&lintSchemaVersion != 0 {
 		v := memberString(res.doc, &k.schema)
 		var versioned bool
 		x.buf, versioned = schemaFamily(x.buf[:0], v)
@@ -87,7 +86,7 @@ func (x *crossLint) apply(res *Result) {
 }
 
 // compare checks one event's form of a family (in x.buf) against the first form seen.
-func (x *crossLint) compare(res *Result, forms map[string]form, m *member, v []byte, attr, what, rule string, versioned bool) map[string]form {
+func (x *crossLint) compare(res *Result, forms map[string]form, m *span, v []byte, attr, what, rule string, versioned bool) map[string]form {
 	first, seen := forms[string(x.buf)]
 	if !seen {
 		if len(forms) < maxForms {
@@ -146,7 +145,7 @@ func lineColIn(doc []byte, off, line, col int) (int, int) {
 }
 
 // memberString returns the decoded value of a string member of doc.
-func memberString(doc []byte, m *member) []byte {
+func memberString(doc []byte, m *span) []byte {
 	raw := doc[m.off+1 : m.end-1]
 	if !m.esc {
 		return raw
@@ -258,4 +257,64 @@ func versionToken(s []byte) int {
 		return 0
 	}
 	return i
+}
+
+// fpSet is a set of 64-bit fingerprints in about 11 bytes each: 256 open-addressing
+// tables (picked by the top byte), each grown by a quarter on its own when it is 80% full,
+// so memory grows smoothly with the input and never holds two copies of the whole set.
+// Fingerprint 0 marks an empty slot and is stored as 1.
+type fpSet struct {
+	tabs [256]fpTable
+}
+
+type fpTable struct {
+	slots []uint64
+	n     int
+}
+
+// add adds h and reports whether it was there already.
+func (s *fpSet) add(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	t := &s.tabs[h>>56]
+	if (t.n+1)*5 > len(t.slots)*4 {
+		t.grow()
+	}
+	for i := fpSlot(h, len(t.slots)); ; {
+		switch t.slots[i] {
+		case 0:
+			t.slots[i] = h
+			t.n++
+			return false
+		case h:
+			return true
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+	}
+}
+
+// fpSlot maps h onto [0, n) by its bits below the top byte (Lemire's multiply-shift).
+func fpSlot(h uint64, n int) int {
+	hi, _ := bits.Mul64(h<<8, uint64(n))
+	return int(hi)
+}
+
+func (t *fpTable) grow() {
+	old := t.slots
+	t.slots = make([]uint64, max(64, len(old)+len(old)/4))
+	for _, h := range old {
+		if h == 0 {
+			continue
+		}
+		i := fpSlot(h, len(t.slots))
+		for t.slots[i] != 0 {
+			if i++; i == len(t.slots) {
+				i = 0
+			}
+		}
+		t.slots[i] = h
+	}
 }

@@ -95,12 +95,21 @@ type lintKeys struct {
 	set       bool
 	dup       bool   // source and id are non-empty strings
 	fp        uint64 // fingerprint of source and id
-	source    member
-	id        member
-	typ       member // kind kString when type is a non-empty string
-	schema    member // dataschema (v0.3: schemaurl), kind kString when set
+	source    span
+	id        span
+	typ       span   // set when type is a non-empty string
+	schema    span   // dataschema (v0.3: schemaurl), set when a non-empty string
 	schemaRef string // its name, for the pointer
 }
+
+// span is where a string value stands in an event's document.
+type span struct {
+	off, end int // the quotes included
+	esc      bool
+	ok       bool
+}
+
+func spanOf(m *member) span { return span{off: m.off, end: m.end, esc: m.esc, ok: true} }
 
 // lintEvent runs the per-event lint rules and records the keys of the rules across
 // events, after the core rules of semantic.
@@ -112,7 +121,7 @@ func (c *checker) lintEvent() lintKeys {
 	k := lintKeys{set: true}
 	nonEmpty := func(m *member) bool { return m.present && m.kind == kString && m.end-m.off > 2 }
 	if t := &c.attr[aType]; nonEmpty(t) {
-		k.typ = *t
+		k.typ = spanOf(t)
 		if rs.on&lintReverseDNS != 0 {
 			if v := c.strBytes(t); !reverseDNS(v) {
 				c.add(RuleTypeReverseDNS, Warning, t.off, c.attrPointer("type"),
@@ -124,7 +133,7 @@ func (c *checker) lintEvent() lintKeys {
 		c.lintContentType()
 	}
 	if src, id := &c.attr[aSource], &c.attr[aID]; rs.on&lintDuplicateID != 0 && src.present && src.kind == kString && nonEmpty(id) {
-		k.dup, k.source, k.id = true, *src, *id
+		k.dup, k.source, k.id = true, spanOf(src), spanOf(id)
 		// Length-prefixed, so that ("ab","c") and ("a","bc") differ.
 		s, i := c.strBytes(src), c.strBytes(id)
 		start := len(c.arena)
@@ -138,7 +147,7 @@ func (c *checker) lintEvent() lintKeys {
 		ds, name = &c.attr[aSchemaurl], "schemaurl"
 	}
 	if nonEmpty(ds) {
-		k.schema, k.schemaRef = *ds, name
+		k.schema, k.schemaRef = spanOf(ds), name
 	}
 	return k
 }

@@ -115,3 +115,33 @@ func TestNewRuleSetUnknown(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestFingerprintSet(t *testing.T) {
+	var s fpSet
+	x := uint64(88172645463325252)
+	var keys []uint64
+	for i := 0; i < 200000; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		keys = append(keys, x)
+		if s.add(x) {
+			t.Fatalf("key %d reported as seen", i)
+		}
+	}
+	for i, k := range keys {
+		if !s.add(k) {
+			t.Fatalf("key %d lost", i)
+		}
+	}
+	if s.add(0) || !s.add(0) || !s.add(1) {
+		t.Fatal("0 is stored as 1")
+	}
+	slots := 0
+	for i := range s.tabs {
+		slots += len(s.tabs[i].slots)
+	}
+	if per := float64(slots*8) / float64(len(keys)); per > 13 {
+		t.Errorf("%.1f bytes per fingerprint", per)
+	}
+}
