@@ -62,6 +62,10 @@ type ListenOptions struct {
 	Durable string
 	Start   string
 
+	// Metrics serves Prometheus metrics at /metrics, on MetricsAddr when set.
+	Metrics     bool
+	MetricsAddr string
+
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
 	// Ready, when set, is called with the listener's URL once it accepts connections.
@@ -102,6 +106,11 @@ To test senders, it can answer on purpose with another status (--status, --fail-
 --retry-after, --delay), reply with events from a file (--reply, for 'cectl request'),
 relay each request unchanged to other receivers (--forward-to), and require a bearer token.
 
+--metrics serves Prometheus metrics at /metrics on the listen address (--metrics-addr: on an
+address of their own, also for --from): events accepted by type (the first 50 types, then
+"other"), requests rejected by reason, bytes, a handling latency histogram, record writes and
+relays by outcome.
+
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
   1    --count events did not arrive within --duration; the address is taken; the record
@@ -119,6 +128,7 @@ Exit codes:
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
   $ cectl listen --from nats://localhost:4222/orders.created
+  $ cectl listen --metrics -o json
   $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -140,6 +150,7 @@ Exit codes:
 	durationVar(fs, &opts.Duration, "timeout", "old name of --duration")
 	_ = fs.MarkHidden("timeout")
 	fs.BoolVar(&opts.Dedupe, "dedupe", false, "mark repeated events (same source and id); do not record, relay or count them again")
+	registerListenMetricsFlags(fs, opts)
 	// The HTTP server.
 	intRangeVar(fs, &opts.Port, "port", "p", 8080, 0, 65535, "want 0 to 65535", "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
@@ -184,6 +195,9 @@ Exit codes:
 			fmt.Fprintf(f.IO.ErrOut, "%s --timeout is deprecated: use --duration (listen's limit is the whole run; send's --timeout is each attempt's)\n",
 				f.ErrStyles().Warn.Sprint("warning:"))
 		}
+		if err := opts.checkMetrics(); err != nil {
+			return err
+		}
 		return opts.checkRelations(cmd.Flags().Changed)
 	}
 	groups := make([]flagGroup, len(listenFlagGroups))
@@ -200,7 +214,7 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe"}}, false},
+	{flagGroup{"Receive flags", []string{"quiet", "record", "filter", "type", "count", "duration", "dedupe", "metrics", "metrics-addr"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "max-body", "token", "tls-cert", "tls-key", "reply", "reply-mode", "forward-to"}}, true},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
 	{flagGroup{"Broker flags", []string{"from", "group", "durable", "start"}}, false},
@@ -264,6 +278,7 @@ type listenSetup struct {
 	cfg      listen.Config
 	tls      *tls.Config
 	settings []string // for the banner
+	routes   map[string]http.Handler
 }
 
 // resolve builds the handler's configuration from checked flags. Files named by flags are
@@ -404,6 +419,12 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 
 	sh := newShower(f, opts)
 	cfg.Report = sh.report
+	routes, stopMetrics, err := opts.setupMetrics(&cfg, setup)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	setup.routes = routes
 	cfg.ShowHeaders = f.Verbose
 	h := listen.NewHandler(cfg)
 	start := time.Now()

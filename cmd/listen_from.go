@@ -22,6 +22,7 @@ func serveHTTP(opts *ListenOptions, setup *listenSetup, h *listen.Handler, sh *s
 		Addr:     setup.addr,
 		TLS:      setup.tls,
 		ErrorLog: slog.NewLogLogger(f.Logger().Handler(), slog.LevelDebug),
+		Routes:   setup.routes,
 	})
 	if err != nil {
 		hint := ""

@@ -106,6 +106,8 @@ type Report struct {
 	ReplyMode binding.Mode
 	// Origin is the WebHook-Request-Origin of a handshake; empty when it had none.
 	Origin string
+	// Bytes is the size of the body (HTTP) or payload (broker) that was read; 0 when none was.
+	Bytes int
 }
 
 // Arrival is one selected event.

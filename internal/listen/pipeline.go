@@ -143,6 +143,7 @@ func decodeStage(_ context.Context, h *Handler, x *exchange) bool {
 	}
 	rep := &x.rep
 	rep.Mode = d.mode
+	rep.Bytes = len(x.msg.body) + len(x.msg.delivery.Raw)
 	if p != nil {
 		h.reject(x, p.status, p.reason)
 		return false

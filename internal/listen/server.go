@@ -21,6 +21,22 @@ type ServerOptions struct {
 	MaxConns int
 	// ErrorLog receives the HTTP server's own complaints (bad TLS handshakes and the like).
 	ErrorLog *log.Logger
+	// Routes are handlers for exact paths served next to the events (such as /metrics).
+	Routes map[string]http.Handler
+}
+
+// routes serves some exact paths with their own handlers and everything else with h.
+type routes struct {
+	paths map[string]http.Handler
+	h     *Handler
+}
+
+func (r routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if p, ok := r.paths[req.URL.Path]; ok {
+		p.ServeHTTP(w, req)
+		return
+	}
+	r.h.ServeHTTP(w, req)
 }
 
 // Timeouts and limits of the server: a slow or idle client cannot hold the listener.
@@ -50,8 +66,12 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 	if n <= 0 {
 		n = DefaultMaxConns
 	}
+	var handler http.Handler = h
+	if len(opts.Routes) > 0 {
+		handler = routes{opts.Routes, h}
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		// Answering may wait for --delay and for the relays.
