@@ -9,6 +9,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 )
@@ -64,6 +65,9 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	if tc, ok := opts.Delivery.startTrace(headers); ok {
+		trace.SetOnEvent(e, tc)
+	}
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
@@ -116,6 +120,11 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	}
 	if !f.JSON() {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s, %s reply\n", est.OK.Sprint("ACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration), replyMode)
+	}
+	if !f.JSON() {
+		for i := range replies {
+			showTrace(f, "reply in", &replies[i])
+		}
 	}
 	st := f.Styles()
 	for i := range replies {

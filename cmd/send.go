@@ -17,6 +17,7 @@ import (
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/send"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,7 @@ type deliveryFlags struct {
 	Retries  int
 	Insecure bool
 	KafkaKey string
+	Trace    bool
 
 	flags *pflag.FlagSet
 }
@@ -45,6 +47,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
+	registerTraceFlag(fs, df)
 }
 
 // targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
@@ -293,6 +296,10 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 			return err
 		}
 	}
+	if opts.Delivery.Trace && (loadRun || opts.From != "") {
+		return flagErrorf("--trace starts a trace for one event; it does not go with --from or a load run")
+	}
+	tc, traced := opts.Delivery.startTrace(headers)
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
 		return err
@@ -315,8 +322,14 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if err != nil {
 		return err
 	}
+	if traced {
+		trace.SetOnEvent(e, tc)
+	}
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
+	}
+	if traced && !f.JSON() {
+		showTrace(f, "sending in", e)
 	}
 	if _, err := s.Deliver(ctx, []*event.Event{e}, nil); err != nil {
 		return err
