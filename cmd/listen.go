@@ -419,6 +419,14 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 
 	sh := newShower(f, opts)
 	cfg.Report = sh.report
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	if exp != nil {
+		defer finishExport(f, exp)
+		cfg.Report = traceReports(exp, cfg.Report)
+	}
 	routes, stopMetrics, err := opts.setupMetrics(&cfg, setup)
 	if err != nil {
 		return err

@@ -65,7 +65,13 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
-	if tc, ok := opts.Delivery.startTrace(headers); ok {
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	defer finishExport(f, exp)
+	tc, traced := opts.Delivery.startTrace(headers, exp != nil)
+	if traced {
 		trace.SetOnEvent(e, tc)
 	}
 	if err := checkFlagEvent(f, e); err != nil {
@@ -83,7 +89,18 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	} else if err != nil {
 		return err
 	}
+	start := time.Now()
 	res, replies, replyMode, decodeErr := t.Request(ctx, mode, e)
+	if exp != nil {
+		failure := ""
+		switch {
+		case !res.Delivered:
+			failure = "not delivered"
+		case !res.ACK:
+			failure = "not acknowledged"
+		}
+		exp.Export(deliverySpan(tc, trace.KindClient, "request", e, to, start, res.Status, failure))
+	}
 	est := f.ErrStyles()
 	if f.Verbose {
 		if err := format.Exchange(f.IO.ErrOut, est, &res); err != nil {

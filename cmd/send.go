@@ -299,7 +299,15 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.Delivery.Trace && (loadRun || opts.From != "") {
 		return flagErrorf("--trace starts a trace for one event; it does not go with --from or a load run")
 	}
-	tc, traced := opts.Delivery.startTrace(headers)
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	if exp != nil && (loadRun || opts.From != "") {
+		exp = nil // spans are for one event; a load run or a file is not traced
+	}
+	defer finishExport(f, exp)
+	tc, traced := opts.Delivery.startTrace(headers, exp != nil)
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
 		return err
@@ -331,8 +339,16 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if traced && !f.JSON() {
 		showTrace(f, "sending in", e)
 	}
+	start := time.Now()
 	if _, err := s.Deliver(ctx, []*event.Event{e}, nil); err != nil {
 		return err
+	}
+	if exp != nil {
+		failure := ""
+		if s.Summary.NACK > 0 || s.Summary.Undelivered > 0 {
+			failure = "not acknowledged"
+		}
+		exp.Export(deliverySpan(tc, trace.KindProducer, "send", e, shownURL(to), start, 0, failure))
 	}
 	if ctx.Err() != nil && s.Summary.Undelivered > 0 {
 		return context.Cause(ctx)
