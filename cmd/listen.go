@@ -111,6 +111,10 @@ address of their own, also for --from): events accepted by type (the first 50 ty
 "other"), requests rejected by reason, bytes, a handling latency histogram, record writes and
 relays by outcome.
 
+Events that carry the distributed tracing extension (traceparent) keep their trace: relays
+carry the traceparent header, replies continue the trace. With OTEL_EXPORTER_OTLP_ENDPOINT
+set, each accepted traced event gets a span, exported over OTLP/HTTP.
+
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, or --duration without --count
   1    --count events did not arrive within --duration; the address is taken; the record

@@ -31,7 +31,9 @@ func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error
 		Long: `Send one event built from flags and wait for the reply: the event in the HTTP response,
 in binary, structured or batch mode. The reply is shown the way listen shows events (with -o
 json: the reply in the CloudEvents JSON format, one line per event); the status and the
-round-trip time go to stderr.
+round-trip time go to stderr. --trace sends the event in a new W3C trace (traceparent
+extension and header) and shows the reply's trace; with OTEL_EXPORTER_OTLP_ENDPOINT set the
+exchange is traced and exported as an OTLP span.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 

@@ -231,7 +231,12 @@ and the response body.
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates
 such as {{seq}}, {{uuid}}, {{now}}, {{rand 1 9}}, {{randstr 8}} and {{pick "a" "b"}} make the
-events of a load run differ.
+events of a load run differ. --metrics-addr serves a load run's metrics (sent, ACK/NACK/not
+delivered, latency) for Prometheus at /metrics.
+
+--trace starts a W3C trace: the traceparent extension on the event and the traceparent HTTP
+header. With OTEL_EXPORTER_OTLP_ENDPOINT set, the event is traced as with --trace and a
+span is exported over OTLP/HTTP.
 
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
@@ -248,7 +253,9 @@ events were read but not sent and whether the file was read to its end.
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl send --to http://localhost:8080 --type com.example.test --dry-run
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
-  $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'`,
+  $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'
+  $ cectl send --to http://localhost:8080 --type com.example.order.created --trace
+  $ cectl send --to http://localhost:8080 --type com.example.load --duration 10m --rate 100 --metrics-addr :9465`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
