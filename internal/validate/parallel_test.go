@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -180,5 +181,29 @@ func TestPipelineOtherLayoutsStaySequential(t *testing.T) {
 	got, gotStats, _ := pipelined(t, bytes.NewReader(batch), Options{Rules: rs}, 4, 1)
 	if !reflect.DeepEqual(got, want) || gotStats != wantStats || len(want) != 2 || len(want[1].Findings) != 2 {
 		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestPipelineWithSchema runs the workers' data checks at once (run with -race): the
+// compiled schema is shared by every worker.
+func TestPipelineWithSchema(t *testing.T) {
+	schema := t.TempDir() + "/order.json"
+	if err := os.WriteFile(schema, []byte(`{"type":"object","properties":{"n":{"type":"integer","maximum":100}},"required":["n"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSchemas(schema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, `{"specversion":"1.0","id":"%d","source":"/s","type":"com.example.x","data":{"n":%d}}`+"\n", i, i%150)
+	}
+	in := b.Bytes()
+	opts := Options{Data: s}
+	want, wantStats, _ := sequential(t, in, bytes.NewReader(in), opts)
+	got, gotStats, _ := pipelined(t, bytes.NewReader(in), opts, 4, 2048)
+	if !reflect.DeepEqual(got, want) || gotStats != wantStats || wantStats.Errors != 3000/150*49 {
+		t.Fatalf("stats %+v, want %+v", gotStats, wantStats)
 	}
 }
