@@ -3,10 +3,10 @@ package validate
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
-	"strings"
 )
 
 // Lint rules check the naming and versioning guidance of the spec (v1.0.2 §3.1.1 id, type,
@@ -137,7 +137,7 @@ func (c *checker) lintEvent() lintKeys {
 		// Length-prefixed, so that ("ab","c") and ("a","bc") differ.
 		s, i := c.strBytes(src), c.strBytes(id)
 		start := len(c.arena)
-		c.arena = fmt.Appendf(c.arena, "%d:", len(s))
+		c.arena = binary.AppendUvarint(c.arena, uint64(len(s)))
 		c.arena = append(c.arena, s...)
 		c.arena = append(c.arena, i...)
 		k.fp = maphash.Bytes(rs.seed, c.arena[start:])
@@ -156,11 +156,15 @@ func (c *checker) lintEvent() lintKeys {
 // type): at least three dot-separated parts, the first a top-level domain (letters only),
 // the second a DNS label (RFC 1035 §2.3.1: letters, digits and inner hyphens).
 func reverseDNS(t []byte) bool {
-	parts := bytes.SplitN(t, []byte("."), 3)
-	if len(parts) < 3 || len(parts[2]) == 0 {
+	i := bytes.IndexByte(t, '.')
+	if i < 0 {
 		return false
 	}
-	tld, label := parts[0], parts[1]
+	j := bytes.IndexByte(t[i+1:], '.')
+	if j < 0 || i+1+j+1 >= len(t) {
+		return false
+	}
+	tld, label := t[:i], t[i+1:i+1+j]
 	if len(tld) < 2 || len(tld) > 63 || len(label) == 0 || len(label) > 63 {
 		return false
 	}
@@ -191,8 +195,8 @@ func isXMLMediaType(s []byte) bool {
 	if slash < 0 {
 		return false
 	}
-	sub := strings.ToLower(string(s[slash+1:]))
-	return sub == "xml" || strings.HasSuffix(sub, "+xml")
+	sub := s[slash+1:]
+	return bytes.EqualFold(sub, []byte("xml")) || len(sub) > 4 && bytes.EqualFold(sub[len(sub)-4:], []byte("+xml"))
 }
 
 // lintContentType compares datacontenttype with the data it labels (spec v1.0.2
@@ -205,27 +209,39 @@ func (c *checker) lintContentType() {
 	if !ct.present || ct.kind != kString || ct.end-ct.off == 2 {
 		return // absent: the data is JSON by definition (JSON format v1.0.2 §3.1.1)
 	}
-	ctv := c.strBytes(ct)
-	if _, ok := checkMediaType(ctv); !ok {
-		return
+	// The media type's own rule reports a malformed one; compare only well-formed ones. It is
+	// looked at only when the data gives a reason to: most events pass at their first byte.
+	mediaType := func() ([]byte, bool) {
+		v := c.strBytes(ct)
+		_, ok := checkMediaType(v)
+		return v, ok
 	}
-	ctv = bytes.Clone(ctv) // strBytes may reuse the arena
-	isJSON, isXML := isJSONMediaType(ctv), isXMLMediaType(ctv)
 	d := &c.attr[aData]
 	b64 := c.version == "0.3" && c.attr[aDatacontentencoding].present
 	if d.present && d.kind == kString && !b64 {
 		t := bytes.TrimSpace(c.strBytes(d))
-		looksJSON := len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(t)
+		if len(t) == 0 || t[0] == '<' {
+			return
+		}
+		if t[0] != '{' && t[0] != '[' || !json.Valid(t) {
+			if ctv, ok := mediaType(); ok && isXMLMediaType(ctv) {
+				c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
+					"datacontenttype "+quote(ctv)+" says XML but data does not start with '<'")
+			}
+			return
+		}
+		ctv, ok := mediaType()
 		switch {
-		case looksJSON && isJSON:
+		case !ok:
+		case isJSONMediaType(ctv):
 			c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
 				"data is a string holding JSON text although datacontenttype "+quote(ctv)+" says the data is JSON, so it is encoded twice; put the object or array itself in data")
-		case looksJSON && !isXML:
-			c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
-				"data holds JSON text but datacontenttype is "+quote(ctv)+"; label JSON data application/json (or a +json type)")
-		case isXML && len(t) > 0 && t[0] != '<':
+		case isXMLMediaType(ctv):
 			c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
 				"datacontenttype "+quote(ctv)+" says XML but data does not start with '<'")
+		default:
+			c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
+				"data holds JSON text but datacontenttype is "+quote(ctv)+"; label JSON data application/json (or a +json type)")
 		}
 		return
 	}
@@ -233,7 +249,11 @@ func (c *checker) lintContentType() {
 	if b64 {
 		bm, name = d, "data"
 	}
-	if !isJSON || !bm.present || bm.kind != kString {
+	if !bm.present || bm.kind != kString {
+		return
+	}
+	ctv, ok := mediaType()
+	if !ok || !isJSONMediaType(ctv) {
 		return
 	}
 	raw := c.strBytes(bm)

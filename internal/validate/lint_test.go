@@ -145,3 +145,38 @@ func TestFingerprintSet(t *testing.T) {
 		t.Errorf("%.1f bytes per fingerprint", per)
 	}
 }
+
+func TestContentTypeData(t *testing.T) {
+	ev := func(ct, data string) string {
+		return `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","datacontenttype":"` + ct + `",` + data + `}`
+	}
+	for _, c := range []struct {
+		doc  string
+		want string // the start of the message, "" for none
+	}{
+		{ev("text/plain", `"data":"{\"a\":1}"`), "data holds JSON text"},
+		{ev("text/plain", `"data":"[1,2]"`), "data holds JSON text"},
+		{ev("text/plain", `"data":"{not json"`), ""},
+		{ev("text/plain", `"data":"hello"`), ""},
+		{ev("application/json", `"data":"{\"a\":1}"`), "data is a string holding JSON text"},
+		{ev("application/cloudevents+json", `"data":" [1] "`), "data is a string holding JSON text"},
+		{ev("application/json", `"data":"hello"`), ""},
+		{ev("application/xml", `"data":"hello"`), `datacontenttype "application/xml" says XML`},
+		{ev("application/atom+XML", `"data":"{\"a\":1}"`), `datacontenttype "application/atom+XML" says XML`},
+		{ev("text/xml; charset=utf-8", `"data":"  <a/>"`), ""},
+		{ev("application/json", `"data_base64":"aGVsbG8="`), "data_base64 does not decode to JSON"},
+		{ev("application/json", `"data_base64":"eyJhIjoxfQ=="`), ""},
+		{ev("application/octet-stream", `"data_base64":"aGVsbG8="`), ""},
+		{ev("xyz", `"data":"{\"a\":1}"`), ""}, // the media-type rule's
+	} {
+		var got string
+		for _, f := range lintLines(t, c.doc, nil, nil) {
+			if f.Rule == RuleContentTypeData {
+				got = f.Message
+			}
+		}
+		if !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
+			t.Errorf("%s:\n got %q\nwant %q…", c.doc, got, c.want)
+		}
+	}
+}
