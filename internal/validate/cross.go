@@ -62,7 +62,11 @@ func (x *crossLint) apply(res *Result) {
 		if x.ids == nil {
 			x.ids = &fpSet{}
 		}
-		if x.ids.add(k.fp) {
+		seen := k.seen
+		if !k.known {
+			seen = x.ids.add(k.fp)
+		}
+		if seen {
 			x.add(res, RuleDuplicateID, k.id.off, res.Pointer()+"/id",
 				"source "+quote(memberString(res.doc, &k.source))+" and id "+quote(memberString(res.doc, &k.id))+
 					" already identify an earlier event of this input; source and id identify an event, so each distinct event needs its own id (spec v1.0.2 id)")
@@ -82,6 +86,31 @@ func (x *crossLint) apply(res *Result) {
 	}
 	if len(res.Findings) > n {
 		sortFindings(res.Findings)
+	}
+}
+
+// fpRef is the fingerprint of the source+id of result i of a chunk.
+type fpRef struct {
+	fp uint64
+	i  int
+}
+
+// markDuplicates decides for every event of a chunk whether an earlier event had its source
+// and id, for the rules applied next in input order. The fingerprints come sorted (by
+// fingerprint, then position), so that the table is walked in address order, which costs a
+// fraction of looking them up in input order, and a repeat inside the chunk follows its
+// first occurrence.
+func (x *crossLint) markDuplicates(results []Result, sorted []fpRef) {
+	if x == nil || x.rs.on&lintDuplicateID == 0 {
+		return
+	}
+	if x.ids == nil {
+		x.ids = &fpSet{}
+	}
+	for k, r := range sorted {
+		res := &results[r.i]
+		res.lint.known = true
+		res.lint.seen = k > 0 && sorted[k-1].fp == r.fp || x.ids.add(r.fp)
 	}
 }
 

@@ -95,6 +95,8 @@ type lintKeys struct {
 	set       bool
 	dup       bool   // source and id are non-empty strings
 	fp        uint64 // fingerprint of source and id
+	known     bool   // seen was decided for a whole chunk at once (Pipeline)
+	seen      bool   // with known: an earlier event had the same fingerprint
 	source    span
 	id        span
 	typ       span   // set when type is a non-empty string

@@ -2,10 +2,12 @@ package validate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -80,6 +82,7 @@ type chunk struct {
 	results         []Result
 	findings        []Finding
 	starts          []int // results[i]'s findings start at findings[starts[i]]
+	fps             []fpRef
 }
 
 // parallel validates the rest of the input of p.s, which is JSON lines, with workers.
@@ -152,6 +155,7 @@ func (p *Pipeline) parallel(ctx context.Context, emit func(*Result) error) (err 
 		for c := pending[next]; c != nil; c = pending[next] {
 			delete(pending, next)
 			next++
+			s.cross.markDuplicates(c.results, c.fps)
 			for i := range c.results {
 				res := &c.results[i]
 				res.Index = index
@@ -266,6 +270,19 @@ func validateChunk(w *Scanner, ch *chunk) {
 		// findings without overwriting the next one's.
 		ch.results[i].Findings = ch.findings[a:z:z]
 	}
+	// The fingerprints for the duplicate check, sorted here, where workers run in parallel.
+	ch.fps = ch.fps[:0]
+	for i := range ch.results {
+		if k := &ch.results[i].lint; k.dup {
+			ch.fps = append(ch.fps, fpRef{k.fp, i})
+		}
+	}
+	slices.SortFunc(ch.fps, func(a, b fpRef) int {
+		if c := cmp.Compare(a.fp, b.fp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
 }
 
 // resetLines makes the Scanner read b as JSON lines whose first byte stands at offset
