@@ -76,6 +76,10 @@ type ListenOptions struct {
 	History      int
 	HistoryBytes int64
 
+	// Metrics serves Prometheus metrics at /metrics, on MetricsAddr when set.
+	Metrics     bool
+	MetricsAddr string
+
 	// ShutdownGrace bounds how long in-flight requests may take to finish at the end.
 	ShutdownGrace time.Duration
 	// Ready, when set, is called with the listener's URL once it accepts connections.
@@ -130,6 +134,15 @@ every one acknowledged, else its status, 502 or 504), and require a bearer token
 --ui serves a live web view of every request in a browser: a GET of the listen path shows it
 (POST stays the event path); with --from, or with --ui-addr, it has an address of its own.
 
+--metrics serves Prometheus metrics at /metrics on the listen address (--metrics-addr: on an
+address of their own, also for --from): events accepted by type (the first 50 types, then
+"other"), requests rejected by reason, bytes, a handling latency histogram, record writes and
+relays by outcome.
+
+Events that carry the distributed tracing extension (traceparent) keep their trace: relays
+carry the traceparent header, replies continue the trace. With OTEL_EXPORTER_OTLP_ENDPOINT
+set, each accepted traced event gets a span, exported over OTLP/HTTP.
+
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
        end reached with --until-end
@@ -152,6 +165,7 @@ Exit codes:
   $ cectl listen --ui
   $ cectl listen --from nats://localhost:4222/orders.created
   $ cectl listen --from mqtt://localhost:1883/quotes --reply quote.json   # answers cectl request --to mqtt://…
+  $ cectl listen --metrics -o json
   $ cectl listen --from 'kafka://localhost:9092/orders?group=audit&start=oldest' --count 10 -o json
   $ cectl listen --from jetstream://localhost:4222/ORDERS/orders.created --until-end -o json | jq -s length`,
 		Args: noArgs,
@@ -177,6 +191,7 @@ Exit codes:
 	durationVar(fs, &opts.Duration, "timeout", "old name of --duration")
 	_ = fs.MarkHidden("timeout")
 	fs.BoolVar(&opts.Dedupe, "dedupe", false, "mark repeated events (same source and id); do not record, relay or count them again")
+	registerListenMetricsFlags(fs, opts)
 	// The HTTP server.
 	portVar(fs, &opts.Port, "port", "p", 8080, "`port` on 127.0.0.1 (0: any free port)")
 	stringCheckVar(fs, &opts.Addr, "addr", "", checkHostPort, "listen on `host:port` instead (':8080' for all interfaces)")
@@ -230,6 +245,9 @@ Exit codes:
 			fmt.Fprintf(f.IO.ErrOut, "%s --timeout is deprecated: use --duration (listen's limit is the whole run; send's --timeout is each attempt's)\n",
 				f.ErrStyles().Warn.Sprint("warning:"))
 		}
+		if err := opts.checkMetrics(); err != nil {
+			return err
+		}
 		return opts.checkRelations(cmd.Flags().Changed)
 	}
 	groups := make([]flagGroup, len(listenFlagGroups))
@@ -246,7 +264,7 @@ var listenFlagGroups = []struct {
 	flagGroup
 	httpOnly bool
 }{
-	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "fsync", "filter", "type", "count", "duration", "dedupe", "max-body"}}, false},
+	{flagGroup{"Receive flags", []string{"quiet", "template", "record", "fsync", "filter", "type", "count", "duration", "dedupe", "max-body", "metrics", "metrics-addr"}}, false},
 	{flagGroup{"HTTP server flags (not with --from)", []string{"port", "addr", "path", "token", "token-file", "tls-cert", "tls-key", "forward-to"}}, true},
 	{flagGroup{"Reply flags (HTTP, and --from " + client.SchemeList(answersRequests) + ")", []string{"reply", "reply-mode"}}, false},
 	{flagGroup{"Fake answer flags, to test senders (not with --from)", []string{"status", "fail-rate", "delay", "retry-after"}}, true},
@@ -333,6 +351,7 @@ type listenSetup struct {
 	// the banner once the listener's URL and address are known.
 	wrap        []func(http.Handler) http.Handler
 	bannerLines []func(url string, addr net.Addr) string
+	routes      map[string]http.Handler // exact paths served next to the events (/metrics)
 }
 
 // resolve builds the handler's configuration from checked flags. Files named by flags are
@@ -485,6 +504,20 @@ func listenRun(ctx context.Context, opts *ListenOptions) error {
 	defer sh.close()
 	defer catchSIGPIPE()()
 	cfg.Show = sh.report
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	if exp != nil {
+		defer finishExport(f, exp)
+		cfg.Show = traceReports(exp, cfg.Show)
+	}
+	routes, stopMetrics, err := opts.setupMetrics(&cfg, setup)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	setup.routes = routes
 	cfg.ShowHeaders = f.Verbose
 	view, err := opts.startUI(setup, &cfg)
 	if err != nil {

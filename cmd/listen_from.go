@@ -23,6 +23,7 @@ func serveHTTP(opts *ListenOptions, setup *listenSetup, h *listen.Handler, sh *s
 		TLS:      setup.tls,
 		ErrorLog: slog.NewLogLogger(f.Logger().Handler(), slog.LevelDebug),
 		Wrap:     setup.wrap,
+		Routes:   setup.routes,
 	})
 	if err != nil {
 		hint := ""

@@ -10,6 +10,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/format"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +34,9 @@ func NewCmdRequest(f *Factory, runF func(context.Context, *RequestOptions) error
 in binary, structured or batch mode. The reply is shown the way listen shows events (with -o
 json: the reply in the CloudEvents JSON format, one line per event); the status and the
 round-trip time go to stderr. Data items (key=value, key:=json, user[name]=Ada) build JSON
-data as for send.
+data as for send. --trace sends the event in a new W3C trace
+(traceparent extension and header) and shows the reply's trace; with
+OTEL_EXPORTER_OTLP_ENDPOINT set the exchange is traced and exported as an OTLP span.
 
 A 2xx response without an event, or any non-2xx response, is a failure (exit 1).
 
@@ -84,6 +87,15 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	defer finishExport(f, exp)
+	tc, traced := opts.Delivery.startTrace(headers, exp != nil)
+	if traced {
+		trace.SetOnEvent(e, tc)
+	}
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
 	}
@@ -99,7 +111,18 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	} else if err != nil {
 		return err
 	}
+	start := time.Now()
 	res, replies, replyMode, decodeErr := t.Request(ctx, mode, e)
+	if exp != nil {
+		failure := ""
+		switch {
+		case !res.Delivered:
+			failure = "not delivered"
+		case !res.ACK:
+			failure = "not acknowledged"
+		}
+		exp.Export(deliverySpan(tc, trace.KindClient, "request", e, to, start, res.Status, failure))
+	}
 	est := f.ErrStyles()
 	if f.Verbose {
 		if err := format.Exchange(f.IO.ErrOut, est, &res); err != nil {
@@ -157,6 +180,11 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	}
 	if !f.JSON() {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s from %s in %s, %s reply\n", est.OK.Sprint("ACK"), format.Sanitize(status), format.Sanitize(to), format.Duration(res.Duration), replyMode)
+	}
+	if !f.JSON() {
+		for i := range replies {
+			showTrace(f, "reply in", &replies[i])
+		}
 	}
 	st := f.Styles()
 	for i := range replies {

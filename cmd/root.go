@@ -254,6 +254,10 @@ type processTuning struct {
 	// GOMEMLIMIT says otherwise, makes the collector run early rather than let a flood of
 	// large bodies grow the heap fivefold.
 	live int64
+	// memoryLimit is a soft limit on the heap, unless GOMEMLIMIT says otherwise: validate's
+	// duplicate check keeps a table that grows with the input and leaves its old, smaller
+	// copies behind; the limit has the collector return them before the heap doubles.
+	memoryLimit int64
 }
 
 // tuneProcess is the one place where commands change process-wide runtime settings. It
@@ -263,6 +267,10 @@ func tuneProcess(getenv func(string) string, t processTuning) (restore func()) {
 	if t.oneProc {
 		prev := runtime.GOMAXPROCS(1)
 		undo = append(undo, func() { runtime.GOMAXPROCS(prev) })
+	}
+	if t.memoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(t.memoryLimit)
+		undo = append(undo, func() { debug.SetMemoryLimit(prev) })
 	}
 	if t.throughput && getenv("GOGC") == "" {
 		prev := debug.SetGCPercent(400)

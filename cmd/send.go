@@ -16,6 +16,7 @@ import (
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/send"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,7 @@ type deliveryFlags struct {
 	Insecure bool
 	KafkaKey string
 	Gzip     bool
+	Trace    bool
 
 	flags *pflag.FlagSet
 	cmd   *cobra.Command
@@ -50,6 +52,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
 	fs.BoolVar(&df.Gzip, "gzip", false, "compress HTTP request bodies (Content-Encoding: gzip)")
+	registerTraceFlag(fs, df)
 }
 
 // targetsHelp lists the URL forms of the transports keep says (nil: all), with the content
@@ -249,7 +252,12 @@ Core NATS has no acknowledgement: there it says PUBLISHED.
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates
 such as {{seq}}, {{uuid}}, {{now}}, {{rand 1 9}}, {{randstr 8}} and {{pick "a" "b"}} make the
-events of a load run differ.
+events of a load run differ. --metrics-addr serves a load run's metrics (sent, ACK/NACK/not
+delivered, latency) for Prometheus at /metrics.
+
+--trace starts a W3C trace: the traceparent extension on the event and the traceparent HTTP
+header. With OTEL_EXPORTER_OTLP_ENDPOINT set, the event is traced as with --trace and a
+span is exported over OTLP/HTTP.
 
 --from reads one JSON event, a JSON array of events or JSON lines (what -o json prints);
 attribute flags given on the command line override the file's values; invalid events are
@@ -287,7 +295,10 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
   $ cectl send --to http://localhost:8080 --type com.example.load --id 'ev-{{seq}}' --count 20000 --concurrency 16
   $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'
   $ cectl send --to @staging --type com.example.user.created name=Ada
-  $ cectl send --config ./cectl.yaml --to @local --type com.example.ping`,
+  $ cectl send --config ./cectl.yaml --to @local --type com.example.ping
+
+  $ cectl send --to http://localhost:8080 --type com.example.order.created --trace
+  $ cectl send --to http://localhost:8080 --type com.example.load --duration 10m --rate 100 --metrics-addr :9465`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Items = args
 			if runF != nil {
@@ -349,6 +360,18 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.pacer, err = opts.Replay.check(opts, mode, loadRun); err != nil {
 		return err
 	}
+	if opts.Delivery.Trace && (loadRun || opts.From != "") {
+		return flagErrorf("--trace starts a trace for one event; it does not go with --from or a load run")
+	}
+	exp, err := otelExporter(f)
+	if err != nil {
+		return err
+	}
+	if exp != nil && (loadRun || opts.From != "") {
+		exp = nil // spans are for one event; a load run or a file is not traced
+	}
+	defer finishExport(f, exp)
+	tc, traced := opts.Delivery.startTrace(headers, exp != nil)
 	t, mode, err := opts.Delivery.open(f, to, mode, headers, max(4, opts.Load.Concurrency))
 	if err != nil {
 		return err
@@ -384,20 +407,34 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if err != nil {
 		return err
 	}
+	if traced {
+		trace.SetOnEvent(e, tc)
+	}
 	if err := checkFlagEvent(f, e); err != nil {
 		return err
+	}
+	if traced && !f.JSON() {
+		showTrace(f, "sending in", e)
 	}
 	if s.DeadLetter, err = opts.Stop.open(); err != nil {
 		return err
 	}
 	runCtx, cancel := opts.Stop.withDeadline(ctx)
 	defer cancel()
+	start := time.Now()
 	_, err = s.Deliver(runCtx, []*event.Event{e}, nil)
 	if cerr := s.DeadLetter.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
+	}
+	if exp != nil {
+		failure := ""
+		if s.Summary.Failed() > 0 {
+			failure = "not acknowledged"
+		}
+		exp.Export(deliverySpan(tc, trace.KindProducer, "send", e, shownURL(to), start, 0, failure))
 	}
 	if ctx.Err() != nil && s.Summary.Failed() > 0 {
 		return context.Cause(ctx)

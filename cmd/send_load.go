@@ -23,6 +23,7 @@ type loadFlags struct {
 	Concurrency int
 	Rate        float64
 	Warmup      int64
+	MetricsAddr string
 }
 
 func (lf *loadFlags) register(fs *pflag.FlagSet) {
@@ -31,12 +32,13 @@ func (lf *loadFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&lf.Concurrency, "concurrency", 1, "requests in flight at once, over kept-alive connections")
 	fs.Float64Var(&lf.Rate, "rate", 0, "requests per second across all workers, evenly paced (0: as fast as possible)")
 	fs.Int64Var(&lf.Warmup, "warmup", 0, "send `N` requests first that the report does not count")
+	registerSendMetricsFlag(fs, lf)
 }
 
 // active reports whether any load flag was given: then send reports a run instead of
 // printing a line per event.
 func (lf *loadFlags) active(fs *pflag.FlagSet) bool {
-	for _, name := range []string{"count", "duration", "concurrency", "rate", "warmup"} {
+	for _, name := range []string{"count", "duration", "concurrency", "rate", "warmup", "metrics-addr"} {
 		if fs.Changed(name) {
 			return true
 		}
@@ -104,7 +106,12 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if f.IO.ErrTTY {
 		progress, stopBar = progressBar(f, total, lf.Duration)
 	}
-	report := load.Run(ctx, cfg, run.Send, progress)
+	sendFn, stopMetrics, err := lf.serveMetrics(f, run.Send)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	report := load.Run(ctx, cfg, sendFn, progress)
 	stopBar()
 
 	info := format.LoadInfo{To: shownURL(t.URL()), Mode: mode.String(), Concurrency: lf.Concurrency, Rate: lf.Rate}

@@ -71,9 +71,9 @@ func writeFiles(t *testing.T, files map[string]string) string {
 }
 
 const (
-	okEvent   = `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`
-	badEvent  = `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`
-	warnEvent = `{"specversion":"1.0","id":"1","source":"/s","type":"t","abcdefghijklmnopqrstuvwxyz":1}`
+	okEvent   = `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t"}`
+	badEvent  = `{"specversion":"1.0","id":"2","source":"/s","type":"com.example.t","time":"yesterday"}`
+	warnEvent = `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","abcdefghijklmnopqrstuvwxyz":1}`
 )
 
 // The exit codes of validate, in one table.
@@ -97,7 +97,7 @@ func TestValidateExitCodes(t *testing.T) {
 		out   string
 	}{
 		{"valid file", []string{"ok.json"}, "", ExitOK, "1 file, 1 event: all valid\n"},
-		{"invalid file", []string{"ok.json", "bad.jsonl"}, "", ExitFailure, "bad.jsonl:2:64: error: time \"yesterday\""},
+		{"invalid file", []string{"ok.json", "bad.jsonl"}, "", ExitFailure, "bad.jsonl:2:76: error: time \"yesterday\""},
 		{"warning passes", []string{"warn.json"}, "", ExitOK, "all valid, 1 warning"},
 		{"strict warning fails", []string{"--strict", "warn.json"}, "", ExitFailure, "error: attribute name"},
 		{"directory skips hidden and other files", []string{"dir"}, "", ExitOK, "1 file, 1 event: all valid\n"},
@@ -109,7 +109,7 @@ func TestValidateExitCodes(t *testing.T) {
 		{"glob", []string{"*.json"}, "", ExitOK, "2 files, 2 events: all valid, 1 warning\n"},
 		{"double star glob", []string{"**/*.ndjson"}, "", ExitOK, "1 file, 1 event: all valid\n"},
 		{"duplicates are read once", []string{"ok.json", "ok.json", "*.json"}, "", ExitOK, "2 files, 2 events"},
-		{"stdin", []string{"-"}, badEvent, ExitFailure, "<stdin>:1:64: error:"},
+		{"stdin", []string{"-"}, badEvent, ExitFailure, "<stdin>:1:76: error:"},
 		{"missing file", []string{"ok.json", "missing.json"}, "", ExitFailure, "missing.json: error: cannot read: no such file or directory [read]"},
 		{"glob without match", []string{"nothing/*.json"}, "", ExitFailure, "nothing/*.json: error: no files match the pattern (--allow-empty accepts this) [read]"},
 		{"quiet", []string{"-q", "bad.jsonl"}, "", ExitFailure, "1 file, 2 events: 1 invalid (1 error, 0 warnings)\n"},

@@ -37,12 +37,15 @@ func NewForwarder(targets []string, c *client.Client) *Forwarder {
 // Targets are the URLs relayed to.
 func (f *Forwarder) Targets() []string { return f.targets }
 
-// forwardHeader picks what travels on: Content-Type and every ce- header, but nothing meant
-// for listen itself (Authorization) or for one hop only (Connection, Content-Length).
+// forwardHeader picks what travels on: Content-Type, every ce- header and the W3C Trace
+// Context headers (traceparent, tracestate: the relay stays in the sender's trace), but
+// nothing meant for listen itself (Authorization) or for one hop only (Connection,
+// Content-Length).
 func forwardHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if strings.EqualFold(k, "Content-Type") || len(k) > 3 && strings.EqualFold(k[:3], "ce-") {
+		if strings.EqualFold(k, "Content-Type") || len(k) > 3 && strings.EqualFold(k[:3], "ce-") ||
+			strings.EqualFold(k, "Traceparent") || strings.EqualFold(k, "Tracestate") {
 			out[k] = vs
 		}
 	}

@@ -121,6 +121,8 @@ type Report struct {
 	// bytes), and PayloadSize its whole size.
 	Payload     []byte
 	PayloadSize int
+	// Bytes is the size of the body (HTTP) or payload (broker) that was read; 0 when none was.
+	Bytes int
 }
 
 // PreviewSize is how much of a refused broker message's payload a Report keeps.

@@ -8,6 +8,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -143,6 +144,7 @@ func decodeStage(_ context.Context, h *Handler, x *exchange) bool {
 	}
 	rep := &x.rep
 	rep.Mode = d.mode
+	rep.Bytes = len(x.msg.body) + len(x.msg.delivery.Raw)
 	if p != nil {
 		h.reject(x, p.status, p.reason)
 		return false
@@ -249,6 +251,8 @@ func replyStage(_ context.Context, h *Handler, x *exchange) bool {
 	}
 	rep := &x.rep
 	rep.Reply = h.cfg.Replies.Next(rep.Received)
+	// The reply continues the trace of the event it answers (distributed tracing extension).
+	trace.Continue(rep.Reply, rep.Events[0].Event, x.msg.header.Get(trace.AttrParent))
 	rep.ReplyMode = h.cfg.ReplyMode
 	x.verdict.Reply, x.verdict.ReplyMode = rep.Reply, rep.ReplyMode
 	return true

@@ -25,6 +25,23 @@ type ServerOptions struct {
 	// Wrap, in order, put handlers of their own routes in front of the event handler (the
 	// page of --ui); each passes on what it does not serve.
 	Wrap []func(http.Handler) http.Handler
+	// Routes are handlers for exact paths served next to the events (such as /metrics).
+	Routes map[string]http.Handler
+}
+
+// routes serves some exact paths with their own handlers and everything else with h.
+type routes struct {
+	paths map[string]http.Handler
+	h     http.Handler
+}
+
+func (r routes) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if p, ok := r.paths[req.URL.Path]; ok {
+		p.ServeHTTP(w, req)
+		return
+	}
+	r.h.ServeHTTP(w, req)
+
 }
 
 // Timeouts and limits of the server: a slow or idle client cannot hold the listener.
@@ -56,6 +73,9 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 		n = connLimit()
 	}
 	var handler http.Handler = h
+	if len(opts.Routes) > 0 {
+		handler = routes{opts.Routes, handler}
+	}
 	for _, wrap := range opts.Wrap {
 		handler = wrap(handler)
 	}

@@ -312,6 +312,9 @@ func (c *checker) object(i int) (int, bool) {
 // --- findings and positions ---
 
 func (c *checker) add(rule string, level Level, off int, pointer, msg string) {
+	if c.opts.Rules.ignored(rule) {
+		return
+	}
 	if level == Warning && c.opts.Strict {
 		level = Error
 	}

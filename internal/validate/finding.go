@@ -68,6 +68,15 @@ const (
 	RuleDataString       = "data-string"
 	RuleContentEncoding  = "content-encoding"
 	RuleDataSchema       = "data-schema"
+
+	// Lint rules: the naming and versioning guidance of the spec and the
+	// primer, checked by `cectl validate` (Options.Rules), not by send's
+	// pre-check or listen.
+	RuleTypeReverseDNS    = "type-reverse-dns"
+	RuleDuplicateID       = "duplicate-id"
+	RuleContentTypeData   = "datacontenttype-data"
+	RuleTypeVersion       = "type-version"
+	RuleDataSchemaVersion = "dataschema-version"
 )
 
 // Rule describes one rule for reports that list them (SARIF, help texts).
@@ -76,35 +85,42 @@ type Rule struct {
 	Level   Level // level before Options.Strict
 	Summary string
 	Spec    string // where the rule comes from
+	Lint    bool   // a lint rule: checked only when Options.Rules is set
+	Off     bool   // a lint rule that is off unless enabled (RuleSet.Enable)
 }
 
 // Rules returns the description of every rule, in a stable order.
 func Rules() []Rule {
 	return []Rule{
-		{RuleJSONSyntax, Error, "the input is well-formed JSON", "RFC 8259"},
-		{RuleUTF8, Error, "the input is valid UTF-8", "RFC 8259 §8.1"},
-		{RuleTrailingData, Error, "nothing follows the JSON value", "RFC 8259 §2"},
-		{RuleDuplicateMember, Error, "no member name appears twice in an event (a warning inside data)", "JSON format v1.0.2 §3, RFC 8259 §4"},
-		{RuleEventObject, Error, "each event is a JSON object", "JSON format v1.0.2 §3, §4.1"},
-		{RuleRequired, Error, "id, source, specversion and type are present and not null", "spec v1.0.2 REQUIRED Attributes"},
-		{RuleAttributeType, Error, "attributes have the JSON type their CloudEvents type maps to", "JSON format v1.0.2 §2.2"},
-		{RuleEmptyValue, Error, "attributes that must be non-empty are not empty strings", "spec v1.0.2 REQUIRED and OPTIONAL Attributes"},
-		{RuleSpecVersion, Error, "specversion is a supported and accepted version", "spec v1.0.2 specversion"},
-		{RuleBatchSpecVersion, Error, "all events of a batch share one specversion", "JSON format v1.0.2 §4"},
-		{RuleURIReference, Error, "URI-reference attributes follow RFC 3986 §4.1", "spec v1.0.2 Type System"},
-		{RuleAbsoluteURI, Error, "URI attributes are absolute URIs (RFC 3986 §4.3)", "spec v1.0.2 Type System"},
-		{RuleTimeFormat, Error, "Timestamp attributes follow RFC 3339 date-time", "spec v1.0.2 Type System"},
-		{RuleMediaType, Error, "datacontenttype is an RFC 2046 media type", "spec v1.0.2 datacontenttype"},
-		{RuleStringChars, Error, "strings hold no control characters, noncharacters or unpaired surrogates", "spec v1.0.2 Type System"},
-		{RuleExtensionName, Error, "attribute names use only a-z and 0-9 (v0.3: and start with a letter)", "spec v1.0.2 Attribute Naming Convention"},
-		{RuleNameLength, Warning, "attribute names are at most 20 characters long", "spec v1.0.2 Attribute Naming Convention"},
-		{RuleExtensionType, Error, "extension values are strings, booleans or integers (v0.3: strings, integers or maps)", "JSON format v1.0.2 §2.2"},
-		{RuleIntegerRange, Error, "Integer values fit in a signed 32-bit integer", "spec v1.0.2 Type System"},
-		{RuleDataExclusive, Error, "data and data_base64 are not both present", "JSON format v1.0.2 §3.1.1"},
-		{RuleBase64, Error, "Binary values are standard base64", "JSON format v1.0.2 §2.2, RFC 4648 §4"},
-		{RuleDataString, Warning, "data is a string when datacontenttype is not JSON", "JSON format v1.0.2 §3.1.2"},
-		{RuleContentEncoding, Error, "v0.3 datacontentencoding is base64 and only used with string data", "spec v0.3 datacontentencoding"},
-		{RuleDataSchema, Error, "data matches the JSON Schema given for it", "spec v1.0.2 dataschema"},
+		{RuleJSONSyntax, Error, "the input is well-formed JSON", "RFC 8259", false, false},
+		{RuleUTF8, Error, "the input is valid UTF-8", "RFC 8259 §8.1", false, false},
+		{RuleTrailingData, Error, "nothing follows the JSON value", "RFC 8259 §2", false, false},
+		{RuleDuplicateMember, Error, "no member name appears twice in an event (a warning inside data)", "JSON format v1.0.2 §3, RFC 8259 §4", false, false},
+		{RuleEventObject, Error, "each event is a JSON object", "JSON format v1.0.2 §3, §4.1", false, false},
+		{RuleRequired, Error, "id, source, specversion and type are present and not null", "spec v1.0.2 REQUIRED Attributes", false, false},
+		{RuleAttributeType, Error, "attributes have the JSON type their CloudEvents type maps to", "JSON format v1.0.2 §2.2", false, false},
+		{RuleEmptyValue, Error, "attributes that must be non-empty are not empty strings", "spec v1.0.2 REQUIRED and OPTIONAL Attributes", false, false},
+		{RuleSpecVersion, Error, "specversion is a supported and accepted version", "spec v1.0.2 specversion", false, false},
+		{RuleBatchSpecVersion, Error, "all events of a batch share one specversion", "JSON format v1.0.2 §4", false, false},
+		{RuleURIReference, Error, "URI-reference attributes follow RFC 3986 §4.1", "spec v1.0.2 Type System", false, false},
+		{RuleAbsoluteURI, Error, "URI attributes are absolute URIs (RFC 3986 §4.3)", "spec v1.0.2 Type System", false, false},
+		{RuleTimeFormat, Error, "Timestamp attributes follow RFC 3339 date-time", "spec v1.0.2 Type System", false, false},
+		{RuleMediaType, Error, "datacontenttype is an RFC 2046 media type", "spec v1.0.2 datacontenttype", false, false},
+		{RuleStringChars, Error, "strings hold no control characters, noncharacters or unpaired surrogates", "spec v1.0.2 Type System", false, false},
+		{RuleExtensionName, Error, "attribute names use only a-z and 0-9 (v0.3: and start with a letter)", "spec v1.0.2 Attribute Naming Convention", false, false},
+		{RuleNameLength, Warning, "attribute names are at most 20 characters long", "spec v1.0.2 Attribute Naming Convention", false, false},
+		{RuleExtensionType, Error, "extension values are strings, booleans or integers (v0.3: strings, integers or maps)", "JSON format v1.0.2 §2.2", false, false},
+		{RuleIntegerRange, Error, "Integer values fit in a signed 32-bit integer", "spec v1.0.2 Type System", false, false},
+		{RuleDataExclusive, Error, "data and data_base64 are not both present", "JSON format v1.0.2 §3.1.1", false, false},
+		{RuleBase64, Error, "Binary values are standard base64", "JSON format v1.0.2 §2.2, RFC 4648 §4", false, false},
+		{RuleDataString, Warning, "data is a string when datacontenttype is not JSON", "JSON format v1.0.2 §3.1.2", false, false},
+		{RuleContentEncoding, Error, "v0.3 datacontentencoding is base64 and only used with string data", "spec v0.3 datacontentencoding", false, false},
+		{RuleDataSchema, Error, "data matches the JSON Schema given for it", "spec v1.0.2 dataschema", false, false},
+		{RuleTypeReverseDNS, Warning, "type is prefixed with a reverse-DNS name (com.example.order.created)", "spec v1.0.2 type", true, false},
+		{RuleDuplicateID, Warning, "no two events of one input share source and id", "spec v1.0.2 id", true, false},
+		{RuleContentTypeData, Warning, "datacontenttype matches the data (JSON data is not labelled text/plain, and so on)", "spec v1.0.2 datacontenttype, JSON format v1.0.2 §3.1", true, false},
+		{RuleTypeVersion, Warning, "where an input mixes versioned and unversioned forms of a type, every event's type carries its version", "primer: Versioning of CloudEvents; spec v1.0.2 type", true, true},
+		{RuleDataSchemaVersion, Warning, "where an input mixes versioned and unversioned forms of a dataschema, every dataschema carries its version", "primer: Versioning of CloudEvents; spec v1.0.2 dataschema", true, true},
 	}
 }
 
@@ -118,6 +134,10 @@ type Options struct {
 	// Data, when set, checks the data member of every event whose data is
 	// JSON (see DataChecker).
 	Data DataChecker
+	// Rules, when set, turns the lint rules on (those the set enables) and
+	// drops the findings of the rules it ignores. Nil: no lint rules, every
+	// other rule reported.
+	Rules *RuleSet
 }
 
 // DataChecker checks the data of an event, e.g. against a JSON Schema.

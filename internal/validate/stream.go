@@ -46,6 +46,7 @@ type Result struct {
 	batch bool
 	doc   []byte
 	id    member
+	lint  lintKeys
 }
 
 // Pointer is the JSON pointer of the event: "" for a lone event or a line,
@@ -120,10 +121,11 @@ type Scanner struct {
 	batchSVSet bool
 	batchSVAt  int
 	docFinding []Finding
-	bom        bool // the byte order mark check is done
-	borrowed   bool // buf is the caller's (ResetBytes): not kept by Reset
-	empty      bool // the input holds nothing but white space
-	cut        bool // the input ended inside a value
+	bom        bool       // the byte order mark check is done
+	borrowed   bool       // buf is the caller's (ResetBytes): not kept by Reset
+	empty      bool       // the input holds nothing but white space
+	cut        bool       // the input ended inside a value
+	cross      *crossLint // lint rules across events, nil when none is on
 }
 
 type scanState uint8
@@ -143,7 +145,8 @@ const initialBuffer = 128 << 10
 
 // NewScanner returns a Scanner reading r.
 func NewScanner(r io.Reader, opts Options) *Scanner {
-	return &Scanner{r: r, c: checker{opts: opts}, line: 1, col: 1, lastLine: 1, lastCol: 1}
+	return &Scanner{r: r, c: checker{opts: opts}, line: 1, col: 1, lastLine: 1, lastCol: 1,
+		cross: newCrossLint(opts.Rules, opts.Strict)}
 }
 
 // Reset makes the Scanner read a new input, keeping its buffers, so that
@@ -155,8 +158,9 @@ func (s *Scanner) Reset(r io.Reader) {
 	}
 	*s = Scanner{
 		r: r, c: s.c, buf: buf, line: 1, col: 1, lastLine: 1, lastCol: 1,
-		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0],
+		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0], cross: s.cross,
 	}
+	s.cross.reset()
 }
 
 // ResetBytes makes the Scanner read b, an input already in memory such as a request body,
@@ -164,8 +168,9 @@ func (s *Scanner) Reset(r io.Reader) {
 func (s *Scanner) ResetBytes(b []byte) {
 	*s = Scanner{
 		r: nil, c: s.c, buf: b, end: len(b), eof: true, line: 1, col: 1, lastLine: 1, lastCol: 1,
-		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0],
+		batchSV: s.batchSV[:0], docFinding: s.docFinding[:0], cross: s.cross,
 	}
+	s.cross.reset()
 	s.stats.Bytes = int64(len(b))
 	s.borrowed = true
 }
@@ -348,10 +353,15 @@ func (s *Scanner) check(n int, whole bool, batch bool) {
 	if batch {
 		s.agree()
 	}
+	keys := c.lintEvent()
 	c.finish()
 	s.res = Result{
 		Index: s.index, Offset: s.base + s.pos, Line: s.line, Column: s.col,
-		Findings: c.out, batch: batch, doc: doc, id: c.attr[aID],
+		Findings: c.out, batch: batch, doc: doc, id: c.attr[aID], lint: keys,
+	}
+	if s.cross != nil {
+		s.cross.apply(&s.res)
+		c.out = s.res.Findings // keep what append grew
 	}
 	s.index++
 	s.count()

@@ -1,0 +1,172 @@
+package cmd
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cectl/cectl/internal/binding"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrapeURL gets metrics the way Prometheus does and parses them with its text parser.
+func scrapeURL(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("scrape %s: %s %s", url, resp.Status, resp.Header.Get("Content-Type"))
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return fams
+}
+
+// metricValue is the value of the series of family name with label=value ("" for none).
+func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name, label, value string) float64 {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok {
+		t.Fatalf("no family %s", name)
+	}
+	for _, m := range f.Metric {
+		if label != "" {
+			match := false
+			for _, l := range m.Label {
+				match = match || l.GetName() == label && l.GetValue() == value
+			}
+			if !match {
+				continue
+			}
+		}
+		if m.Histogram != nil {
+			return float64(m.Histogram.GetSampleCount())
+		}
+		return m.Counter.GetValue()
+	}
+	t.Fatalf("no series %s{%s=%q}", name, label, value)
+	return 0
+}
+
+func TestListenMetricsOnTheListenAddress(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	defer down.Close()
+	var out, errOut lockedBuffer
+	record := filepath.Join(t.TempDir(), "events.jsonl")
+	url, cancel, done := startListen(t, &out, &errOut, "--metrics", "--record", record, "--dedupe", "--forward-to", down.URL, "-q")
+	defer cancel()
+	for i, c := range []struct {
+		mode binding.Mode
+		id   string
+		typ  string
+	}{
+		{binding.Binary, "1", "com.example.a"},
+		{binding.Structured, "2", "com.example.a"},
+		{binding.Binary, "3", "com.example.b"},
+		{binding.Binary, "1", "com.example.a"}, // a duplicate
+	} {
+		if st := post(t, url, c.mode, c.id, c.typ); st != http.StatusAccepted {
+			t.Fatalf("post %d: %d", i, st)
+		}
+	}
+	resp, err := http.Post(url, "application/cloudevents+json", strings.NewReader(`{"specversion":"1.0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("invalid event: %d", resp.StatusCode)
+	}
+
+	f := scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics")
+	for _, c := range []struct {
+		name, label, value string
+		want               float64
+	}{
+		{"cectl_listen_events_accepted_total", "type", "com.example.a", 2},
+		{"cectl_listen_events_accepted_total", "type", "com.example.b", 1},
+		{"cectl_listen_events_duplicate_total", "", "", 1},
+		{"cectl_listen_requests_total", "", "", 4},
+		{"cectl_listen_requests_rejected_total", "reason", "invalid", 1},
+		{"cectl_listen_record_writes_total", "outcome", "ok", 3},
+		{"cectl_listen_forwards_total", "outcome", "ack", 3},
+		{"cectl_listen_handling_seconds", "", "", 5},
+	} {
+		if got := metricValue(t, f, c.name, c.label, c.value); got != c.want {
+			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
+		}
+	}
+	if b := metricValue(t, f, "cectl_listen_received_bytes_total", "", ""); b < 100 {
+		t.Errorf("received bytes %v", b)
+	}
+	// Scrapes are not events: nothing more was shown or counted.
+	if got := metricValue(t, scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics"), "cectl_listen_requests_total", "", ""); got != 4 {
+		t.Errorf("after a second scrape: %v requests", got)
+	}
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "metrics at /metrics") {
+		t.Errorf("the banner does not say where the metrics are:\n%s", errOut.String())
+	}
+}
+
+func TestListenMetricsAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var out, errOut lockedBuffer
+	url, cancel, done := startListen(t, &out, &errOut, "--metrics-addr", addr)
+	defer cancel()
+	if st := post(t, url, binding.Binary, "1", "com.example.a"); st != http.StatusAccepted {
+		t.Fatalf("post: %d", st)
+	}
+	f := scrapeURL(t, "http://"+addr+"/metrics")
+	if got := metricValue(t, f, "cectl_listen_events_accepted_total", "type", "com.example.a"); got != 1 {
+		t.Errorf("accepted %v", got)
+	}
+	// The listen address serves events only.
+	resp, err := http.Get(strings.TrimSuffix(url, "/") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Errorf("/metrics on the listen address with --metrics-addr: %s", resp.Status)
+	}
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListenMetricsFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--metrics", "--from", "nats://localhost:4222/x"}, "--metrics with --from needs --metrics-addr"},
+		{[]string{"--metrics", "--path", "/metrics/"}, "--path /metrics/ is where --metrics serves the metrics"},
+		{[]string{"--metrics-addr", "nohostport"}, "want host:port"},
+	} {
+		_, err := parseListen(t, nil, nil, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
+		}
+	}
+}

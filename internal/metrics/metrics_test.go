@@ -1,0 +1,202 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/listen"
+	"github.com/cloudevents/sdk-go/v2/event"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape gets h's metrics the way Prometheus does and parses them with its text parser.
+func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return fams
+}
+
+// value returns the value of the series of family name whose labels include want.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok {
+		t.Fatalf("no family %s", name)
+	}
+next:
+	for _, m := range f.Metric {
+		for i := 0; i+1 < len(want); i += 2 {
+			found := false
+			for _, l := range m.Label {
+				if l.GetName() == want[i] && l.GetValue() == want[i+1] {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	t.Fatalf("no series %s%v", name, want)
+	return 0
+}
+
+func ev(typ string) *event.Event {
+	e := event.New()
+	e.SetType(typ)
+	return &e
+}
+
+func TestListenMetrics(t *testing.T) {
+	m := NewListen(2, true)
+	now := time.Now().Add(-3 * time.Millisecond)
+	accepted := func(types ...string) *listen.Report {
+		r := &listen.Report{Kind: listen.KindEvents, Received: now, Status: 202, Bytes: 100}
+		for _, ty := range types {
+			r.Events = append(r.Events, listen.Arrival{Event: ev(ty)})
+		}
+		return r
+	}
+	m.Observe(accepted("com.example.a", "com.example.a"))
+	m.Observe(accepted("com.example.b"))
+	// A third and a fourth type are beyond the bound of 2: "other".
+	m.Observe(accepted("com.example.c"))
+	m.Observe(accepted("com.example.d"))
+	dup := accepted("com.example.a")
+	dup.Events[0].Duplicate = true
+	m.Observe(dup)
+	fwd := accepted("com.example.b")
+	fwd.Forwards = []listen.Forwarded{
+		{To: "x", Result: client.Result{Delivered: true, ACK: true, Status: 202}},
+		{To: "y", Result: client.Result{Delivered: true, Status: 500}},
+		{To: "z", Result: client.Result{Err: errors.New("refused")}},
+	}
+	m.Observe(fwd)
+	m.Observe(&listen.Report{Kind: listen.KindEvents, Received: now, Status: 503, Reason: "--fail-rate", Events: []listen.Arrival{{Event: ev("com.example.a")}}})
+	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 400, Bytes: 7})
+	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 413})
+	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 500, Bytes: 10})
+	m.Observe(&listen.Report{Kind: listen.KindHandshake, Received: now, Status: 200})
+
+	f := scrape(t, m.Handler())
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"cectl_listen_events_accepted_total", []string{"type", "com.example.a"}, 2},
+		{"cectl_listen_events_accepted_total", []string{"type", "com.example.b"}, 2},
+		{"cectl_listen_events_accepted_total", []string{"type", OtherType}, 2},
+		{"cectl_listen_events_duplicate_total", nil, 1},
+		{"cectl_listen_requests_total", nil, 7},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonInvalid}, 1},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonTooLarge}, 1},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonRecordFailed}, 1},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonRefused}, 1},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonBusy}, 0},
+		{"cectl_listen_received_bytes_total", nil, 100*6 + 7 + 10},
+		{"cectl_listen_handling_seconds", nil, 10},
+		{"cectl_listen_record_writes_total", []string{"outcome", "ok"}, 5},
+		{"cectl_listen_record_writes_total", []string{"outcome", "error"}, 1},
+		{"cectl_listen_forwards_total", []string{"outcome", "ack"}, 1},
+		{"cectl_listen_forwards_total", []string{"outcome", "nack"}, 1},
+		{"cectl_listen_forwards_total", []string{"outcome", "not_delivered"}, 1},
+	} {
+		if got := value(t, f, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if n := len(f["cectl_listen_events_accepted_total"].Metric); n != 3 {
+		t.Errorf("%d type series, want 2 types and other", n)
+	}
+	// Every observation took at least the 3ms since Received: none in the first buckets.
+	h := f["cectl_listen_handling_seconds"].Metric[0].Histogram
+	if b := h.Bucket[2]; b.GetUpperBound() != .0005 || b.GetCumulativeCount() != 0 {
+		t.Errorf("bucket %v: %d", b.GetUpperBound(), b.GetCumulativeCount())
+	}
+}
+
+func TestListenMetricsOwnRegistry(t *testing.T) {
+	// Two listeners in one process (tests) do not collide, and nothing lands in the
+	// process-wide default registry.
+	a, b := NewListen(0, false), NewListen(0, false)
+	a.Observe(&listen.Report{Kind: listen.KindRejected, Status: 400})
+	if got := value(t, scrape(t, b.Handler()), "cectl_listen_requests_rejected_total", "reason", ReasonInvalid); got != 0 {
+		t.Fatalf("b counts a's rejection: %v", got)
+	}
+}
+
+func TestSendMetrics(t *testing.T) {
+	m := NewSend()
+	results := []client.Result{
+		{Delivered: true, ACK: true, Status: 202, Duration: time.Millisecond},
+		{Delivered: true, ACK: true, Status: 200, Duration: 2 * time.Millisecond},
+		{Delivered: true, Status: 400, Duration: time.Millisecond},
+		{Err: errors.New("connection refused"), Duration: 20 * time.Second},
+	}
+	send := m.Wrap(func(_ context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
+		return 3, results[seq]
+	})
+	for i := range results {
+		if n, r := send(context.Background(), int64(i), nil); n != 3 || r.Status != results[i].Status {
+			t.Fatalf("the wrapped send changed the result: %d %+v", n, r)
+		}
+	}
+	f := scrape(t, Handler(m.Registry()))
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"cectl_send_events_sent_total", nil, 12},
+		{"cectl_send_requests_total", []string{"outcome", "ack"}, 2},
+		{"cectl_send_requests_total", []string{"outcome", "nack"}, 1},
+		{"cectl_send_requests_total", []string{"outcome", "not_delivered"}, 1},
+		{"cectl_send_latency_seconds", nil, 4},
+	} {
+		if got := value(t, f, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if s := f["cectl_send_latency_seconds"].Metric[0].Histogram.GetSampleSum(); s < 20.004 || s > 20.0041 {
+		t.Errorf("latency sum %v", s)
+	}
+}
+
+func TestTypeLabelIsEscaped(t *testing.T) {
+	// Types come from the network: a quote, a backslash or a line break in one must not
+	// break the exposition or forge another series.
+	m := NewListen(0, false)
+	odd := "com.example.\"x\"\\y\nz} 1\ncectl_fake 2"
+	m.Observe(&listen.Report{Kind: listen.KindEvents, Status: 202, Events: []listen.Arrival{{Event: ev(odd)}}})
+	f := scrape(t, m.Handler())
+	if got := value(t, f, "cectl_listen_events_accepted_total", "type", odd); got != 1 {
+		t.Fatalf("got %v", got)
+	}
+	if _, forged := f["cectl_fake"]; forged {
+		t.Fatal("a type forged a series")
+	}
+}
