@@ -28,7 +28,7 @@ type loadFlags struct {
 
 func (lf *loadFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&lf.Count, "count", 0, "send `N` events and report throughput and latency")
-	fs.DurationVar(&lf.Duration, "duration", 0, "keep sending for this long, then report")
+	durationVar(fs, &lf.Duration, "duration", "keep sending for this long, then report")
 	fs.IntVar(&lf.Concurrency, "concurrency", 1, "requests in flight at once, over kept-alive connections")
 	fs.Float64Var(&lf.Rate, "rate", 0, "requests per second across all workers, evenly paced (0: as fast as possible)")
 	fs.Int64Var(&lf.Warmup, "warmup", 0, "send `N` requests first that the report does not count")
