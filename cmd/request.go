@@ -116,6 +116,8 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	if exp != nil {
 		failure := ""
 		switch {
+		case !res.Delivered && res.Written > 0:
+			failure = "no response"
 		case !res.Delivered:
 			failure = "not delivered"
 		case !res.ACK:

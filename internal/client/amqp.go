@@ -214,7 +214,7 @@ func (t *amqpTarget) send(ctx context.Context, msg sdkbinding.Message) Result {
 			return nack("AMQP", fmt.Errorf("%s rejected the message: %w", t.address, err))
 		}
 		t.conn.forget(a, func(x, y *amqpSender) bool { return x == y })
-		return notDelivered(fmt.Errorf("send to %s: %w", t.address, err))
+		return afterSend(fmt.Errorf("send to %s: %w", t.address, err))
 	}, brokerAgain)
 }
 

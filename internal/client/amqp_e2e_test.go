@@ -87,7 +87,7 @@ func TestAMQPRequestReplyCommands(t *testing.T) {
 		t.Errorf("listen showed %d replies:\n%s", n, lout.String())
 	}
 
-	// Nobody listens: not delivered (exit 3) within --timeout.
+	// Nobody listens: no response (exit 3) within --timeout.
 	out, errOut = syncBuffer{}, syncBuffer{}
 	if code := run(ctx, &out, &errOut, "request", "--to", url, "--type", "com.example.quote", "--timeout", "300ms"); code != 3 {
 		t.Errorf("request without a responder: exit %d, want 3: %s", code, errOut.String())

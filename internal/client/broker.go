@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 	cecontext "github.com/cloudevents/sdk-go/v2/context"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
 
@@ -271,6 +273,23 @@ func nack(proto string, err error) Result {
 }
 
 func notDelivered(err error) Result { return Result{Err: err} }
+
+// noResponse is the result of a message handed to the broker over a live connection whose
+// confirmation did not come: the broker may have it (maybe delivered), as an HTTP request
+// that went out and got no response.
+func noResponse(err error) Result { return Result{Err: err, Written: 1} }
+
+// afterSend is the result of an error that came after the message was handed to a live
+// connection: a timeout or an interrupt leaves it maybe delivered; other errors say the
+// broker did not take it.
+func afterSend(err error) Result {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, nats.ErrTimeout) ||
+		errors.As(err, &ne) && ne.Timeout() {
+		return noResponse(err)
+	}
+	return notDelivered(err)
+}
 
 // checkPort refuses a port that no server can listen on: a usage error, not a failed delivery.
 func checkPort(raw, port string) error {

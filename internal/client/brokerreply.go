@@ -113,13 +113,13 @@ func (t *mqttTarget) requestOnce(ctx context.Context, mode binding.Mode, e *even
 		return nack("MQTT", fmt.Errorf("the broker refused the request: %s", mqttReason(resp.ReasonCode))), nil
 	}
 	if err != nil {
-		return notDelivered(fmt.Errorf("publish to %s: %w", t.topic, err)), nil
+		return afterSend(fmt.Errorf("publish to %s: %w", t.topic, err)), nil
 	}
 	select {
 	case p := <-replies:
 		return ack("MQTT", "reply received"), p
 	case <-ctx.Done():
-		return notDelivered(fmt.Errorf("no reply on %s within %s (is a responder such as listen --reply subscribed to %s?)",
+		return noResponse(fmt.Errorf("no reply on %s within %s (is a responder such as listen --reply subscribed to %s?)",
 			respTopic, time.Since(start).Round(time.Millisecond), t.topic)), nil
 	}
 }
@@ -218,14 +218,14 @@ func (t *amqpTarget) requestOnce(ctx context.Context, mode binding.Mode, e *even
 		if errors.As(err, &ae) {
 			return nack("AMQP", fmt.Errorf("%s rejected the request: %w", t.address, err)), nil
 		}
-		return notDelivered(fmt.Errorf("send to %s: %w", t.address, err)), nil
+		return afterSend(fmt.Errorf("send to %s: %w", t.address, err)), nil
 	}
 	for {
 		m, err := r.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				err = fmt.Errorf("no reply at %s within %s (is a responder such as listen --reply receiving from %s?)",
-					replyTo, time.Since(start).Round(time.Millisecond), t.address)
+				return noResponse(fmt.Errorf("no reply at %s within %s (is a responder such as listen --reply receiving from %s?)",
+					replyTo, time.Since(start).Round(time.Millisecond), t.address)), nil
 			}
 			return notDelivered(err), nil
 		}

@@ -197,7 +197,7 @@ func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptibl
 		case errors.As(err, &apiErr):
 			return nack("JetStream", fmt.Errorf("stream %s refused the event: %w", t.stream, err))
 		case err != nil:
-			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, err))
+			return afterSend(fmt.Errorf("publish to %s: %w", t.subject, err))
 		}
 		status := "PubAck stream " + pa.Stream + " seq " + strconv.FormatUint(pa.Sequence, 10)
 		if pa.Duplicate {

@@ -220,7 +220,7 @@ func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, i
 			case r := <-ch:
 				partition, offset, err = r.partition, r.offset, r.err
 			case <-ctx.Done():
-				return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, ctx.Err()))
+				return noResponse(fmt.Errorf("produce to %s: %w", t.topic, ctx.Err()))
 			}
 		} else {
 			partition, offset, err = p.sync.SendMessage(&m)
@@ -233,7 +233,7 @@ func (t *kafkaTarget) produce(ctx context.Context, pm *sarama.ProducerMessage, i
 			if errors.As(err, &ke) {
 				return nack("Kafka", fmt.Errorf("produce to %s: %w", t.topic, ke))
 			}
-			return notDelivered(fmt.Errorf("produce to %s: %w", t.topic, err))
+			return afterSend(fmt.Errorf("produce to %s: %w", t.topic, err))
 		}
 		b := make([]byte, 0, 40)
 		b = strconv.AppendInt(append(b, "partition "...), int64(partition), 10)

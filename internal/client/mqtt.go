@@ -347,7 +347,7 @@ func (t *mqttTarget) send(ctx context.Context, pub *paho.Publish) Result {
 			if isDone(c.Done()) {
 				t.conn.forget(c, func(a, b *paho.Client) bool { return a == b })
 			}
-			return notDelivered(fmt.Errorf("publish to %s: %w", t.topic, err))
+			return afterSend(fmt.Errorf("publish to %s: %w", t.topic, err))
 		}
 		if pub.QoS == 0 {
 			return ack("MQTT", "published (QoS 0)")

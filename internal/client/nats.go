@@ -213,7 +213,7 @@ func (t *natsTarget) publish(ctx context.Context, body []byte) Result {
 			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, pubErr))
 		}
 		if err != nil {
-			return notDelivered(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
+			return afterSend(fmt.Errorf("publish to %s: the server did not confirm: %w", t.subject, err))
 		}
 		// Core NATS has no acknowledgement: the flush confirms that the server read the
 		// message, not that any subscriber got it.
@@ -324,7 +324,7 @@ func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Ev
 		case errors.Is(err, nats.ErrNoResponders):
 			return notDelivered(fmt.Errorf("no responders on subject %s", t.subject))
 		case err != nil:
-			return notDelivered(fmt.Errorf("request on %s: %w", t.subject, err))
+			return afterSend(fmt.Errorf("request on %s: %w", t.subject, err))
 		}
 		reply = msg
 		return ack("NATS", "reply received")

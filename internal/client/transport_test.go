@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 )
 
 // Every entry of the table is complete, its schemes are its own, and Open of one of its
@@ -253,5 +257,24 @@ func TestRetryPolicy(t *testing.T) {
 	var te *TimeoutError
 	if !errors.As(res.Err, &te) || te.After != o.Timeout {
 		t.Errorf("attempt past its time limit: %v", res.Err)
+	}
+}
+
+// An error after a message was handed to a live connection leaves it maybe delivered when
+// the confirmation timed out or was interrupted; other errors say the broker did not take it.
+func TestAfterSend(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want Outcome
+	}{
+		{fmt.Errorf("publish: %w", context.DeadlineExceeded), OutcomeNoResponse},
+		{fmt.Errorf("publish: %w", context.Canceled), OutcomeNoResponse},
+		{fmt.Errorf("publish: %w", nats.ErrTimeout), OutcomeNoResponse},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, OutcomeNoResponse},
+		{errors.New("connection closed"), OutcomeNotDelivered},
+	} {
+		if got := afterSend(tt.err); got.Outcome() != tt.want || got.Err != tt.err {
+			t.Errorf("afterSend(%v) = %v, want %v", tt.err, got.Outcome(), tt.want)
+		}
 	}
 }
