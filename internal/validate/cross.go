@@ -19,10 +19,10 @@ const maxForms = 4096
 type crossLint struct {
 	rs     *RuleSet
 	strict bool
-	// Fingerprints of the source+id pairs seen. A 64-bit hash keeps the table at a few
-	// bytes per event; two different pairs share one with probability about n²/2⁶⁵ in an
-	// input of n events (less than 10⁻⁶ for ten million events).
-	ids     *fpSet
+	// Fingerprints of the source+id pairs of the last events (at least dupWindow of them).
+	// A 64-bit hash keeps the table at a few bytes per event; two different pairs share one
+	// with probability about n²/2⁶⁵ among n events.
+	ids     *fpWindow
 	types   map[string]form
 	schemas map[string]form
 	buf     []byte
@@ -60,7 +60,7 @@ func (x *crossLint) apply(res *Result) {
 	n := len(res.Findings)
 	if k.dup && x.rs.on&lintDuplicateID != 0 {
 		if x.ids == nil {
-			x.ids = &fpSet{}
+			x.ids = &fpWindow{}
 		}
 		seen := k.seen
 		if !k.known {
@@ -105,7 +105,7 @@ func (x *crossLint) markDuplicates(results []Result, sorted []fpRef) {
 		return
 	}
 	if x.ids == nil {
-		x.ids = &fpSet{}
+		x.ids = &fpWindow{}
 	}
 	for k, r := range sorted {
 		res := &results[r.i]
@@ -288,6 +288,40 @@ func versionToken(s []byte) int {
 	return i
 }
 
+// dupWindow is how many events back the duplicate-id rule is sure to look: an input of any
+// length is checked in bounded memory (at most 2×dupWindow fingerprints, about 11 MiB).
+const dupWindow = 1 << 19
+
+// fpWindow remembers the fingerprints of the last events of an input: at least dupWindow
+// and at most 2×dupWindow of them, in two generations; when the newer one holds dupWindow,
+// the older is dropped.
+type fpWindow struct {
+	cur, prev *fpSet
+	n         int
+}
+
+// add adds h and reports whether it was among the events remembered.
+func (w *fpWindow) add(h uint64) bool {
+	if w.prev.has(h) {
+		return true
+	}
+	if w.cur == nil {
+		w.cur = &fpSet{}
+	}
+	if w.cur.add(h) {
+		return true
+	}
+	if w.n++; w.n >= dupWindow {
+		w.prev, w.cur, w.n = w.cur, nil, 0
+	}
+	return false
+}
+
+// has reports whether h is among the events remembered.
+func (w *fpWindow) has(h uint64) bool {
+	return w.prev.has(h) || w.cur.has(h)
+}
+
 // fpSet is a set of 64-bit fingerprints in about 11 bytes each: 256 open-addressing
 // tables (picked by the top byte), each grown by a quarter on its own when it is 80% full,
 // so memory grows smoothly with the input and never holds two copies of the whole set.
@@ -315,6 +349,43 @@ func (s *fpSet) add(h uint64) bool {
 		case 0:
 			t.slots[i] = h
 			t.n++
+			return false
+		case h:
+			return true
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+	}
+}
+
+// len is how many fingerprints the set holds.
+func (s *fpSet) len() int {
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for i := range s.tabs {
+		n += s.tabs[i].n
+	}
+	return n
+}
+
+// has reports whether h is in the set.
+func (s *fpSet) has(h uint64) bool {
+	if s == nil {
+		return false
+	}
+	if h == 0 {
+		h = 1
+	}
+	t := &s.tabs[h>>56]
+	if len(t.slots) == 0 {
+		return false
+	}
+	for i := fpSlot(h, len(t.slots)); ; {
+		switch t.slots[i] {
+		case 0:
 			return false
 		case h:
 			return true

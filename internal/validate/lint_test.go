@@ -180,3 +180,25 @@ func TestContentTypeData(t *testing.T) {
 		}
 	}
 }
+
+// The duplicate check remembers the last dupWindow events at least and 2×dupWindow at most,
+// whatever the length of the input: memory stays bounded.
+func TestFingerprintWindow(t *testing.T) {
+	var w fpWindow
+	key := func(i int) uint64 { return uint64(i)*0x9e3779b97f4a7c15 + 1 }
+	for i := range 3 * dupWindow {
+		if w.add(key(i)) {
+			t.Fatalf("key %d reported as seen", i)
+		}
+		// An event dupWindow-1 back is always remembered.
+		if i >= dupWindow-1 && !w.has(key(i-dupWindow+1)) {
+			t.Fatalf("key %d forgotten at %d", i-dupWindow+1, i)
+		}
+	}
+	if w.has(key(0)) {
+		t.Error("key 0 remembered after 3×dupWindow events")
+	}
+	if n := w.cur.len() + w.prev.len(); n > 2*dupWindow {
+		t.Errorf("%d fingerprints kept, want at most %d", n, 2*dupWindow)
+	}
+}
