@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"github.com/cectl/cectl/internal/suggest"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -135,7 +136,7 @@ func nearestFlag(c *cobra.Command, typed string) string {
 		if fl.Hidden {
 			return
 		}
-		d := editDistance(strings.ToLower(typed), fl.Name)
+		d := suggest.Distance(strings.ToLower(typed), fl.Name)
 		if d > limit && !(len(typed) >= 3 && strings.HasPrefix(fl.Name, strings.ToLower(typed))) {
 			return
 		}
@@ -146,33 +147,6 @@ func nearestFlag(c *cobra.Command, typed string) string {
 	c.LocalFlags().VisitAll(visit)
 	c.InheritedFlags().VisitAll(visit)
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, counting a swap of two neighbours as
-// one edit (the commonest typo).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // enumAnnotation marks a flag whose values are a fixed list, for shell completion.

@@ -2,6 +2,7 @@ package listen
 
 import (
 	"fmt"
+	"github.com/cectl/cectl/internal/suggest"
 	"strconv"
 	"strings"
 	"unicode"
@@ -144,7 +145,7 @@ func misspeltKeyword(tokens *antlr.CommonTokenStream, at antlr.Token) (string, s
 func nearestKeyword(w string) string {
 	best, bestD := "", 0
 	for _, kw := range cesqlKeywords {
-		d := editDistance(w, kw)
+		d := suggest.Distance(w, kw)
 		limit := 1
 		if len(kw) > 4 {
 			limit = 2
@@ -157,33 +158,6 @@ func nearestKeyword(w string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance: insertions, deletions, substitutions
-// and transpositions of adjacent letters each cost one.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // caret shows line (1-based) of expr, indented, with a caret under column col (0-based, in
