@@ -46,27 +46,34 @@ func requestTimeout(ctx context.Context, d time.Duration) (context.Context, cont
 	return context.WithTimeout(ctx, connectTimeout(d))
 }
 
-// Request publishes the event with a response topic and correlation data and waits for the
-// reply on that topic; each attempt (--retries) is a request of its own.
-func (t *mqttTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	mode, err := t.tr.Mode(mode)
+// brokerRequest is Request over a broker: each attempt (--retries) is a request of its own
+// (once), and the message that answers it is read with the strict decoder.
+func brokerRequest[M any](ctx context.Context, opts *Options, tr *Transport, mode binding.Mode, e *event.Event,
+	once func(context.Context, binding.Mode, *event.Event) (Result, *M), decode func(*M, *decoder) (event.Event, binding.Mode, error)) (Result, []event.Event, binding.Mode, error) {
+	mode, err := tr.Mode(mode)
 	if err != nil {
 		return Result{Err: err}, nil, mode, nil
 	}
-	var reply *paho.Publish
-	res := t.opts.retry(ctx, func(actx context.Context) Result {
+	var reply *M
+	res := opts.retry(ctx, func(actx context.Context) Result {
 		var r Result
-		r, reply = t.requestOnce(actx, mode, e)
+		r, reply = once(actx, mode, e)
 		return r
 	}, brokerAgain)
 	if !res.ACK || reply == nil {
 		return res, nil, mode, nil
 	}
-	ev, rmode, err := decodeMQTT(reply, &decoder{})
+	ev, rmode, err := decode(reply, &decoder{})
 	if err != nil {
 		return res, nil, rmode, err
 	}
 	return res, []event.Event{ev}, rmode, nil
+}
+
+// Request publishes the event with a response topic and correlation data and waits for the
+// reply on that topic; each attempt (--retries) is a request of its own.
+func (t *mqttTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
+	return brokerRequest(ctx, &t.opts, t.tr, mode, e, t.requestOnce, decodeMQTT)
 }
 
 func (t *mqttTarget) requestOnce(ctx context.Context, mode binding.Mode, e *event.Event) (Result, *paho.Publish) {
@@ -168,24 +175,7 @@ func amqpReplyAddress(addr, id string) string {
 // that answers it (correlation-id = message-id) at that address; each attempt (--retries) is
 // a request of its own.
 func (t *amqpTarget) Request(ctx context.Context, mode binding.Mode, e *event.Event) (Result, []event.Event, binding.Mode, error) {
-	mode, err := t.tr.Mode(mode)
-	if err != nil {
-		return Result{Err: err}, nil, mode, nil
-	}
-	var reply *amqp.Message
-	res := t.opts.retry(ctx, func(actx context.Context) Result {
-		var r Result
-		r, reply = t.requestOnce(actx, mode, e)
-		return r
-	}, brokerAgain)
-	if !res.ACK || reply == nil {
-		return res, nil, mode, nil
-	}
-	ev, rmode, err := decodeAMQP(reply, &decoder{})
-	if err != nil {
-		return res, nil, rmode, err
-	}
-	return res, []event.Event{ev}, rmode, nil
+	return brokerRequest(ctx, &t.opts, t.tr, mode, e, t.requestOnce, decodeAMQP)
 }
 
 func (t *amqpTarget) requestOnce(ctx context.Context, mode binding.Mode, e *event.Event) (Result, *amqp.Message) {
