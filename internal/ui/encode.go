@@ -142,6 +142,83 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	return append(b, '}')
 }
 
+// summary renders what the page's list needs of e, as one JSON object: what a row shows and
+// the free-text filter searches. The detail (encoder.entry) is fetched when the page opens an
+// entry, so that a page following a busy listener costs it and the page little. match, when
+// set, is the stream's CESQL filter.
+//
+// Its members: seq, time, kind, status, method, target, reason, headers (names and values
+// alternating, Host first, credentials hidden), lines (each event in the CloudEvents JSON
+// format, exactly as --record writes it) and, with a filter, match (whether any event matches).
+func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
+	b := append(dst, `{"seq":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	if !e.received.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = member(b, "kind", kindName(e))
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = member(b, "method", e.method)
+	b = member(b, "target", e.target)
+	b = member(b, "reason", e.reason)
+	if len(e.header) > 0 || e.host != "" {
+		b = append(b, `,"headers":`...)
+		b = appendHeaderList(b, format.HideCredentials(e.header), e.host)
+	}
+	b = append(b, `,"lines":[`...)
+	matched := false
+	for i := range e.events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ev := &e.events[i]
+		enc.line = ce.AppendJSON(enc.line[:0], ev)
+		b = ce.AppendString(b, bytesString(enc.line))
+		if match != nil && !matched {
+			matched = match.Match(ev)
+		}
+	}
+	b = append(b, ']')
+	if match != nil {
+		b = append(b, `,"match":`...)
+		b = strconv.AppendBool(b, matched)
+	}
+	return append(b, '}')
+}
+
+// appendHeaderList appends the header fields as one array of names and values alternating,
+// in name order, Host first.
+func appendHeaderList(b []byte, h http.Header, host string) []byte {
+	var small [16]string
+	names := small[:0]
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b = append(b, '[')
+	first := true
+	if host != "" {
+		b = append(b, `"Host",`...)
+		b = ce.AppendString(b, host)
+		first = false
+	}
+	for _, k := range names {
+		for _, v := range h[k] {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = ce.AppendString(b, k)
+			b = append(b, ',')
+			b = ce.AppendString(b, v)
+		}
+	}
+	return append(b, ']')
+}
+
 // member appends ,"name":"value" unless value is empty.
 func member(b []byte, name, value string) []byte {
 	if value == "" {
