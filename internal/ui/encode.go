@@ -147,8 +147,9 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 // entry, so that a page following a busy listener costs it and the page little. match, when
 // set, is the stream's CESQL filter.
 //
-// Its members: seq, time, kind, status, method, target, reason, headers (names and values
-// alternating, Host first, credentials hidden), lines (each event in the CloudEvents JSON
+// Its members: seq, time, kind, status, method, target, reason, mode (only "binary", for a
+// binary-mode event, whose Ce- headers are left out), headers (names and values alternating,
+// Host first, credentials hidden), lines (each event in the CloudEvents JSON
 // format, exactly as --record writes it) and, with a filter, match (whether any event matches).
 func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 	b := append(dst, `{"seq":`...)
@@ -164,9 +165,15 @@ func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 	b = member(b, "method", e.method)
 	b = member(b, "target", e.target)
 	b = member(b, "reason", e.reason)
+	// A binary-mode event's Ce- headers are its attributes, which its line has: the page
+	// searches them from there.
+	binary := e.mode == binding.Binary && e.kind == listen.KindEvents && len(e.events) == 1 && !e.preload
+	if binary {
+		b = append(b, `,"mode":"binary"`...)
+	}
 	if len(e.header) > 0 || e.host != "" {
 		b = append(b, `,"headers":`...)
-		b = appendHeaderList(b, format.HideCredentials(e.header), e.host)
+		b = appendHeaderList(b, e.header, e.host, binary)
 	}
 	b = append(b, `,"lines":[`...)
 	matched := false
@@ -176,7 +183,7 @@ func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 		}
 		ev := &e.events[i]
 		enc.line = ce.AppendJSON(enc.line[:0], ev)
-		b = ce.AppendString(b, bytesString(enc.line))
+		b = appendString(b, bytesString(enc.line))
 		if match != nil && !matched {
 			matched = match.Match(ev)
 		}
@@ -190,30 +197,38 @@ func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 }
 
 // appendHeaderList appends the header fields as one array of names and values alternating,
-// in name order, Host first.
-func appendHeaderList(b []byte, h http.Header, host string) []byte {
+// in name order, Host first, credentials hidden; without the Ce- headers when noCE.
+func appendHeaderList(b []byte, h http.Header, host string, noCE bool) []byte {
 	var small [16]string
 	names := small[:0]
+	secret := false
 	for k := range h {
 		names = append(names, k)
+		secret = secret || maySecret(k)
+	}
+	if secret {
+		h = format.HideCredentials(h)
 	}
 	slices.Sort(names)
 	b = append(b, '[')
 	first := true
 	if host != "" {
 		b = append(b, `"Host",`...)
-		b = ce.AppendString(b, host)
+		b = appendString(b, host)
 		first = false
 	}
 	for _, k := range names {
+		if noCE && len(k) > 3 && k[:3] == "Ce-" {
+			continue
+		}
 		for _, v := range h[k] {
 			if !first {
 				b = append(b, ',')
 			}
 			first = false
-			b = ce.AppendString(b, k)
+			b = appendString(b, k)
 			b = append(b, ',')
-			b = ce.AppendString(b, v)
+			b = appendString(b, v)
 		}
 	}
 	return append(b, ']')
@@ -408,4 +423,64 @@ func printable(b []byte) bool {
 		}
 	}
 	return utf8.Valid(b)
+}
+
+// maySecret says whether the header name k may be one of the credential fields that
+// format.HideCredentials hides (Authorization, Proxy-Authorization, Cookie, Set-Cookie,
+// X-Api-Key): a quick look, so that the others need no more.
+func maySecret(k string) bool {
+	if len(k) == 0 {
+		return false
+	}
+	if k[0] == ' ' || k[0] == '\t' || k[len(k)-1] == ' ' || k[len(k)-1] == '\t' {
+		return true
+	}
+	switch c := k[0] | 0x20; len(k) {
+	case 13:
+		return c == 'a'
+	case 19:
+		return c == 'p'
+	case 6:
+		return c == 'c'
+	case 10:
+		return c == 's'
+	case 9:
+		return c == 'x'
+	}
+	return false
+}
+
+// plain are the bytes a JSON string holds as they are: printable ASCII but the quote and
+// the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString is ce.AppendString with a quicker path for ASCII, which most of an entry is:
+// from the first byte that is neither printable ASCII, a quote nor a backslash, the rest is
+// left to ce.AppendString.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plain[c] {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		if c == '"' || c == '\\' {
+			b = append(b, '\\', c)
+			start = i + 1
+			continue
+		}
+		n := len(b)
+		b = ce.AppendString(b, s[i:]) // "rest": its opening quote goes
+		copy(b[n:], b[n+1:])
+		return b[:len(b)-1]
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cectl/cectl/internal/ce"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -304,7 +305,7 @@ func TestHistoryBounds(t *testing.T) {
 // raw request and the answer.
 func TestRejectedInHistory(t *testing.T) {
 	l := startListener(t, ui.Options{}, listen.Config{})
-	post(t, l.url, `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`, "Content-Type", "application/cloudevents+json", "X-Trace", "abc")
+	post(t, l.url, `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`, "Content-Type", "application/cloudevents+json", "X-Trace", "abc", "Cookie", "sid=s3cret")
 	evs := readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 1 })
 	var en struct {
 		Kind    string      `json:"kind"`
@@ -330,6 +331,9 @@ func TestRejectedInHistory(t *testing.T) {
 	if sum.Kind != "rejected" || sum.Status != 400 || !strings.Contains(sum.Reason, "time-format") || len(sum.Lines) != 0 ||
 		!slices.Contains(sum.Headers, "X-Trace") || sum.Headers[slices.Index(sum.Headers, "X-Trace")+1] != "abc" {
 		t.Errorf("rejected entry in the stream: %s", entries(evs)[0].data)
+	}
+	if i := slices.Index(sum.Headers, "Cookie"); i < 0 || sum.Headers[i+1] != "(hidden)" || strings.Contains(entries(evs)[0].data, "s3cret") {
+		t.Errorf("credentials in the stream: %s", entries(evs)[0].data)
 	}
 	mustJSON(t, detail(t, l.url, entries(evs)[0].id), &en)
 	if en.Kind != "rejected" || en.Status != 400 || !strings.Contains(en.Reason, "time-format") || en.Answer.Status != 400 || !strings.Contains(en.Answer.Body, "time-format") {
@@ -496,5 +500,28 @@ func TestDataKinds(t *testing.T) {
 	}
 	if got[2].BodyNote != "4 bytes of binary body, not shown as text" {
 		t.Errorf("binary body note: %q", got[2].BodyNote)
+	}
+}
+
+// TestAppendString: the quick path of the view's JSON strings gives what the event format's
+// encoder gives.
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", `a"b\c`, "tab\there", "\x00\x1f\x7f", "é✓\u2028\u202e", "\xff\xfe", `{"a":"é"}` + "\n", strings.Repeat(`x"`, 100) + "\u00e9"} {
+		if got, want := string(ui.AppendString(nil, s)), string(ce.AppendString(nil, s)); got != want {
+			t.Errorf("%q: %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestMaySecret: every credential field that format.HideCredentials hides, in any case, is
+// looked at.
+func TestMaySecret(t *testing.T) {
+	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "authorization", "COOKIE", "x-api-key", " Cookie"} {
+		if !ui.MaySecret(k) {
+			t.Errorf("%q is not looked at", k)
+		}
+	}
+	if ui.MaySecret("Content-Type") || ui.MaySecret("User-Agent") {
+		t.Error("ordinary fields looked at")
 	}
 }

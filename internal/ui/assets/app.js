@@ -141,6 +141,11 @@
   function searchText(en) {
     const parts = [en.reason || '', en.target || '', en.kind];
     for (const h of en.headers || []) parts.push(h[0] + ': ' + h[1]);
+    // A binary-mode event's Ce- headers are not in the stream: they are its attributes.
+    if (en.mode === 'binary' && en.events.length === 1) {
+      const ev = en.events[0].event;
+      for (const k in ev) if (k !== 'data' && k !== 'data_base64') parts.push('ce-' + k + ': ' + (typeof ev[k] === 'string' ? ev[k] : JSON.stringify(ev[k])));
+    }
     for (const e of en.events) {
       const ev = e.event;
       for (const k in ev) if (k !== 'data' && k !== 'data_base64') parts.push(k + '=' + ev[k]);
