@@ -25,6 +25,9 @@ import (
 type encoder struct {
 	line   []byte
 	pretty bytes.Buffer
+	// The header list of this entry and of the one before on the stream (summary).
+	hdr, prevHdr []byte
+	hdrSent      bool
 }
 
 // bytesString is b as a string without a copy, for an encoder that only reads it before b
@@ -149,7 +152,8 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 //
 // Its members: seq, time, kind, status, method, target, reason, mode (only "binary", for a
 // binary-mode event, whose Ce- headers are left out), headers (names and values alternating,
-// Host first, credentials hidden), lines (each event in the CloudEvents JSON
+// Host first, credentials hidden; left out when they are those of the entry before on the
+// stream), lines (each event in the CloudEvents JSON
 // format, exactly as --record writes it) and, with a filter, match (whether any event matches).
 func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 	b := append(dst, `{"seq":`...)
@@ -171,9 +175,13 @@ func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 	if binary {
 		b = append(b, `,"mode":"binary"`...)
 	}
-	if len(e.header) > 0 || e.host != "" {
+	// Most senders send the same headers each time, but for the Ce- ones: the list is sent
+	// when it is not the one of the entry before on this stream.
+	enc.hdr = appendHeaderList(enc.hdr[:0], e.header, e.host, binary)
+	if !enc.hdrSent || !bytes.Equal(enc.hdr, enc.prevHdr) {
 		b = append(b, `,"headers":`...)
-		b = appendHeaderList(b, e.header, e.host, binary)
+		b = append(b, enc.hdr...)
+		enc.hdr, enc.prevHdr, enc.hdrSent = enc.prevHdr, enc.hdr, true
 	}
 	b = append(b, `,"lines":[`...)
 	matched := false

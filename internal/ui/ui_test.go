@@ -257,6 +257,12 @@ func TestHistoryBounds(t *testing.T) {
 	if got[0].id != "4" || got[4].id != "8" {
 		t.Errorf("kept entries %s..%s, want 4..8", got[0].id, got[4].id)
 	}
+	// The header list is sent when it is not the one of the entry before.
+	for i, e := range got {
+		if has := strings.Contains(e.data, `"headers":`); has != (i == 0) {
+			t.Errorf("entry %s: headers sent %v: %s", e.id, has, e.data)
+		}
+	}
 	// Resuming after 1: 2 and 3 are gone.
 	evs = readSSE(t, l.url+"_cectl/events", "1", func(e []sseEvent) bool { return len(entries(e)) == 5 })
 	var gap string

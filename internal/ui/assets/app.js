@@ -37,7 +37,14 @@
     const es = new EventSource(url);
     S.es = es;
     es.addEventListener('hello', (m) => { S.info = JSON.parse(m.data); setConn('live', 'live'); updateCounts(); });
-    es.addEventListener('entry', (m) => { S.queue.push(JSON.parse(m.data)); schedule(); });
+    let headers = [];
+    es.addEventListener('entry', (m) => {
+      const en = JSON.parse(m.data);
+      // An entry without headers has those of the entry before it on this stream.
+      if (en.headers === undefined) en.headers = headers; else headers = en.headers;
+      S.queue.push(en);
+      schedule();
+    });
     es.addEventListener('gap', (m) => notice(m.data + ' entries were pushed out of the history while this page was not connected'));
     es.addEventListener('clear', (m) => { flushQueue(); clearUpTo(Number(m.data)); });
     es.addEventListener('reset', () => { S.queue = []; clearUpTo(Infinity); S.lastSeq = 0; });
