@@ -18,11 +18,11 @@ const coalesce = 10 * time.Millisecond
 
 // serveStream is the live history as Server-Sent Events (HTML Living Standard §9.2): each
 // entry an "entry" event whose id is its sequence number and whose data is what the list
-// needs (encoder.summary; the page asks /_cectl/entry for the detail), so that a browser that reconnects
-// with Last-Event-ID gets every entry it missed that is still in the history, and is told by
-// a "gap" event how many it missed that are not. A "clear" event says the history was
-// cleared up to its sequence number. With ?filter=EXPR each entry says whether the CESQL
-// expression selects one of its events.
+// needs (encoder.summary; the page asks /_cectl/entry for the detail), so that a browser
+// that reconnects with Last-Event-ID gets every entry it missed that is still in the
+// history, and is told by a "gap" event how many it missed that are not. A "clear" event
+// says the history was cleared up to its sequence number. With ?filter=EXPR each entry says
+// whether the CESQL expression selects one of its events.
 func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
