@@ -1,9 +1,12 @@
 package ui
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -45,7 +48,19 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodeEntry is what each message costs a page that follows.
+// BenchmarkEncodeSummary is what each message costs a page that follows: its list entry.
+func BenchmarkEncodeSummary(b *testing.B) {
+	e := newEntry(benchExchange(b))
+	var buf []byte
+	var enc encoder
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = enc.summary(buf[:0], e, nil)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/entry")
+}
+
+// BenchmarkEncodeEntry is what the detail of an entry costs when the page opens it.
 func BenchmarkEncodeEntry(b *testing.B) {
 	e := newEntry(benchExchange(b))
 	var buf []byte
@@ -90,3 +105,46 @@ type discardWriter struct{ h http.Header }
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkObserveFollowed is what --ui costs each message while one page follows: the
+// observer, the stream's encoding and writes (the page's reading is on another goroutine
+// and only counts the entries).
+func BenchmarkObserveFollowed(b *testing.B) {
+	u, _ := New(Options{})
+	defer u.Close()
+	srv := httptest.NewServer(u.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + Prefix + "events")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan int64, 1)
+	go func() {
+		var n int64
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			if id, ok := bytes.CutPrefix(sc.Bytes(), []byte("id: ")); ok {
+				n++
+				if string(id) == strconv.Itoa(b.N) {
+					got <- n
+				}
+			}
+		}
+	}()
+	x := benchExchange(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		u.Observe(x)
+	}
+	select {
+	case n := <-got:
+		// Under a flood faster than the page reads, the oldest are pushed out of the
+		// history before it gets them, as they would be for a browser.
+		b.ReportMetric(float64(n)/float64(b.N), "sent/op")
+	case <-time.After(10 * time.Second):
+		b.Fatal("the page did not get every entry")
+	}
+}

@@ -61,6 +61,12 @@ func TestBrowserFilters(t *testing.T) {
 	setInput(t, ctx, "f-source", "")
 	setInput(t, ctx, "f-text", "LAMP") // in the data, any case
 	waitFor(t, ctx, rowCount+` === 1 && document.querySelector('#rows .ty').textContent === 'com.example.order.placed'`)
+	setInput(t, ctx, "f-text", "no entry has this")
+	waitFor(t, ctx, rowCount+` === 0`)
+	setInput(t, ctx, "f-text", "user-agent: cectl/") // the stream sends each header list once
+	waitFor(t, ctx, rowCount+` === 3`)
+	setInput(t, ctx, "f-text", "ce-subject: O/7") // a header of a binary-mode event
+	waitFor(t, ctx, rowCount+` === 1 && document.querySelector('#rows .ty').textContent === 'com.example.order.paid'`)
 	setInput(t, ctx, "f-text", "")
 	waitFor(t, ctx, rowCount+` === 3`)
 

@@ -25,6 +25,9 @@ import (
 type encoder struct {
 	line   []byte
 	pretty bytes.Buffer
+	// The header list of this entry and of the one before on the stream (summary).
+	hdr, prevHdr []byte
+	hdrSent      bool
 }
 
 // bytesString is b as a string without a copy, for an encoder that only reads it before b
@@ -140,6 +143,103 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, e.size, 10)
 	return append(b, '}')
+}
+
+// summary renders what the page's list needs of e, as one JSON object: what a row shows and
+// the free-text filter searches. The detail (encoder.entry) is fetched when the page opens an
+// entry, so that a page following a busy listener costs it and the page little. match, when
+// set, is the stream's CESQL filter.
+//
+// Its members: seq, time, kind, status, method, target, reason, mode (only "binary", for a
+// binary-mode event, whose Ce- headers are left out), headers (names and values alternating,
+// Host first, credentials hidden; left out when they are those of the entry before on the
+// stream), lines (each event in the CloudEvents JSON
+// format, exactly as --record writes it) and, with a filter, match (whether any event matches).
+func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
+	b := append(dst, `{"seq":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	if !e.received.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = member(b, "kind", kindName(e))
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = member(b, "method", e.method)
+	b = member(b, "target", e.target)
+	b = member(b, "reason", e.reason)
+	// A binary-mode event's Ce- headers are its attributes, which its line has: the page
+	// searches them from there.
+	binary := e.mode == binding.Binary && e.kind == listen.KindEvents && len(e.events) == 1 && !e.preload
+	if binary {
+		b = append(b, `,"mode":"binary"`...)
+	}
+	// Most senders send the same headers each time, but for the Ce- ones: the list is sent
+	// when it is not the one of the entry before on this stream.
+	enc.hdr = appendHeaderList(enc.hdr[:0], e.header, e.host, binary)
+	if !enc.hdrSent || !bytes.Equal(enc.hdr, enc.prevHdr) {
+		b = append(b, `,"headers":`...)
+		b = append(b, enc.hdr...)
+		enc.hdr, enc.prevHdr, enc.hdrSent = enc.prevHdr, enc.hdr, true
+	}
+	b = append(b, `,"lines":[`...)
+	matched := false
+	for i := range e.events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ev := &e.events[i]
+		enc.line = ce.AppendJSON(enc.line[:0], ev)
+		b = appendString(b, bytesString(enc.line))
+		if match != nil && !matched {
+			matched = match.Match(ev)
+		}
+	}
+	b = append(b, ']')
+	if match != nil {
+		b = append(b, `,"match":`...)
+		b = strconv.AppendBool(b, matched)
+	}
+	return append(b, '}')
+}
+
+// appendHeaderList appends the header fields as one array of names and values alternating,
+// in name order, Host first, credentials hidden; without the Ce- headers when noCE.
+func appendHeaderList(b []byte, h http.Header, host string, noCE bool) []byte {
+	var small [16]string
+	names := small[:0]
+	secret := false
+	for k := range h {
+		names = append(names, k)
+		secret = secret || maySecret(k)
+	}
+	if secret {
+		h = format.HideCredentials(h)
+	}
+	slices.Sort(names)
+	b = append(b, '[')
+	first := true
+	if host != "" {
+		b = append(b, `"Host",`...)
+		b = appendString(b, host)
+		first = false
+	}
+	for _, k := range names {
+		if noCE && len(k) > 3 && k[:3] == "Ce-" {
+			continue
+		}
+		for _, v := range h[k] {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, k)
+			b = append(b, ',')
+			b = appendString(b, v)
+		}
+	}
+	return append(b, ']')
 }
 
 // member appends ,"name":"value" unless value is empty.
@@ -331,4 +431,64 @@ func printable(b []byte) bool {
 		}
 	}
 	return utf8.Valid(b)
+}
+
+// maySecret says whether the header name k may be one of the credential fields that
+// format.HideCredentials hides (Authorization, Proxy-Authorization, Cookie, Set-Cookie,
+// X-Api-Key): a quick look, so that the others need no more.
+func maySecret(k string) bool {
+	if len(k) == 0 {
+		return false
+	}
+	if k[0] == ' ' || k[0] == '\t' || k[len(k)-1] == ' ' || k[len(k)-1] == '\t' {
+		return true
+	}
+	switch c := k[0] | 0x20; len(k) {
+	case 13:
+		return c == 'a'
+	case 19:
+		return c == 'p'
+	case 6:
+		return c == 'c'
+	case 10:
+		return c == 's'
+	case 9:
+		return c == 'x'
+	}
+	return false
+}
+
+// plain are the bytes a JSON string holds as they are: printable ASCII but the quote and
+// the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString is ce.AppendString with a quicker path for ASCII, which most of an entry is:
+// from the first byte that is neither printable ASCII, a quote nor a backslash, the rest is
+// left to ce.AppendString.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plain[c] {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		if c == '"' || c == '\\' {
+			b = append(b, '\\', c)
+			start = i + 1
+			continue
+		}
+		n := len(b)
+		b = ce.AppendString(b, s[i:]) // "rest": its opening quote goes
+		copy(b[n:], b[n+1:])
+		return b[:len(b)-1]
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

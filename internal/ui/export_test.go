@@ -11,3 +11,9 @@ func (u *UI) DropStreams() {
 // Streams is how many streams were opened, and how many of them resumed after an entry
 // (Last-Event-ID).
 func (u *UI) Streams() (opened, resumed int64) { return u.streams.Load(), u.resumed.Load() }
+
+// AppendString is the view's JSON string encoder.
+var AppendString = appendString
+
+// MaySecret is the quick look for credential fields.
+var MaySecret = maySecret

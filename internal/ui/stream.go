@@ -17,11 +17,12 @@ const heartbeat = 15 * time.Second
 const coalesce = 10 * time.Millisecond
 
 // serveStream is the live history as Server-Sent Events (HTML Living Standard §9.2): each
-// entry an "entry" event whose id is its sequence number, so that a browser that reconnects
-// with Last-Event-ID gets every entry it missed that is still in the history, and is told by
-// a "gap" event how many it missed that are not. A "clear" event says the history was
-// cleared up to its sequence number. With ?filter=EXPR each event says whether the CESQL
-// expression selects it.
+// entry an "entry" event whose id is its sequence number and whose data is what the list
+// needs (encoder.summary; the page asks /_cectl/entry for the detail), so that a browser
+// that reconnects with Last-Event-ID gets every entry it missed that is still in the
+// history, and is told by a "gap" event how many it missed that are not. A "clear" event
+// says the history was cleared up to its sequence number. With ?filter=EXPR each entry says
+// whether the CESQL expression selects one of its events.
 func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
@@ -99,7 +100,7 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 			line = append(line[:0], "id: "...)
 			line = strconv.AppendUint(line, e.seq, 10)
 			line = append(line, "\nevent: entry\ndata: "...)
-			line = enc.entry(line, e, match) // JSON has no raw newline
+			line = enc.summary(line, e, match) // JSON has no raw newline
 			line = append(line, "\n\n"...)
 			if _, err := bw.Write(line); err != nil {
 				return
@@ -131,4 +132,28 @@ func (u *UI) serveStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// serveEntry answers the detail of one entry of the history (?seq=N), as encoder.entry
+// renders it, or 404 when it is no longer kept.
+func (u *UI) serveEntry(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	seq, err := strconv.ParseUint(r.URL.Query().Get("seq"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seq is not an entry number"})
+		return
+	}
+	e := u.hist.find(seq)
+	if e == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "that entry is no longer in the history"})
+		return
+	}
+	var enc encoder
+	b := enc.entry(nil, e, nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
 }

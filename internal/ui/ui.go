@@ -321,6 +321,8 @@ func (u *UI) serveUI(w http.ResponseWriter, r *http.Request) {
 	switch name {
 	case "events":
 		u.serveStream(w, r)
+	case "entry":
+		u.serveEntry(w, r)
 	case "filter":
 		u.serveFilter(w, r)
 	case "resend":

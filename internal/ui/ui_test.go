@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cectl/cectl/internal/ce"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -256,6 +257,12 @@ func TestHistoryBounds(t *testing.T) {
 	if got[0].id != "4" || got[4].id != "8" {
 		t.Errorf("kept entries %s..%s, want 4..8", got[0].id, got[4].id)
 	}
+	// The header list is sent when it is not the one of the entry before.
+	for i, e := range got {
+		if has := strings.Contains(e.data, `"headers":`); has != (i == 0) {
+			t.Errorf("entry %s: headers sent %v: %s", e.id, has, e.data)
+		}
+	}
 	// Resuming after 1: 2 and 3 are gone.
 	evs = readSSE(t, l.url+"_cectl/events", "1", func(e []sseEvent) bool { return len(entries(e)) == 5 })
 	var gap string
@@ -272,6 +279,14 @@ func TestHistoryBounds(t *testing.T) {
 	if g := entries(evs); g[0].id != "7" || g[1].id != "8" {
 		t.Errorf("resumed with %v", g)
 	}
+	// The detail of an entry pushed out is gone; of one kept, there.
+	if resp, body := get(t, l.url+"_cectl/entry?seq=3"); resp.StatusCode != 404 {
+		t.Errorf("detail of a pushed-out entry: %s %s", resp.Status, body)
+	}
+	if resp, _ := get(t, l.url+"_cectl/entry?seq=x"); resp.StatusCode != 400 {
+		t.Errorf("detail of no number: %s", resp.Status)
+	}
+	detail(t, l.url, "4")
 
 	// Bytes: entries of about 1 KiB each in a 4 KiB history.
 	small := startListener(t, ui.Options{History: 1000, HistoryBytes: 4 << 10}, listen.Config{})
@@ -296,7 +311,7 @@ func TestHistoryBounds(t *testing.T) {
 // raw request and the answer.
 func TestRejectedInHistory(t *testing.T) {
 	l := startListener(t, ui.Options{}, listen.Config{})
-	post(t, l.url, `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`, "Content-Type", "application/cloudevents+json", "X-Trace", "abc")
+	post(t, l.url, `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`, "Content-Type", "application/cloudevents+json", "X-Trace", "abc", "Cookie", "sid=s3cret")
 	evs := readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 1 })
 	var en struct {
 		Kind    string      `json:"kind"`
@@ -309,7 +324,24 @@ func TestRejectedInHistory(t *testing.T) {
 			Body   string `json:"body"`
 		} `json:"answer"`
 	}
-	mustJSON(t, entries(evs)[0].data, &en)
+	// The stream has what the list shows and the text filter searches; the page fetches the
+	// detail when the entry is opened.
+	var sum struct {
+		Kind    string   `json:"kind"`
+		Status  int      `json:"status"`
+		Reason  string   `json:"reason"`
+		Headers []string `json:"headers"`
+		Lines   []string `json:"lines"`
+	}
+	mustJSON(t, entries(evs)[0].data, &sum)
+	if sum.Kind != "rejected" || sum.Status != 400 || !strings.Contains(sum.Reason, "time-format") || len(sum.Lines) != 0 ||
+		!slices.Contains(sum.Headers, "X-Trace") || sum.Headers[slices.Index(sum.Headers, "X-Trace")+1] != "abc" {
+		t.Errorf("rejected entry in the stream: %s", entries(evs)[0].data)
+	}
+	if i := slices.Index(sum.Headers, "Cookie"); i < 0 || sum.Headers[i+1] != "(hidden)" || strings.Contains(entries(evs)[0].data, "s3cret") {
+		t.Errorf("credentials in the stream: %s", entries(evs)[0].data)
+	}
+	mustJSON(t, detail(t, l.url, entries(evs)[0].id), &en)
 	if en.Kind != "rejected" || en.Status != 400 || !strings.Contains(en.Reason, "time-format") || en.Answer.Status != 400 || !strings.Contains(en.Answer.Body, "time-format") {
 		t.Errorf("rejected entry: %+v", en)
 	}
@@ -363,9 +395,17 @@ func TestPreload(t *testing.T) {
 			Line string `json:"line"`
 		} `json:"events"`
 	}
-	mustJSON(t, entries(evs)[1].data, &en)
+	mustJSON(t, detail(t, srv.URL+"/", entries(evs)[1].id), &en)
 	if en.Kind != "recorded" || len(en.Events) != 1 || en.Events[0].Line != `{"specversion":"1.0","id":"2","source":"/s","type":"t"}` {
 		t.Errorf("preloaded entry: %s", entries(evs)[1].data)
+	}
+	var sum struct {
+		Kind  string   `json:"kind"`
+		Lines []string `json:"lines"`
+	}
+	mustJSON(t, entries(evs)[1].data, &sum)
+	if sum.Kind != "recorded" || len(sum.Lines) != 1 || sum.Lines[0] != en.Events[0].Line {
+		t.Errorf("preloaded entry in the stream: %s", entries(evs)[1].data)
 	}
 }
 
@@ -389,6 +429,16 @@ func TestFilterEndpoint(t *testing.T) {
 func urlQuery(s string) string {
 	r := strings.NewReplacer(" ", "%20", "'", "%27", "=", "%3D")
 	return r.Replace(s)
+}
+
+// detail fetches the detail of the entry whose sequence number is seq.
+func detail(t *testing.T, base, seq string) string {
+	t.Helper()
+	resp, body := get(t, base+"_cectl/entry?seq="+seq)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("detail of %s: %s %s", seq, resp.Status, body)
+	}
+	return body
 }
 
 func mustJSON(t *testing.T, s string, v any) {
@@ -432,7 +482,7 @@ func TestDataKinds(t *testing.T) {
 		BodyNote string `json:"bodyNote"`
 	}
 	for i := range got {
-		mustJSON(t, evs[i].data, &got[i])
+		mustJSON(t, detail(t, l.url, evs[i].id), &got[i])
 	}
 	j := got[0].Events[0]
 	if j.Data.Kind != "json" || j.Data.Text != "{\n  \"a\": [\n    1,\n    2\n  ]\n}" {
@@ -456,5 +506,28 @@ func TestDataKinds(t *testing.T) {
 	}
 	if got[2].BodyNote != "4 bytes of binary body, not shown as text" {
 		t.Errorf("binary body note: %q", got[2].BodyNote)
+	}
+}
+
+// TestAppendString: the quick path of the view's JSON strings gives what the event format's
+// encoder gives.
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", `a"b\c`, "tab\there", "\x00\x1f\x7f", "é✓\u2028\u202e", "\xff\xfe", `{"a":"é"}` + "\n", strings.Repeat(`x"`, 100) + "\u00e9"} {
+		if got, want := string(ui.AppendString(nil, s)), string(ce.AppendString(nil, s)); got != want {
+			t.Errorf("%q: %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestMaySecret: every credential field that format.HideCredentials hides, in any case, is
+// looked at.
+func TestMaySecret(t *testing.T) {
+	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "authorization", "COOKIE", "x-api-key", " Cookie"} {
+		if !ui.MaySecret(k) {
+			t.Errorf("%q is not looked at", k)
+		}
+	}
+	if ui.MaySecret("Content-Type") || ui.MaySecret("User-Agent") {
+		t.Error("ordinary fields looked at")
 	}
 }

@@ -37,7 +37,14 @@
     const es = new EventSource(url);
     S.es = es;
     es.addEventListener('hello', (m) => { S.info = JSON.parse(m.data); setConn('live', 'live'); updateCounts(); });
-    es.addEventListener('entry', (m) => { S.queue.push(JSON.parse(m.data)); schedule(); });
+    let headers = [];
+    es.addEventListener('entry', (m) => {
+      const en = JSON.parse(m.data);
+      // An entry without headers has those of the entry before it on this stream.
+      if (en.headers === undefined) en.headers = headers; else headers = en.headers;
+      S.queue.push(en);
+      schedule();
+    });
     es.addEventListener('gap', (m) => notice(m.data + ' entries were pushed out of the history while this page was not connected'));
     es.addEventListener('clear', (m) => { flushQueue(); clearUpTo(Number(m.data)); });
     es.addEventListener('reset', () => { S.queue = []; clearUpTo(Infinity); S.lastSeq = 0; });
@@ -103,18 +110,23 @@
     refilter();
   }
 
+  // prep makes an entry of the stream (what the list needs) ready for the list and filters;
+  // the detail is fetched when the entry is opened (loadDetail).
   function prep(en) {
-    en.events = en.events || [];
     // line is the event exactly as cectl writes it (download, copy); event is for reading
     // attributes only: JSON.parse would round a large number in the data.
-    for (const e of en.events) e.event = JSON.parse(e.line);
+    en.events = (en.lines || []).map((line) => ({ line: line, event: JSON.parse(line) }));
+    delete en.lines;
+    const h = en.headers || [];
+    en.headers = [];
+    for (let k = 0; k + 1 < h.length; k += 2) en.headers.push([h[k], h[k + 1]]);
     const ev = en.events.length ? en.events[0].event : null;
     en.type = ev ? String(ev.type) : '';
     en.source = ev ? String(ev.source) : '';
     en.subject = ev && ev.subject != null ? String(ev.subject) : '';
     en.id = ev ? String(ev.id) : '';
     en.search = searchText(en);
-    en.matchLive = en.events.some((e) => e.match === true);
+    en.matchLive = en.match === true;
   }
 
   // ---- filters -------------------------------------------------------------------------
@@ -136,10 +148,16 @@
   function searchText(en) {
     const parts = [en.reason || '', en.target || '', en.kind];
     for (const h of en.headers || []) parts.push(h[0] + ': ' + h[1]);
+    // A binary-mode event's Ce- headers are not in the stream: they are its attributes.
+    if (en.mode === 'binary' && en.events.length === 1) {
+      const ev = en.events[0].event;
+      for (const k in ev) if (k !== 'data' && k !== 'data_base64') parts.push('ce-' + k + ': ' + (typeof ev[k] === 'string' ? ev[k] : JSON.stringify(ev[k])));
+    }
     for (const e of en.events) {
       const ev = e.event;
       for (const k in ev) if (k !== 'data' && k !== 'data_base64') parts.push(k + '=' + ev[k]);
-      if (e.data && e.data.text) parts.push(e.data.text.length > 4096 ? e.data.text.slice(0, 4096) : e.data.text);
+      const d = ev.data === undefined ? '' : typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data);
+      if (d) parts.push(d.length > 4096 ? d.slice(0, 4096) : d);
     }
     return parts.join('\n').toLowerCase();
   }
@@ -407,11 +425,41 @@
     return b;
   }
 
+  // loadDetail fetches the detail of an entry once, then shows it if it is still selected.
+  async function loadDetail(en) {
+    if (en.loading) return;
+    en.loading = true;
+    let full = null;
+    try {
+      const res = await fetch('/_cectl/entry?seq=' + en.seq, { credentials: 'same-origin' });
+      if (res.ok) {
+        full = await res.json();
+        for (const e of full.events || []) e.event = JSON.parse(e.line);
+        full.events = full.events || [];
+      } else if (res.status === 404) {
+        full = { gone: true };
+      }
+    } catch (err) {
+      full = null;
+    }
+    en.loading = false;
+    en.full = full || { failed: true };
+    if (S.selected === en.seq) showDetail();
+    if (!full) en.full = null; // a failed fetch is tried again next time
+  }
+
   function showDetail() {
-    const en = S.bySeq.get(S.selected);
+    const sel = S.bySeq.get(S.selected);
     const d = $('detail');
-    if (!en) { closeDetail(); return; }
+    if (!sel) { closeDetail(); return; }
+    if (!sel.full) { loadDetail(sel); return; }
     d.hidden = false;
+    if (sel.full.gone || sel.full.failed) {
+      d.replaceChildren(el('h2', null, sel.type || sel.kind), el('p', 'muted', sel.full.gone ?
+        'The detail of this entry is no longer in the history: newer entries pushed it out.' : 'The detail could not be fetched: is listen still running?'));
+      return;
+    }
+    const en = sel.full;
     const parts = [];
     const i = Math.min(S.evIndex, Math.max(en.events.length - 1, 0));
     const e = en.events[i];
