@@ -156,13 +156,15 @@ Exit codes:
   $ cectl listen -o json | jq .data
   $ cectl listen --template '{{.time}} {{.type}} {{.data.orderId}}'
   $ cectl listen --record events.jsonl
+  $ cectl listen --record events.jsonl --fsync always -q
   $ cectl send --to http://localhost:8080 --from events.jsonl
   $ cectl listen --type 'com.example.order.*' --count 1 --duration 30s -o json
   $ cectl listen --filter "source LIKE '/orders/%' AND EXISTS region"
   $ cectl listen --reply pong.json --reply-mode structured
   $ cectl listen --fail-rate 0.3 --retry-after 2
   $ cectl listen --forward-to http://localhost:9090/ --dedupe
-  $ cectl listen --ui
+  $ cectl listen --ui --history 5000
+  $ cectl listen --token-file ./token.txt --tls-cert cert.pem --tls-key key.pem
   $ cectl listen --from nats://localhost:4222/orders.created
   $ cectl listen --from mqtt://localhost:1883/quotes --reply quote.json   # answers cectl request --to mqtt://…
   $ cectl listen --metrics -o json

@@ -53,7 +53,8 @@ delivered" (exit 3).
   $ cectl request --to http://localhost:8080 --type com.example.order.get order:=7
   $ cectl request --to @staging --type com.example.ping
   $ cectl request --to http://localhost:8080 --type com.example.quote --template '{{.data.price}}'
-  $ cectl request --to mqtt://localhost:1883/shop/quotes --type com.example.quote --timeout 5s`,
+  $ cectl request --to mqtt://localhost:1883/shop/quotes --type com.example.quote --timeout 5s
+  $ cectl request --to http://localhost:8080 --type com.example.ping --trace`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := useItems(&opts.Event, args, ""); err != nil {
 				return err

@@ -296,7 +296,8 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
   $ cectl send --to nats://localhost:4222/orders.created --type com.example.order.created --data '{"id":42}'
   $ cectl send --to @staging --type com.example.user.created name=Ada
   $ cectl send --config ./cectl.yaml --to @local --type com.example.ping
-
+  $ cectl send --to http://localhost:8080 --from events.jsonl --dead-letter failed.jsonl --max-failures 10 --deadline 5m
+  $ cectl send --to http://localhost:8080 --type com.example.upload --data @big.json --gzip
   $ cectl send --to http://localhost:8080 --type com.example.order.created --trace
   $ cectl send --to http://localhost:8080 --type com.example.load --duration 10m --rate 100 --metrics-addr :9465`,
 		RunE: func(cmd *cobra.Command, args []string) error {
