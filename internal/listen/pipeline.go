@@ -265,13 +265,15 @@ func reportStage(_ context.Context, h *Handler, x *exchange) bool {
 	if x.verdict.Outcome == Refused {
 		rep.Reason = x.verdict.Reason
 	}
-	h.stats.events(rep, len(x.dec.events), x.fresh)
 	if len(rep.Events) > 0 || rep.Total == 0 {
 		if err := h.show(rep); err != nil {
+			// Not acknowledged: the summary counts the request among the rejected ones,
+			// not its events among those taken.
 			h.unshown(x, err)
 			return false
 		}
 	}
+	h.stats.events(rep, len(x.dec.events), x.fresh)
 	return true
 }
 
