@@ -149,7 +149,17 @@ func specVersionOf(attrs []Attr) string {
 // sortAttrs puts attributes in name order, so that the problems of a message are always
 // listed alike.
 func sortAttrs(attrs []Attr) {
-	slices.SortFunc(attrs, func(a, b Attr) int { return strings.Compare(a.Name, b.Name) })
+	if len(attrs) > 16 {
+		slices.SortStableFunc(attrs, func(a, b Attr) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
+	// A message carries a handful of attributes: an insertion sort, without the calls
+	// through a comparison function, is what every message pays.
+	for i := 1; i < len(attrs); i++ {
+		for j := i; j > 0 && attrs[j].Name < attrs[j-1].Name; j-- {
+			attrs[j], attrs[j-1] = attrs[j-1], attrs[j]
+		}
+	}
 }
 
 // AppendEventAttrs appends an event's attributes to dst as a binary-mode message would carry

@@ -36,7 +36,7 @@ func AppendJSON(dst []byte, e *event.Event) []byte {
 		dst = append(dst, `{"specversion":"0.3"`...)
 	}
 	dst = AppendString(member(dst, "id"), *f.id)
-	dst = AppendString(member(dst, "source"), f.source.String())
+	dst = appendURI(member(dst, "source"), &f.source.URL)
 	dst = AppendString(member(dst, "type"), *f.typ)
 	if *f.subject != nil {
 		dst = AppendString(member(dst, "subject"), **f.subject)
@@ -49,7 +49,7 @@ func AppendJSON(dst []byte, e *event.Event) []byte {
 		dst = AppendString(member(dst, "datacontenttype"), **f.dct)
 	}
 	if f.v1 != nil && f.v1.DataSchema != nil {
-		dst = AppendString(member(dst, "dataschema"), f.v1.DataSchema.String())
+		dst = appendURI(member(dst, "dataschema"), &f.v1.DataSchema.URL)
 	}
 	if f.v03 != nil && f.v03.SchemaURL != nil {
 		dst = AppendString(member(dst, "schemaurl"), f.v03.SchemaURL.String())

@@ -31,25 +31,44 @@ const attrIndent = 18
 // id, subject) and how it came, then, unless quiet, the other attributes aligned and the
 // data, pretty-printed by content type. Every string from the event is sanitized.
 func Event(w io.Writer, st *Styles, e *event.Event, info EventInfo, quiet bool) error {
-	var b strings.Builder
-	writeHeader(&b, st, e, info)
-	if !quiet {
-		writeAttributes(&b, st, e)
-		writeData(&b, st, e)
+	if sb, ok := w.(*strings.Builder); ok {
+		// Written in place when the caller builds a larger text (listen's lines).
+		writeEvent(sb, st, e, info, quiet)
+		return nil
 	}
+	var b strings.Builder
+	writeEvent(&b, st, e, info, quiet)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
+func writeEvent(b *strings.Builder, st *Styles, e *event.Event, info EventInfo, quiet bool) {
+	writeHeader(b, st, e, info)
+	if !quiet {
+		writeAttributes(b, st, e)
+		writeData(b, st, e)
+	}
+}
+
 func writeHeader(b *strings.Builder, st *Styles, e *event.Event, info EventInfo) {
 	if !info.Received.IsZero() {
-		b.WriteString(st.paint(st.Time, info.Received.Format("15:04:05.000")))
+		if st.Enabled {
+			b.WriteString(st.paint(st.Time, info.Received.Format(clock)))
+		} else {
+			var buf [len(clock) + 8]byte
+			b.Write(info.Received.AppendFormat(buf[:0], clock))
+		}
 		b.WriteByte(' ')
 	}
 	b.WriteString(st.paint(st.Type, Sanitize(e.Type())))
 	field := func(name string, c *color.Color, value string) {
 		b.WriteString("  ")
-		b.WriteString(st.paint(st.Key, name+"="))
+		if st.Enabled {
+			b.WriteString(st.paint(st.Key, name+"="))
+		} else {
+			b.WriteString(name)
+			b.WriteByte('=')
+		}
 		b.WriteString(st.paint(c, Sanitize(value)))
 	}
 	field("source", st.Source, e.Source())
@@ -59,7 +78,13 @@ func writeHeader(b *strings.Builder, st *Styles, e *event.Event, info EventInfo)
 	}
 	if info.Mode != "" {
 		b.WriteString("  ")
-		b.WriteString(st.paint(st.Mode, "("+info.Mode+")"))
+		if st.Enabled {
+			b.WriteString(st.paint(st.Mode, "("+info.Mode+")"))
+		} else {
+			b.WriteByte('(')
+			b.WriteString(info.Mode)
+			b.WriteByte(')')
+		}
 	}
 	for _, n := range info.Notes {
 		b.WriteString("  ")

@@ -24,6 +24,8 @@ type ListenOptions struct {
 // relays, the reply). An empty batch is one line.
 func ListenEvents(w io.Writer, st *Styles, rep *listen.Report, opts ListenOptions) error {
 	var b strings.Builder
+	// One allocation for the usual lines rather than a few as the text grows.
+	b.Grow(128 * len(rep.Events))
 	writeRequestHead(&b, st, rep, opts)
 	for i := range rep.Events {
 		a := &rep.Events[i]

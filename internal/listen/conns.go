@@ -28,7 +28,15 @@ type connTracker struct {
 	once  sync.Once
 	now   func() time.Time
 	start time.Time // connection times are counted from here
+	// sweeping starts the goroutine that enforces the connections' deadlines (sweep).
+	sweeping sync.Once
+	// swept is when the sweep last ran (Unix nanoseconds): a deadline before it has passed.
+	swept atomic.Int64
 }
+
+// deadlineTick is how often the connections' deadlines are checked: a deadline takes effect
+// at most this late. The server's deadlines are seconds long (readHeaderTimeout and longer).
+const deadlineTick = 250 * time.Millisecond
 
 // slowHeaders is how long a connection may take to send a request's headers before, under
 // pressure, it may be closed to make room. Headers come in one packet from a client that is
@@ -54,6 +62,21 @@ type trackedConn struct {
 	// phase | since<<2: set without a lock on every request, read when room must be made.
 	state atomic.Int64
 	once  sync.Once
+	// The read and write deadlines asked for, enforced by the tracker's sweep rather than by
+	// a runtime timer each: net/http moves them several times per request (header, whole
+	// request, write, idle), and each move of a real deadline re-arms a timer. A deadline
+	// that has passed is handed to the connection itself, which then fails the blocked Read
+	// or Write with os.ErrDeadlineExceeded exactly as before.
+	dmu sync.Mutex
+	rd  deadline
+	wd  deadline
+}
+
+// deadline is one direction's deadline: when it is (zero: none), and whether the connection
+// itself holds it (applied), in which case a new deadline must reach the connection too.
+type deadline struct {
+	at      time.Time
+	applied bool
 }
 
 const phaseBits = 3
@@ -100,6 +123,10 @@ func (t *connTracker) Accept() (net.Conn, error) {
 		t.release()
 		return nil, err
 	}
+	t.sweeping.Do(func() {
+		t.swept.Store(time.Now().UnixNano())
+		go t.sweep()
+	})
 	tc := &trackedConn{Conn: c, t: t}
 	tc.setPhase(phaseHeaders)
 	t.mu.Lock()
@@ -148,6 +175,15 @@ func (t *connTracker) release() {
 	}
 }
 
+func (t *connTracker) isClosed() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (t *connTracker) Close() error {
 	t.once.Do(func() { close(t.done) })
 	return t.Listener.Close()
@@ -169,6 +205,90 @@ func (c *trackedConn) Close() error {
 		c.t.release()
 	})
 	return err
+}
+
+// SetDeadline sets both deadlines (net.Conn).
+func (c *trackedConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline records the read deadline for the sweep (net.Conn).
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	return c.setDeadline(&c.rd, t, c.Conn.SetReadDeadline)
+}
+
+// SetWriteDeadline records the write deadline for the sweep (net.Conn).
+func (c *trackedConn) SetWriteDeadline(t time.Time) error {
+	return c.setDeadline(&c.wd, t, c.Conn.SetWriteDeadline)
+}
+
+// setDeadline records t as d. A deadline already past when the sweep last ran (net/http
+// uses one long past to interrupt a read at once) goes to the connection at once; any other
+// waits for the sweep, without reading the clock. A deadline the connection holds is replaced
+// there too, so that it does not fire late.
+func (c *trackedConn) setDeadline(d *deadline, t time.Time, set func(time.Time) error) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	d.at = t
+	if !t.IsZero() && t.UnixNano() <= c.t.swept.Load() {
+		d.applied = true
+		return set(t)
+	}
+	if d.applied {
+		d.applied = false
+		return set(time.Time{})
+	}
+	return nil
+}
+
+// expire hands the deadlines that have passed by now to the connection.
+func (c *trackedConn) expire(now time.Time) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.rd.due(now) {
+		c.Conn.SetReadDeadline(c.rd.at)
+	}
+	if c.wd.due(now) {
+		c.Conn.SetWriteDeadline(c.wd.at)
+	}
+}
+
+// due reports whether d has passed by now and is not yet held by the connection, and marks it
+// held.
+func (d *deadline) due(now time.Time) bool {
+	if d.at.IsZero() || d.applied || now.Before(d.at) {
+		return false
+	}
+	d.applied = true
+	return true
+}
+
+// sweep enforces the deadlines of the open connections every deadlineTick, until the
+// listener is closed and the last connection (drained by a graceful shutdown) has gone.
+func (t *connTracker) sweep() {
+	tick := time.NewTicker(deadlineTick)
+	defer tick.Stop()
+	var conns []*trackedConn
+	for range tick.C {
+		t.mu.Lock()
+		conns = conns[:0]
+		for c := range t.conns {
+			conns = append(conns, c)
+		}
+		t.mu.Unlock()
+		if len(conns) == 0 && t.isClosed() {
+			return
+		}
+		now := time.Now()
+		t.swept.Store(now.UnixNano())
+		for _, c := range conns {
+			c.expire(now)
+		}
+		clear(conns)
+	}
 }
 
 // setPhase records that the connection entered phase p now. A connection being served

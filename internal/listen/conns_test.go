@@ -3,9 +3,11 @@ package listen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -152,5 +154,71 @@ func TestConnVictimOrder(t *testing.T) {
 	}
 	if _, ok := tr.conns[young]; !ok {
 		t.Error("a connection that just began its headers was picked")
+	}
+}
+
+// Deadlines are enforced by the tracker's sweep: a read blocked past its deadline fails with
+// os.ErrDeadlineExceeded, a deadline moved or cleared in time does not fire, and a deadline
+// already past interrupts a read at once.
+func TestTrackedConnDeadlines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newConnTracker(ln, 10)
+	defer tr.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := tr.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1)
+	timedOut := func() (time.Duration, bool) {
+		start := time.Now()
+		_, err := c.Read(buf)
+		return time.Since(start), errors.Is(err, os.ErrDeadlineExceeded)
+	}
+
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if took, ok := timedOut(); !ok || took > 100*time.Millisecond+2*deadlineTick {
+		t.Fatalf("a read past its deadline: timed out %v after %v", ok, took)
+	}
+	// The connection held that deadline; a new one replaces it there.
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	go func() {
+		time.Sleep(2 * deadlineTick)
+		client.Write([]byte("x"))
+	}()
+	if _, err := c.Read(buf); err != nil {
+		t.Fatalf("a read with its deadline moved away: %v", err)
+	}
+	// A deadline cleared before it passes does not fire.
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	c.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(2 * deadlineTick)
+		client.Write([]byte("y"))
+	}()
+	if _, err := c.Read(buf); err != nil {
+		t.Fatalf("a read with its deadline cleared: %v", err)
+	}
+	// A deadline in the past interrupts a blocked read at once (net/http aborts reads so).
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.SetReadDeadline(time.Unix(1, 0))
+	}()
+	if took, ok := timedOut(); !ok || took > deadlineTick {
+		t.Fatalf("a read interrupted by a past deadline: timed out %v after %v", ok, took)
+	}
+	// Writes too.
+	c.SetDeadline(time.Time{})
+	c.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := c.Write([]byte("z")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a write past its deadline: %v", err)
 	}
 }
