@@ -289,8 +289,8 @@ func versionToken(s []byte) int {
 }
 
 // dupWindow is how many events back the duplicate-id rule is sure to look: an input of any
-// length is checked in bounded memory (at most 2×dupWindow fingerprints, about 11 MiB).
-const dupWindow = 1 << 19
+// length is checked in bounded memory (at most 2×dupWindow fingerprints, about 3 MiB).
+const dupWindow = 1 << 17
 
 // fpWindow remembers the fingerprints of the last events of an input: at least dupWindow
 // and at most 2×dupWindow of them, in two generations; when the newer one holds dupWindow,
