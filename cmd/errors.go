@@ -37,7 +37,7 @@ type SilentError struct{ Code int }
 
 func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
-// UndeliveredError is a delivery that got no HTTP response at all. MaybeDelivered says
+// UndeliveredError is a delivery that got no answer at all (no HTTP response, no broker acknowledgement). MaybeDelivered says
 // that the request went out (no response came), so the receiver may have the event.
 type UndeliveredError struct {
 	Err            error

@@ -105,8 +105,8 @@ const exitCodesHelp = `Exit codes:
   0    success
   1    the receiver rejected an event (non-2xx), or an input is invalid
   2    usage error: unknown, missing or malformed flag or argument
-  3    no HTTP response at all: not delivered (refused, DNS, TLS) or
-       no response (the request went out: timeout, closed; maybe delivered)
+  3    no answer (no HTTP response, no broker ack): not delivered (refused,
+       DNS, TLS) or no response (it went out: timeout, closed; maybe delivered)
   130  interrupted (Ctrl-C, SIGTERM); listen, which runs until stopped, exits 0`
 
 // NewCmdRoot builds the command tree.
