@@ -3,35 +3,16 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/testutil"
 	"github.com/creack/pty"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Ctrl-C typed at the terminal ends a command that reads standard input from that terminal,
 // with exit code 130, and the command said on stderr that it was reading the terminal. A
@@ -49,7 +30,7 @@ func TestCtrlCWhileReadingTerminal(t *testing.T) {
 			}
 			defer ptmx.Close()
 			cmd := exec.Command("cectl", args...)
-			var stdout, stderr syncBuffer
+			var stdout, stderr testutil.Buffer
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
 			// The terminal becomes the command's controlling terminal, and the command the
 			// foreground process group that Ctrl-C signals.

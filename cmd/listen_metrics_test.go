@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/cectl/cectl/internal/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -62,7 +63,7 @@ func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name, label, v
 func TestListenMetricsOnTheListenAddress(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
 	defer down.Close()
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	record := filepath.Join(t.TempDir(), "events.jsonl")
 	url, cancel, done := startListen(t, &out, &errOut, "--metrics", "--record", record, "--dedupe", "--forward-to", down.URL, "-q")
 	defer cancel()
@@ -130,7 +131,7 @@ func TestListenMetricsAddr(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	url, cancel, done := startListen(t, &out, &errOut, "--metrics-addr", addr)
 	defer cancel()
 	if st := post(t, url, binding.Binary, "1", "com.example.a"); st != http.StatusAccepted {

@@ -14,6 +14,7 @@ import (
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/listen"
+	"github.com/cectl/cectl/internal/testutil"
 )
 
 // postFull sends one binary-mode event and returns the status and Retry-After it got.
@@ -42,7 +43,7 @@ func TestListenClosedStdout(t *testing.T) {
 	}
 	defer w.Close()
 	r.Close()
-	var errOut lockedBuffer
+	var errOut testutil.Buffer
 	url, stop, done := startListen(t, w, &errOut, "-o", "json")
 	defer stop()
 	if st, ra := postFull(t, url, "1"); st != http.StatusServiceUnavailable || ra == "" {
@@ -68,7 +69,7 @@ func TestListenBlockedStdout(t *testing.T) {
 	defer r.Close()
 	defer w.Close()
 	fillPipe(t, w)
-	var errOut lockedBuffer
+	var errOut testutil.Buffer
 	url, stop, done := startListen(t, w, &errOut, "-o", "json")
 	start := time.Now()
 	st, ra := postFull(t, url, "1")
@@ -117,7 +118,7 @@ func fillPipe(t *testing.T, w *os.File) {
 // TestListenFailingStderr: stderr failing ends listening with exit 1, naming stderr; events
 // already on stdout are not answered 503 for it.
 func TestListenFailingStderr(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.Buffer
 	opts, err := parseListen(t, &out, failingWriter{}, "-p", "0", "-o", "json")
 	if err != nil {
 		t.Fatal(err)

@@ -13,34 +13,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/testutil"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/pflag"
 )
-
-// lockedBuffer is a stream the listener may write to from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // parseListen parses a listen command line without running it.
 func parseListen(t *testing.T, out, errOut io.Writer, args ...string) (*ListenOptions, error) {
@@ -313,7 +295,7 @@ func wait(t *testing.T, done chan error) error {
 }
 
 func TestListenJSONOutputIsOnlyEvents(t *testing.T) {
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	record := filepath.Join(t.TempDir(), "events.jsonl")
 	url, stop, done := startListen(t, &out, &errOut, "-o", "json", "--record", record, "--dedupe")
 	for i, mode := range []binding.Mode{binding.Binary, binding.Structured, binding.Batch} {
@@ -353,7 +335,7 @@ func TestListenJSONOutputIsOnlyEvents(t *testing.T) {
 }
 
 func TestListenTextOutput(t *testing.T) {
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	url, stop, done := startListen(t, &out, &errOut, "-q", "--count", "2")
 	post(t, url, binding.Binary, "a", "com.example.first")
 	resp, _ := http.Post(url, "application/cloudevents+json", strings.NewReader(`{"specversion":"1.0"}`))
@@ -375,7 +357,7 @@ func TestListenTextOutput(t *testing.T) {
 }
 
 func TestListenDuration(t *testing.T) {
-	var errOut lockedBuffer
+	var errOut testutil.Buffer
 	url, stop, done := startListen(t, io.Discard, &errOut, "--count", "3", "--duration", "300ms")
 	defer stop()
 	post(t, url, binding.Binary, "1", "t")

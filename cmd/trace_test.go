@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cectl/cectl/internal/testutil"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -71,7 +72,7 @@ func TestSpansAcrossSendListenRequest(t *testing.T) {
 	if err := os.WriteFile(reply, []byte(`{"specversion":"1.0","source":"/svc","type":"com.example.pong"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	opts, err := parseListen(t, &out, &errOut, "-p", "0", "--reply", reply, "--count", "2", "-q")
 	if err != nil {
 		t.Fatal(err)

@@ -6,38 +6,20 @@ package client_test
 // AMQP broker is this package's, so the commands run here.
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cectl/cectl/cmd"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/testutil"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func run(ctx context.Context, stdout, stderr *syncBuffer, args ...string) int {
+func run(ctx context.Context, stdout, stderr *testutil.Buffer, args ...string) int {
 	streams := &cmd.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr}
 	return cmd.Run(ctx, streams, cmd.BuildInfo{Version: "test"}, args, func(string) string { return "" })
 }
@@ -52,7 +34,7 @@ func TestAMQPRequestReplyCommands(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var lout, lerr syncBuffer
+	var lout, lerr testutil.Buffer
 	listened := make(chan int, 1)
 	go func() {
 		listened <- run(ctx, &lout, &lerr, "listen", "--from", url, "--reply", reply, "--reply-mode", "structured", "--count", "2", "-q")
@@ -65,14 +47,14 @@ func TestAMQPRequestReplyCommands(t *testing.T) {
 		}
 	}
 
-	var out, errOut syncBuffer
+	var out, errOut testutil.Buffer
 	if code := run(ctx, &out, &errOut, "request", "--to", url, "--type", "com.example.quote", "--data", `{"id":1}`, "-o", "json"); code != 0 {
 		t.Fatalf("request: exit %d: %s", code, errOut.String())
 	}
 	if !regexp.MustCompile(`^\{"specversion":"1.0","id":"[0-9a-f-]{36}","source":"/svc","type":"com.example.pong",.*"data":\{"pong":1\}\}\n$`).MatchString(out.String()) {
 		t.Errorf("request printed %q", out.String())
 	}
-	out, errOut = syncBuffer{}, syncBuffer{}
+	out, errOut = testutil.Buffer{}, testutil.Buffer{}
 	if code := run(ctx, &out, &errOut, "request", "--to", url, "--type", "com.example.quote", "--template", "{{.id}} {{.data}}"); code != 0 {
 		t.Fatalf("second request: exit %d: %s", code, errOut.String())
 	}
@@ -88,7 +70,7 @@ func TestAMQPRequestReplyCommands(t *testing.T) {
 	}
 
 	// Nobody listens: no response (exit 3) within --timeout.
-	out, errOut = syncBuffer{}, syncBuffer{}
+	out, errOut = testutil.Buffer{}, testutil.Buffer{}
 	if code := run(ctx, &out, &errOut, "request", "--to", url, "--type", "com.example.quote", "--timeout", "300ms"); code != 3 {
 		t.Errorf("request without a responder: exit %d, want 3: %s", code, errOut.String())
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/testutil"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -82,7 +83,7 @@ func TestDedupeKeysBounded(t *testing.T) {
 // --max-body holds for broker messages too: a larger one is rejected with the reason, and
 // not recorded.
 func TestDeliverRefusesPastMaxBody(t *testing.T) {
-	file := &syncBuffer{}
+	file := &testutil.Buffer{}
 	h, rs := newTestHandler(Config{MaxBody: 1024, Recorder: NewRecorder(file, "buffer")})
 	big := `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":"` + strings.Repeat("x", 2000) + `"}`
 	err := h.Deliver(context.Background(), structuredDelivery(big))

@@ -9,6 +9,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/testutil"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
@@ -54,7 +55,7 @@ func TestDeliverTakesBinaryAndStructuredMessages(t *testing.T) {
 		"structured": structuredDelivery(brokerJSON),
 	} {
 		t.Run(name, func(t *testing.T) {
-			file := &syncBuffer{}
+			file := &testutil.Buffer{}
 			h, rs := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
 			if err := h.Deliver(context.Background(), d); err != nil {
 				t.Fatalf("Deliver: %v", err)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cectl/cectl/internal/testutil"
 )
 
 func gzipBytes(t *testing.T, b []byte) string {
@@ -85,7 +87,7 @@ func TestDeliverUndeclaredData(t *testing.T) {
 		{`{"a":1}`, `"datacontenttype":"application/json","data":{"a":1},`},
 		{"hello \xff", `"type":"t","data_base64":"aGVsbG8g/w==",`},
 	} {
-		file := &syncBuffer{}
+		file := &testutil.Buffer{}
 		h, _ := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
 		d := undecodedBinary(t, `{"specversion":"1.0","id":"1","source":"/s","type":"t"}`)
 		d.Raw = []byte(tt.data)

@@ -17,6 +17,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
 	"github.com/cectl/cectl/internal/client"
+	"github.com/cectl/cectl/internal/testutil"
 )
 
 // reports collects what the handler reports.
@@ -421,7 +422,7 @@ func TestHandlerDedupeForgetsRefusedEvents(t *testing.T) {
 // orderWriter notes whether an answer was sent before the record had the event.
 type orderWriter struct {
 	*httptest.ResponseRecorder
-	file    *syncBuffer
+	file    *testutil.Buffer
 	early   bool
 	written bool
 }
@@ -434,25 +435,8 @@ func (w *orderWriter) WriteHeader(code int) {
 	w.ResponseRecorder.WriteHeader(code)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestHandlerRecordsBeforeAnswering(t *testing.T) {
-	file := &syncBuffer{}
+	file := &testutil.Buffer{}
 	h, _ := newTestHandler(Config{Recorder: NewRecorder(file, "buffer")})
 	w := &orderWriter{ResponseRecorder: httptest.NewRecorder(), file: file}
 	h.ServeHTTP(w, request("POST", "/", `{"x":1}`, append([]string{"Content-Type: application/json"}, binaryHeaders...)...))

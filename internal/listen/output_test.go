@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/testutil"
 )
 
 // gateWriter blocks every write until the gate opens, and counts the writes.
 type gateWriter struct {
 	gate   chan struct{}
 	writes atomic.Int32
-	buf    syncBuffer
+	buf    testutil.Buffer
 }
 
 func (g *gateWriter) Write(p []byte) (int, error) {
@@ -140,7 +141,7 @@ func TestOutputErrorSticks(t *testing.T) {
 // TestOutputWriteIsWrittenSoon: Write does not wait, and what it queued is written by itself
 // and by Flush.
 func TestOutputWriteIsWrittenSoon(t *testing.T) {
-	var b syncBuffer
+	var b testutil.Buffer
 	o := NewOutput(&b, OutputOptions{})
 	defer o.Close()
 	for i := range 100 {

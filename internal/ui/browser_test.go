@@ -19,6 +19,7 @@ import (
 
 	"github.com/cectl/cectl/cmd"
 	"github.com/cectl/cectl/internal/listen"
+	"github.com/cectl/cectl/internal/testutil"
 	"github.com/cectl/cectl/internal/ui"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -158,7 +159,7 @@ func (l *listener) events() []event.Event {
 // cectl runs cectl in this process, as a user types it, and returns its output.
 func cectl(t *testing.T, ctx context.Context, args ...string) (int, string) {
 	t.Helper()
-	var out syncBuffer
+	var out testutil.Buffer
 	code := cmd.Run(ctx, &cmd.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out}, cmd.BuildInfo{Version: "v0.0.0-test"}, args,
 		func(k string) string {
 			if k == "NO_COLOR" {
@@ -175,23 +176,6 @@ func mustSend(t *testing.T, args ...string) {
 	if code != 0 {
 		t.Fatalf("cectl send %s: exit %d: %s", strings.Join(args, " "), code, out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -213,7 +197,7 @@ func TestBrowserLive(t *testing.T) {
 	ctx := newBrowser(t)
 	port := freePort(t)
 	lctx, stop := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testutil.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cmd.Run(lctx, &cmd.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &stderr}, cmd.BuildInfo{},
