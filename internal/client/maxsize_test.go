@@ -2,56 +2,24 @@ package client
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	mqttpackets "github.com/mochi-mqtt/server/v2/packets"
 )
-
-// packetSizeHook keeps the Maximum Packet Size of every CONNECT the broker gets.
-type packetSizeHook struct {
-	mqtt.HookBase
-	got chan uint32
-}
-
-func (h *packetSizeHook) ID() string           { return "packet-size-recorder" }
-func (h *packetSizeHook) Provides(b byte) bool { return b == mqtt.OnConnect }
-func (h *packetSizeHook) OnConnect(_ *mqtt.Client, pk mqttpackets.Packet) error {
-	h.got <- pk.Properties.MaximumPacketSize
-	return nil
-}
 
 // A subscriber with MaxMessage tells an MQTT broker its Maximum Packet Size (MQTT 5.0
 // §3.1.2.11.4), with room for the properties; the broker then never sends it a larger
 // message, and the next one still comes.
 func TestMQTTSubscriberSetsMaximumPacketSize(t *testing.T) {
-	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	hook := &packetSizeHook{got: make(chan uint32, 4)}
-	for _, h := range []mqtt.Hook{new(auth.AllowHook), hook} {
-		if err := s.AddHook(h, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := s.AddListener(l); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve() }()
-	t.Cleanup(func() { s.Close() })
-	base := "mqtt://" + l.Address()
+	base, connects := startMQTTRecordingConnects(t)
 	sub := listen(t, base+"/cectl/test/size", SubscribeOptions{MaxMessage: 1000})
-	if got := <-hook.got; got != 1000+messageHeadroom {
+	if got := (<-connects).MaximumPacketSize; got != 1000+messageHeadroom {
 		t.Fatalf("the subscriber's CONNECT has Maximum Packet Size %d, want %d", got, 1000+messageHeadroom)
 	}
 	pub := rawPublisher(t, base)
-	<-hook.got
+	<-connects
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	doc := func(id, data string) []byte {
@@ -71,7 +39,7 @@ func TestMQTTSubscriberSetsMaximumPacketSize(t *testing.T) {
 	}
 	// Without a limit nothing is said.
 	listen(t, base+"/cectl/test/nosize", SubscribeOptions{})
-	if got := <-hook.got; got != 0 {
+	if got := (<-connects).MaximumPacketSize; got != 0 {
 		t.Errorf("Maximum Packet Size %d without a limit", got)
 	}
 }

@@ -195,25 +195,25 @@ func rawPublisher(t *testing.T, base string) *paho.Client {
 	return c
 }
 
-// connectHook keeps the Receive Maximum of every CONNECT the broker gets.
+// connectHook keeps the properties of every CONNECT the broker gets.
 type connectHook struct {
 	mqtt.HookBase
-	got chan uint16
+	got chan mqttpackets.Properties
 }
 
 func (h *connectHook) ID() string           { return "connect-recorder" }
 func (h *connectHook) Provides(b byte) bool { return b == mqtt.OnConnect }
 func (h *connectHook) OnConnect(_ *mqtt.Client, pk mqttpackets.Packet) error {
-	h.got <- pk.Properties.ReceiveMaximum
+	h.got <- pk.Properties
 	return nil
 }
 
-// A subscriber asks for a wide receive window (MQTT 5.0 §3.1.2.11.3): without it Mosquitto
-// keeps 20 messages in flight and drops QoS 1 messages once 1000 more wait for a listener that
-// is behind.
-func TestMQTTSubscriberAsksForAWideReceiveWindow(t *testing.T) {
+// startMQTTRecordingConnects starts an embedded broker that hands over the properties of
+// every CONNECT it gets, and returns its URL.
+func startMQTTRecordingConnects(t *testing.T) (string, <-chan mqttpackets.Properties) {
+	t.Helper()
 	s := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	hook := &connectHook{got: make(chan uint16, 1)}
+	hook := &connectHook{got: make(chan mqttpackets.Properties, 4)}
 	for _, h := range []mqtt.Hook{new(auth.AllowHook), hook} {
 		if err := s.AddHook(h, nil); err != nil {
 			t.Fatal(err)
@@ -225,8 +225,16 @@ func TestMQTTSubscriberAsksForAWideReceiveWindow(t *testing.T) {
 	}
 	go func() { _ = s.Serve() }()
 	t.Cleanup(func() { s.Close() })
-	listen(t, "mqtt://"+l.Address()+"/cectl/test/window", SubscribeOptions{})
-	if got := <-hook.got; got < 1000 {
+	return "mqtt://" + l.Address(), hook.got
+}
+
+// A subscriber asks for a wide receive window (MQTT 5.0 §3.1.2.11.3): without it Mosquitto
+// keeps 20 messages in flight and drops QoS 1 messages once 1000 more wait for a listener that
+// is behind.
+func TestMQTTSubscriberAsksForAWideReceiveWindow(t *testing.T) {
+	base, connects := startMQTTRecordingConnects(t)
+	listen(t, base+"/cectl/test/window", SubscribeOptions{})
+	if got := (<-connects).ReceiveMaximum; got < 1000 {
 		t.Fatalf("the subscriber's CONNECT has Receive Maximum %d; want a window of at least 1000", got)
 	}
 }

@@ -127,26 +127,6 @@ func TestOutcomeInterruptedInFlight(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsCapped(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			w.Header().Set("Retry-After", "3600")
-			w.WriteHeader(503)
-			return
-		}
-		w.WriteHeader(200)
-	}))
-	defer srv.Close()
-	ns := &noSleep{}
-	c := New(Options{Retries: 1, Sleep: ns.sleep})
-	msg, _ := binding.Encode(binding.Binary, testEvent(t))
-	res := c.Post(context.Background(), srv.URL, msg)
-	if !res.ACK || len(ns.waits) != 1 || ns.waits[0] != MaxRetryAfter {
-		t.Fatalf("ack=%v waits=%v, want one wait of %s", res.ACK, ns.waits, MaxRetryAfter)
-	}
-}
-
 // A Retry-After that ends after the context's deadline is not waited for: the last answer
 // is the result, at once.
 func TestRetryAfterNeverPastTheDeadline(t *testing.T) {
