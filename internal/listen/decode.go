@@ -104,12 +104,10 @@ func (h *Handler) inflate(w http.ResponseWriter, header http.Header, body []byte
 			if grow <= 0 {
 				return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("the gzip body of %d bytes inflates to more than %d bytes; listen takes at most %d (--max-body)", len(body), limit, limit)}
 			}
-			if !h.budget.tryAcquire(grow) {
-				return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
+			nb, p := h.growBody(x, out, grow)
+			if p != nil {
+				return nil, p
 			}
-			x.reserved += grow
-			nb := make([]byte, len(out), int64(cap(out))+grow)
-			copy(nb, out)
 			out = nb
 		}
 		n, err := zr.Read(out[len(out):cap(out)])

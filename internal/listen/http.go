@@ -243,6 +243,19 @@ func mayHoldToken(rawQuery string) bool {
 	return strings.Contains(rawQuery, "access_token") || strings.Contains(rawQuery, "%")
 }
 
+// growBody makes room for n more bytes of a body in buf, taken from the budget of bodies
+// being read at once (x.reserved gives it back when the message is done); past the budget the
+// message is answered 503.
+func (h *Handler) growBody(x *exchange, buf []byte, n int64) ([]byte, *problem) {
+	if !h.budget.tryAcquire(n) {
+		return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
+	}
+	x.reserved += n
+	nb := make([]byte, len(buf), int64(cap(buf))+n)
+	copy(nb, buf)
+	return nb, nil
+}
+
 // readBody reads the body into x's buffer within --max-body and the memory budget; the
 // memory is given back with x.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) ([]byte, *problem) {
@@ -284,13 +297,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, x *exchange) 
 	}
 	for {
 		if len(buf) == cap(buf) {
-			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 1)
-			if !h.budget.tryAcquire(grow) {
-				return nil, &problem{http.StatusServiceUnavailable, "too many requests at once: try again"}
+			nb, p := h.growBody(x, buf, max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 1))
+			if p != nil {
+				return nil, p
 			}
-			x.reserved += grow
-			nb := make([]byte, len(buf), int64(cap(buf))+grow)
-			copy(nb, buf)
 			buf = nb
 		}
 		n, err := rd.Read(buf[len(buf):cap(buf)])
