@@ -39,6 +39,18 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// entryStart opens an entry's JSON object with the members every form has: seq and time.
+func entryStart(dst []byte, e *entry) []byte {
+	b := append(dst, `{"seq":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	if !e.received.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return b
+}
+
 // entry renders e for the page as one JSON object; match, when set, is the stream's
 // CESQL filter. Every string in it came from a sender and is shown by the page as text only.
 // It is written by hand, with the one JSON string encoder of the event format: a page that
@@ -52,13 +64,7 @@ func bytesString(b []byte) string {
 // writes it), ext ([name, type] pairs), data ({kind: json|text|binary, size, text | hex and
 // base64}), selected, duplicate, warnings and, with a filter, match.
 func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
-	b := append(dst, `{"seq":`...)
-	b = strconv.AppendUint(b, e.seq, 10)
-	if !e.received.IsZero() {
-		b = append(b, `,"time":"`...)
-		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-	}
+	b := entryStart(dst, e)
 	b = append(b, `,"tookMs":`...)
 	b = strconv.AppendFloat(b, float64(e.took.Microseconds())/1000, 'f', -1, 64)
 	b = member(b, "kind", kindName(e))
@@ -156,13 +162,7 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 // stream), lines (each event in the CloudEvents JSON
 // format, exactly as --record writes it) and, with a filter, match (whether any event matches).
 func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
-	b := append(dst, `{"seq":`...)
-	b = strconv.AppendUint(b, e.seq, 10)
-	if !e.received.IsZero() {
-		b = append(b, `,"time":"`...)
-		b = e.received.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-	}
+	b := entryStart(dst, e)
 	b = member(b, "kind", kindName(e))
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.status), 10)
