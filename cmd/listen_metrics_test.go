@@ -34,6 +34,22 @@ func scrapeURL(t *testing.T, url string) map[string]*dto.MetricFamily {
 	return fams
 }
 
+// metricWant is the value a series should have: the metric, one label (or none) and its value.
+type metricWant struct {
+	name, label, value string
+	want               float64
+}
+
+// wantMetrics checks the series of a scrape.
+func wantMetrics(t *testing.T, fams map[string]*dto.MetricFamily, wants []metricWant) {
+	t.Helper()
+	for _, c := range wants {
+		if got := metricValue(t, fams, c.name, c.label, c.value); got != c.want {
+			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
+		}
+	}
+}
+
 // metricValue is the value of the series of family name with label=value ("" for none).
 func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name, label, value string) float64 {
 	t.Helper()
@@ -91,10 +107,7 @@ func TestListenMetricsOnTheListenAddress(t *testing.T) {
 	}
 
 	f := scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics")
-	for _, c := range []struct {
-		name, label, value string
-		want               float64
-	}{
+	wantMetrics(t, f, []metricWant{
 		{"cectl_listen_events_accepted_total", "type", "com.example.a", 2},
 		{"cectl_listen_events_accepted_total", "type", "com.example.b", 1},
 		{"cectl_listen_events_duplicate_total", "", "", 1},
@@ -103,11 +116,7 @@ func TestListenMetricsOnTheListenAddress(t *testing.T) {
 		{"cectl_listen_record_writes_total", "outcome", "ok", 3},
 		{"cectl_listen_forwards_total", "outcome", "ack", 3},
 		{"cectl_listen_handling_seconds", "", "", 5},
-	} {
-		if got := metricValue(t, f, c.name, c.label, c.value); got != c.want {
-			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
-		}
-	}
+	})
 	if b := metricValue(t, f, "cectl_listen_received_bytes_total", "", ""); b < 100 {
 		t.Errorf("received bytes %v", b)
 	}

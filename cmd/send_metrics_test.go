@@ -64,20 +64,13 @@ func TestSendLoadMetrics(t *testing.T) {
 	}
 	fams := scrapeURL(t, "http://"+addr+"/metrics")
 	close(release)
-	for _, c := range []struct {
-		name, label, value string
-		want               float64
-	}{
+	wantMetrics(t, fams, []metricWant{
 		{"cectl_send_events_sent_total", "", "", 11},
 		{"cectl_send_requests_total", "outcome", "ack", 8},
 		{"cectl_send_requests_total", "outcome", "nack", 3},
 		{"cectl_send_requests_total", "outcome", "not_delivered", 0},
 		{"cectl_send_latency_seconds", "", "", 11},
-	} {
-		if got := metricValue(t, fams, c.name, c.label, c.value); got != c.want {
-			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
-		}
-	}
+	})
 	select {
 	case code := <-done:
 		if code != 1 { // some were refused
