@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,6 +222,26 @@ func TestRunDurationAndInterrupt(t *testing.T) {
 	r = Run(ctx, Config{Count: 1000000, Concurrency: 4}, send, nil)
 	if !r.Interrupted || r.Events < 50 || r.Events > 60 {
 		t.Errorf("interrupted %v after %d events", r.Interrupted, r.Events)
+	}
+}
+
+// A request ended by the deadline is the last one: the run's own deadline timer may
+// fire after the request's, and no further request may start in between.
+func TestRunDeadlineEndsTheRun(t *testing.T) {
+	for range 20 {
+		var n atomic.Int64
+		send := func(ctx context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
+			n.Add(1)
+			<-ctx.Done()
+			return 1, client.Result{Err: ctx.Err()}
+		}
+		r := Run(context.Background(), Config{Count: 10, Deadline: time.Now().Add(5 * time.Millisecond)}, send, nil)
+		if n.Load() != 1 || r.Requests != 1 || r.Stop != "stopped at the deadline" {
+			t.Fatalf("%d requests started, report: %d requests, stop %q", n.Load(), r.Requests, r.Stop)
+		}
+		if len(r.Unsent) != 0 || r.UnsentFrom != 2 {
+			t.Fatalf("unsent %v from %d, want from 2", r.Unsent, r.UnsentFrom)
+		}
 	}
 }
 

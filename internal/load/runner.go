@@ -197,7 +197,9 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 	}
 	var stopWhy atomic.Pointer[string]
 	stats := runWorkers(cfg.Concurrency, func(w *workerStats) {
-		for runCtx.Err() == nil {
+		// sendCtx and runCtx carry the deadline on two timers: a request ended by its
+		// deadline must not be followed by another one before runCtx's timer fires.
+		for runCtx.Err() == nil && sendCtx.Err() == nil {
 			i := next.Add(1)
 			if cfg.Count > 0 && i > cfg.Count {
 				return
@@ -214,7 +216,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 					return
 				}
 			}
-			if (!deadline.IsZero() && !cfg.Clock.Now().Before(deadline)) || runCtx.Err() != nil {
+			if (!deadline.IsZero() && !cfg.Clock.Now().Before(deadline)) || runCtx.Err() != nil || sendCtx.Err() != nil {
 				skip(i)
 				return
 			}
@@ -281,7 +283,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 	r.Interrupted = ctx.Err() != nil
 	if why := stopWhy.Load(); why != nil && !r.Interrupted {
 		r.Stop = *why
-	} else if !r.Interrupted && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+	} else if !r.Interrupted && (errors.Is(runCtx.Err(), context.DeadlineExceeded) || errors.Is(sendCtx.Err(), context.DeadlineExceeded)) {
 		r.Stop = "stopped at the deadline"
 	}
 	if cfg.Count > 0 {
