@@ -301,10 +301,14 @@ func (c *trackedConn) setPhase(p connPhase) {
 	c.state.Store(since<<2 | int64(p))
 }
 
-// tracked finds the tracked connection under c, which TLS wraps.
+// tracked finds the tracked connection under c, which TLS wraps, or the fast path hands to
+// net/http.
 func tracked(c net.Conn) *trackedConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
+	}
+	if rc, ok := c.(*replayConn); ok {
+		c = rc.Conn
 	}
 	tc, _ := c.(*trackedConn)
 	return tc

@@ -113,7 +113,7 @@ func TestServerAnswersDuringConnectionAttacks(t *testing.T) {
 					}
 				}
 				if maxConns > 0 {
-					if n := srv.ln.(*connTracker).Open(); n > maxConns {
+					if n := srv.ln.Open(); n > maxConns {
 						t.Errorf("%d connections open with a bound of %d", n, maxConns)
 					}
 				}

@@ -37,7 +37,7 @@ func TestConnLimitFollowsTheFileLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	if got := srv.ln.(*connTracker).max; got != n {
+	if got := srv.ln.max; got != n {
 		t.Errorf("server bound %d, connLimit %d", got, n)
 	}
 }

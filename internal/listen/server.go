@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -58,8 +59,17 @@ const (
 type Server struct {
 	h   *Handler
 	srv *http.Server
-	ln  net.Listener
-	tls bool
+	ln  *connTracker
+	// plain: net/http serves every request, for TLS and where an answer may wait long
+	// (--delay, --forward-to): it notices a sender that hangs up and ends the wait.
+	plain bool
+	tls   bool
+	// Plain HTTP: the fast path serves the event requests and hands the rest to srv
+	// (fastpath.go).
+	baseCtx context.Context
+	stopAll context.CancelFunc
+	handoff *handoff
+	fast    fastConns
 }
 
 // Listen binds the address. Serve then serves it.
@@ -92,7 +102,11 @@ func Listen(h *Handler, opts ServerOptions) (*Server, error) {
 		ErrorLog:       opts.ErrorLog,
 		TLSConfig:      opts.TLS,
 	}
-	return &Server{h: h, srv: srv, ln: newConnTracker(ln, n), tls: opts.TLS != nil}, nil
+	s := &Server{h: h, srv: srv, ln: newConnTracker(ln, n), tls: opts.TLS != nil}
+	s.plain = s.tls || h.cfg.Faults.Delay > 0 || h.cfg.Forwarder != nil
+	s.baseCtx, s.stopAll = context.WithCancel(context.WithValue(context.Background(), http.ServerContextKey, srv))
+	s.handoff = newHandoff(s.ln.Addr())
+	return s, nil
 }
 
 // Addr is the address bound.
@@ -124,10 +138,13 @@ func (s *Server) AllInterfaces() bool {
 // Serve serves until Shutdown; it returns nil then.
 func (s *Server) Serve() error {
 	var err error
-	if s.tls {
+	switch {
+	case s.tls:
 		err = s.srv.ServeTLS(s.ln, "", "")
-	} else {
+	case s.plain:
 		err = s.srv.Serve(s.ln)
+	default:
+		err = s.serveFastPath()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -135,13 +152,62 @@ func (s *Server) Serve() error {
 	return err
 }
 
+// serveFastPath accepts connections for the fast path, which hands net/http those it does
+// not serve.
+func (s *Server) serveFastPath() error {
+	served := make(chan error, 1)
+	go func() { served <- s.srv.Serve(s.handoff) }()
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.ln.isClosed() || errors.Is(err, net.ErrClosed) {
+				s.handoff.Close()
+				<-served
+				return http.ErrServerClosed
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of files for a moment: try again shortly, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			s.handoff.Close()
+			return err
+		}
+		delay = 0
+		go s.serveFast(c)
+	}
+}
+
 // Shutdown stops taking requests, lets those in flight finish, and returns when they have or
 // when ctx ends; then every connection is closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.plain {
+		s.h.Stop()
+		err := s.srv.Shutdown(ctx)
+		if err != nil {
+			s.srv.Close()
+		}
+		return err
+	}
+	// Connections are told to close before the handler stops, so that an answer the stop
+	// hurries (--delay) says so.
+	s.fast.stop()
 	s.h.Stop()
+	s.ln.Close()
+	fastDone := make(chan error, 1)
+	go func() { fastDone <- s.fast.wait(ctx) }()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()
+	}
+	if ferr := <-fastDone; ferr != nil {
+		s.fast.closeAll()
+		s.stopAll()
+		if err == nil {
+			err = ferr
+		}
 	}
 	return err
 }

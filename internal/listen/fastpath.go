@@ -1,0 +1,701 @@
+package listen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The fast path serves the requests that carry events over plain HTTP/1.1 — a POST or PUT
+// to the events path with a Content-Length — itself, and hands every other request, with
+// its connection, to net/http. An event request then costs what taking the event costs:
+// net/http's machinery per request (a goroutine reading ahead on the connection, a
+// context, response buffers) was most of what a small event cost.
+//
+// The fast path parses only what it is sure of. The first request on a connection that is
+// anything else — another method or path, HTTP/1.0, chunked or Expect: 100-continue, an
+// Upgrade, headers it does not take as they are (obsolete line folding, a bare LF, a name
+// or value with characters RFC 9110 §5 does not allow, more than one Host or
+// Content-Length), a header block larger than its buffer, a body beyond --max-body — goes,
+// unread, to net/http, which then serves that connection to its end: refusals of malformed
+// requests, the page of --ui and its stream, TLS, all stay net/http's. Both answer an
+// event request the same, through the same handler.
+
+// fastBufSize is the read buffer of a connection: the request line and headers of a
+// request taken by the fast path fit in it, or the connection goes to net/http.
+const fastBufSize = 8 << 10
+
+// maxDrain is how much of an unread body is read and dropped to keep the connection, as
+// net/http does (its maxPostHandlerReadBytes); a longer one closes it.
+const maxDrain = 256 << 10
+
+// handoff is the listener net/http serves: it yields the connections the fast path hands
+// over.
+type handoff struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newHandoff(addr net.Addr) *handoff {
+	return &handoff{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoff) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoff) Addr() net.Addr { return l.addr }
+
+// give hands c to net/http, or closes it once net/http serves no more.
+func (l *handoff) give(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// replayConn is a connection handed over with what was already read from it: net/http reads
+// that first.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// fastConns are the connections the fast path serves, for Shutdown.
+type fastConns struct {
+	mu       sync.Mutex
+	conns    map[*fastConn]struct{}
+	stopping bool
+	wg       sync.WaitGroup
+	// served counts the requests the fast path answered; handedOver the connections it
+	// gave to net/http.
+	served, handedOver atomic.Int64
+}
+
+// fastConn is one connection served by the fast path.
+type fastConn struct {
+	s      *Server
+	c      net.Conn
+	tc     *trackedConn
+	br     *bufio.Reader
+	out    []byte
+	remote string
+	// ctx is the connection's context; each request's is cancelled when it is answered.
+	ctx context.Context
+	// idle is set while the connection waits for a request (under fastConns.mu): Shutdown
+	// closes it then.
+	idle bool
+}
+
+var fastReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, fastBufSize) }}
+
+// serveFast serves c until it closes, or hands it to net/http.
+func (s *Server) serveFast(c net.Conn) {
+	fc := &fastConn{s: s, c: c, tc: tracked(c), remote: c.RemoteAddr().String()}
+	ctx, cancel := context.WithCancel(context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.LocalAddr()))
+	defer cancel()
+	fc.ctx = connContext(ctx, c)
+	fc.br = fastReaders.Get().(*bufio.Reader)
+	fc.br.Reset(c)
+	defer func() {
+		if fc.br != nil {
+			fc.br.Reset(nil)
+			fastReaders.Put(fc.br)
+		}
+	}()
+	if !s.fast.add(fc) {
+		c.Close()
+		return
+	}
+	defer s.fast.done(fc)
+	for {
+		keep, handOver := fc.serveOne()
+		if handOver {
+			pending := slices.Clone(peekBuffered(fc.br))
+			s.fast.remove(fc)
+			s.fast.handedOver.Add(1)
+			s.handoff.give(&replayConn{Conn: c, pending: pending})
+			return
+		}
+		if !keep {
+			c.Close()
+			return
+		}
+	}
+}
+
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}
+
+func (f *fastConns) add(fc *fastConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopping {
+		return false
+	}
+	if f.conns == nil {
+		f.conns = map[*fastConn]struct{}{}
+	}
+	f.conns[fc] = struct{}{}
+	f.wg.Add(1)
+	return true
+}
+
+// remove forgets fc, handed to net/http.
+func (f *fastConns) remove(fc *fastConn) {
+	f.mu.Lock()
+	delete(f.conns, fc)
+	f.mu.Unlock()
+}
+
+func (f *fastConns) done(fc *fastConn) {
+	f.remove(fc)
+	f.wg.Done()
+}
+
+// setIdle marks fc as waiting for a request; false when the server is stopping.
+func (f *fastConns) setIdle(fc *fastConn, idle bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fc.idle = idle
+	return !f.stopping
+}
+
+// stop closes the idle connections and makes the others close after their answer.
+func (f *fastConns) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopping = true
+	for fc := range f.conns {
+		if fc.idle {
+			fc.c.Close()
+		}
+	}
+}
+
+// closeAll closes every connection, served or not.
+func (f *fastConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for fc := range f.conns {
+		fc.c.Close()
+	}
+}
+
+func (f *fastConns) isStopping() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stopping
+}
+
+// wait waits until every connection is done, or ctx is.
+func (f *fastConns) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		f.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fastRequest is what the fast path parsed of a request.
+type fastRequest struct {
+	method, target, host string
+	url                  *url.URL
+	header               http.Header
+	contentLength        int64
+	close                bool
+}
+
+// serveOne waits for the next request and serves it. keep says whether the connection
+// stays open; handOver that the request goes to net/http, unread.
+func (fc *fastConn) serveOne() (keep, handOver bool) {
+	s := fc.s
+	c := fc.c
+	if !s.fast.setIdle(fc, true) {
+		return false, false
+	}
+	if fc.tc != nil {
+		fc.tc.setPhase(phaseIdle)
+	}
+	c.SetReadDeadline(time.Now().Add(idleTimeout))
+	_, err := fc.br.Peek(1)
+	if !s.fast.setIdle(fc, false) || err != nil {
+		return false, false
+	}
+	t0 := time.Now()
+	if fc.tc != nil {
+		fc.tc.setPhase(phaseHeaders)
+	}
+	c.SetReadDeadline(t0.Add(readHeaderTimeout))
+	head, err := fc.readHead()
+	if err != nil {
+		return false, false
+	}
+	if head == nil {
+		return true, true
+	}
+	req, ok := parseHead(head)
+	if !ok || req.contentLength > s.h.cfg.MaxBody || !samePath(req.url.Path, s.h.cfg.Path) {
+		return true, true
+	}
+	fc.br.Discard(len(head))
+	c.SetReadDeadline(t0.Add(readTimeout))
+	c.SetWriteDeadline(t0.Add(s.srv.WriteTimeout))
+
+	body := &fastBody{r: fc.br, n: req.contentLength}
+	ctx, cancel := context.WithCancel(fc.ctx)
+	r := (&http.Request{
+		Method: req.method, URL: req.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: req.header, Body: body, ContentLength: req.contentLength, Host: req.host,
+		RemoteAddr: fc.remote, RequestURI: req.target, Close: req.close,
+	}).WithContext(ctx)
+	w := &fastResponse{header: http.Header{}}
+	ok = fc.handle(w, r)
+	cancel()
+	s.fast.served.Add(1)
+	if !ok {
+		return false, false
+	}
+	// Whatever of the body the handler left is read and dropped, up to a point.
+	closeAfter := req.close || s.fast.isStopping()
+	if body.n > 0 {
+		if body.n > maxDrain || body.sawErr {
+			closeAfter = true
+		} else if _, err := io.Copy(io.Discard, body); err != nil {
+			closeAfter = true
+		}
+	}
+	if hasToken(w.header["Connection"], "close") {
+		closeAfter = true
+	}
+	fc.out = w.appendTo(fc.out[:0], closeAfter)
+	if _, err := c.Write(fc.out); err != nil {
+		return false, false
+	}
+	if cap(fc.out) > 64<<10 {
+		fc.out = nil
+	}
+	c.SetWriteDeadline(time.Time{})
+	return !closeAfter, false
+}
+
+// handle runs the server's handler; false when it panicked (the connection is closed, as
+// net/http does).
+func (fc *fastConn) handle(w *fastResponse, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				return
+			}
+			if l := fc.s.srv.ErrorLog; l != nil {
+				l.Printf("http: panic serving %s: %v", fc.remote, v)
+			}
+		}
+	}()
+	fc.s.srv.Handler.ServeHTTP(w, r)
+	return true
+}
+
+// readHead reads up to the end of the request's header block and returns it, still
+// buffered; nil when it does not fit in the buffer or uses a bare LF, for net/http.
+func (fc *fastConn) readHead() ([]byte, error) {
+	br := fc.br
+	for {
+		b := peekBuffered(br)
+		end, bare := bytes.Index(b, []byte("\n\r\n")), bytes.Index(b, []byte("\n\n"))
+		if bare >= 0 && (end < 0 || bare < end) {
+			// A header block ended by bare line feeds: net/http's to judge.
+			return nil, nil
+		}
+		if end >= 0 {
+			head := b[:end+3]
+			if bytes.Count(head, []byte("\n")) != bytes.Count(head, []byte("\r\n")) {
+				return nil, nil
+			}
+			return head, nil
+		}
+		if len(b) == br.Size() {
+			return nil, nil
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			if len(b) > 0 && errors.Is(err, bufio.ErrBufferFull) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+}
+
+// parseHead parses a request line and header block that ends in CRLF CRLF (RFC 9112 §2.1),
+// taking only what the fast path serves; false for anything else.
+func parseHead(head []byte) (fastRequest, bool) {
+	var req fastRequest
+	// One string holds the whole head; names and values are slices of it.
+	s := string(head[:len(head)-2])
+	line, rest, _ := cutCRLF(s)
+	method, line, ok1 := cut(line, ' ')
+	target, proto, ok2 := cut(line, ' ')
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || (method != http.MethodPost && method != http.MethodPut) {
+		return req, false
+	}
+	if len(target) == 0 || target[0] != '/' || !visibleASCII(target) {
+		return req, false
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return req, false
+	}
+	req.method, req.target, req.url = method, target, u
+	n := strings.Count(rest, "\r\n") + 1
+	req.header = make(http.Header, n)
+	values := make([]string, n)
+	hosts, lengths := 0, 0
+	for i := 0; rest != ""; i++ {
+		var ln string
+		ln, rest, _ = cutCRLF(rest)
+		name, value, ok := cut(ln, ':')
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
+			// Includes obsolete line folding: a line beginning with white space.
+			return req, false
+		}
+		value = trimOWS(value)
+		if !httpguts.ValidHeaderFieldValue(value) {
+			return req, false
+		}
+		key := canonicalKey(name)
+		switch key {
+		case "Host":
+			hosts++
+			if !httpguts.ValidHostHeader(value) {
+				return req, false
+			}
+			req.host = value
+			continue // net/http keeps Host out of the header map too
+		case "Content-Length":
+			lengths++
+			cl, ok := parseLength(value)
+			if !ok {
+				return req, false
+			}
+			req.contentLength = cl
+		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
+			return req, false
+		case "Connection":
+			if hasToken([]string{value}, "upgrade") {
+				return req, false
+			}
+			if hasToken([]string{value}, "close") {
+				req.close = true
+			}
+		}
+		if vs, ok := req.header[key]; ok {
+			req.header[key] = append(vs, value)
+		} else {
+			values[i] = value
+			req.header[key] = values[i : i+1 : i+1]
+		}
+	}
+	// HTTP/1.1 requires exactly one Host (RFC 9112 §3.2); one length (RFC 9110 §8.6).
+	if hosts != 1 || lengths > 1 {
+		return req, false
+	}
+	return req, true
+}
+
+// cutCRLF cuts s at its first CRLF.
+func cutCRLF(s string) (before, after string, found bool) {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '\r' && s[i+1] == '\n' {
+			return s[:i], s[i+2:], true
+		}
+	}
+	return s, "", false
+}
+
+func cut(s string, sep byte) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// trimOWS trims optional white space (RFC 9110 §5.6.3).
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLength parses a Content-Length: digits only (RFC 9110 §8.6).
+func parseLength(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+// commonKeys are the canonical forms of the header names events come with, kept so that
+// canonicalising them allocates nothing.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Host", "Content-Length", "Content-Type", "Content-Encoding", "Connection",
+		"User-Agent", "Accept", "Accept-Encoding", "Authorization", "Traceparent", "Tracestate",
+		"Ce-Specversion", "Ce-Id", "Ce-Source", "Ce-Type", "Ce-Time", "Ce-Subject", "Ce-Dataschema",
+		"Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer"} {
+		m[k] = k
+	}
+	return m
+}()
+
+func canonicalKey(name string) string {
+	if k, ok := commonKeys[name]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}
+
+// hasToken reports whether a comma-separated header holds token, in any case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = cut(v, ',')
+			if len(trimOWS(t)) == len(token) && equalFold(trimOWS(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// fastBody is a request body of known length.
+type fastBody struct {
+	r      *bufio.Reader
+	n      int64
+	sawErr bool
+}
+
+func (b *fastBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	if err != nil {
+		b.sawErr = true
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+	if b.n == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *fastBody) Close() error { return nil }
+
+// fastResponse is the answer to a request of the fast path, written in one piece when the
+// handler returns.
+type fastResponse struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        []byte
+}
+
+func (w *fastResponse) Header() http.Header { return w.header }
+
+func (w *fastResponse) WriteHeader(code int) {
+	if w.wroteHeader || code < 200 {
+		return
+	}
+	w.status, w.wroteHeader = code, true
+}
+
+func (w *fastResponse) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// appendTo appends the response as HTTP/1.1 puts it on the wire, with the headers net/http
+// would add: Date, Content-Length, a sniffed Content-Type for a body without one
+// (RFC 9110 §8.3), and Connection: close when the connection is closed after it.
+func (w *fastResponse) appendTo(b []byte, closeAfter bool) []byte {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	h := w.header
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(w.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(w.status)...)
+	b = append(b, "\r\n"...)
+	if bodyAllowed(w.status) {
+		if _, ok := h["Content-Type"]; !ok && len(w.body) > 0 {
+			h.Set("Content-Type", http.DetectContentType(w.body))
+		}
+		h.Set("Content-Length", strconv.Itoa(len(w.body)))
+	} else {
+		delete(h, "Content-Length")
+	}
+	delete(h, "Transfer-Encoding")
+	if closeAfter {
+		h.Set("Connection", "close")
+	}
+	if _, ok := h["Date"]; !ok {
+		b = append(b, "Date: "...)
+		b = appendDate(b)
+		b = append(b, "\r\n"...)
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if !httpguts.ValidHeaderFieldName(k) {
+				continue
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = appendHeaderValue(b, v)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "\r\n"...)
+	if bodyAllowed(w.status) {
+		b = append(b, w.body...)
+	}
+	return b
+}
+
+// appendHeaderValue appends v with line breaks made spaces, as net/http writes values.
+func appendHeaderValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// The Date header changes once a second; it is formatted once a second.
+var dateCache atomic.Pointer[cachedDate]
+
+type cachedDate struct {
+	sec int64
+	s   string
+}
+
+func appendDate(b []byte) []byte {
+	now := time.Now()
+	d := dateCache.Load()
+	if d == nil || d.sec != now.Unix() {
+		d = &cachedDate{sec: now.Unix(), s: now.UTC().Format(http.TimeFormat)}
+		dateCache.Store(d)
+	}
+	return append(b, d.s...)
+}
