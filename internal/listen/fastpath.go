@@ -310,6 +310,7 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 		}
 	}
 	if hasToken(w.header["Connection"], "close") {
+		// Stopped answers and 411 ask for it.
 		closeAfter = true
 	}
 	fc.out = w.appendTo(fc.out[:0], closeAfter)
@@ -390,7 +391,7 @@ func parseHead(head []byte) (fastRequest, bool) {
 		return req, false
 	}
 	req.method, req.target, req.url = method, target, u
-	n := strings.Count(rest, "\r\n") + 1
+	n := strings.Count(rest, "\r\n")
 	req.header = make(http.Header, n)
 	values := make([]string, n)
 	hosts, lengths := 0, 0
@@ -500,25 +501,9 @@ func parseLength(s string) (int64, bool) {
 	return n, true
 }
 
-// commonKeys are the canonical forms of the header names events come with, kept so that
-// canonicalising them allocates nothing.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"Host", "Content-Length", "Content-Type", "Content-Encoding", "Connection",
-		"User-Agent", "Accept", "Accept-Encoding", "Authorization", "Traceparent", "Tracestate",
-		"Ce-Specversion", "Ce-Id", "Ce-Source", "Ce-Type", "Ce-Time", "Ce-Subject", "Ce-Dataschema",
-		"Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer"} {
-		m[k] = k
-	}
-	return m
-}()
-
-func canonicalKey(name string) string {
-	if k, ok := commonKeys[name]; ok {
-		return k
-	}
-	return textproto.CanonicalMIMEHeaderKey(name)
-}
+// canonicalKey is the canonical form of a header name, as net/http keys its map; a name
+// already canonical, as most clients send them, costs no allocation.
+func canonicalKey(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
 
 // hasToken reports whether a comma-separated header holds token, in any case.
 func hasToken(values []string, token string) bool {
@@ -624,39 +609,49 @@ func (w *fastResponse) appendTo(b []byte, closeAfter bool) []byte {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	// The handler's header map is left as it is: an observer may hold it.
 	h := w.header
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(w.status), 10)
 	b = append(b, ' ')
 	b = append(b, http.StatusText(w.status)...)
 	b = append(b, "\r\n"...)
-	if bodyAllowed(w.status) {
-		if _, ok := h["Content-Type"]; !ok && len(w.body) > 0 {
-			h.Set("Content-Type", http.DetectContentType(w.body))
-		}
-		h.Set("Content-Length", strconv.Itoa(len(w.body)))
-	} else {
-		delete(h, "Content-Length")
-	}
-	delete(h, "Transfer-Encoding")
-	if closeAfter {
-		h.Set("Connection", "close")
-	}
 	if _, ok := h["Date"]; !ok {
 		b = append(b, "Date: "...)
 		b = appendDate(b)
 		b = append(b, "\r\n"...)
 	}
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
+	if bodyAllowed(w.status) {
+		if _, ok := h["Content-Type"]; !ok && len(w.body) > 0 {
+			b = append(b, "Content-Type: "...)
+			b = append(b, http.DetectContentType(w.body)...)
+			b = append(b, "\r\n"...)
+		}
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(w.body)), 10)
+		b = append(b, "\r\n"...)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		for _, v := range h[k] {
-			if !httpguts.ValidHeaderFieldName(k) {
-				continue
+	if closeAfter {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	var keys []string
+	if len(h) > 0 {
+		keys = make([]string, 0, len(h))
+		for k := range h {
+			switch k {
+			case "Content-Length", "Transfer-Encoding", "Connection":
+				// Written above, from what was answered.
+			default:
+				keys = append(keys, k)
 			}
+		}
+		slices.Sort(keys)
+	}
+	for _, k := range keys {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
 			b = appendHeaderValue(b, v)
