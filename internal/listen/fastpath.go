@@ -248,6 +248,29 @@ type fastRequest struct {
 	header               http.Header
 	contentLength        int64
 	close                bool
+	// wire is the header fields as they came, when asked for.
+	wire [][2]string
+}
+
+// wireCtx is a request's context that carries its header fields as they came (Report.Wire).
+type wireCtx struct {
+	context.Context
+	wire [][2]string
+}
+
+type wireKey struct{}
+
+func (c *wireCtx) Value(key any) any {
+	if key == (wireKey{}) {
+		return c.wire
+	}
+	return c.Context.Value(key)
+}
+
+// wireOf returns the header fields as they came of the request with context ctx, if known.
+func wireOf(ctx context.Context) [][2]string {
+	w, _ := ctx.Value(wireKey{}).([][2]string)
+	return w
 }
 
 // serveOne waits for the next request and serves it. keep says whether the connection
@@ -278,7 +301,7 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 	if head == nil {
 		return true, true
 	}
-	req, ok := parseHead(head)
+	req, ok := parseHead(head, s.h.cfg.Observer != nil)
 	if !ok || req.contentLength > s.h.cfg.MaxBody || !samePath(req.url.Path, s.h.cfg.Path) {
 		return true, true
 	}
@@ -288,6 +311,9 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 
 	body := &fastBody{r: fc.br, n: req.contentLength}
 	ctx, cancel := context.WithCancel(fc.ctx)
+	if req.wire != nil {
+		ctx = &wireCtx{Context: ctx, wire: req.wire}
+	}
 	r := (&http.Request{
 		Method: req.method, URL: req.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: req.header, Body: body, ContentLength: req.contentLength, Host: req.host,
@@ -372,8 +398,9 @@ func (fc *fastConn) readHead() ([]byte, error) {
 }
 
 // parseHead parses a request line and header block that ends in CRLF CRLF (RFC 9112 §2.1),
-// taking only what the fast path serves; false for anything else.
-func parseHead(head []byte) (fastRequest, bool) {
+// taking only what the fast path serves; false for anything else. With wire, it keeps the
+// header fields as they came too.
+func parseHead(head []byte, wire bool) (fastRequest, bool) {
 	var req fastRequest
 	// One string holds the whole head; names and values are slices of it.
 	s := string(head[:len(head)-2])
@@ -394,6 +421,9 @@ func parseHead(head []byte) (fastRequest, bool) {
 	n := strings.Count(rest, "\r\n")
 	req.header = make(http.Header, n)
 	values := make([]string, n)
+	if wire {
+		req.wire = make([][2]string, 0, n)
+	}
 	hosts, lengths := 0, 0
 	for i := 0; rest != ""; i++ {
 		var ln string
@@ -406,6 +436,9 @@ func parseHead(head []byte) (fastRequest, bool) {
 		value = trimOWS(value)
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return req, false
+		}
+		if wire {
+			req.wire = append(req.wire, [2]string{name, value})
 		}
 		key := canonicalKey(name)
 		switch key {

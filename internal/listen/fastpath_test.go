@@ -268,7 +268,7 @@ func FuzzParseHead(f *testing.F) {
 			return
 		}
 		head := raw[:i+4]
-		req, ok := parseHead(head)
+		req, ok := parseHead(head, true)
 		if !ok {
 			return
 		}
@@ -278,6 +278,9 @@ func FuzzParseHead(f *testing.F) {
 		}
 		if r.Method != req.method || r.RequestURI != req.target || r.Host != req.host || r.ContentLength != req.contentLength || r.Close != req.close {
 			t.Fatalf("fast %+v, net/http %s %s host %q length %d close %v", req, r.Method, r.RequestURI, r.Host, r.ContentLength, r.Close)
+		}
+		if len(req.wire) != strings.Count(string(head), "\r\n")-2 {
+			t.Fatalf("wire fields %q of %q", req.wire, head)
 		}
 		if len(r.Header) != len(req.header) {
 			t.Fatalf("headers %v, net/http %v", req.header, r.Header)

@@ -97,7 +97,11 @@ type Report struct {
 	Proto    string
 	Remote   string // the sender's address; none for a broker message
 	Header   http.Header
-	Mode     binding.Mode
+	// Wire, when not nil, is the request's header fields as they came: names in the case the
+	// sender wrote, in its order, Host included. Only requests listen read itself have it
+	// (fastpath.go), and only when an Observer wants it.
+	Wire [][2]string
+	Mode binding.Mode
 	// Status is the answer sent.
 	Status int
 	// Reason is why the request was refused (KindRejected), or which option made the answer

@@ -29,6 +29,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Proto:    r.Proto,
 		Remote:   r.RemoteAddr,
 		Header:   r.Header,
+		Wire:     wireOf(r.Context()),
 	}
 	h.serve(w, r, x)
 	writeVerdict(w, &x.verdict)

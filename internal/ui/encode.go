@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -79,7 +81,11 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	b = strconv.AppendInt(b, int64(e.status), 10)
 	b = member(b, "reason", e.reason)
 	b = append(b, `,"headers":`...)
-	b = appendHeaders(b, format.HideCredentials(e.header), e.host)
+	if e.wire != nil {
+		b = appendWire(b, e.wire)
+	} else {
+		b = appendHeaders(b, format.HideCredentials(e.header), e.host)
+	}
 	if !e.preload {
 		switch {
 		case len(e.body) == 0 && e.kind == listen.KindRejected:
@@ -177,7 +183,11 @@ func (enc *encoder) summary(dst []byte, e *entry, match *listen.Filter) []byte {
 	}
 	// Most senders send the same headers each time, but for the Ce- ones: the list is sent
 	// when it is not the one of the entry before on this stream.
-	enc.hdr = appendHeaderList(enc.hdr[:0], e.header, e.host, binary)
+	if e.wire != nil {
+		enc.hdr = appendWireList(enc.hdr[:0], e.wire, binary)
+	} else {
+		enc.hdr = appendHeaderList(enc.hdr[:0], e.header, e.host, binary)
+	}
 	if !enc.hdrSent || !bytes.Equal(enc.hdr, enc.prevHdr) {
 		b = append(b, `,"headers":`...)
 		b = append(b, enc.hdr...)
@@ -266,6 +276,57 @@ func appendPairs(b []byte, pairs [][2]string) []byte {
 		b = append(b, ']')
 	}
 	return append(b, ']')
+}
+
+// shownWire is a header field as it came, its value hidden if it is a credential.
+func shownWire(f [2]string) (name, value string) {
+	if maySecret(f[0]) {
+		k := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f[0]))
+		return f[0], format.HideCredentials(http.Header{k: {f[1]}})[k][0]
+	}
+	return f[0], f[1]
+}
+
+// appendWire appends header fields as they came as [name, value] pairs, in their order and
+// case, credentials hidden.
+func appendWire(b []byte, wire [][2]string) []byte {
+	b = append(b, '[')
+	for i, f := range wire {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, v := shownWire(f)
+		b = append(b, '[')
+		b = ce.AppendString(b, k)
+		b = append(b, ',')
+		b = ce.AppendString(b, v)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// appendWireList is appendHeaderList for header fields as they came: in their order and case.
+func appendWireList(b []byte, wire [][2]string, noCE bool) []byte {
+	b = append(b, '[')
+	first := true
+	for _, f := range wire {
+		if noCE && isCE(f[0]) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		k, v := shownWire(f)
+		b = appendString(b, k)
+		b = append(b, ',')
+		b = appendString(b, v)
+	}
+	return append(b, ']')
+}
+
+func isCE(name string) bool {
+	return len(name) > 3 && name[0]|0x20 == 'c' && name[1]|0x20 == 'e' && name[2] == '-'
 }
 
 // appendHeaders appends the header fields as [name, value] pairs in name order (the server

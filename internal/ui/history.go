@@ -28,6 +28,9 @@ type entry struct {
 	remote   string
 	host     string
 	header   http.Header
+	// wire is the header fields as they came (listen.Report.Wire), when known: shown instead of
+	// header, in their order and case.
+	wire     [][2]string
 	mode     binding.Mode
 	outcome  listen.Outcome
 	status   int
@@ -74,6 +77,7 @@ func newEntry(x *listen.Exchange) *entry {
 		remote:   rep.Remote,
 		host:     x.Host,
 		header:   rep.Header, // a request's own header map: nothing changes it after the answer
+		wire:     rep.Wire,   // the request's own too
 		mode:     rep.Mode,
 		status:   x.Verdict.Status,
 		reason:   x.Verdict.Reason,
@@ -94,6 +98,10 @@ func newEntry(x *listen.Exchange) *entry {
 		for _, v := range vs {
 			size += int64(len(v))
 		}
+	}
+	if e.wire != nil {
+		// The names and values are those of header, in one string with the request line.
+		size += int64(cap(e.wire)*32 + len(e.method) + len(e.target))
 	}
 	if n := len(x.Events); n > 0 {
 		if n == 1 {

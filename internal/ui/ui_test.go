@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/cectl/cectl/internal/ce"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -347,6 +348,40 @@ func TestRejectedInHistory(t *testing.T) {
 	}
 	if en.Body != `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}` || !slices.Contains(en.Headers, [2]string{"X-Trace", "abc"}) {
 		t.Errorf("body %q, headers %v", en.Body, en.Headers)
+	}
+}
+
+// TestWireHeaders: an event request listen read itself shows its header fields as they came,
+// in their order and case, credentials hidden; the stream's list leaves a binary-mode event's
+// ce- fields out, whatever their case.
+func TestWireHeaders(t *testing.T) {
+	l := startListener(t, ui.Options{}, listen.Config{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(l.url, "/"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST / HTTP/1.1\r\nx-zeta: 1\r\nce-specversion: 1.0\r\nHOST: 127.0.0.1\r\nce-id: 1\r\nce-source: /s\r\n"+
+		"ce-type: t\r\nauthorization: Bearer s3cret\r\nX-Alpha: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	if resp, _ := io.ReadAll(c); !strings.HasPrefix(string(resp), "HTTP/1.1 202 ") {
+		t.Fatalf("answer %q", resp)
+	}
+	evs := readSSE(t, l.url+"_cectl/events", "", func(e []sseEvent) bool { return len(entries(e)) == 1 })
+	var sum struct {
+		Headers []string `json:"headers"`
+	}
+	mustJSON(t, entries(evs)[0].data, &sum)
+	want := []string{"x-zeta", "1", "HOST", "127.0.0.1", "authorization", "Bearer (hidden)", "X-Alpha", "2", "Content-Length", "0", "Connection", "close"}
+	if !slices.Equal(sum.Headers, want) {
+		t.Errorf("stream headers %q, want %q", sum.Headers, want)
+	}
+	var en struct {
+		Headers [][2]string `json:"headers"`
+	}
+	d := detail(t, l.url, entries(evs)[0].id)
+	mustJSON(t, d, &en)
+	if len(en.Headers) != 10 || en.Headers[1] != [2]string{"ce-specversion", "1.0"} || en.Headers[6] != [2]string{"authorization", "Bearer (hidden)"} || strings.Contains(d, "s3cret") {
+		t.Errorf("detail headers %q", en.Headers)
 	}
 }
 

@@ -546,8 +546,8 @@
     d.replaceChildren(...parts);
   }
 
-  // rawText is the request as it came: the request line, the header fields (in name order:
-  // the server keeps no order) and the body.
+  // rawText is the request as it came: the request line, the header fields (as they came, or
+  // in name order where the server kept no order) and the body.
   function rawText(en) {
     const lines = [en.method === 'RECEIVE' ? en.proto + ' message  ' + (en.target || '') : en.method + ' ' + en.target + ' ' + en.proto];
     for (const h of en.headers || []) lines.push(h[0] + ': ' + h[1]);
