@@ -121,6 +121,8 @@ type fastConn struct {
 	// idle is set while the connection waits for a request (under fastConns.mu): Shutdown
 	// closes it then.
 	idle bool
+	// afterPost: the last request served was a POST (see skipEmptyLines).
+	afterPost bool
 }
 
 var fastReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, fastBufSize) }}
@@ -294,6 +296,10 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 		fc.tc.setPhase(phaseHeaders)
 	}
 	c.SetReadDeadline(t0.Add(readHeaderTimeout))
+	if fc.afterPost {
+		fc.afterPost = false
+		fc.skipEmptyLines()
+	}
 	head, err := fc.readHead()
 	if err != nil {
 		return false, false
@@ -306,6 +312,7 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 		return true, true
 	}
 	fc.br.Discard(len(head))
+	fc.afterPost = req.method == http.MethodPost
 	c.SetReadDeadline(t0.Add(readTimeout))
 	c.SetWriteDeadline(t0.Add(s.srv.WriteTimeout))
 
@@ -365,6 +372,20 @@ func (fc *fastConn) handle(w *fastResponse, r *http.Request) (ok bool) {
 	}()
 	fc.s.srv.Handler.ServeHTTP(w, r)
 	return true
+}
+
+// skipEmptyLines drops up to four CR or LF bytes before the next request line, as net/http
+// does after a POST (RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the
+// request-line; old clients end a POST body with CRLF). Without it, a request the fast path
+// does not take would reach net/http beginning with an empty line, which net/http, seeing a
+// new connection, refuses with 400 where it alone would have served it.
+func (fc *fastConn) skipEmptyLines() {
+	peek, _ := fc.br.Peek(4) // an error is met again by readHead
+	n := 0
+	for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+		n++
+	}
+	fc.br.Discard(n)
 }
 
 // readHead reads up to the end of the request's header block and returns it, still

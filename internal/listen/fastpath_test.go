@@ -292,3 +292,25 @@ func FuzzParseHead(f *testing.F) {
 		}
 	})
 }
+
+// After a POST, net/http skips up to four CR or LF bytes before the next request line (old
+// clients end a body with CRLF; RFC 9112 §2.2): the fast path does the same, rather than
+// handing net/http a connection whose next request now begins with an empty line.
+func TestFastPathEmptyLinesAfterPost(t *testing.T) {
+	fast, plain := startFast(t, Config{})
+	const last = "GET /nothing-after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	put := strings.Replace(fastEvent, "POST", "PUT", 1)
+	for _, raw := range []string{
+		fastEvent + "\r\n" + fastEvent + last,
+		fastEvent + "\r\n\r\n" + fastEvent + last,
+		fastEvent + "\n" + last,
+		fastEvent + "\r\n\r\n\r\n" + fastEvent + last,
+		put + "\r\n" + fastEvent + last,
+	} {
+		got := statuses(t, rawExchange(t, fast.Addr().String(), raw, 2*time.Second))
+		want := statuses(t, rawExchange(t, plain.Listener.Addr().String(), raw, 2*time.Second))
+		if len(want) == 0 || !equalInts(got, want) {
+			t.Errorf("%q: answers %v, net/http alone %v", raw, got, want)
+		}
+	}
+}
