@@ -123,13 +123,16 @@ type fastConn struct {
 	idle bool
 	// afterPost: the last request served was a POST (see skipEmptyLines).
 	afterPost bool
+	// accepted is when the connection was accepted; fresh, that no request has come on it.
+	accepted time.Time
+	fresh    bool
 }
 
 var fastReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, fastBufSize) }}
 
 // serveFast serves c until it closes, or hands it to net/http.
 func (s *Server) serveFast(c net.Conn) {
-	fc := &fastConn{s: s, c: c, tc: tracked(c), remote: c.RemoteAddr().String()}
+	fc := &fastConn{s: s, c: c, tc: tracked(c), remote: c.RemoteAddr().String(), accepted: time.Now(), fresh: true}
 	ctx, cancel := context.WithCancel(context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.LocalAddr()))
 	defer cancel()
 	fc.ctx = connContext(ctx, c)
@@ -283,19 +286,29 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 	if !s.fast.setIdle(fc, true) {
 		return false, false
 	}
-	if fc.tc != nil {
-		fc.tc.setPhase(phaseIdle)
+	if fc.fresh {
+		// A new connection has readHeaderTimeout from its accept for its first request's
+		// headers, as under net/http: one that sends nothing is a slow sender of headers,
+		// not a kept-alive connection (idleTimeout, and the first closed to make room).
+		c.SetReadDeadline(fc.accepted.Add(readHeaderTimeout))
+	} else {
+		if fc.tc != nil {
+			fc.tc.setPhase(phaseIdle)
+		}
+		c.SetReadDeadline(time.Now().Add(idleTimeout))
 	}
-	c.SetReadDeadline(time.Now().Add(idleTimeout))
 	_, err := fc.br.Peek(1)
 	if !s.fast.setIdle(fc, false) || err != nil {
 		return false, false
 	}
 	t0 := time.Now()
-	if fc.tc != nil {
-		fc.tc.setPhase(phaseHeaders)
+	if !fc.fresh {
+		if fc.tc != nil {
+			fc.tc.setPhase(phaseHeaders)
+		}
+		c.SetReadDeadline(t0.Add(readHeaderTimeout))
 	}
-	c.SetReadDeadline(t0.Add(readHeaderTimeout))
+	fc.fresh = false
 	if fc.afterPost {
 		fc.afterPost = false
 		fc.skipEmptyLines()

@@ -314,3 +314,31 @@ func TestFastPathEmptyLinesAfterPost(t *testing.T) {
 		}
 	}
 }
+
+// A new connection has readHeaderTimeout, from its accept, for the headers of its first
+// request, as under net/http alone: one that sends nothing is not kept for the idle
+// timeout of a connection that has been served.
+func TestFastPathFirstRequestHeaderTimeout(t *testing.T) {
+	fast, _ := startFast(t, Config{})
+	c, err := net.Dial("tcp", fast.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dialed := time.Now()
+	readDeadline := func() time.Time {
+		fast.ln.mu.Lock()
+		defer fast.ln.mu.Unlock()
+		for tc := range fast.ln.conns {
+			tc.dmu.Lock()
+			defer tc.dmu.Unlock()
+			return tc.rd.at
+		}
+		return time.Time{}
+	}
+	waitFor(t, func() bool { return !readDeadline().IsZero() })
+	time.Sleep(50 * time.Millisecond) // the deadline is settled before the first byte
+	if d := readDeadline(); d.After(dialed.Add(readHeaderTimeout + time.Second)) {
+		t.Errorf("a silent new connection is kept %v, want at most %v", d.Sub(dialed).Round(time.Second), readHeaderTimeout)
+	}
+}
