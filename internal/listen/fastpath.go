@@ -511,6 +511,13 @@ func parseHead(head []byte, wire bool) (fastRequest, bool) {
 	if hosts != 1 || lengths > 1 {
 		return req, false
 	}
+	// net/http reads Pragma: no-cache without Cache-Control as Cache-Control: no-cache too
+	// (RFC 9111 §5.4): the handler sees the same header map either way.
+	if p := req.header["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
+		if _, ok := req.header["Cache-Control"]; !ok {
+			req.header["Cache-Control"] = []string{"no-cache"}
+		}
+	}
 	return req, true
 }
 

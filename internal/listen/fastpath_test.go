@@ -262,6 +262,8 @@ func FuzzParseHead(f *testing.F) {
 	f.Add([]byte(fastEvent))
 	f.Add([]byte("PUT /e?x=%41 HTTP/1.1\r\nHost: h:1\r\nA: b, c\r\na: d\r\nConnection: keep-alive, close\r\nContent-Length: 007\r\n\r\n"))
 	f.Add([]byte("POST / HTTP/1.1\r\nHost: [::1]:80\r\nX: \t v \t\r\n\r\n"))
+	// net/http adds Cache-Control: no-cache to a request with Pragma: no-cache alone.
+	f.Add([]byte("POST /e HTTP/1.1\r\nHost: h\r\nPragma: no-cache\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		i := bytes.Index(raw, []byte("\r\n\r\n"))
 		if i < 0 {
