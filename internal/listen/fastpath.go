@@ -402,7 +402,8 @@ func (fc *fastConn) skipEmptyLines() {
 }
 
 // readHead reads up to the end of the request's header block and returns it, still
-// buffered; nil when it does not fit in the buffer or uses a bare LF, for net/http.
+// buffered; nil when it does not fit in the buffer, uses a bare LF or is cut short by the end
+// of the stream, for net/http.
 func (fc *fastConn) readHead() ([]byte, error) {
 	br := fc.br
 	for {
@@ -424,6 +425,11 @@ func (fc *fastConn) readHead() ([]byte, error) {
 		}
 		if _, err := br.Peek(len(b) + 1); err != nil {
 			if len(b) > 0 && errors.Is(err, bufio.ErrBufferFull) {
+				return nil, nil
+			}
+			if br.Buffered() > 0 && err == io.EOF {
+				// A header block cut short: net/http answers it 400. (A timeout is not
+				// handed over: net/http would give the sender a new readHeaderTimeout.)
 				return nil, nil
 			}
 			return nil, err

@@ -344,3 +344,31 @@ func TestFastPathFirstRequestHeaderTimeout(t *testing.T) {
 		t.Errorf("a silent new connection is kept %v, want at most %v", d.Sub(dialed).Round(time.Second), readHeaderTimeout)
 	}
 }
+
+// A header block cut short by the sender's end of stream is net/http's to refuse (400), as
+// it does alone, not closed without an answer.
+func TestFastPathTruncatedHead(t *testing.T) {
+	fast, plain := startFast(t, Config{})
+	send := func(addr, raw string) []int {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, raw)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		out, _ := io.ReadAll(c)
+		return statuses(t, string(out))
+	}
+	for _, raw := range []string{
+		"POST /events HTTP/1.1\r\nHost: x\r\n",
+		"POST /events HTTP/1.1\r\nHost: x",
+		fastEvent + "POST /events HTTP/1.1\r\nHost: x\r\n",
+	} {
+		got, want := send(fast.Addr().String(), raw), send(plain.Listener.Addr().String(), raw)
+		if len(want) == 0 || !equalInts(got, want) {
+			t.Errorf("%q: answers %v, net/http alone %v", raw, got, want)
+		}
+	}
+}
