@@ -408,6 +408,11 @@ func (fc *fastConn) readHead() ([]byte, error) {
 	br := fc.br
 	for {
 		b := peekBuffered(br)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && !fastRequestLine(b[:i+1]) {
+			// Not a request the fast path takes (a GET, HTTP/1.0, garbage): net/http has
+			// it at once, rather than when, or whether, its header block ends.
+			return nil, nil
+		}
 		end, bare := bytes.Index(b, []byte("\n\r\n")), bytes.Index(b, []byte("\n\n"))
 		if bare >= 0 && (end < 0 || bare < end) {
 			// A header block ended by bare line feeds: net/http's to judge.
@@ -435,6 +440,13 @@ func (fc *fastConn) readHead() ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// fastRequestLine reports whether line, up to its LF, may start a request the fast path
+// takes: POST or PUT, HTTP/1.1, ended by CRLF. parseHead checks the rest.
+func fastRequestLine(line []byte) bool {
+	return (bytes.HasPrefix(line, []byte("POST ")) || bytes.HasPrefix(line, []byte("PUT "))) &&
+		bytes.HasSuffix(line, []byte(" HTTP/1.1\r\n"))
 }
 
 // parseHead parses a request line and header block that ends in CRLF CRLF (RFC 9112 §2.1),

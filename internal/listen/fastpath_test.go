@@ -372,3 +372,23 @@ func TestFastPathTruncatedHead(t *testing.T) {
 		}
 	}
 }
+
+// A request line the fast path does not take goes to net/http at once, without waiting for
+// the end of a header block that may never come: net/http answers a bad one 400 now.
+func TestFastPathBadRequestLineAnsweredAtOnce(t *testing.T) {
+	fast, _ := startFast(t, Config{})
+	c, err := net.Dial("tcp", fast.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "HELLO\r\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a bad request line: %v", err)
+	}
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("answer %d", resp.StatusCode)
+	}
+}
