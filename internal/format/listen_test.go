@@ -74,7 +74,13 @@ func listenReports(t *testing.T) []*listen.Report {
 	kafkaRejected.Kind, kafkaRejected.Status, kafkaRejected.Events = listen.KindRejected, 400, nil
 	kafkaRejected.Reason = "not a CloudEvent: the record carries no CloudEvent (no ce_specversion header and not a structured content type)"
 
-	return []*listen.Report{&binary, &batch, &refused, &empty, &rejected, &hostileRejection, &handshake, &options, &kafka, &kafkaRejected}
+	// A request listen read itself: its fields as they came, in order and case, a credential
+	// and a control character among them.
+	wire := binary
+	wire.Wire = [][2]string{{"host", "localhost:8080"}, {"ce-specversion", "1.0"}, {"ce-id", "42"}, {"ce-source", "/users"},
+		{"ce-type", "com.example.user.created"}, {"authorization", "Bearer s3cret"}, {"x-note", "a\x1b[2Jb"}, {"content-type", "application/json"}}
+
+	return []*listen.Report{&binary, &batch, &refused, &empty, &rejected, &hostileRejection, &handshake, &options, &kafka, &kafkaRejected, &wire}
 }
 
 // renderListen shows every report the way listen does: events with ListenEvents (or, for the

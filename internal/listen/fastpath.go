@@ -320,7 +320,7 @@ func (fc *fastConn) serveOne() (keep, handOver bool) {
 	if head == nil {
 		return true, true
 	}
-	req, ok := parseHead(head, s.h.cfg.Observer != nil)
+	req, ok := parseHead(head, s.h.cfg.Observer != nil || s.h.cfg.ShowHeaders)
 	if !ok || req.contentLength > s.h.cfg.MaxBody || !samePath(req.url.Path, s.h.cfg.Path) {
 		return true, true
 	}

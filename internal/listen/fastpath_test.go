@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -390,5 +391,30 @@ func TestFastPathBadRequestLineAnsweredAtOnce(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("answer %d", resp.StatusCode)
+	}
+}
+
+// With ShowHeaders (-v) the report carries the header fields as they came; without it (and
+// without an observer) nothing is spent on them.
+func TestFastPathWireForShowHeaders(t *testing.T) {
+	raw := "POST /events HTTP/1.1\r\nce-specversion: 1.0\r\nHost: x\r\nce-id: 1\r\nCE-SOURCE: /s\r\nce-type: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+	for _, show := range []bool{true, false} {
+		wires := make(chan [][2]string, 1)
+		fast, _ := startFast(t, Config{ShowHeaders: show, Report: func(r *Report) {
+			if r.Kind == KindEvents {
+				wires <- r.Wire
+			}
+		}})
+		if got := statuses(t, rawExchange(t, fast.Addr().String(), raw, 2*time.Second)); !equalInts(got, []int{202}) {
+			t.Fatalf("answers %v", got)
+		}
+		wire := <-wires
+		want := [][2]string{{"ce-specversion", "1.0"}, {"Host", "x"}, {"ce-id", "1"}, {"CE-SOURCE", "/s"}, {"ce-type", "t"}, {"Content-Length", "0"}, {"Connection", "close"}}
+		if show && fmt.Sprint(wire) != fmt.Sprint(want) {
+			t.Errorf("wire %q, want %q", wire, want)
+		}
+		if !show && wire != nil {
+			t.Errorf("wire kept without -v: %q", wire)
+		}
 	}
 }

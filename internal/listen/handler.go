@@ -61,7 +61,7 @@ type Config struct {
 	// ShowHeaders fills in Report.Target and Report.Header for the events of a broker
 	// message (Deliver): laying out the transport's metadata and headers costs more than the
 	// rest of the message's handling, and only -v shows them. Rejected messages always have
-	// them.
+	// them. For HTTP requests listen reads itself it fills in Report.Wire too.
 	ShowHeaders bool
 	// Observer, when set, is told about every message once it is answered (listen --ui).
 	Observer Observer
@@ -99,7 +99,7 @@ type Report struct {
 	Header   http.Header
 	// Wire, when not nil, is the request's header fields as they came: names in the case the
 	// sender wrote, in its order, Host included. Only requests listen read itself have it
-	// (fastpath.go), and only when an Observer wants it.
+	// (fastpath.go), and only when an Observer or ShowHeaders wants it.
 	Wire [][2]string
 	Mode binding.Mode
 	// Status is the answer sent.
