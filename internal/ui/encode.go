@@ -82,7 +82,8 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	b = member(b, "reason", e.reason)
 	b = append(b, `,"headers":`...)
 	if e.wire != nil {
-		b = appendWire(b, e.wire)
+		// Header fields as they came, in their order and case.
+		b = appendPairs(b, hideWire(e.wire))
 	} else {
 		b = appendHeaders(b, format.HideCredentials(e.header), e.host)
 	}
@@ -278,38 +279,31 @@ func appendPairs(b []byte, pairs [][2]string) []byte {
 	return append(b, ']')
 }
 
-// shownWire is a header field as it came, its value hidden if it is a credential.
-func shownWire(f [2]string) (name, value string) {
-	if maySecret(f[0]) {
-		k := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f[0]))
-		return f[0], format.HideCredentials(http.Header{k: {f[1]}})[k][0]
-	}
-	return f[0], f[1]
-}
-
-// appendWire appends header fields as they came as [name, value] pairs, in their order and
-// case, credentials hidden.
-func appendWire(b []byte, wire [][2]string) []byte {
-	b = append(b, '[')
+// hideWire returns header fields as they came with the values of credentials hidden: wire
+// itself when it has none.
+func hideWire(wire [][2]string) [][2]string {
+	var out [][2]string
 	for i, f := range wire {
-		if i > 0 {
-			b = append(b, ',')
+		if !maySecret(f[0]) {
+			continue
 		}
-		k, v := shownWire(f)
-		b = append(b, '[')
-		b = ce.AppendString(b, k)
-		b = append(b, ',')
-		b = ce.AppendString(b, v)
-		b = append(b, ']')
+		if out == nil {
+			out = slices.Clone(wire)
+		}
+		k := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f[0]))
+		out[i][1] = format.HideCredentials(http.Header{k: {f[1]}})[k][0]
 	}
-	return append(b, ']')
+	if out == nil {
+		return wire
+	}
+	return out
 }
 
 // appendWireList is appendHeaderList for header fields as they came: in their order and case.
 func appendWireList(b []byte, wire [][2]string, noCE bool) []byte {
 	b = append(b, '[')
 	first := true
-	for _, f := range wire {
+	for _, f := range hideWire(wire) {
 		if noCE && isCE(f[0]) {
 			continue
 		}
@@ -317,10 +311,9 @@ func appendWireList(b []byte, wire [][2]string, noCE bool) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		k, v := shownWire(f)
-		b = appendString(b, k)
+		b = appendString(b, f[0])
 		b = append(b, ',')
-		b = appendString(b, v)
+		b = appendString(b, f[1])
 	}
 	return append(b, ']')
 }
