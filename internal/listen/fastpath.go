@@ -456,9 +456,9 @@ func parseHead(head []byte, wire bool) (fastRequest, bool) {
 	var req fastRequest
 	// One string holds the whole head; names and values are slices of it.
 	s := string(head[:len(head)-2])
-	line, rest, _ := cutCRLF(s)
-	method, line, ok1 := cut(line, ' ')
-	target, proto, ok2 := cut(line, ' ')
+	line, rest, _ := strings.Cut(s, "\r\n")
+	method, line, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(line, " ")
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || (method != http.MethodPost && method != http.MethodPut) {
 		return req, false
 	}
@@ -479,13 +479,13 @@ func parseHead(head []byte, wire bool) (fastRequest, bool) {
 	hosts, lengths := 0, 0
 	for i := 0; rest != ""; i++ {
 		var ln string
-		ln, rest, _ = cutCRLF(rest)
-		name, value, ok := cut(ln, ':')
+		ln, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(ln, ":")
 		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			// Includes obsolete line folding: a line beginning with white space.
 			return req, false
 		}
-		value = trimOWS(value)
+		value = strings.Trim(value, " \t") // optional white space, RFC 9110 §5.6.3
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return req, false
 		}
@@ -539,36 +539,6 @@ func parseHead(head []byte, wire bool) (fastRequest, bool) {
 	return req, true
 }
 
-// cutCRLF cuts s at its first CRLF.
-func cutCRLF(s string) (before, after string, found bool) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '\r' && s[i+1] == '\n' {
-			return s[:i], s[i+2:], true
-		}
-	}
-	return s, "", false
-}
-
-func cut(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-// trimOWS trims optional white space (RFC 9110 §5.6.3).
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
 func visibleASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '#' {
@@ -602,32 +572,13 @@ func hasToken(values []string, token string) bool {
 	for _, v := range values {
 		for v != "" {
 			var t string
-			t, v, _ = cut(v, ',')
-			if len(trimOWS(t)) == len(token) && equalFold(trimOWS(t), token) {
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.Trim(t, " \t"), token) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // fastBody is a request body of known length.
