@@ -200,7 +200,9 @@ func headerName(pointer string) string {
 	return "ce-" + name
 }
 
-func isCEHeader(k string) bool {
+// IsCEHeader reports whether the header name k is a ce- header (http binding §3.1.3.1), in
+// any case.
+func IsCEHeader(k string) bool {
 	return len(k) >= 3 && k[0]|0x20 == 'c' && k[1]|0x20 == 'e' && k[2] == '-'
 }
 
@@ -221,7 +223,7 @@ func attributeName(s string) string {
 // it, §3.1.1) and ce-data or ce-data_base64 (the data is the body, §3.1.2) are problems.
 func headerAttrs(attrs []Attr, header http.Header) ([]Attr, *Problem) {
 	for k, vs := range header {
-		if !isCEHeader(k) {
+		if !IsCEHeader(k) {
 			continue
 		}
 		name := attributeName(k[3:])

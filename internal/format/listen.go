@@ -213,12 +213,8 @@ func writeRequest(b *strings.Builder, st *Styles, rep *listen.Report) {
 	b.WriteByte('\n')
 	if rep.Wire != nil {
 		// The fields as they came: in the sender's order and case, Host among them.
-		for _, f := range rep.Wire {
-			v := f[1]
-			if isSecretHeader(f[0]) {
-				v = hiddenValue(f[0], v)
-			}
-			b.WriteString(st.paint(st.Dim, "> "+Sanitize(f[0])+": "+Sanitize(v)))
+		for _, f := range HideFieldCredentials(rep.Wire) {
+			b.WriteString(st.paint(st.Dim, "> "+Sanitize(f[0])+": "+Sanitize(f[1])))
 			b.WriteByte('\n')
 		}
 		return

@@ -59,6 +59,25 @@ func HideCredentials(h http.Header) http.Header {
 	return h
 }
 
+// HideFieldCredentials is HideCredentials for header fields as they came, name and value in
+// the sender's order and case: fields itself when none is a credential, else a copy.
+func HideFieldCredentials(fields [][2]string) [][2]string {
+	var out [][2]string
+	for i, f := range fields {
+		if !isSecretHeader(f[0]) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(fields)
+		}
+		out[i][1] = hiddenValue(f[0], f[1])
+	}
+	if out == nil {
+		return fields
+	}
+	return out
+}
+
 // ShownURL is a URL as cectl prints it, with its credentials masked: the password of
 // user:password (RFC 3986 §3.2.1 deprecates it for this reason), and a NATS token, which
 // stands alone where a user name would (nats://TOKEN@host). Output can then be shared.

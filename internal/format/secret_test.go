@@ -34,6 +34,27 @@ func TestHideCredentialsEveryCredentialHeader(t *testing.T) {
 	}
 }
 
+func TestHideFieldCredentials(t *testing.T) {
+	fields := [][2]string{{"host", "h"}, {"authorization", "Bearer tok3n"}, {"COOKIE", "a=b"}, {"x-note", "n"}}
+	got := HideFieldCredentials(fields)
+	want := [][2]string{{"host", "h"}, {"authorization", "Bearer (hidden)"}, {"COOKIE", "(hidden)"}, {"x-note", "n"}}
+	if len(got) != len(want) {
+		t.Fatalf("%q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("field %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	if fields[1][1] != "Bearer tok3n" {
+		t.Error("the original fields were changed")
+	}
+	plain := fields[3:]
+	if got := HideFieldCredentials(plain); &got[0] != &plain[0] {
+		t.Error("fields without a credential were copied")
+	}
+}
+
 func TestShownURLAndMaskURLs(t *testing.T) {
 	tests := []struct{ in, shown string }{
 		{"nats://s3cr3t@127.0.0.1:4222/s", "nats://xxxxx@127.0.0.1:4222/s"},

@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -83,7 +81,7 @@ func (enc *encoder) entry(dst []byte, e *entry, match *listen.Filter) []byte {
 	b = append(b, `,"headers":`...)
 	if e.wire != nil {
 		// Header fields as they came, in their order and case.
-		b = appendPairs(b, hideWire(e.wire))
+		b = appendPairs(b, format.HideFieldCredentials(e.wire))
 	} else {
 		b = appendHeaders(b, format.HideCredentials(e.header), e.host)
 	}
@@ -279,32 +277,12 @@ func appendPairs(b []byte, pairs [][2]string) []byte {
 	return append(b, ']')
 }
 
-// hideWire returns header fields as they came with the values of credentials hidden: wire
-// itself when it has none.
-func hideWire(wire [][2]string) [][2]string {
-	var out [][2]string
-	for i, f := range wire {
-		if !maySecret(f[0]) {
-			continue
-		}
-		if out == nil {
-			out = slices.Clone(wire)
-		}
-		k := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f[0]))
-		out[i][1] = format.HideCredentials(http.Header{k: {f[1]}})[k][0]
-	}
-	if out == nil {
-		return wire
-	}
-	return out
-}
-
 // appendWireList is appendHeaderList for header fields as they came: in their order and case.
 func appendWireList(b []byte, wire [][2]string, noCE bool) []byte {
 	b = append(b, '[')
 	first := true
-	for _, f := range hideWire(wire) {
-		if noCE && isCE(f[0]) {
+	for _, f := range format.HideFieldCredentials(wire) {
+		if noCE && binding.IsCEHeader(f[0]) {
 			continue
 		}
 		if !first {
@@ -316,10 +294,6 @@ func appendWireList(b []byte, wire [][2]string, noCE bool) []byte {
 		b = appendString(b, f[1])
 	}
 	return append(b, ']')
-}
-
-func isCE(name string) bool {
-	return len(name) > 3 && name[0]|0x20 == 'c' && name[1]|0x20 == 'e' && name[2] == '-'
 }
 
 // appendHeaders appends the header fields as [name, value] pairs in name order (the server
