@@ -1,11 +1,9 @@
 package listen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -271,16 +269,9 @@ func BenchmarkHandlerShownToOutput(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
-		rd := bytes.NewReader(body)
-		req, _ := http.NewRequest("POST", "http://localhost/", io.NopCloser(rd))
-		req.RequestURI = "/"
-		req.ContentLength = int64(len(body))
-		req.Header = header
-		w := &discardWriter{h: http.Header{}}
+		serve := benchRequest(h, header, body)
 		for pb.Next() {
-			rd.Reset(body)
-			clear(w.h)
-			h.ServeHTTP(w, req)
+			serve()
 		}
 	})
 }
