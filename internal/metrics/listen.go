@@ -1,7 +1,10 @@
-// Package metrics exposes what listen and send do as Prometheus metrics, each in a registry
-// of its own, served in the Prometheus text exposition format.
-// The counters of the hot path are resolved once, when the metrics are made or when a type
-// is first seen, so that observing an event is a few atomic additions.
+// Package metrics exposes what listen and send do as Prometheus metrics, made with
+// prometheus/client_golang: each command's metrics are in a registry of their own (not the
+// library's process-wide default one) and served by promhttp.
+//
+// The counters of the hot path are resolved once (WithLabelValues), when the metrics are made
+// or when a type is first seen, and kept: observing an event is an atomic addition per
+// counter, with no label lookup and no allocation.
 package metrics
 
 import (
@@ -13,6 +16,7 @@ import (
 
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/listen"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultTypes is how many event types get a series of their own; events of later types
@@ -38,31 +42,50 @@ const (
 	ReasonOther            = "other"
 )
 
-var reasons = []string{ReasonInvalid, ReasonUnauthorized, ReasonNotFound, ReasonMethod, ReasonLengthRequired,
+// reason indexes the counters of the reasons, in the order of reasons.
+type reason int
+
+const (
+	rInvalid reason = iota
+	rUnauthorized
+	rNotFound
+	rMethod
+	rLengthRequired
+	rTooLarge
+	rUnsupportedMedia
+	rRecordFailed
+	rBusy
+	rRefused
+	rOther
+	nReasons
+)
+
+var reasons = [nReasons]string{ReasonInvalid, ReasonUnauthorized, ReasonNotFound, ReasonMethod, ReasonLengthRequired,
 	ReasonTooLarge, ReasonUnsupportedMedia, ReasonRecordFailed, ReasonBusy, ReasonRefused, ReasonOther}
 
-func reasonOf(status int) string {
+// reasonOf is the reason of a request rejected with status before its events were taken.
+func reasonOf(status int) reason {
 	switch status {
 	case http.StatusBadRequest:
-		return ReasonInvalid
+		return rInvalid
 	case http.StatusUnauthorized:
-		return ReasonUnauthorized
+		return rUnauthorized
 	case http.StatusNotFound:
-		return ReasonNotFound
+		return rNotFound
 	case http.StatusMethodNotAllowed:
-		return ReasonMethod
+		return rMethod
 	case http.StatusLengthRequired:
-		return ReasonLengthRequired
+		return rLengthRequired
 	case http.StatusRequestEntityTooLarge:
-		return ReasonTooLarge
+		return rTooLarge
 	case http.StatusUnsupportedMediaType:
-		return ReasonUnsupportedMedia
+		return rUnsupportedMedia
 	case http.StatusInternalServerError:
-		return ReasonRecordFailed
+		return rRecordFailed
 	case http.StatusServiceUnavailable:
-		return ReasonBusy
+		return rBusy
 	}
-	return ReasonOther
+	return rOther
 }
 
 // LatencyBuckets are the upper bounds, in seconds, of the latency histograms: 100µs to 10s.
@@ -70,23 +93,23 @@ var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 
 // Listen holds the metrics of a listener.
 type Listen struct {
-	reg      *Registry
-	events   *CounterVec
+	reg      *prometheus.Registry
+	events   *prometheus.CounterVec
 	maxTypes int32
 	nTypes   atomic.Int32
-	types    sync.Map // type → *Counter
+	types    sync.Map // type → prometheus.Counter
 	typeMu   sync.Mutex
-	other    *Counter
-	dups     *Counter
-	requests *Counter
-	rejected map[string]*Counter
-	bytes    *Counter
-	latency  *Histogram
-	recordOK *Counter
-	recordNo *Counter
-	fwdACK   *Counter
-	fwdNACK  *Counter
-	fwdLost  *Counter
+	other    prometheus.Counter
+	dups     prometheus.Counter
+	requests prometheus.Counter
+	rejected [nReasons]prometheus.Counter
+	bytes    prometheus.Counter
+	latency  prometheus.Histogram
+	recordOK prometheus.Counter
+	recordNo prometheus.Counter
+	fwdACK   prometheus.Counter
+	fwdNACK  prometheus.Counter
+	fwdLost  prometheus.Counter
 	recorded bool
 }
 
@@ -97,39 +120,45 @@ func NewListen(maxTypes int, recording bool) *Listen {
 	if maxTypes <= 0 {
 		maxTypes = DefaultTypes
 	}
-	r := NewRegistry()
-	m := &Listen{reg: r, maxTypes: int32(maxTypes), recorded: recording}
-	m.events = r.CounterVec("cectl_listen_events_accepted_total",
-		"Events accepted (selected by --filter/--type and answered 2xx), by type; types beyond the first "+strconv.Itoa(maxTypes)+" count as \"other\".", "type")
-	m.other = m.events.With(OtherType)
-	m.dups = r.Counter("cectl_listen_events_duplicate_total", "Accepted events whose source and id were accepted before (--dedupe); not counted as accepted.")
-	m.requests = r.Counter("cectl_listen_requests_total", "Well-formed requests or broker messages carrying events (or an empty batch).")
-	rej := r.CounterVec("cectl_listen_requests_rejected_total", "Requests or messages answered with an error, by reason.", "reason")
-	m.rejected = map[string]*Counter{}
-	for _, reason := range reasons {
-		m.rejected[reason] = rej.With(reason)
+	m := &Listen{reg: newRegistry(), maxTypes: int32(maxTypes), recorded: recording}
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_events_accepted_total",
+		Help: "Events accepted (selected by --filter/--type and answered 2xx), by type; types beyond the first " + strconv.Itoa(maxTypes) +
+			" count as \"other\"."}, []string{"type"})
+	m.other = m.events.WithLabelValues(OtherType)
+	m.dups = prometheus.NewCounter(prometheus.CounterOpts{Name: "cectl_listen_events_duplicate_total",
+		Help: "Accepted events whose source and id were accepted before (--dedupe); not counted as accepted."})
+	m.requests = prometheus.NewCounter(prometheus.CounterOpts{Name: "cectl_listen_requests_total",
+		Help: "Well-formed requests or broker messages carrying events (or an empty batch)."})
+	rej := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_requests_rejected_total",
+		Help: "Requests or messages answered with an error, by reason."}, []string{"reason"})
+	for i, r := range reasons {
+		m.rejected[i] = rej.WithLabelValues(r)
 	}
-	m.bytes = r.Counter("cectl_listen_received_bytes_total", "Bytes of the bodies (HTTP) or payloads (brokers) of the requests that were read.")
-	m.latency = r.Histogram("cectl_listen_handling_seconds",
-		"Time from a request's arrival until its answer was decided (after record, relay and reply; before --delay).", LatencyBuckets)
-	rec := r.CounterVec("cectl_listen_record_writes_total", "Writes of accepted events to --record, by outcome.", "outcome")
-	m.recordOK, m.recordNo = rec.With("ok"), rec.With("error")
-	fwd := r.CounterVec("cectl_listen_forwards_total",
-		"Relays to --forward-to targets, by outcome: ack (2xx), nack (another status), not_delivered (no response).", "outcome")
-	m.fwdACK, m.fwdNACK, m.fwdLost = fwd.With("ack"), fwd.With("nack"), fwd.With("not_delivered")
+	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "cectl_listen_received_bytes_total",
+		Help: "Bytes of the bodies (HTTP) or payloads (brokers) of the requests that were read."})
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cectl_listen_handling_seconds",
+		Help:    "Time from a request's arrival until its answer was decided (after record, relay and reply; before --delay).",
+		Buckets: LatencyBuckets})
+	rec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_record_writes_total",
+		Help: "Writes of accepted events to --record, by outcome."}, []string{"outcome"})
+	m.recordOK, m.recordNo = rec.WithLabelValues("ok"), rec.WithLabelValues("error")
+	fwd := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_forwards_total",
+		Help: "Relays to --forward-to targets, by outcome: ack (2xx), nack (another status), not_delivered (no response)."}, []string{"outcome"})
+	m.fwdACK, m.fwdNACK, m.fwdLost = fwd.WithLabelValues("ack"), fwd.WithLabelValues("nack"), fwd.WithLabelValues("not_delivered")
+	m.reg.MustRegister(m.events, m.dups, m.requests, rej, m.bytes, m.latency, rec, fwd)
 	return m
 }
 
 // Registry is the registry the metrics are in.
-func (m *Listen) Registry() *Registry { return m.reg }
+func (m *Listen) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves the metrics in the Prometheus text exposition format.
+// Handler serves the metrics.
 func (m *Listen) Handler() http.Handler { return Handler(m.reg) }
 
 // typeCounter returns the counter of events of type t, making it if the bound allows.
-func (m *Listen) typeCounter(t string) *Counter {
+func (m *Listen) typeCounter(t string) prometheus.Counter {
 	if c, ok := m.types.Load(t); ok {
-		return c.(*Counter)
+		return c.(prometheus.Counter)
 	}
 	if m.nTypes.Load() >= m.maxTypes {
 		return m.other
@@ -137,12 +166,15 @@ func (m *Listen) typeCounter(t string) *Counter {
 	m.typeMu.Lock()
 	defer m.typeMu.Unlock()
 	if c, ok := m.types.Load(t); ok {
-		return c.(*Counter)
+		return c.(prometheus.Counter)
 	}
 	if m.nTypes.Load() >= m.maxTypes || t == OtherType {
 		return m.other
 	}
-	c := m.events.With(t)
+	c, err := m.events.GetMetricWithLabelValues(t)
+	if err != nil { // not UTF-8: the decoder refuses such types, but a panic here would end listen
+		return m.other
+	}
 	m.types.Store(t, c)
 	m.nTypes.Add(1)
 	return c
@@ -162,7 +194,7 @@ func (m *Listen) Observe(rep *listen.Report) {
 	case listen.KindEvents:
 		m.requests.Inc()
 		if rep.Reason != "" { // refused on purpose (--status, --fail-rate)
-			m.rejected[ReasonRefused].Inc()
+			m.rejected[rRefused].Inc()
 		} else if rep.Status < 300 {
 			fresh := 0
 			for i := range rep.Events {
@@ -179,7 +211,7 @@ func (m *Listen) Observe(rep *listen.Report) {
 			}
 		}
 		for i := range rep.Forwards {
-			m.forward(rep.Forwards[i].Result)
+			m.forward(&rep.Forwards[i].Result)
 		}
 	default:
 		return
@@ -189,7 +221,7 @@ func (m *Listen) Observe(rep *listen.Report) {
 	}
 }
 
-func (m *Listen) forward(r client.Result) {
+func (m *Listen) forward(r *client.Result) {
 	switch {
 	case r.ACK:
 		m.fwdACK.Inc()

@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/listen"
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -146,6 +148,35 @@ func TestListenMetricsOwnRegistry(t *testing.T) {
 	a.Observe(&listen.Report{Kind: listen.KindRejected, Status: 400})
 	if got := value(t, scrape(t, b.Handler()), "cectl_listen_requests_rejected_total", "reason", ReasonInvalid); got != 0 {
 		t.Fatalf("b counts a's rejection: %v", got)
+	}
+	fams, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "cectl_") {
+			t.Errorf("%s is in the default registry", f.GetName())
+		}
+	}
+}
+
+func TestRuntimeMetrics(t *testing.T) {
+	// The Go runtime's and the process's metrics come with cectl's.
+	for _, h := range []http.Handler{NewListen(0, false).Handler(), Handler(NewSend().Registry())} {
+		f := scrape(t, h)
+		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
+			if _, ok := f[name]; !ok {
+				t.Errorf("no %s", name)
+			}
+		}
+	}
+}
+
+func TestMetricsAreReadWithGet(t *testing.T) {
+	rec := httptest.NewRecorder()
+	NewListen(0, false).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, Path, strings.NewReader("{}")))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d %v", rec.Code, rec.Header())
 	}
 }
 
