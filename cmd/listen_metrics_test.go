@@ -4,7 +4,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,6 +78,18 @@ func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name, label, v
 	return 0
 }
 
+// freeAddr is a TCP address on 127.0.0.1 that nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
 func TestListenMetricsOnTheListenAddress(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
 	defer down.Close()
@@ -97,31 +111,42 @@ func TestListenMetricsOnTheListenAddress(t *testing.T) {
 			t.Fatalf("post %d: %d", i, st)
 		}
 	}
-	resp, err := http.Post(url, "application/cloudevents+json", strings.NewReader(`{"specversion":"1.0"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("invalid event: %d", resp.StatusCode)
+	// A batch of two new events and a duplicate: two lines in the record.
+	for _, c := range []struct {
+		ctype, body string
+		status      int
+	}{
+		{"application/cloudevents-batch+json", `[{"specversion":"1.0","id":"4","source":"/test","type":"com.example.a"},
+			{"specversion":"1.0","id":"1","source":"/test","type":"com.example.a"},
+			{"specversion":"1.0","id":"5","source":"/test","type":"com.example.b"}]`, http.StatusAccepted},
+		{"application/cloudevents+json", `{"specversion":"1.0"}`, http.StatusBadRequest},
+	} {
+		resp, err := http.Post(url, c.ctype, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s: %d", c.ctype, resp.StatusCode)
+		}
 	}
 
 	f := scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics")
 	wantMetrics(t, f, []metricWant{
-		{"cectl_listen_events_accepted_total", "type", "com.example.a", 2},
-		{"cectl_listen_events_accepted_total", "type", "com.example.b", 1},
-		{"cectl_listen_events_duplicate_total", "", "", 1},
-		{"cectl_listen_requests_total", "", "", 4},
+		{"cectl_listen_events_accepted_total", "type", "com.example.a", 3},
+		{"cectl_listen_events_accepted_total", "type", "com.example.b", 2},
+		{"cectl_listen_events_duplicate_total", "", "", 2},
+		{"cectl_listen_requests_total", "", "", 5},
 		{"cectl_listen_requests_rejected_total", "reason", "invalid", 1},
-		{"cectl_listen_record_writes_total", "outcome", "ok", 3},
-		{"cectl_listen_forwards_total", "outcome", "ack", 3},
-		{"cectl_listen_handling_seconds", "", "", 5},
+		{"cectl_listen_record_writes_total", "outcome", "ok", 5}, // per event, as the record has them
+		{"cectl_listen_forwards_total", "outcome", "ack", 4},
+		{"cectl_listen_handling_seconds", "", "", 6},
 	})
 	if b := metricValue(t, f, "cectl_listen_received_bytes_total", "", ""); b < 100 {
 		t.Errorf("received bytes %v", b)
 	}
 	// Scrapes are not events: nothing more was shown or counted.
-	if got := metricValue(t, scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics"), "cectl_listen_requests_total", "", ""); got != 4 {
+	if got := metricValue(t, scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics"), "cectl_listen_requests_total", "", ""); got != 5 {
 		t.Errorf("after a second scrape: %v requests", got)
 	}
 	cancel()
@@ -131,15 +156,13 @@ func TestListenMetricsOnTheListenAddress(t *testing.T) {
 	if !strings.Contains(errOut.String(), "metrics at /metrics") {
 		t.Errorf("the banner does not say where the metrics are:\n%s", errOut.String())
 	}
+	if b, err := os.ReadFile(record); err != nil || strings.Count(string(b), "\n") != 5 {
+		t.Errorf("record: %v\n%s", err, b)
+	}
 }
 
 func TestListenMetricsAddr(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	var out, errOut testutil.Buffer
 	url, cancel, done := startListen(t, &out, &errOut, "--metrics-addr", addr)
 	defer cancel()
@@ -178,5 +201,64 @@ func TestListenMetricsFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+func TestListenMetricsForwardFailures(t *testing.T) {
+	// A relay that is refused (nack) or that reaches nobody (not delivered): the events were
+	// recorded, but the request is answered with an error, as the summary counts it.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) }))
+	defer refusing.Close()
+	for _, c := range []struct {
+		name, to, outcome string
+		status            int
+	}{
+		{"nack", refusing.URL, "nack", http.StatusBadRequest},
+		{"not delivered", "http://" + freeAddr(t), "not_delivered", http.StatusBadGateway},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut testutil.Buffer
+			record := filepath.Join(t.TempDir(), "events.jsonl")
+			url, cancel, done := startListen(t, &out, &errOut, "--metrics", "--record", record, "--forward-to", c.to, "-q")
+			defer cancel()
+			for i, typ := range []string{"com.example.a", "com.example.b", "com.example.a"} {
+				if st := post(t, url, binding.Binary, strconv.Itoa(i), typ); st != c.status {
+					t.Fatalf("post %d: %d, want %d", i, st, c.status)
+				}
+			}
+			f := scrapeURL(t, strings.TrimSuffix(url, "/")+"/metrics")
+			wantMetrics(t, f, []metricWant{
+				{"cectl_listen_requests_total", "", "", 3},
+				{"cectl_listen_requests_rejected_total", "reason", "forward_failed", 3},
+				{"cectl_listen_requests_rejected_total", "reason", "other", 0},
+				{"cectl_listen_forwards_total", "outcome", c.outcome, 3},
+				{"cectl_listen_forwards_total", "outcome", "ack", 0},
+				// Each event was written to the record before the relay.
+				{"cectl_listen_record_writes_total", "outcome", "ok", 3},
+				{"cectl_listen_record_writes_total", "outcome", "error", 0},
+				{"cectl_listen_handling_seconds", "", "", 3},
+			})
+			if fam := f["cectl_listen_events_accepted_total"]; fam != nil {
+				for _, m := range fam.Metric {
+					if m.Counter.GetValue() != 0 {
+						t.Errorf("events not acknowledged are counted as accepted: %v", m)
+					}
+				}
+			}
+			cancel()
+			if err := wait(t, done); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(errOut.String(), "3 requests not relayed") {
+				t.Errorf("the summary does not count what the metrics count:\n%s", errOut.String())
+			}
+			b, err := os.ReadFile(record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(b), "\n"); n != 3 {
+				t.Errorf("%d lines recorded", n)
+			}
+		})
 	}
 }

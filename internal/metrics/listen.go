@@ -37,8 +37,9 @@ const (
 	ReasonTooLarge         = "too_large"              // 413: --max-body
 	ReasonUnsupportedMedia = "unsupported_media_type" // 415
 	ReasonRecordFailed     = "record_failed"          // 500: the record could not be written
-	ReasonBusy             = "busy"                   // 503: too many bodies at once, or stopping
+	ReasonBusy             = "busy"                   // 503: too many bodies at once, or the output could not take the events
 	ReasonRefused          = "refused_on_purpose"     // --status, --fail-rate
+	ReasonForwardFailed    = "forward_failed"         // a --forward-to target did not acknowledge (its status, 502 or 504)
 	ReasonOther            = "other"
 )
 
@@ -56,12 +57,13 @@ const (
 	rRecordFailed
 	rBusy
 	rRefused
+	rForwardFailed
 	rOther
 	nReasons
 )
 
 var reasons = [nReasons]string{ReasonInvalid, ReasonUnauthorized, ReasonNotFound, ReasonMethod, ReasonLengthRequired,
-	ReasonTooLarge, ReasonUnsupportedMedia, ReasonRecordFailed, ReasonBusy, ReasonRefused, ReasonOther}
+	ReasonTooLarge, ReasonUnsupportedMedia, ReasonRecordFailed, ReasonBusy, ReasonRefused, ReasonForwardFailed, ReasonOther}
 
 // reasonOf is the reason of a request rejected with status before its events were taken.
 func reasonOf(status int) reason {
@@ -110,17 +112,15 @@ type Listen struct {
 	fwdACK   prometheus.Counter
 	fwdNACK  prometheus.Counter
 	fwdLost  prometheus.Counter
-	recorded bool
 }
 
 // NewListen makes the metrics of a listener that gives the first maxTypes event types a
-// series each (DefaultTypes when 0); recording says whether it writes a record, so that
-// each accepted request counts as a record write.
-func NewListen(maxTypes int, recording bool) *Listen {
+// series each (DefaultTypes when 0).
+func NewListen(maxTypes int) *Listen {
 	if maxTypes <= 0 {
 		maxTypes = DefaultTypes
 	}
-	m := &Listen{reg: newRegistry(), maxTypes: int32(maxTypes), recorded: recording}
+	m := &Listen{reg: newRegistry(), maxTypes: int32(maxTypes)}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_events_accepted_total",
 		Help: "Events accepted (selected by --filter/--type and answered 2xx), by type; types beyond the first " + strconv.Itoa(maxTypes) +
 			" count as \"other\"."}, []string{"type"})
@@ -140,7 +140,7 @@ func NewListen(maxTypes int, recording bool) *Listen {
 		Help:    "Time from a request's arrival until its answer was decided (after record, relay and reply; before --delay).",
 		Buckets: LatencyBuckets})
 	rec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_record_writes_total",
-		Help: "Writes of accepted events to --record, by outcome."}, []string{"outcome"})
+		Help: "Events written to --record, by outcome of the write: ok (kept), error (the write failed; the request was answered 500)."}, []string{"outcome"})
 	m.recordOK, m.recordNo = rec.WithLabelValues("ok"), rec.WithLabelValues("error")
 	fwd := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_forwards_total",
 		Help: "Relays to --forward-to targets, by outcome: ack (2xx), nack (another status), not_delivered (no response)."}, []string{"outcome"})
@@ -185,29 +185,31 @@ func (m *Listen) Observe(rep *listen.Report) {
 	if rep.Bytes > 0 {
 		m.bytes.Add(float64(rep.Bytes))
 	}
+	if rep.Recorded > 0 {
+		m.recordOK.Add(float64(rep.Recorded))
+	}
+	if rep.RecordFailed > 0 {
+		m.recordNo.Add(float64(rep.RecordFailed))
+	}
 	switch rep.Kind {
 	case listen.KindRejected:
 		m.rejected[reasonOf(rep.Status)].Inc()
-		if rep.Status == http.StatusInternalServerError && m.recorded {
-			m.recordNo.Inc()
-		}
 	case listen.KindEvents:
 		m.requests.Inc()
-		if rep.Reason != "" { // refused on purpose (--status, --fail-rate)
+		switch {
+		case rep.Reason != "": // refused on purpose (--status, --fail-rate)
 			m.rejected[rRefused].Inc()
-		} else if rep.Status < 300 {
-			fresh := 0
+		case rep.Status < 200 || rep.Status > 299:
+			// Taken, then not acknowledged: a relay failed and its status was passed on.
+			m.rejected[unrelayed(rep)].Inc()
+		default:
 			for i := range rep.Events {
 				a := &rep.Events[i]
 				if a.Duplicate {
 					m.dups.Inc()
 					continue
 				}
-				fresh++
 				m.typeCounter(a.Event.Type()).Inc()
-			}
-			if m.recorded && fresh > 0 {
-				m.recordOK.Inc()
 			}
 		}
 		for i := range rep.Forwards {
@@ -219,6 +221,17 @@ func (m *Listen) Observe(rep *listen.Report) {
 	if !rep.Received.IsZero() {
 		m.latency.Observe(time.Since(rep.Received).Seconds())
 	}
+}
+
+// unrelayed is the reason an event request that listen did not refuse was answered non-2xx:
+// a --forward-to target did not acknowledge it (listen's summary: "not relayed").
+func unrelayed(rep *listen.Report) reason {
+	for i := range rep.Forwards {
+		if !rep.Forwards[i].Result.ACK {
+			return rForwardFailed
+		}
+	}
+	return rOther
 }
 
 func (m *Listen) forward(r *client.Result) {

@@ -73,10 +73,11 @@ func ev(typ string) *event.Event {
 }
 
 func TestListenMetrics(t *testing.T) {
-	m := NewListen(2, true)
+	m := NewListen(2)
 	now := time.Now().Add(-3 * time.Millisecond)
+	// Each accepted request is recorded, one line per new event.
 	accepted := func(types ...string) *listen.Report {
-		r := &listen.Report{Kind: listen.KindEvents, Received: now, Status: 202, Bytes: 100}
+		r := &listen.Report{Kind: listen.KindEvents, Received: now, Status: 202, Bytes: 100, Recorded: len(types)}
 		for _, ty := range types {
 			r.Events = append(r.Events, listen.Arrival{Event: ev(ty)})
 		}
@@ -89,6 +90,7 @@ func TestListenMetrics(t *testing.T) {
 	m.Observe(accepted("com.example.d"))
 	dup := accepted("com.example.a")
 	dup.Events[0].Duplicate = true
+	dup.Recorded = 0
 	m.Observe(dup)
 	fwd := accepted("com.example.b")
 	fwd.Forwards = []listen.Forwarded{
@@ -96,11 +98,12 @@ func TestListenMetrics(t *testing.T) {
 		{To: "y", Result: client.Result{Delivered: true, Status: 500}},
 		{To: "z", Result: client.Result{Err: errors.New("refused")}},
 	}
+	fwd.Status = 502 // a relay did not acknowledge: neither are the events
 	m.Observe(fwd)
 	m.Observe(&listen.Report{Kind: listen.KindEvents, Received: now, Status: 503, Reason: "--fail-rate", Events: []listen.Arrival{{Event: ev("com.example.a")}}})
 	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 400, Bytes: 7})
 	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 413})
-	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 500, Bytes: 10})
+	m.Observe(&listen.Report{Kind: listen.KindRejected, Received: now, Status: 500, Bytes: 10, RecordFailed: 3})
 	m.Observe(&listen.Report{Kind: listen.KindHandshake, Received: now, Status: 200})
 
 	f := scrape(t, m.Handler())
@@ -110,7 +113,7 @@ func TestListenMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"cectl_listen_events_accepted_total", []string{"type", "com.example.a"}, 2},
-		{"cectl_listen_events_accepted_total", []string{"type", "com.example.b"}, 2},
+		{"cectl_listen_events_accepted_total", []string{"type", "com.example.b"}, 1},
 		{"cectl_listen_events_accepted_total", []string{"type", OtherType}, 2},
 		{"cectl_listen_events_duplicate_total", nil, 1},
 		{"cectl_listen_requests_total", nil, 7},
@@ -118,11 +121,15 @@ func TestListenMetrics(t *testing.T) {
 		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonTooLarge}, 1},
 		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonRecordFailed}, 1},
 		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonRefused}, 1},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonForwardFailed}, 1},
 		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonBusy}, 0},
+		{"cectl_listen_requests_rejected_total", []string{"reason", ReasonOther}, 0},
 		{"cectl_listen_received_bytes_total", nil, 100*6 + 7 + 10},
 		{"cectl_listen_handling_seconds", nil, 10},
-		{"cectl_listen_record_writes_total", []string{"outcome", "ok"}, 5},
-		{"cectl_listen_record_writes_total", []string{"outcome", "error"}, 1},
+		// Per event, from the write itself: the relayed request's event is in the record
+		// although the request was not acknowledged.
+		{"cectl_listen_record_writes_total", []string{"outcome", "ok"}, 6},
+		{"cectl_listen_record_writes_total", []string{"outcome", "error"}, 3},
 		{"cectl_listen_forwards_total", []string{"outcome", "ack"}, 1},
 		{"cectl_listen_forwards_total", []string{"outcome", "nack"}, 1},
 		{"cectl_listen_forwards_total", []string{"outcome", "not_delivered"}, 1},
@@ -144,7 +151,7 @@ func TestListenMetrics(t *testing.T) {
 func TestListenMetricsOwnRegistry(t *testing.T) {
 	// Two listeners in one process (tests) do not collide, and nothing lands in the
 	// process-wide default registry.
-	a, b := NewListen(0, false), NewListen(0, false)
+	a, b := NewListen(0), NewListen(0)
 	a.Observe(&listen.Report{Kind: listen.KindRejected, Status: 400})
 	if got := value(t, scrape(t, b.Handler()), "cectl_listen_requests_rejected_total", "reason", ReasonInvalid); got != 0 {
 		t.Fatalf("b counts a's rejection: %v", got)
@@ -162,7 +169,7 @@ func TestListenMetricsOwnRegistry(t *testing.T) {
 
 func TestRuntimeMetrics(t *testing.T) {
 	// The Go runtime's and the process's metrics come with cectl's.
-	for _, h := range []http.Handler{NewListen(0, false).Handler(), Handler(NewSend().Registry())} {
+	for _, h := range []http.Handler{NewListen(0).Handler(), Handler(NewSend().Registry())} {
 		f := scrape(t, h)
 		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
 			if _, ok := f[name]; !ok {
@@ -174,7 +181,7 @@ func TestRuntimeMetrics(t *testing.T) {
 
 func TestMetricsAreReadWithGet(t *testing.T) {
 	rec := httptest.NewRecorder()
-	NewListen(0, false).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, Path, strings.NewReader("{}")))
+	NewListen(0).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, Path, strings.NewReader("{}")))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: %d %v", rec.Code, rec.Header())
 	}
@@ -220,7 +227,7 @@ func TestSendMetrics(t *testing.T) {
 func TestTypeLabelIsEscaped(t *testing.T) {
 	// Types come from the network: a quote, a backslash or a line break in one must not
 	// break the exposition or forge another series.
-	m := NewListen(0, false)
+	m := NewListen(0)
 	odd := "com.example.\"x\"\\y\nz} 1\ncectl_fake 2"
 	m.Observe(&listen.Report{Kind: listen.KindEvents, Status: 202, Events: []listen.Arrival{{Event: ev(odd)}}})
 	f := scrape(t, m.Handler())
