@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/testutil"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -88,6 +92,24 @@ func freeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// waitScrape scrapes url until ok says the run got far enough, and returns that scrape.
+func waitScrape(t *testing.T, url string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if f := scrapeURL(t, url); ok(f) {
+				return f
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the run did not get far enough", url)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestListenMetricsOnTheListenAddress(t *testing.T) {
@@ -260,5 +282,79 @@ func TestListenMetricsForwardFailures(t *testing.T) {
 				t.Errorf("%d lines recorded", n)
 			}
 		})
+	}
+}
+
+func TestListenMetricsFromNATS(t *testing.T) {
+	// A broker listener's metrics, on --metrics-addr: events published by send, and a message
+	// that is no CloudEvent.
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	defer s.Shutdown()
+	from := s.ClientURL() + "/orders"
+	addr := freeAddr(t)
+	record := filepath.Join(t.TempDir(), "events.jsonl")
+	var out, errOut testutil.Buffer
+	opts, err := parseListen(t, &out, &errOut, "--from", from, "--metrics-addr", addr, "--record", record, "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.F.Output = "text"
+	ready := make(chan string, 1)
+	opts.Ready = func(url string) { ready <- url }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- listenRun(ctx, opts) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("listen ended at once: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not start")
+	}
+
+	for i, typ := range []string{"com.example.a", "com.example.b", "com.example.a"} {
+		f, sout, serr := testFactory("", nil)
+		if code := Run(context.Background(), f.IO, f.Build, []string{"send", "--to", from, "--type", typ, "--id", strconv.Itoa(i)}, f.Getenv); code != 0 {
+			t.Fatalf("send %d: exit %d\n%s%s", i, code, sout, serr)
+		}
+	}
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("orders", []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f := waitScrape(t, "http://"+addr+"/metrics", func(f map[string]*dto.MetricFamily) bool {
+		return metricValue(t, f, "cectl_listen_handling_seconds", "", "") == 4
+	})
+	wantMetrics(t, f, []metricWant{
+		{"cectl_listen_events_accepted_total", "type", "com.example.a", 2},
+		{"cectl_listen_events_accepted_total", "type", "com.example.b", 1},
+		{"cectl_listen_requests_total", "", "", 3},
+		{"cectl_listen_requests_rejected_total", "reason", "invalid", 1},
+		{"cectl_listen_record_writes_total", "outcome", "ok", 3},
+	})
+	if b := metricValue(t, f, "cectl_listen_received_bytes_total", "", ""); b < float64(len("not an event")) {
+		t.Errorf("received bytes %v", b)
+	}
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "metrics at http://"+addr+"/metrics") {
+		t.Errorf("the banner does not say where the metrics are:\n%s", errOut.String())
 	}
 }
