@@ -190,9 +190,12 @@ func TestMetricsAreReadWithGet(t *testing.T) {
 func TestSendMetrics(t *testing.T) {
 	m := NewSend()
 	results := []client.Result{
+		{Delivered: true, ACK: true, Status: 202, Duration: 5 * time.Second}, // warm-up: not counted
 		{Delivered: true, ACK: true, Status: 202, Duration: time.Millisecond},
 		{Delivered: true, ACK: true, Status: 200, Duration: 2 * time.Millisecond},
+		{ACK: true, Unacknowledged: true, Duration: time.Millisecond},
 		{Delivered: true, Status: 400, Duration: time.Millisecond},
+		{Written: 1, Err: errors.New("timeout"), Duration: time.Second},
 		{Err: errors.New("connection refused"), Duration: 20 * time.Second},
 	}
 	send := m.Wrap(func(_ context.Context, seq int64, _ *rand.Rand) (int, client.Result) {
@@ -204,23 +207,49 @@ func TestSendMetrics(t *testing.T) {
 		}
 	}
 	f := scrape(t, Handler(m.Registry()))
+	if _, ok := f["cectl_send_events_sent_total"]; ok {
+		t.Error("events not delivered are counted as sent")
+	}
 	for _, c := range []struct {
 		name   string
 		labels []string
 		want   float64
 	}{
-		{"cectl_send_events_sent_total", nil, 12},
 		{"cectl_send_requests_total", []string{"outcome", "ack"}, 2},
+		{"cectl_send_requests_total", []string{"outcome", "published"}, 1},
 		{"cectl_send_requests_total", []string{"outcome", "nack"}, 1},
+		{"cectl_send_requests_total", []string{"outcome", "no_response"}, 1},
 		{"cectl_send_requests_total", []string{"outcome", "not_delivered"}, 1},
-		{"cectl_send_latency_seconds", nil, 4},
+		{"cectl_send_events_total", []string{"outcome", "ack"}, 6},
+		{"cectl_send_events_total", []string{"outcome", "published"}, 3},
+		{"cectl_send_events_total", []string{"outcome", "nack"}, 3},
+		{"cectl_send_events_total", []string{"outcome", "no_response"}, 3},
+		{"cectl_send_events_total", []string{"outcome", "not_delivered"}, 3},
+		{"cectl_send_latency_seconds", nil, 6},
 	} {
 		if got := value(t, f, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if s := f["cectl_send_latency_seconds"].Metric[0].Histogram.GetSampleSum(); s < 20.004 || s > 20.0041 {
+	// Every outcome has its series, so that they add up to what was sent.
+	for _, name := range []string{"cectl_send_requests_total", "cectl_send_events_total"} {
+		if n := len(f[name].Metric); n != len(SendOutcomes) {
+			t.Errorf("%s: %d series", name, n)
+		}
+	}
+	if s := f["cectl_send_latency_seconds"].Metric[0].Histogram.GetSampleSum(); s < 21.005 || s > 21.0051 {
 		t.Errorf("latency sum %v", s)
+	}
+}
+
+func TestOutcomesAreClientOutcomes(t *testing.T) {
+	// Each result lands under the name client.Result.Outcome gives it.
+	for _, r := range []client.Result{
+		{Delivered: true, ACK: true}, {ACK: true, Unacknowledged: true}, {Delivered: true, Status: 500}, {Written: 2}, {},
+	} {
+		if got, want := SendOutcomes[outcomeIndex(&r)], r.Outcome(); got != want {
+			t.Errorf("%+v: %s, want %s", r, got, want)
+		}
 	}
 }
 
