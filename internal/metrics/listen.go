@@ -24,7 +24,11 @@ import (
 // number of series, and so what a scrape costs, fixed.
 const DefaultTypes = 50
 
-// OtherType is the type label of the events of types beyond the bound.
+// MaxTypeLen is the longest type, in bytes, that gets a series of its own; events of longer
+// types are counted under "other", so that a scrape stays small whatever the types are.
+const MaxTypeLen = 256
+
+// OtherType is the type label of the events of types beyond the bounds.
 const OtherType = "other"
 
 // Rejection reasons, the values of the reason label of the rejected requests.
@@ -123,7 +127,7 @@ func NewListen(maxTypes int) *Listen {
 	m := &Listen{reg: newRegistry(), maxTypes: int32(maxTypes)}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cectl_listen_events_accepted_total",
 		Help: "Events accepted (selected by --filter/--type and answered 2xx), by type; types beyond the first " + strconv.Itoa(maxTypes) +
-			" count as \"other\"."}, []string{"type"})
+			" (or longer than " + strconv.Itoa(MaxTypeLen) + " bytes) count as \"other\"."}, []string{"type"})
 	m.other = m.events.WithLabelValues(OtherType)
 	m.dups = prometheus.NewCounter(prometheus.CounterOpts{Name: "cectl_listen_events_duplicate_total",
 		Help: "Accepted events whose source and id were accepted before (--dedupe); not counted as accepted."})
@@ -155,12 +159,12 @@ func (m *Listen) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the metrics.
 func (m *Listen) Handler() http.Handler { return Handler(m.reg) }
 
-// typeCounter returns the counter of events of type t, making it if the bound allows.
+// typeCounter returns the counter of events of type t, making it if the bounds allow.
 func (m *Listen) typeCounter(t string) prometheus.Counter {
 	if c, ok := m.types.Load(t); ok {
 		return c.(prometheus.Counter)
 	}
-	if m.nTypes.Load() >= m.maxTypes {
+	if m.nTypes.Load() >= m.maxTypes || len(t) > MaxTypeLen {
 		return m.other
 	}
 	m.typeMu.Lock()

@@ -267,3 +267,18 @@ func TestTypeLabelIsEscaped(t *testing.T) {
 		t.Fatal("a type forged a series")
 	}
 }
+
+func TestLongTypesAreOther(t *testing.T) {
+	// A type may be as long as a body: it does not get a series of its own, which would make
+	// every scrape as large.
+	m := NewListen(0)
+	long := "com.example." + strings.Repeat("x", MaxTypeLen)
+	m.Observe(&listen.Report{Kind: listen.KindEvents, Status: 202, Events: []listen.Arrival{{Event: ev(long)}, {Event: ev("com.example.a")}}})
+	f := scrape(t, m.Handler())
+	if got := value(t, f, "cectl_listen_events_accepted_total", "type", OtherType); got != 1 {
+		t.Errorf("other: %v", got)
+	}
+	if n := len(f["cectl_listen_events_accepted_total"].Metric); n != 2 {
+		t.Errorf("%d type series, want com.example.a and other", n)
+	}
+}
