@@ -42,7 +42,7 @@ func (opts *ListenOptions) setupMetrics(cfg *listen.Config, setup *listenSetup) 
 	if !opts.Metrics && opts.MetricsAddr == "" {
 		return nil, stop, nil
 	}
-	m := metrics.NewListen(metrics.DefaultTypes, cfg.Recorder != nil)
+	m := metrics.NewListen(metrics.DefaultTypes)
 	show := cfg.Show
 	cfg.Show = func(rep *listen.Report) error {
 		err := show(rep)

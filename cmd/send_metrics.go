@@ -11,7 +11,7 @@ import (
 
 func registerSendMetricsFlag(fs *pflag.FlagSet, lf *loadFlags) {
 	stringCheckVar(fs, &lf.MetricsAddr, "metrics-addr", "", checkHostPort,
-		"during a load run, serve Prometheus metrics at /metrics on `host:port`: events sent, ACK/NACK/not delivered, latency")
+		"during a load run, serve Prometheus metrics at /metrics on `host:port`: requests and events by outcome, latency")
 }
 
 // serveMetrics serves the metrics of a load run on --metrics-addr, when given, and returns

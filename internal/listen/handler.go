@@ -127,6 +127,10 @@ type Report struct {
 	PayloadSize int
 	// Bytes is the size of the body (HTTP) or payload (broker) that was read; 0 when none was.
 	Bytes int
+	// Recorded is how many of the events were written to --record; RecordFailed how many
+	// the write failed to keep (the message is then rejected with 500). Both are 0 when
+	// nothing was written: no --record, or no new accepted event.
+	Recorded, RecordFailed int
 }
 
 // PreviewSize is how much of a refused broker message's payload a Report keeps.

@@ -476,6 +476,53 @@ func TestHandlerRecordFailureIsNotAcknowledged(t *testing.T) {
 	}
 }
 
+func TestHandlerReportsWhatWasRecorded(t *testing.T) {
+	// The report says how many events the record write carried, and whether it kept them:
+	// per event, duplicates and refused events left out.
+	batch := func(ids ...string) *http.Request {
+		var evs []string
+		for _, id := range ids {
+			evs = append(evs, `{"specversion":"1.0","id":"`+id+`","source":"/s","type":"t"}`)
+		}
+		return request("POST", "/", "["+strings.Join(evs, ",")+"]", "Content-Type: application/cloudevents-batch+json")
+	}
+	var file bytes.Buffer
+	h, rs := newTestHandler(Config{Recorder: NewRecorder(&file, "buffer"), Dedupe: true})
+	for _, c := range []struct {
+		req                    *http.Request
+		status                 int
+		recorded, recordFailed int
+	}{
+		{batch("1", "2", "3"), 202, 3, 0},
+		{batch("3", "4"), 202, 1, 0}, // 3 is a duplicate
+		{batch("1"), 202, 0, 0},      // nothing new to write
+	} {
+		if w := serve(h, c.req); w.Code != c.status {
+			t.Fatalf("status %d", w.Code)
+		}
+		if rep := rs.last(t); rep.Recorded != c.recorded || rep.RecordFailed != c.recordFailed {
+			t.Errorf("recorded %d, failed %d; want %d, %d", rep.Recorded, rep.RecordFailed, c.recorded, c.recordFailed)
+		}
+	}
+	if n := strings.Count(file.String(), "\n"); n != 4 {
+		t.Errorf("%d lines recorded", n)
+	}
+
+	h, rs = newTestHandler(Config{Recorder: NewRecorder(failWriter{}, "events.jsonl")})
+	if w := serve(h, batch("1", "2")); w.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", w.Code)
+	}
+	if rep := rs.last(t); rep.Kind != KindRejected || rep.Recorded != 0 || rep.RecordFailed != 2 {
+		t.Errorf("a failed write: %+v", rep)
+	}
+
+	h, rs = newTestHandler(Config{Recorder: NewRecorder(&file, "buffer"), Faults: Faults{Status: 503}})
+	serve(h, batch("9"))
+	if rep := rs.last(t); rep.Recorded != 0 || rep.RecordFailed != 0 {
+		t.Errorf("a refused event: %+v", rep)
+	}
+}
+
 func TestHandlerFaults(t *testing.T) {
 	t.Run("status", func(t *testing.T) {
 		var file bytes.Buffer

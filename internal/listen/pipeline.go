@@ -223,11 +223,14 @@ func recordStage(_ context.Context, h *Handler, x *exchange) bool {
 	if x.verdict.Outcome != Accepted || x.fresh == 0 {
 		return true
 	}
-	if err := h.record(x.rep.Events, x.rep.Received); err != nil {
+	n, err := h.record(x.rep.Events, x.rep.Received)
+	if err != nil {
+		x.rep.RecordFailed = n
 		h.fail(err)
 		h.reject(x, http.StatusInternalServerError, "the event could not be recorded: "+err.Error())
 		return false
 	}
+	x.rep.Recorded = n
 	return true
 }
 
@@ -325,8 +328,9 @@ func (h *Handler) fail(err error) {
 }
 
 // record appends the new events of a message to the record in one write, each with the
-// instant it was received (ce.ReceivedExtension), which send --from --pace replays.
-func (h *Handler) record(events []Arrival, received time.Time) error {
+// instant it was received (ce.ReceivedExtension), which send --from --pace replays. It
+// returns how many events the write carried; with an error, none of them counts as kept.
+func (h *Handler) record(events []Arrival, received time.Time) (int, error) {
 	bp := h.bufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	n := 0
@@ -346,5 +350,5 @@ func (h *Handler) record(events []Arrival, received time.Time) error {
 	if err == nil {
 		h.stats.recorded(n)
 	}
-	return err
+	return n, err
 }
