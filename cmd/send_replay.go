@@ -20,6 +20,7 @@ type replayFlags struct {
 func (rf *replayFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&rf.Follow, "follow", false, "with --from FILE: after the events in FILE, send those appended to it, like tail -f, until Ctrl-C")
 	fs.StringVar(&rf.Pace, "pace", "", "with --from: keep the gaps between the events (`original`), or scale them: 10x is ten times faster, 0.5x half as fast")
+	enumValues(fs, "pace", "original", "2x", "10x", "100x", "0.5x")
 }
 
 // check returns the pacer --pace asks for (nil without it), or a usage error.
