@@ -52,6 +52,12 @@ func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool)
 		return nil, flagErrorf("--pace sends events one by one, not with --mode batch")
 	}
 	f := opts.F
+	if opts.DryRun {
+		// A dry run shows what would be sent, at once: waiting out a recording's gaps
+		// would only hold it back (--pace 0.001x would take a thousand times the recording).
+		warn(f, "--dry-run prints every request at once; it does not keep --pace")
+		return nil, nil
+	}
 	name := opts.From
 	if name == "-" {
 		name = "<stdin>"
