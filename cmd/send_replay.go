@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/format"
@@ -62,7 +63,7 @@ func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool)
 	if name == "-" {
 		name = "<stdin>"
 	}
-	return &send.Pacer{Speed: speed, Warn: func(line int) {
+	return &send.Pacer{Speed: speed, Spin: time.Millisecond, Warn: func(line int) {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s:%d: the event has no time and no receive time: --pace sends it, and any other such event, without a gap\n", f.ErrStyles().Warn.Sprint("warning:"), name, line)
 	}}, nil
 }
