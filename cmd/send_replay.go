@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/format"
@@ -20,6 +21,7 @@ type replayFlags struct {
 func (rf *replayFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&rf.Follow, "follow", false, "with --from FILE: after the events in FILE, send those appended to it, like tail -f, until Ctrl-C")
 	fs.StringVar(&rf.Pace, "pace", "", "with --from: keep the gaps between the events (`original`), or scale them: 10x is ten times faster, 0.5x half as fast")
+	enumValues(fs, "pace", "original", "2x", "10x", "100x", "0.5x")
 }
 
 // check returns the pacer --pace asks for (nil without it), or a usage error.
@@ -51,11 +53,17 @@ func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool)
 		return nil, flagErrorf("--pace sends events one by one, not with --mode batch")
 	}
 	f := opts.F
+	if opts.DryRun {
+		// A dry run shows what would be sent, at once: waiting out a recording's gaps
+		// would only hold it back (--pace 0.001x would take a thousand times the recording).
+		warn(f, "--dry-run prints every request at once; it does not keep --pace")
+		return nil, nil
+	}
 	name := opts.From
 	if name == "-" {
 		name = "<stdin>"
 	}
-	return &send.Pacer{Speed: speed, Warn: func(line int) {
+	return &send.Pacer{Speed: speed, Spin: time.Millisecond, Warn: func(line int) {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s:%d: the event has no time and no receive time: --pace sends it, and any other such event, without a gap\n", f.ErrStyles().Warn.Sprint("warning:"), name, line)
 	}}, nil
 }

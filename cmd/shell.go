@@ -164,8 +164,8 @@ var atFileFlags = []string{"data"}
 
 // registerCompletions gives every flag of the tree the shell completion its values call
 // for: the values of enum flags (enumVar and enumValues), file names after @ for the flags
-// that read @file, files for a --from that reads a file, and the broker schemes for listen's
-// --from URL.
+// that read @file, files for a --from that reads a file, the broker schemes for listen's
+// --from URL and the starting points of listen --start.
 func registerCompletions(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -181,6 +181,8 @@ func registerCompletions(root *cobra.Command) {
 				fn = completeAtFile
 			case fl.Name == "from" && c.Name() == "listen":
 				fn = completeSchemes
+			case fl.Name == "start" && c.Name() == "listen":
+				fn = completeStart
 			case fl.Name == "from" || fl.Name == "record" || fl.Name == "reply":
 				fn = cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault)
 			}
@@ -256,4 +258,26 @@ func completeSchemes(_ *cobra.Command, _ []string, toComplete string) ([]string,
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+}
+
+// startValues are listen --start's values by the scheme of --from; seq: and time: take
+// the rest of the value after them.
+var startValues = map[string][]string{
+	"jetstream": {"new", "all", "last", "seq:", "time:"},
+	"kafka":     {"newest", "oldest"},
+}
+
+// completeStart completes listen --start with the starting points of the transport --from
+// names, or of every transport that has them while --from is not given yet.
+func completeStart(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	scheme, _, _ := strings.Cut(c.Flag("from").Value.String(), "://")
+	values, ok := startValues[strings.ToLower(scheme)]
+	if !ok {
+		values = append(slices.Clone(startValues["jetstream"]), startValues["kafka"]...)
+	}
+	out, directive := completeValues(values)(c, nil, toComplete)
+	if len(out) > 0 && !slices.ContainsFunc(out, func(v string) bool { return !strings.HasSuffix(v, ":") }) {
+		directive |= cobra.ShellCompDirectiveNoSpace // seq: and time: go on
+	}
+	return out, directive
 }

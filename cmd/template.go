@@ -59,12 +59,12 @@ func (s *shower) showTemplate(b *bytes.Buffer, rep *listen.Report) error {
 	return nil
 }
 
-// executeTemplate writes one event through the template, or warns on stderr why it cannot.
+// executeTemplate writes a reply through the template. A reply the template cannot be
+// applied to is an error (exit 1): it is all request has to show.
 func executeTemplate(f *Factory, t *evtemplate.Template, e *event.Event) error {
 	line, err := t.Execute(e)
 	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "%s --template: event id=%s: %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(e.ID()), err)
-		return nil
+		return fmt.Errorf("--template: reply id=%s: %s", format.Sanitize(e.ID()), format.Sanitize(err.Error()))
 	}
 	_, err = f.IO.Out.Write(line)
 	return err

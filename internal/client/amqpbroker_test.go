@@ -7,9 +7,10 @@ package client
 // parsed. A message sent to the broker is accepted and settled at once; one delivered stays
 // the broker's until the client settles it (receiver settle mode first or second, amqp 1.0
 // §2.8.2), and goes back to the front of its queue when its link, session or connection ends
-// first. It does not do TLS (a test puts a proxy in front), transactions, filters, dynamic
-// nodes, link recovery, session flow control beyond announcing large windows, or anything
-// durable.
+// first. A receiving link may ask for a dynamic node (amqp 1.0 §3.5.3): the broker names it
+// and deletes it when the link ends. It does not do TLS (a test puts a proxy in front),
+// transactions, filters, link recovery, session flow control beyond announcing large
+// windows, or anything durable.
 
 import (
 	"bufio"
@@ -431,6 +432,7 @@ type amqpBroker struct {
 	conns  map[*amqpConn]struct{}
 	queues map[string]*amqpQueue
 	seq    uint64 // order of arrival of the messages
+	nodes  int    // dynamic nodes created
 	// maxSizes are the max-message-size of the receiving links attached (0: none asked).
 	maxSizes []uint64
 }
@@ -485,6 +487,7 @@ type amqpLink struct {
 	credit        uint32 // link credit (amqp 1.0 §2.6.7)
 	deliveryCount uint32
 	tag           uint64
+	dynamic       string // the address of the dynamic node the link created, deleted with it
 
 	// a transfer in several frames (more), from the client
 	partial   []byte
@@ -810,6 +813,11 @@ func (s *amqpSession) attach(p *amqpDescribed) error {
 		max, _ := amqpUint(p.field(10))
 		s.c.b.maxSizes = append(s.c.b.maxSizes, max)
 		addr := amqpAddress(p.field(5))
+		if src, ok := p.field(5).(*amqpDescribed); ok && amqpBool(src.field(4)) {
+			s.c.b.nodes++
+			addr = fmt.Sprintf("dynamic-%d", s.c.b.nodes)
+			l.dynamic = addr
+		}
 		l.q = s.c.b.queue(addr)
 		l.settled = amqpUint32(sndMode, 2) == 1
 		source := amqpPerformative(amqpSourceCode, addr)
@@ -1032,7 +1040,23 @@ func (l *amqpLink) detach() {
 	if len(back) > 0 {
 		l.q.requeue(back...)
 	}
+	if l.dynamic != "" {
+		delete(s.c.b.queues, l.dynamic) // the node goes with its link
+		return
+	}
 	l.q.dispatch()
+}
+
+// addresses are the addresses the broker holds a queue for.
+func (b *amqpBroker) addresses() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for a := range b.queues {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // end detaches every link of s.

@@ -162,7 +162,30 @@ func mqttReplier(c *paho.Client, req *paho.Publish) func(context.Context, *event
 	}
 }
 
-// amqpReplyAddress is the requester's own address, next to the request's.
+// amqpReplyReceiver opens the link the requester receives its reply on, and says the
+// address to name as reply-to. It asks for a dynamic node first (amqp 1.0 §3.5.3): the broker
+// names it and deletes it when the link goes, so each request leaves nothing behind. A broker
+// that offers none (RabbitMQ 3's plugin ends the session: "Dynamic sources not supported")
+// gets the named address next to the request's (amqpReplyAddress), on a new session; such a
+// node outlives the request. The session to send the request on is returned too.
+func amqpReplyReceiver(c *amqp.Client, s *amqp.Session, target, id string) (*amqp.Receiver, *amqp.Session, string, error) {
+	r, err := s.NewReceiver(amqp.LinkAddressDynamic(), amqp.LinkCredit(1))
+	if err == nil && r.Address() != "" {
+		return r, s, r.Address(), nil
+	}
+	if s, err = c.NewSession(); err != nil {
+		return nil, nil, "", err
+	}
+	addr := amqpReplyAddress(target, id)
+	r, err = s.NewReceiver(amqp.LinkSourceAddress(addr), amqp.LinkCredit(1))
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("open a link from the reply address %s: %w", addr, err)
+	}
+	return r, s, addr, nil
+}
+
+// amqpReplyAddress is the requester's own address, next to the request's, for a broker
+// that offers no dynamic node.
 func amqpReplyAddress(addr, id string) string {
 	name := "cectl-reply-" + id
 	if dir := path.Dir(addr); strings.HasPrefix(addr, "/") && dir != "/" {
@@ -188,10 +211,9 @@ func (t *amqpTarget) requestOnce(ctx context.Context, mode binding.Mode, e *even
 	}
 	defer c.Close()
 	id := replyID()
-	replyTo := amqpReplyAddress(t.address, id)
-	r, err := s.NewReceiver(amqp.LinkSourceAddress(replyTo), amqp.LinkCredit(1))
+	r, s, replyTo, err := amqpReplyReceiver(c, s, t.address, id)
 	if err != nil {
-		return notDelivered(fmt.Errorf("open a link from the reply address %s: %w", replyTo, err)), nil
+		return notDelivered(err), nil
 	}
 	snd, err := s.NewSender(amqp.LinkTargetAddress(t.address))
 	if err != nil {

@@ -75,6 +75,34 @@ func TestAMQPRequestReply(t *testing.T) {
 	}
 }
 
+// The requester receives its reply on a dynamic node, which the broker deletes when the
+// link goes: a request leaves no queue behind. (RabbitMQ 3 offers no dynamic node; there the
+// named reply address is used, as TestAMQPRequestReply shows against a real broker.)
+func TestAMQPRequestLeavesNoReplyNode(t *testing.T) {
+	b, err := newAMQPBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.close)
+	requestReply(t, "amqp://"+b.ln.Addr().String()+"/queue/orders", []binding.Mode{binding.Binary, binding.Structured})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := b.addresses()
+		if strings.Join(got, " ") == "/queue/orders" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker holds %q after the requests, want only /queue/orders", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nodes != 2 {
+		t.Errorf("%d dynamic nodes made, want one a request", b.nodes)
+	}
+}
+
 // Without a responder the request, which the broker took, gets no response (maybe
 // delivered: a responder may have taken it and not answered) within the timeout, and says why.
 func TestBrokerRequestWithoutResponder(t *testing.T) {

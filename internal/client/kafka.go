@@ -472,15 +472,30 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 	if h.pending.Add(-1) == 0 {
 		h.ready()
 	}
-	if h.end != nil && h.end.claim(claim.Partition(), claim.InitialOffset()) {
-		h.stop()
+	var idle <-chan time.Time
+	if h.end != nil {
+		if h.end.claim(claim.Partition(), claim.InitialOffset()) {
+			h.stop()
+		}
+		// A partition whose last offsets hold no record to deliver (transaction markers,
+		// compaction's gaps) is seen to be done only by asking, once nothing comes.
+		t := time.NewTicker(kafkaIdleCheck)
+		defer t.Stop()
+		idle = t.C
 	}
+	delivered := false
 	for {
 		select {
+		case <-idle:
+			if !delivered && h.end.idle(claim.Partition()) {
+				h.stop()
+			}
+			delivered = false
 		case msg, ok := <-claim.Messages():
 			if !ok {
 				return nil
 			}
+			delivered = true
 			if h.end != nil && h.end.partitionDone(msg.Partition) {
 				continue // beyond the end at the start
 			}
@@ -511,6 +526,10 @@ func (h *kafkaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 		}
 	}
 }
+
+// kafkaIdleCheck is how long a partition read to its end (SubscribeOptions.UntilEnd) may
+// deliver nothing before the broker is asked whether anything is left before the end.
+const kafkaIdleCheck = 250 * time.Millisecond
 
 func kafkaDelivery(msg *sarama.ConsumerMessage, undecoded bool) Delivery {
 	d := Delivery{Raw: msg.Value, Transport: "kafka", describe: func() map[string]string { return kafkaMeta(msg) }}

@@ -66,13 +66,19 @@ func (e *jsEnd) last(msg *nats.Msg) bool {
 }
 
 // kafkaEnd knows where each partition of a topic ends: its high watermark at the start (the
-// offset the next record will get). A partition is done once the record before it was
-// handled, or when the consumer starts at or beyond it; the subscription ends when every
-// partition it claimed is done.
+// offset the next record will get). A partition is done once the consumer's position reaches
+// it: when the record before it was handled, when the consumer starts at or beyond it, or when
+// the offsets between the last record handled and the end hold nothing to deliver — the
+// commit or abort markers of transactions (control records, which take offsets but are never
+// delivered) and the gaps compaction leaves. The subscription ends when every partition it
+// claimed is done.
 type kafkaEnd struct {
+	client  sarama.Client
+	topic   string
 	mu      sync.Mutex
 	high    map[int32]int64
 	low     map[int32]int64
+	next    map[int32]int64 // the offset after the last record handled, or where the claim starts
 	claimed map[int32]bool
 	done    map[int32]bool
 }
@@ -83,7 +89,8 @@ func kafkaEndAt(c sarama.Client, topic string) (*kafkaEnd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 	}
-	e := &kafkaEnd{high: map[int32]int64{}, low: map[int32]int64{}, claimed: map[int32]bool{}, done: map[int32]bool{}}
+	e := &kafkaEnd{client: c, topic: topic, high: map[int32]int64{}, low: map[int32]int64{},
+		next: map[int32]int64{}, claimed: map[int32]bool{}, done: map[int32]bool{}}
 	for _, p := range parts {
 		if e.high[p], err = c.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 			return nil, fmt.Errorf("end of %s partition %d: %w", topic, p, err)
@@ -107,6 +114,7 @@ func (e *kafkaEnd) claim(p int32, initial int64) bool {
 	case sarama.OffsetOldest:
 		initial = e.low[p]
 	}
+	e.next[p] = initial
 	if initial >= e.high[p] {
 		e.done[p] = true
 	}
@@ -127,10 +135,103 @@ func (e *kafkaEnd) expect(parts []int32) {
 func (e *kafkaEnd) handled(p int32, offset int64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.next[p] = offset + 1
 	if offset >= e.high[p]-1 {
 		e.done[p] = true
 	}
 	return e.allDone()
+}
+
+// idle is called when a partition's consumer has delivered nothing for a while. It asks the
+// partition's leader what lies between the last record handled and the end; when nothing
+// there is a record the consumer would deliver, the partition is done. It says whether every
+// claimed partition is done. A fetch that fails leaves the partition as it was, to be asked
+// again when it is idle next.
+func (e *kafkaEnd) idle(p int32) bool {
+	e.mu.Lock()
+	from, high, done := e.next[p], e.high[p], e.done[p]
+	e.mu.Unlock()
+	if !done {
+		if more, err := e.recordsBetween(p, from, high); err != nil || more {
+			return false
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.next[p] == from { // no record was handled meanwhile
+		e.done[p] = true
+	}
+	return e.allDone()
+}
+
+// recordsBetween says whether partition p holds a record the consumer delivers (one that is
+// not a control record) at an offset from from up to, not including, to. It fetches from the
+// leader as the consumer does, reading on while the answers hold only control records.
+func (e *kafkaEnd) recordsBetween(p int32, from, to int64) (bool, error) {
+	for from < to {
+		b, err := e.client.Leader(e.topic, p)
+		if err != nil {
+			return false, err
+		}
+		cfg := e.client.Config()
+		req := fetchRequest(cfg.Version, cfg.Consumer.IsolationLevel)
+		req.AddBlock(e.topic, p, from, 1<<20, -1)
+		res, err := b.Fetch(req)
+		if err != nil {
+			return false, err
+		}
+		block := res.GetBlock(e.topic, p)
+		if block == nil {
+			return false, sarama.ErrIncompleteResponse
+		}
+		if !errors.Is(block.Err, sarama.ErrNoError) {
+			return false, block.Err
+		}
+		last := int64(-1) // the last offset the answer covers
+		for _, rs := range block.RecordsSet {
+			switch {
+			case rs.RecordBatch != nil:
+				rb := rs.RecordBatch
+				last = max(last, rb.LastOffset())
+				if rb.Control {
+					continue
+				}
+				for _, r := range rb.Records {
+					if off := rb.FirstOffset + r.OffsetDelta; off >= from && off < to {
+						return true, nil
+					}
+				}
+			case rs.MsgSet != nil:
+				for _, m := range rs.MsgSet.Messages {
+					last = max(last, m.Offset)
+					if m.Offset >= from && m.Offset < to {
+						return true, nil
+					}
+				}
+			}
+		}
+		if last < from {
+			return false, nil // nothing at or after from: the records up to the end are gone
+		}
+		from = last + 1
+	}
+	return false, nil
+}
+
+// fetchRequest is a fetch that answers at once, in the version sarama's consumer uses for
+// the protocol version v (4 at least: record batches, which transactions need).
+func fetchRequest(v sarama.KafkaVersion, iso sarama.IsolationLevel) *sarama.FetchRequest {
+	req := &sarama.FetchRequest{Version: 4, MaxBytes: sarama.MaxResponseSize, Isolation: iso}
+	switch {
+	case v.IsAtLeast(sarama.V2_1_0_0):
+		req.Version = 10
+	case v.IsAtLeast(sarama.V1_1_0_0):
+		req.Version = 7
+	}
+	if req.Version >= 7 {
+		req.SessionID, req.SessionEpoch = 0, -1 // no fetch session
+	}
+	return req
 }
 
 // partitionDone says whether a partition was read to its end: its later records are not

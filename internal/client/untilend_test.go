@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cectl/cectl/internal/binding"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // readToEnd subscribes with UntilEnd and returns the ids handled; the subscription must end
@@ -91,4 +93,79 @@ func TestUntilEndRefusedWithoutAnEnd(t *testing.T) {
 			t.Errorf("%s: %v, want a usage error", url, err)
 		}
 	}
+}
+
+// A transactional producer ends each transaction with a commit marker, a control record that
+// takes an offset of its own but is never delivered: the end is reached when the consumer's
+// position passes it, not on a record at the offset before the high watermark.
+func TestUntilEndKafkaTransactional(t *testing.T) {
+	for _, s := range servers(t, startKafka, "CECTL_TEST_KAFKA_URL") {
+		t.Run(s.name, func(t *testing.T) {
+			topic := uniq("cectl-end-txn")
+			addr := strings.TrimPrefix(s.base, "kafka://")
+			produceTxn(t, addr, topic, kgo.TryCommit, "t-0", "t-1", "t-2")
+			if ids := readToEnd(t, s.base+"/"+topic, SubscribeOptions{}); strings.Join(ids, " ") != "t-0 t-1 t-2" {
+				t.Fatalf("read %v, want t-0 t-1 t-2", ids)
+			}
+		})
+	}
+}
+
+// Compaction leaves gaps: here an aborted transaction's record is removed and its abort
+// marker, a control record, holds the last offset before the end.
+func TestUntilEndKafkaCompactedGap(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	topic := "compacted"
+	if err := c.CreateTopic(topic, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.ListenAddrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), structuredRecord("kept")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	produceTxn(t, addr, topic, kgo.TryAbort, "aborted")
+	c.Compact()
+	if ids := readToEnd(t, "kafka://"+addr+"/"+topic, SubscribeOptions{}); strings.Join(ids, " ") != "kept" {
+		t.Fatalf("read %v, want kept", ids)
+	}
+}
+
+// produceTxn writes one structured event per id to partition 0 of topic in one transaction,
+// committed or aborted.
+func produceTxn(t *testing.T, addr, topic string, end kgo.TransactionEndTry, ids ...string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation(),
+		kgo.TransactionalID(uniq("cectl-txn")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := cl.ProduceSync(ctx, structuredRecord(id)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func structuredRecord(id string) *kgo.Record {
+	return &kgo.Record{Partition: 0, Key: []byte(id),
+		Value:   []byte(`{"specversion":"1.0","id":"` + id + `","source":"/t","type":"com.example.t"}`),
+		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}}
 }

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cectl/cectl/internal/format"
 	"gopkg.in/yaml.v3"
 )
 
@@ -182,7 +183,7 @@ func parseTarget(k, v *yaml.Node, bad func(*yaml.Node, string, ...any) error) (*
 	}
 	u, err := url.Parse(t.URL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, bad(urlNode, "target %s: url %q is not an absolute URL", name, t.URL)
+		return nil, bad(urlNode, "target %s: url %q is not an absolute URL", name, format.ShownURL(t.URL))
 	}
 	if (len(t.Headers) > 0 || t.TokenEnv != "" || t.TokenFile != "") && u.Scheme != "http" && u.Scheme != "https" {
 		return nil, bad(k, "target %s: headers and tokens are sent over http(s) only; a %s:// URL carries its credentials itself", name, u.Scheme)

@@ -88,6 +88,9 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"target:\n  x: {}\n", `c.yaml:1: unknown key "target" (known: targets)`},
 		{"targets:\n  x:\n    headers: {A: b}\n", "c.yaml:2: target x: url is missing"},
 		{"targets:\n  x:\n    url: localhost:8080\n", `c.yaml:3: target x: url "localhost:8080" is not an absolute URL`},
+		// The password of a URL that is not valid is hidden too.
+		{"targets:\n  x:\n    url: \"https://bob:url-s3cret@\"\n", `c.yaml:3: target x: url "https://bob:xxxxx@" is not an absolute URL`},
+		{"targets:\n  x:\n    url: \"https://bob:url-s3cret@ho st/\"\n", `c.yaml:3: target x: url "https://bob:xxxxx@ho st/" is not an absolute URL`},
 		{"targets:\n  x:\n    url: http://a\n    token_env: A\n    token_file: b\n", "c.yaml:2: target x: give token_env or token_file, not both"},
 		{"targets:\n  x:\n    url: nats://a/s\n    token_env: A\n", "c.yaml:2: target x: headers and tokens are sent over http(s) only"},
 		{"targets:\n  x:\n    url: http://a\n    headers:\n      ce-id: 1\n", "c.yaml:5: target x: header ce-id: ce- headers carry the event's attributes"},

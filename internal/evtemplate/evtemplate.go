@@ -3,14 +3,20 @@
 //
 // The template sees the event in the CloudEvents JSON format (json-format §3): its
 // attributes and extensions by name (.id, .type, .myext), data parsed when it is JSON
-// (.data.orderId), a string when it is text, and data_base64 when it is binary
-// (json-format §3.1). A key the event does not have prints nothing.
+// (.data.orderId), a string when it is text, and data_base64 when its content type is not
+// text (json-format §3.1). A key the event does not have prints nothing. Numbers are int64
+// when they are whole and fit, float64 otherwise, so that printf and the comparisons take
+// them; a whole number beyond 64 bits stays exact as a *big.Int.
 package evtemplate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"text/template"
@@ -24,7 +30,7 @@ import (
 
 // showFunc is appended to every printing action, so that what is printed is what a person
 // wants to read: nothing for a missing key (not "<no value>"), objects and arrays as JSON,
-// numbers as they were written, strings escaped for the terminal.
+// numbers as JSON writes them, strings escaped for the terminal.
 const showFunc = "_show"
 
 // getFunc replaces every field chain (.data.orderId): a key missing anywhere along the chain,
@@ -33,7 +39,8 @@ const getFunc = "_get"
 
 // Template is a parsed --template.
 type Template struct {
-	t *template.Template
+	t    *template.Template
+	text string
 }
 
 // Error is a template that does not parse, with the position of the action that broke it.
@@ -53,10 +60,7 @@ func (e *Error) Error() string {
 func funcs() template.FuncMap {
 	return template.FuncMap{
 		// json writes a value as compact JSON: {{json .data}}.
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
+		"json":   marshal,
 		"upper":  strings.ToUpper,
 		"lower":  strings.ToLower,
 		showFunc: show,
@@ -75,7 +79,7 @@ func Parse(text string) (*Template, error) {
 			wrapActions(tt.Tree.Root)
 		}
 	}
-	return &Template{t: t}, nil
+	return &Template{t: t, text: text}, nil
 }
 
 // wrapActions pipes the value of every printing action through showFunc and turns every
@@ -169,16 +173,69 @@ func show(v any) string {
 		return ""
 	case string:
 		return format.Sanitize(v)
-	case json.Number:
-		return string(v)
-	case map[string]any, []any:
-		b, err := json.Marshal(v)
+	case float64, map[string]any, []any:
+		// As JSON writes them: 9.5, 1e+21; objects and arrays compact.
+		b, err := marshal(v)
 		if err != nil {
 			return fmt.Sprint(v)
 		}
-		return format.Sanitize(string(b))
+		return format.Sanitize(b)
 	}
 	return format.Sanitize(fmt.Sprint(v))
+}
+
+// marshal writes v as compact JSON, leaving <, > and & as they are: it is shown, not put in
+// HTML.
+func marshal(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// numbers replaces the json.Numbers in v (decoded with UseNumber) by what text/template's
+// printf and comparisons take: int64 for a whole number in its range (42, 1.0), uint64 up to
+// 2^64-1, a *big.Int for a larger integer written without fraction or exponent (exact), and
+// float64 for the rest.
+func numbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		return number(v)
+	case map[string]any:
+		for k, x := range v {
+			v[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = numbers(x)
+		}
+	}
+	return v
+}
+
+func number(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u
+	}
+	if !strings.ContainsAny(string(n), ".eE") {
+		if b, ok := new(big.Int).SetString(string(n), 10); ok {
+			return b
+		}
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return string(n) // beyond float64: as written
+	}
+	if f == math.Trunc(f) && f >= -(1<<53) && f <= 1<<53 {
+		return int64(f) // whole, and exactly a float64: 1.0, 2e3
+	}
+	return f
 }
 
 // parseError finds the action that made the template fail to parse: the first one after
@@ -224,9 +281,16 @@ func (t *Template) Execute(e *event.Event) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("the event cannot be read as JSON: %w", err)
 	}
+	numbers(v)
+	if _, text := v["data"].(string); text && e.SpecVersion() == event.CloudEventsVersionV1 && !ce.IsTextContentType(e.DataContentType()) {
+		// Data that is not text by its content type is binary, even when its bytes happen
+		// to be UTF-8: data_base64, as a receiver of the JSON format would see it.
+		delete(v, "data")
+		v["data_base64"] = base64.StdEncoding.EncodeToString(e.DataEncoded)
+	}
 	var out bytes.Buffer
 	if err := t.t.Execute(&out, v); err != nil {
-		return nil, execError(err)
+		return nil, t.execError(err)
 	}
 	if b := out.Bytes(); len(b) == 0 || b[len(b)-1] != '\n' {
 		out.WriteByte('\n')
@@ -234,9 +298,102 @@ func (t *Template) Execute(e *event.Event) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// execError drops text/template's name for the template from its message.
-func execError(err error) error {
+// execError says where the template failed as the user wrote it: "line 1, column 3: at
+// <index .data.items 5>: error calling index: …", without text/template's name for the
+// template and without the calls Parse put in.
+func (t *Template) execError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "template: ")
 	msg = strings.TrimPrefix(msg, "template:")
-	return fmt.Errorf("%s", msg)
+	// "1:2: executing \"template\" at <…>: …", the column a byte offset from 0.
+	var line, col int
+	if pos, rest, ok := strings.Cut(msg, ": "); ok {
+		if _, serr := fmt.Sscanf(pos, "%d:%d", &line, &col); serr == nil && line >= 1 {
+			rest = strings.TrimPrefix(rest, `executing "template" `)
+			msg = fmt.Sprintf("line %d, column %d: %s", line, t.column(line, col), rest)
+		}
+	}
+	return errors.New(unwrapped(msg))
+}
+
+// column turns a byte offset in a line of the template into a column counted in characters
+// from 1.
+func (t *Template) column(line, off int) int {
+	lines := strings.Split(t.text, "\n")
+	if line > len(lines) {
+		return off + 1
+	}
+	l := lines[line-1]
+	if off > len(l) {
+		return off + 1
+	}
+	return 1 + utf8.RuneCountInString(l[:off])
+}
+
+// unwrapped undoes, in text/template's rendering of a node, what wrapActions did:
+// (_get X "a" "b") is X.a.b again and the appended | _show goes.
+func unwrapped(s string) string {
+	s = strings.ReplaceAll(s, " | "+showFunc, "")
+	const call = "(" + getFunc + " "
+	from := 0
+	for {
+		i := strings.Index(s[from:], call)
+		if i < 0 {
+			return s
+		}
+		i += from
+		j := i + len(call)
+		end := operandEnd(s, j)
+		x := s[j:end]
+		var keys []string
+		k := end
+		for k+1 < len(s) && s[k] == ' ' && s[k+1] == '"' {
+			q, err := strconv.QuotedPrefix(s[k+1:])
+			if err != nil {
+				break
+			}
+			key, _ := strconv.Unquote(q)
+			keys = append(keys, key)
+			k += 1 + len(q)
+		}
+		if k >= len(s) || s[k] != ')' || len(keys) == 0 {
+			from = j // not a call of ours after all
+			continue
+		}
+		chain := "." + strings.Join(keys, ".")
+		if x != "." {
+			chain = x + chain
+		}
+		s = s[:i] + chain + s[k+1:]
+		from = i
+	}
+}
+
+// operandEnd is where the operand starting at s[i] ends: a parenthesised pipeline (strings
+// in it may hold parentheses), or a word up to a space or ')'.
+func operandEnd(s string, i int) int {
+	if i >= len(s) || s[i] != '(' {
+		for i < len(s) && s[i] != ' ' && s[i] != ')' {
+			i++
+		}
+		return i
+	}
+	depth := 0
+	for i < len(s) {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case '"', '`', '\'':
+			if q, err := strconv.QuotedPrefix(s[i:]); err == nil {
+				i += len(q)
+				continue
+			}
+		}
+		i++
+	}
+	return i
 }

@@ -25,6 +25,7 @@ func testEvent(t *testing.T, contentType string, data []byte) *event.Event {
 
 func TestExecute(t *testing.T) {
 	jsonEvent := testEvent(t, "application/json", []byte(`{"orderId":42,"big":12345678901234567890,"items":[{"sku":"a"}],"note":"x\u001by"}`))
+	numEvent := testEvent(t, "application/json", []byte(`{"orderId":42,"one":1.0,"price":9.50,"tiny":1e-7,"huge":123456789012345678901234567890,"u":18446744073709551615}`))
 	tests := []struct {
 		name, tmpl string
 		e          *event.Event
@@ -44,6 +45,13 @@ func TestExecute(t *testing.T) {
 		{"own newline kept", "{{.id}}\n", jsonEvent, "o-1\n"},
 		{"text data is a string", "{{.data}}", testEvent(t, "text/plain", []byte("hello")), "hello\n"},
 		{"binary data is data_base64", "[{{.data}}] {{.data_base64}}", testEvent(t, "application/octet-stream", []byte{0xff, 0xfe}), "[] //4=\n"},
+		{"binary data that is UTF-8 is data_base64 too", "[{{.data}}] {{.data_base64}}", testEvent(t, "application/octet-stream", []byte("hi")), "[] aGk=\n"},
+		{"whole numbers are int64", `{{printf "%05d" .data.orderId}} {{if gt .data.orderId 10}}big{{end}} {{if eq .data.one 1}}one{{end}}`, numEvent, "00042 big one\n"},
+		{"fractions are float64", `{{.data.price}} {{printf "%.2f" .data.price}} {{if lt .data.price 10.0}}cheap{{end}} {{.data.tiny}}`, numEvent, "9.5 9.50 cheap 1e-7\n"},
+		{"integers beyond 64 bits stay exact", `{{.data.huge}} {{printf "%d" .data.huge}} {{.data.u}} {{if gt .data.u 1}}u{{end}}`, numEvent,
+			"123456789012345678901234567890 123456789012345678901234567890 18446744073709551615 u\n"},
+		{"numbers inside objects", "{{.data}}", numEvent, `{"huge":123456789012345678901234567890,"one":1,"orderId":42,"price":9.5,"tiny":1e-7,"u":18446744073709551615}` + "\n"},
+		{"< > & as they are", `{{.data.html}} {{.data.obj}} {{json .data.obj}}`, testEvent(t, "application/json", []byte(`{"html":"<b>&","obj":{"t":"<a>"}}`)), `<b>& {"t":"<a>"} {"t":"<a>"}` + "\n"},
 	}
 	for _, tt := range tests {
 		tmpl, err := Parse(tt.tmpl)
@@ -84,14 +92,24 @@ func TestParseErrorPosition(t *testing.T) {
 	}
 }
 
+// An error while executing names the place and the expression as the user wrote them.
 func TestExecuteError(t *testing.T) {
-	tmpl, err := Parse("{{index .data 5}}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tmpl.Execute(testEvent(t, "application/json", []byte("[1]")))
-	if err == nil || !strings.Contains(err.Error(), "index") {
-		t.Fatalf("got %v, want an error naming index", err)
+	e := testEvent(t, "application/json", []byte(`{"items":[1],"n":{"m":[]}}`))
+	for _, tt := range []struct{ tmpl, want string }{
+		{"{{index .data.items 5}}", "line 1, column 3: at <index .data.items 5>: error calling index: index out of range: 5"},
+		{"é\n {{printf \"%d\" (index .data.items 5)}}", "line 2, column 17: at <index .data.items 5>: error calling index"},
+		{"{{$d := .data}}{{index $d.n.m 1}}", "at <index $d.n.m 1>: "},
+		{"{{index (.data).n.m 1}}", "at <index (.data).n.m 1>: "},
+		{"{{range .data.items}}{{index . 2}}{{end}}", "line 1, column 24: at <index . 2>: "},
+	} {
+		tmpl, err := Parse(tt.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tmpl.Execute(e)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) && !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "_get") {
+			t.Errorf("%q: got %v, want %s", tt.tmpl, err, tt.want)
+		}
 	}
 }
 

@@ -81,9 +81,14 @@ func HideFieldCredentials(fields [][2]string) [][2]string {
 // ShownURL is a URL as cectl prints it, with its credentials masked: the password of
 // user:password (RFC 3986 §3.2.1 deprecates it for this reason), and a NATS token, which
 // stands alone where a user name would (nats://TOKEN@host). Output can then be shared.
+// A URL that does not parse (a space in the host) is masked all the same: whatever stands
+// between "://" and the last "@" is user information.
 func ShownURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return shownUnparsed(raw)
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, ok := u.User.Password(); ok {
@@ -95,6 +100,24 @@ func ShownURL(raw string) string {
 		return c.String()
 	}
 	return raw
+}
+
+// shownUnparsed masks the user information of a URL url.Parse refused. Not knowing where
+// the authority ends, it takes all up to the last "@" for it: "user:password" shows as
+// "user:xxxxx", and one without a colon, which may be a token, as "xxxxx".
+func shownUnparsed(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndexByte(rest, '@')
+	if !ok || at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		user = "xxxxx"
+	} else {
+		user += ":xxxxx"
+	}
+	return scheme + "://" + user + rest[at:]
 }
 
 func isNATS(scheme string) bool {

@@ -63,6 +63,11 @@ func TestShownURLAndMaskURLs(t *testing.T) {
 		{"amqp://u:p%40ss@h/q", "amqp://u:xxxxx@h/q"},
 		{"http://user@h/", "http://user@h/"},
 		{"not a url", "not a url"},
+		// URLs url.Parse refuses keep no secret either.
+		{"https://bob:cli-s3cret@ho st/", "https://bob:xxxxx@ho st/"},
+		{"https://bob:pa@ss@ho st/p", "https://bob:xxxxx@ho st/p"},
+		{"https://t0ken@ho st/", "https://xxxxx@ho st/"},
+		{"https://ho st/", "https://ho st/"},
 	}
 	for _, tt := range tests {
 		if got := ShownURL(tt.in); got != tt.shown {

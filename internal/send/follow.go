@@ -14,7 +14,9 @@ import (
 // Follower reads a file of JSON lines the way tail -f does (send --from FILE --follow): what
 // is in it, then what is appended, until its context ends. It hands out whole lines only, so
 // a line being written waits for its newline. It notices when the file is truncated or
-// replaced (log rotation), says so through Notice, and starts again at the beginning.
+// replaced (log rotation) — by its identity (os.SameFile), its size, and its first bytes, so
+// that a file truncated and written again to at least its old size between two looks is
+// noticed too — says so through Notice, and starts again at the beginning.
 type Follower struct {
 	// Name is the file's path, looked at again to notice a replacement.
 	Name string
@@ -29,9 +31,11 @@ type Follower struct {
 	ready   []byte // whole lines not yet handed out
 	partial []byte // the bytes after the last newline read
 	buf     []byte
-	restart bool // the file started again: the reader of its lines starts again too
-	missing bool // the path was gone when last looked at
-	ended   bool // Read returned io.EOF because ctx ended
+	head    []byte // the first bytes read (up to headSize): when they change, the file was rewritten
+	waited  bool   // the end of the file was reached, and more may have come from a rewrite
+	restart bool   // the file started again: the reader of its lines starts again too
+	missing bool   // the path was gone when last looked at
+	ended   bool   // Read returned io.EOF because ctx ended
 }
 
 // OpenFollower opens the file to follow until ctx ends.
@@ -90,7 +94,20 @@ func (fl *Follower) Read(p []byte) (int, error) {
 			fl.buf = make([]byte, 64<<10)
 		}
 		n, err := fl.f.Read(fl.buf)
+		if n > 0 && fl.waited {
+			// More after the end: appended, or the file was truncated and written again
+			// while we waited, and these bytes are the middle of new content.
+			fl.waited = false
+			if rewritten, err := fl.rewritten(); err != nil {
+				return 0, err
+			} else if rewritten {
+				continue
+			}
+		}
 		if n > 0 {
+			if len(fl.head) < headSize {
+				fl.head = append(fl.head, fl.buf[:min(n, headSize-len(fl.head))]...)
+			}
 			fl.off += int64(n)
 			data := append(fl.partial, fl.buf[:n]...)
 			if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
@@ -110,6 +127,7 @@ func (fl *Follower) Read(p []byte) (int, error) {
 		if fl.restart {
 			continue
 		}
+		fl.waited = true
 		t := time.NewTimer(fl.poll())
 		select {
 		case <-t.C:
@@ -160,9 +178,39 @@ func (fl *Follower) look() error {
 		}
 		fl.notice(fmt.Sprintf("%s was truncated; following it from its start%s", fl.Name, fl.dropped()))
 		fl.startAgain()
+	default:
+		if _, err := fl.rewritten(); err != nil {
+			return err
+		}
 	}
 	fl.missing = false
 	return nil
+}
+
+// headSize is how much of the start of the file is kept to tell a rewrite from an append.
+const headSize = 4 << 10
+
+// rewritten checks whether the file's first bytes are still those read: a file truncated and
+// written again to at least its old size between two looks has a size that says nothing. If
+// they changed, it says so and starts again at the beginning.
+func (fl *Follower) rewritten() (bool, error) {
+	if len(fl.head) == 0 {
+		return false, nil
+	}
+	b := make([]byte, len(fl.head))
+	n, err := fl.f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	if bytes.Equal(b[:n], fl.head) {
+		return false, nil
+	}
+	if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	fl.notice(fmt.Sprintf("%s was rewritten; following it from its start%s", fl.Name, fl.dropped()))
+	fl.startAgain()
+	return true, nil
 }
 
 // dropped says what becomes of an unfinished last line when the file starts again.
@@ -176,6 +224,8 @@ func (fl *Follower) dropped() string {
 func (fl *Follower) startAgain() {
 	fl.off = 0
 	fl.partial = nil
+	fl.head = fl.head[:0]
+	fl.waited = false
 	fl.restart = true
 }
 

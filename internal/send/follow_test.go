@@ -125,3 +125,53 @@ func TestFollowerRefusesWhatIsNotAFile(t *testing.T) {
 		t.Errorf("a directory: %v", err)
 	}
 }
+
+// A file truncated and written again to at least its old size between two looks keeps its
+// identity and does not shrink: its first bytes tell that it was rewritten.
+func TestFollowerNoticesARewriteInPlace(t *testing.T) {
+	for _, tc := range []struct{ name, rewrite string }{
+		{"same size", "FIRST LINE\n"},
+		{"larger", "first-line-2\nnext\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "f.jsonl")
+			if err := os.WriteFile(name, []byte("first line\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			fl, err := OpenFollower(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fl.Close()
+			fl.Poll = 50 * time.Millisecond
+			var notes []string
+			fl.Notice = func(m string) { notes = append(notes, m) }
+			if got, _ := io.ReadAll(io.LimitReader(fl, 11)); string(got) != "first line\n" {
+				t.Fatalf("got %q", got)
+			}
+			// Read reaches the end and waits; meanwhile the file is rewritten in place. (Written
+			// over from its start in one write rather than truncated first, so that no look
+			// can fall between the two and see a truncation.)
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				f, err := os.OpenFile(name, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				f.WriteAt([]byte(tc.rewrite), 0)
+				f.Close()
+			}()
+			if rest := readFor(t, fl, 5*time.Second); rest != "" || !fl.Restarted() {
+				t.Fatalf("read %q, restarted %v; want the file started again", rest, fl.restart)
+			}
+			if got, _ := io.ReadAll(io.LimitReader(fl, int64(len(tc.rewrite)))); string(got) != tc.rewrite {
+				t.Fatalf("after the rewrite: %q", got)
+			}
+			if want := name + " was rewritten; following it from its start"; strings.Join(notes, "|") != want {
+				t.Errorf("notes %q, want %q", notes, want)
+			}
+		})
+	}
+}
