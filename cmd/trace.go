@@ -38,23 +38,31 @@ func showTrace(f *Factory, what string, e *event.Event) {
 }
 
 // otelExporter is the span exporter the OpenTelemetry environment variables ask for, or nil
-// when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is not set; only then is anything
-// made. A malformed setting is a usage error naming the variable.
+// when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is not set, OTEL_SDK_DISABLED is
+// true or OTEL_TRACES_EXPORTER is none; only then is anything made. A malformed setting is a
+// usage error naming the variable; one cectl does not support (a gRPC protocol) is a warning.
 func otelExporter(f *Factory) (*trace.Exporter, error) {
-	e, err := trace.ExporterFromEnv(f.Getenv)
+	e, err := trace.ExporterFromEnv(trace.Config{
+		Getenv:  f.Getenv,
+		Version: f.Build.version(),
+		Warn: func(msg string) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(msg))
+		},
+	})
 	if err != nil {
 		return nil, &FlagError{Err: err}
 	}
 	return e, nil
 }
 
-// finishExport sends the spans still queued, giving up after a few seconds; a failure is a
-// warning: the events themselves went where they were sent.
+// finishExport sends the spans still queued, giving up after the export timeout
+// (OTEL_EXPORTER_OTLP_TIMEOUT) and a second; a failure is a warning: the events themselves
+// went where they were sent.
 func finishExport(f *Factory, e *trace.Exporter) {
 	if e == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), e.Timeout()+time.Second)
 	defer cancel()
 	if err := e.Shutdown(ctx); err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(err.Error()))
