@@ -92,6 +92,11 @@ func deliverySpan(tc trace.Context, kind trace.SpanKind, name string, e *event.E
 // traceReports wraps a listener's show so that every shown event in a trace gets a
 // consumer span, a child of the sender's span: in the reply's context when listen replied
 // in the trace. An event that could not be shown is not acknowledged, and gets no span.
+//
+// The sender's span is the event's traceparent extension or, for an event without it, the
+// request's traceparent header: the distributed tracing extension ("Using the Distributed
+// Tracing Extension") has the transport's header carry the hop's trace and the extension the
+// trace the event started in, the same on a single hop, and lets either be missing.
 func traceReports(exp *trace.Exporter, show func(*listen.Report) error) func(*listen.Report) error {
 	return func(rep *listen.Report) error {
 		if err := show(rep); err != nil || rep.Kind != listen.KindEvents {
@@ -102,9 +107,13 @@ func traceReports(exp *trace.Exporter, show func(*listen.Report) error) func(*li
 		if rep.Reply != nil {
 			replyTC, replied = trace.FromEvent(rep.Reply)
 		}
+		header, inHeader := trace.FromHeader(rep.Header)
 		for i := range rep.Events {
 			e := rep.Events[i].Event
 			parent, ok := trace.FromEvent(e)
+			if !ok {
+				parent, ok = header, inHeader
+			}
 			if !ok {
 				continue
 			}

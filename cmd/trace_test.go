@@ -245,3 +245,55 @@ func TestSendOTELEnvironment(t *testing.T) {
 		t.Errorf("collector down: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// TestListenSpanFromTraceparentHeader: an event that carries its trace only in the
+// traceparent HTTP header, not as the extension, gets a consumer span under the header's
+// span.
+func TestListenSpanFromTraceparentHeader(t *testing.T) {
+	rcv := newOTLPReceiver(t)
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.URL}
+	var out, errOut testutil.Buffer
+	opts, err := parseListen(t, &out, &errOut, "-p", "0", "--count", "1", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.F.Getenv = func(k string) string { return env[k] }
+	ready := make(chan string, 1)
+	opts.Ready = func(url string) { ready <- url }
+	done := make(chan error, 1)
+	go func() { done <- listenRun(context.Background(), opts) }()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("listen: %v", err)
+	}
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"a":1}`))
+	for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "com.example.x",
+		"Content-Type": "application/json", "traceparent": parent, "tracestate": "vendor=1"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not stop")
+	}
+	consumers := rcv.byKind(tracepb.Span_SPAN_KIND_CONSUMER)
+	if len(consumers) != 1 {
+		t.Fatalf("%d consumer spans", len(consumers))
+	}
+	s := consumers[0]
+	if hex.EncodeToString(s.TraceId) != "4bf92f3577b34da6a3ce929d0e0e4736" || hex.EncodeToString(s.ParentSpanId) != "00f067aa0ba902b7" ||
+		s.TraceState != "vendor=1" || s.Name != "receive com.example.x" {
+		t.Errorf("span %v", s)
+	}
+}
