@@ -241,7 +241,7 @@ func TestSendOTELEnvironment(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	code, stderr = send(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": down.URL, "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"})
-	if code != 0 || !strings.Contains(stderr, "warning: exporting spans to "+down.URL+"/v1/traces") {
+	if code != 0 || !strings.Contains(stderr, "warning: exporting spans to "+down.URL+"/v1/traces: ") || strings.Count(stderr, down.URL) != 1 {
 		t.Errorf("collector down: exit %d, stderr %s", code, stderr)
 	}
 }

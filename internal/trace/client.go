@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -105,7 +107,9 @@ func (c *httpClient) post(ctx context.Context, body []byte) error {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	resp, err := c.http.Do(req)
-	if err != nil {
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return ue.Err // the message names the URL already
+	} else if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
