@@ -15,7 +15,7 @@ import (
 )
 
 func registerTraceFlag(fs *pflag.FlagSet, df *deliveryFlags) {
-	fs.BoolVar(&df.Trace, "trace", false, "start a W3C trace: set the traceparent extension and the traceparent HTTP header")
+	fs.BoolVar(&df.Trace, "trace", false, "start a W3C trace: set the traceparent extension and the traceparent header (HTTP, NATS)")
 }
 
 // startTrace, with --trace or when spans are exported, starts a trace for one event: the traceparent HTTP header (W3C
