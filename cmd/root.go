@@ -255,8 +255,8 @@ type processTuning struct {
 	// large bodies grow the heap fivefold.
 	live int64
 	// memoryLimit is a soft limit on the heap, unless GOMEMLIMIT says otherwise: validate's
-	// duplicate check keeps a table that grows with the input and leaves its old, smaller
-	// copies behind; the limit has the collector return them before the heap doubles.
+	// duplicate check keeps a bounded table that grows in steps and drops its older half,
+	// leaving old copies behind; the limit has the collector return them before the heap doubles.
 	memoryLimit int64
 }
 

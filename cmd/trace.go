@@ -15,7 +15,7 @@ import (
 )
 
 func registerTraceFlag(fs *pflag.FlagSet, df *deliveryFlags) {
-	fs.BoolVar(&df.Trace, "trace", false, "start a W3C trace: set the traceparent extension and the traceparent HTTP header")
+	fs.BoolVar(&df.Trace, "trace", false, "start a W3C trace: set the traceparent extension and the traceparent header (HTTP, NATS)")
 }
 
 // startTrace, with --trace or when spans are exported, starts a trace for one event: the traceparent HTTP header (W3C
@@ -38,23 +38,31 @@ func showTrace(f *Factory, what string, e *event.Event) {
 }
 
 // otelExporter is the span exporter the OpenTelemetry environment variables ask for, or nil
-// when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is not set; only then is anything
-// made. A malformed setting is a usage error naming the variable.
+// when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is not set, OTEL_SDK_DISABLED is
+// true or OTEL_TRACES_EXPORTER is none; only then is anything made. A malformed setting is a
+// usage error naming the variable; one cectl does not support (a gRPC protocol) is a warning.
 func otelExporter(f *Factory) (*trace.Exporter, error) {
-	e, err := trace.ExporterFromEnv(f.Getenv)
+	e, err := trace.ExporterFromEnv(trace.Config{
+		Getenv:  f.Getenv,
+		Version: f.Build.version(),
+		Warn: func(msg string) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(msg))
+		},
+	})
 	if err != nil {
 		return nil, &FlagError{Err: err}
 	}
 	return e, nil
 }
 
-// finishExport sends the spans still queued, giving up after a few seconds; a failure is a
-// warning: the events themselves went where they were sent.
+// finishExport sends the spans still queued, giving up after the export timeout
+// (OTEL_EXPORTER_OTLP_TIMEOUT) and a second; a failure is a warning: the events themselves
+// went where they were sent.
 func finishExport(f *Factory, e *trace.Exporter) {
 	if e == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), e.Timeout()+time.Second)
 	defer cancel()
 	if err := e.Shutdown(ctx); err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(err.Error()))
@@ -84,6 +92,11 @@ func deliverySpan(tc trace.Context, kind trace.SpanKind, name string, e *event.E
 // traceReports wraps a listener's show so that every shown event in a trace gets a
 // consumer span, a child of the sender's span: in the reply's context when listen replied
 // in the trace. An event that could not be shown is not acknowledged, and gets no span.
+//
+// The sender's span is the event's traceparent extension or, for an event without it, the
+// request's traceparent header: the distributed tracing extension ("Using the Distributed
+// Tracing Extension") has the transport's header carry the hop's trace and the extension the
+// trace the event started in, the same on a single hop, and lets either be missing.
 func traceReports(exp *trace.Exporter, show func(*listen.Report) error) func(*listen.Report) error {
 	return func(rep *listen.Report) error {
 		if err := show(rep); err != nil || rep.Kind != listen.KindEvents {
@@ -94,9 +107,13 @@ func traceReports(exp *trace.Exporter, show func(*listen.Report) error) func(*li
 		if rep.Reply != nil {
 			replyTC, replied = trace.FromEvent(rep.Reply)
 		}
+		header, inHeader := trace.FromHeader(rep.Header)
 		for i := range rep.Events {
 			e := rep.Events[i].Event
 			parent, ok := trace.FromEvent(e)
+			if !ok {
+				parent, ok = header, inHeader
+			}
 			if !ok {
 				continue
 			}

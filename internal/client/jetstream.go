@@ -158,8 +158,9 @@ func (t *jetStreamTarget) Send(ctx context.Context, mode binding.Mode, events ..
 		return Result{Err: err}
 	}
 	// The payload is the JSON event and nothing else (nats binding §3.1), which is what
-	// sdk-go's writer would copy it into; structured mode has no headers.
-	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e), true)
+	// sdk-go's writer would copy it into; structured mode has no attribute headers, only the
+	// event's trace as W3C headers (traceHeader).
+	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e), traceHeader(e), true)
 }
 
 // Prepare encodes the event once; a copy writes its id and time into the JSON text.
@@ -167,23 +168,24 @@ func (t *jetStreamTarget) Prepare(ctx context.Context, mode binding.Mode, proto 
 	if _, err := oneEvent(t, mode, []*event.Event{proto}); err != nil {
 		return nil, err
 	}
+	h := traceHeader(proto)
 	return newStructuredSender(proto,
-		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, true) },
-		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, false) }), nil
+		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, h, true) },
+		func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, h, false) }), nil
 }
 
-// publish publishes body and waits for the PubAck. With interruptible, the wait ends with
+// publish publishes body, with header h (the event's trace, or nil), and waits for the PubAck. With interruptible, the wait ends with
 // ctx too (a Ctrl-C, the attempt's timeout); without, only the JetStream context's MaxWait,
 // which is the attempt's timeout, bounds it: a publish option costs every message a header
 // map, and the context its timer, 5-20% of a load run's CPU; an interrupted load run waits
 // at most that long for the PubAcks of the events it has in flight.
-func (t *jetStreamTarget) publish(ctx context.Context, body []byte, interruptible bool) Result {
+func (t *jetStreamTarget) publish(ctx context.Context, body []byte, h nats.Header, interruptible bool) Result {
 	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		c, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
 		}
-		msg := &nats.Msg{Subject: t.subject, Data: body}
+		msg := &nats.Msg{Subject: t.subject, Data: body, Header: h}
 		var pa *nats.PubAck
 		if interruptible {
 			pa, err = c.js.PublishMsg(msg, nats.Context(ctx))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/ce"
+	"github.com/cectl/cectl/internal/trace"
 	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -190,7 +191,7 @@ func (t *natsTarget) Send(ctx context.Context, mode binding.Mode, events ...*eve
 	if err != nil {
 		return Result{Err: err}
 	}
-	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e))
+	return t.publish(ctx, ce.AppendJSON(make([]byte, 0, 512), e), traceHeader(e))
 }
 
 // Prepare encodes the event once; a copy writes its id and time into the JSON text.
@@ -198,17 +199,36 @@ func (t *natsTarget) Prepare(ctx context.Context, mode binding.Mode, proto *even
 	if _, err := oneEvent(t, mode, []*event.Event{proto}); err != nil {
 		return nil, err
 	}
-	return newStructuredSender(proto, t.publish, t.publish), nil
+	h := traceHeader(proto)
+	publish := func(ctx context.Context, body []byte) Result { return t.publish(ctx, body, h) }
+	return newStructuredSender(proto, publish, publish), nil
 }
 
-// publish publishes a JSON event as Send does.
-func (t *natsTarget) publish(ctx context.Context, body []byte) Result {
+// traceHeader is the trace of an event that carries the distributed tracing extension as
+// the traceparent and tracestate headers of W3C Trace Context, or nil: the extension is in
+// the JSON body, where a subscriber that reads the trace from headers (as OpenTelemetry's
+// NATS instrumentations do) does not look; HTTP, MQTT and the other bindings carry it as a
+// header or property of the message too.
+func traceHeader(e *event.Event) nats.Header {
+	tp, ok := e.Extensions()[trace.AttrParent].(string)
+	if !ok || tp == "" {
+		return nil
+	}
+	h := nats.Header{trace.AttrParent: {tp}}
+	if ts, ok := e.Extensions()[trace.AttrState].(string); ok && ts != "" {
+		h[trace.AttrState] = []string{ts}
+	}
+	return h
+}
+
+// publish publishes a JSON event as Send does, with header h (nil for none).
+func (t *natsTarget) publish(ctx context.Context, body []byte, h nats.Header) Result {
 	return t.opts.retry(ctx, func(ctx context.Context) Result {
 		nc, err := t.conn.get(ctx)
 		if err != nil {
 			return notDelivered(err)
 		}
-		pubErr, err := t.flushes.publish(ctx, nc, t.subject, body, connectTimeout(t.opts.Timeout))
+		pubErr, err := t.flushes.publish(ctx, nc, t.subject, body, h, connectTimeout(t.opts.Timeout))
 		if pubErr != nil {
 			return notDelivered(fmt.Errorf("publish to %s: %w", t.subject, pubErr))
 		}
@@ -241,20 +261,21 @@ type flushRound struct {
 	nc      *nats.Conn
 	subject string
 	bodies  [][]byte
-	errs    []error // per body: why it could not be published
+	headers []nats.Header // per body, nil for none
+	errs    []error       // per body: why it could not be published
 	done    chan struct{}
 	err     error // why the server did not confirm the round
 }
 
-// publish publishes body to subject on nc and returns once the server has read it: pubErr
-// says why it could not be published, err why the server did not confirm it.
-func (g *flushGroup) publish(ctx context.Context, nc *nats.Conn, subject string, body []byte, timeout time.Duration) (pubErr, err error) {
+// publish publishes body, with header h, to subject on nc and returns once the server has
+// read it: pubErr says why it could not be published, err why the server did not confirm it.
+func (g *flushGroup) publish(ctx context.Context, nc *nats.Conn, subject string, body []byte, h nats.Header, timeout time.Duration) (pubErr, err error) {
 	g.mu.Lock()
 	r := g.next
 	if r != nil && (r.nc != nc || r.subject != subject) {
 		// Not what this group gathers (a connection or subject of its own): alone.
 		g.mu.Unlock()
-		if err := nc.Publish(subject, body); err != nil {
+		if err := publishMsg(nc, subject, body, h); err != nil {
 			return err, nil
 		}
 		return nil, nc.FlushTimeout(timeout)
@@ -265,6 +286,7 @@ func (g *flushGroup) publish(ctx context.Context, nc *nats.Conn, subject string,
 	}
 	i := len(r.bodies)
 	r.bodies = append(r.bodies, body)
+	r.headers = append(r.headers, h)
 	if !g.running {
 		g.start(timeout)
 	}
@@ -288,7 +310,7 @@ func (g *flushGroup) start(timeout time.Duration) {
 	go func() {
 		r.errs = make([]error, len(r.bodies))
 		for i, b := range r.bodies {
-			r.errs[i] = r.nc.Publish(r.subject, b)
+			r.errs[i] = publishMsg(r.nc, r.subject, b, r.headers[i])
 		}
 		r.err = r.nc.FlushTimeout(timeout)
 		close(r.done)
@@ -299,6 +321,14 @@ func (g *flushGroup) start(timeout time.Duration) {
 			g.start(timeout)
 		}
 	}()
+}
+
+// publishMsg publishes body to subject, with header h when it is not nil.
+func publishMsg(nc *nats.Conn, subject string, body []byte, h nats.Header) error {
+	if h == nil {
+		return nc.Publish(subject, body)
+	}
+	return nc.PublishMsg(&nats.Msg{Subject: subject, Data: body, Header: h})
 }
 
 // Request sends the event as a NATS request and decodes the reply: structured JSON, or
@@ -319,7 +349,7 @@ func (t *natsTarget) Request(ctx context.Context, mode binding.Mode, e *event.Ev
 			ctx, cancel = context.WithTimeout(ctx, connectTimeout(t.opts.Timeout))
 			defer cancel()
 		}
-		msg, err := nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: t.subject, Data: body})
+		msg, err := nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: t.subject, Data: body, Header: traceHeader(e)})
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
 			return notDelivered(fmt.Errorf("no responders on subject %s", t.subject))

@@ -1,36 +1,43 @@
 package trace
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
-// Spans go out as OTLP/HTTP with the binary protobuf encoding (OTLP specification,
-// "OTLP/HTTP"), encoded here field by field. The OpenTelemetry Go SDK and its OTLP exporter
-// would do the same, but linking them in costs every cectl command — send included, whose
-// start-up is measured against curl — a few milliseconds of package initialisation
-// (protobuf descriptors, gRPC status types) whether it exports or not.
+// Spans are made and batched by the OpenTelemetry Go SDK (a TracerProvider with a batch span
+// processor) and turned into OTLP by the SDK's OTLP trace exporter (otlptrace); client.go
+// posts them as OTLP/HTTP protobuf.
 
-// SpanKind is the kind of a span (OTLP Span.SpanKind).
-type SpanKind int
+// SpanKind is the kind of a span.
+type SpanKind = oteltrace.SpanKind
 
 // The span kinds cectl makes.
 const (
-	KindServer   SpanKind = 2
-	KindClient   SpanKind = 3
-	KindProducer SpanKind = 4
-	KindConsumer SpanKind = 5
+	KindServer   = oteltrace.SpanKindServer
+	KindClient   = oteltrace.SpanKindClient
+	KindProducer = oteltrace.SpanKindProducer
+	KindConsumer = oteltrace.SpanKindConsumer
 )
 
-// Span is one finished operation.
+// Span is one finished operation. Its ids are those already on the wire: the send's
+// traceparent, the reply's; the SDK records the span under them (idGenerator).
 type Span struct {
 	Context    Context // trace id, span id, flags and tracestate
 	Parent     [8]byte // zero for a root span
@@ -41,125 +48,295 @@ type Span struct {
 	Err        string // set when the operation failed: status ERROR with this message
 }
 
-// Attr is a span attribute; a string, int64 or bool value.
+// Attr is a span attribute; a string, int, int64, float64 or bool value.
 type Attr struct {
 	Key   string
 	Value any
 }
 
-// Exporter sends spans to an OTLP/HTTP endpoint, in batches. It is safe for concurrent use.
-type Exporter struct {
-	url     string
-	header  http.Header
-	service string
-	client  *http.Client
+// Config is what an exporter is made from.
+type Config struct {
+	// Getenv reads the OTEL_* variables of the exporter. The resource (OTEL_SERVICE_NAME,
+	// OTEL_RESOURCE_ATTRIBUTES) and the sampler (OTEL_TRACES_SAMPLER) are read from the
+	// process environment by the SDK's own detectors.
+	Getenv func(string) string
+	// Version is cectl's: service.version and the instrumentation scope's version.
+	Version string
+	// Warn is told why spans are not exported when a variable asks for what cectl does not
+	// do (a gRPC protocol, another exporter) or the resource is partly malformed.
+	Warn func(string)
+}
 
-	mu      sync.Mutex
-	pending []Span
-	kick    chan struct{}
-	done    chan struct{}
-	stopped bool
-	errs    []error
-	wg      sync.WaitGroup
+// Exporter makes spans with the OpenTelemetry SDK and exports them in batches over
+// OTLP/HTTP. It is safe for concurrent use; a nil *Exporter exports nothing.
+type Exporter struct {
+	tp      *sdktrace.TracerProvider
+	tracer  oteltrace.Tracer
+	client  *httpClient
+	timeout time.Duration
 }
 
 // ExporterFromEnv returns an exporter configured by the OpenTelemetry environment variables
-// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces";
-// OTEL_EXPORTER_OTLP_HEADERS / _TRACES_HEADERS; OTEL_SERVICE_NAME), or nil when no
-// endpoint is set: then nothing is made and nothing is exported.
-func ExporterFromEnv(getenv func(string) string) (*Exporter, error) {
-	url := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	if url == "" {
-		base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
-		if base == "" {
+// (OTLP exporter and SDK configuration), or nil when no endpoint is set
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), when OTEL_SDK_DISABLED
+// is true or OTEL_TRACES_EXPORTER is none: then nothing is made and nothing is exported. A
+// protocol other than http/protobuf or an exporter other than otlp is a warning and exports
+// nothing; a malformed setting is an error naming the variable.
+func ExporterFromEnv(cfg Config) (*Exporter, error) {
+	getenv := cfg.Getenv
+	warn := cfg.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	endpoint, err := endpointFromEnv(getenv)
+	if err != nil || endpoint == "" {
+		return nil, err
+	}
+	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
+		return nil, nil
+	}
+	if v := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); v != "" {
+		otlp, none := false, false
+		for _, name := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "otlp":
+				otlp = true
+			case "none":
+				none = true
+			}
+		}
+		switch {
+		case otlp:
+		case none:
+			return nil, nil
+		default:
+			warn(fmt.Sprintf("OTEL_TRACES_EXPORTER=%s: cectl exports spans only with otlp; no spans are exported", v))
 			return nil, nil
 		}
-		url = strings.TrimSuffix(base, "/") + "/v1/traces"
 	}
-	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: want an http or https URL (OTLP over HTTP)", url)
+	if name, v := signalEnv(getenv, "PROTOCOL"); v != "" && v != "http/protobuf" {
+		warn(fmt.Sprintf("%s=%s: cectl exports spans only over OTLP/HTTP with protobuf (http/protobuf); no spans are exported", name, v))
+		return nil, nil
 	}
-	h := http.Header{}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
-		for _, kv := range strings.Split(getenv(name), ",") {
-			if strings.TrimSpace(kv) == "" {
-				continue
-			}
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return nil, fmt.Errorf("%s: %q is not key=value", name, kv)
-			}
-			h.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
+	c, err := clientFromEnv(getenv, endpoint, cfg.Version)
+	if err != nil {
+		return nil, err
 	}
-	service := getenv("OTEL_SERVICE_NAME")
-	if service == "" {
-		service = "cectl"
+	ctx := context.Background()
+	exp, err := otlptrace.New(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	e := &Exporter{url: url, header: h, service: service, client: &http.Client{Timeout: 10 * time.Second},
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
-	e.wg.Add(1)
-	go e.loop()
-	return e, nil
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", "cectl"), attribute.String("service.version", cfg.Version)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(), // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES; last, so they win
+	)
+	if err != nil {
+		// A malformed OTEL_RESOURCE_ATTRIBUTES: the resource keeps what could be read.
+		warn(fmt.Sprintf("OpenTelemetry resource: %v", err))
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithIDGenerator(idGenerator{}),
+	)
+	return &Exporter{
+		tp:      tp,
+		tracer:  tp.Tracer("github.com/cectl/cectl", oteltrace.WithInstrumentationVersion(cfg.Version)),
+		client:  c,
+		timeout: c.timeout,
+	}, nil
 }
 
-// batchSize is how many spans make a request; batchDelay how long a span may wait for more.
-const (
-	batchSize  = 512
-	batchDelay = time.Second
-)
+// signalEnv reads OTEL_EXPORTER_OTLP_TRACES_<name>, or else OTEL_EXPORTER_OTLP_<name>: the
+// signal's variable takes precedence (OTLP exporter configuration). It returns the name of
+// the variable read, for messages.
+func signalEnv(getenv func(string) string, name string) (string, string) {
+	traces := "OTEL_EXPORTER_OTLP_TRACES_" + name
+	if v := strings.TrimSpace(getenv(traces)); v != "" {
+		return traces, v
+	}
+	generic := "OTEL_EXPORTER_OTLP_" + name
+	return generic, strings.TrimSpace(getenv(generic))
+}
 
-// Export queues a span; it goes out within batchDelay, or at Shutdown.
+// endpointFromEnv is the URL spans are posted to (OTLP exporter configuration, "Endpoint
+// URLs for OTLP/HTTP"): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is (the root path when it
+// has none), or OTEL_EXPORTER_OTLP_ENDPOINT with v1/traces appended to its path; "" when
+// neither is set.
+func endpointFromEnv(getenv func(string) string) (string, error) {
+	name, v := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+	perSignal := v != ""
+	if !perSignal {
+		name, v = "OTEL_EXPORTER_OTLP_ENDPOINT", strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+	}
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s %q: want an http or https URL (OTLP over HTTP)", name, v)
+	}
+	switch {
+	case perSignal && u.Path == "":
+		u.Path = "/"
+	case !perSignal:
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+		u.RawPath = ""
+	}
+	return u.String(), nil
+}
+
+// clientFromEnv reads the rest of the exporter's variables: headers, timeout, compression
+// and TLS files.
+func clientFromEnv(getenv func(string) string, endpoint, version string) (*httpClient, error) {
+	c := &httpClient{url: endpoint, header: http.Header{}, timeout: 10 * time.Second}
+	if name, v := signalEnv(getenv, "HEADERS"); v != "" {
+		if err := parseHeaders(c.header, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	c.header.Set("Content-Type", "application/x-protobuf")
+	if c.header.Get("User-Agent") == "" {
+		c.header.Set("User-Agent", "cectl/"+version)
+	}
+	if name, v := signalEnv(getenv, "TIMEOUT"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms <= 0 {
+			return nil, fmt.Errorf("%s %q: want a positive number of milliseconds", name, v)
+		}
+		c.timeout = time.Duration(ms) * time.Millisecond
+	}
+	switch name, v := signalEnv(getenv, "COMPRESSION"); strings.ToLower(v) {
+	case "", "none":
+	case "gzip":
+		c.gzip = true
+	default:
+		return nil, fmt.Errorf("%s %q: want gzip or none", name, v)
+	}
+	tc, err := tlsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil {
+		tr.TLSClientConfig = tc
+	}
+	c.http = &http.Client{Transport: tr}
+	return c, nil
+}
+
+// parseHeaders reads key=value pairs separated by commas, values percent-encoded (OTLP
+// exporter configuration: the W3C Baggage format without properties).
+func parseHeaders(h http.Header, s string) error {
+	for _, kv := range strings.Split(s, ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not key=value", kv)
+		}
+		dv, err := url.PathUnescape(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q: the value is not percent-encoded: %w", kv, err)
+		}
+		h.Set(k, dv)
+	}
+	return nil
+}
+
+// tlsFromEnv is the TLS configuration of OTEL_EXPORTER_OTLP(_TRACES)_CERTIFICATE (the
+// collector's CA, PEM), _CLIENT_CERTIFICATE and _CLIENT_KEY (a client certificate); nil when
+// none is set.
+func tlsFromEnv(getenv func(string) string) (*tls.Config, error) {
+	caName, ca := signalEnv(getenv, "CERTIFICATE")
+	certName, cert := signalEnv(getenv, "CLIENT_CERTIFICATE")
+	keyName, key := signalEnv(getenv, "CLIENT_KEY")
+	if ca == "" && cert == "" && key == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", caName, err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s %s: no PEM certificate in the file", caName, ca)
+		}
+	}
+	if cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return nil, fmt.Errorf("%s and %s go together", certName, keyName)
+		}
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("%s, %s: %w", certName, keyName, err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
+}
+
+// Export records a finished span; it goes out with the next batch, or at Shutdown.
 func (e *Exporter) Export(s Span) {
 	if e == nil {
 		return
 	}
-	e.mu.Lock()
-	if e.stopped {
-		e.mu.Unlock()
-		return
-	}
-	e.pending = append(e.pending, s)
-	full := len(e.pending) >= batchSize
-	e.mu.Unlock()
-	if full {
-		select {
-		case e.kick <- struct{}{}:
-		default:
+	ctx := withIDs(context.Background(), s.Context)
+	if s.Parent != ([8]byte{}) {
+		ts, err := oteltrace.ParseTraceState(s.Context.State)
+		if err != nil {
+			ts = oteltrace.TraceState{}
 		}
+		ctx = oteltrace.ContextWithRemoteSpanContext(ctx, oteltrace.NewSpanContext(oteltrace.SpanContextConfig{
+			TraceID: s.Context.TraceID, SpanID: s.Parent, TraceFlags: oteltrace.TraceFlags(s.Context.Flags),
+			TraceState: ts, Remote: true,
+		}))
+	}
+	attrs := make([]attribute.KeyValue, 0, len(s.Attrs))
+	for _, a := range s.Attrs {
+		attrs = append(attrs, attr(a))
+	}
+	_, span := e.tracer.Start(ctx, s.Name, oteltrace.WithSpanKind(s.Kind), oteltrace.WithTimestamp(s.Start),
+		oteltrace.WithAttributes(attrs...))
+	if s.Err != "" {
+		span.SetStatus(codes.Error, s.Err)
+	}
+	end := s.End
+	if end.IsZero() {
+		end = time.Now()
+	}
+	span.End(oteltrace.WithTimestamp(end))
+}
+
+func attr(a Attr) attribute.KeyValue {
+	switch v := a.Value.(type) {
+	case string:
+		return attribute.String(a.Key, v)
+	case bool:
+		return attribute.Bool(a.Key, v)
+	case int:
+		return attribute.Int(a.Key, v)
+	case int64:
+		return attribute.Int64(a.Key, v)
+	case float64:
+		return attribute.Float64(a.Key, v)
+	default:
+		return attribute.String(a.Key, fmt.Sprint(v))
 	}
 }
 
-func (e *Exporter) loop() {
-	defer e.wg.Done()
-	t := time.NewTicker(batchDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-e.kick:
-		case <-e.done:
-			e.flush()
-			return
-		}
-		e.flush()
+// Timeout is how long one export may take (OTEL_EXPORTER_OTLP_TIMEOUT).
+func (e *Exporter) Timeout() time.Duration {
+	if e == nil {
+		return 0
 	}
-}
-
-func (e *Exporter) flush() {
-	e.mu.Lock()
-	spans := e.pending
-	e.pending = nil
-	e.mu.Unlock()
-	for len(spans) > 0 {
-		n := min(len(spans), batchSize)
-		if err := e.post(spans[:n]); err != nil {
-			e.mu.Lock()
-			e.errs = append(e.errs, err)
-			e.mu.Unlock()
-		}
-		spans = spans[n:]
-	}
+	return e.timeout
 }
 
 // Shutdown sends what is queued and stops; it returns the first export error, if any.
@@ -167,163 +344,57 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	if e == nil {
 		return nil
 	}
-	e.mu.Lock()
-	if !e.stopped {
-		e.stopped = true
-		close(e.done)
-	}
-	e.mu.Unlock()
-	finished := make(chan struct{})
-	go func() { e.wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-ctx.Done():
-		return fmt.Errorf("exporting spans to %s: %w", e.url, ctx.Err())
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.errs) > 0 {
-		return e.errs[0]
-	}
-	return nil
-}
-
-func (e *Exporter) post(spans []Span) error {
-	body := e.encode(spans)
-	req, err := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("exporting spans to %s: %w", e.url, err)
-	}
-	for k, v := range e.header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("exporting spans to %s: %w", e.url, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("exporting spans to %s: %s", e.url, resp.Status)
-	}
-	return nil
-}
-
-// --- protobuf encoding (protobuf wire format: tag = field<<3 | wire type) ---
-
-const (
-	wireVarint  = 0
-	wireFixed64 = 1
-	wireBytes   = 2
-	wireFixed32 = 5
-)
-
-type pb []byte
-
-func (b pb) tag(field, wire int) pb { return binary.AppendUvarint(b, uint64(field<<3|wire)) }
-
-func (b pb) bytes(field int, v []byte) pb {
-	b = b.tag(field, wireBytes)
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-func (b pb) str(field int, v string) pb {
-	if v == "" {
-		return b
-	}
-	return b.bytes(field, []byte(v))
-}
-
-func (b pb) varint(field int, v uint64) pb {
-	if v == 0 {
-		return b
-	}
-	return binary.AppendUvarint(b.tag(field, wireVarint), v)
-}
-
-func (b pb) fixed64(field int, v uint64) pb {
-	return binary.LittleEndian.AppendUint64(b.tag(field, wireFixed64), v)
-}
-
-func (b pb) fixed32(field int, v uint32) pb {
-	return binary.LittleEndian.AppendUint32(b.tag(field, wireFixed32), v)
-}
-
-// keyValue encodes an opentelemetry.proto.common.v1.KeyValue.
-func keyValue(key string, v any) []byte {
-	var av pb
-	switch x := v.(type) {
-	case string:
-		av = av.bytes(1, []byte(x)) // string_value, even when empty
-	case bool:
-		b := uint64(0)
-		if x {
-			b = 1
+	if err := e.tp.Shutdown(ctx); err != nil {
+		if cerr := e.client.err(); cerr != nil {
+			return cerr
 		}
-		av = binary.AppendUvarint(av.tag(2, wireVarint), b)
-	case int:
-		av = binary.AppendUvarint(av.tag(3, wireVarint), uint64(int64(x)))
-	case int64:
-		av = binary.AppendUvarint(av.tag(3, wireVarint), uint64(x))
-	case float64:
-		av = av.fixed64(4, math.Float64bits(x))
-	default:
-		av = av.bytes(1, []byte(fmt.Sprint(x)))
+		return fmt.Errorf("exporting spans to %s: %w", e.client.url, err)
 	}
-	var kv pb
-	kv = kv.str(1, key)
-	return kv.bytes(2, av)
+	return e.client.err()
 }
 
-func unixNano(t time.Time) uint64 {
-	if t.IsZero() {
-		return 0
-	}
-	return uint64(t.UnixNano())
+// idGenerator gives a span the ids put in the context by withIDs, and random ones to any
+// other: cectl writes a span's traceparent on the wire (the event's extension, the HTTP
+// header, a reply) before the span is recorded, and the recorded span must be that one.
+type idGenerator struct{}
+
+type idsKey struct{}
+
+func withIDs(ctx context.Context, c Context) context.Context {
+	return context.WithValue(ctx, idsKey{}, c)
 }
 
-// encode makes an opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.
-func (e *Exporter) encode(spans []Span) []byte {
-	var resource pb
-	resource = resource.bytes(1, keyValue("service.name", e.service))
-	var scope pb
-	scope = scope.str(1, "github.com/cectl/cectl")
-	var ss pb
-	ss = ss.bytes(1, scope)
-	for i := range spans {
-		ss = ss.bytes(2, encodeSpan(&spans[i]))
+func (idGenerator) NewIDs(ctx context.Context) (oteltrace.TraceID, oteltrace.SpanID) {
+	if c, ok := ctx.Value(idsKey{}).(Context); ok && c.Valid() {
+		return c.TraceID, c.SpanID
 	}
-	var rs pb
-	rs = rs.bytes(1, resource)
-	rs = rs.bytes(2, ss)
-	var req pb
-	return req.bytes(1, rs)
+	c := New()
+	return c.TraceID, c.SpanID
 }
 
-// encodeSpan makes an opentelemetry.proto.trace.v1.Span.
-func encodeSpan(s *Span) []byte {
-	var b pb
-	b = b.bytes(1, s.Context.TraceID[:])
-	b = b.bytes(2, s.Context.SpanID[:])
-	b = b.str(3, s.Context.State)
-	if !isZero(s.Parent[:]) {
-		b = b.bytes(4, s.Parent[:])
+func (idGenerator) NewSpanID(ctx context.Context, traceID oteltrace.TraceID) oteltrace.SpanID {
+	if c, ok := ctx.Value(idsKey{}).(Context); ok && c.Valid() && c.TraceID == [16]byte(traceID) {
+		return c.SpanID
 	}
-	b = b.str(5, s.Name)
-	b = b.varint(6, uint64(s.Kind))
-	b = b.fixed64(7, unixNano(s.Start))
-	b = b.fixed64(8, unixNano(s.End))
-	for _, a := range s.Attrs {
-		b = b.bytes(9, keyValue(a.Key, a.Value))
+	return NewSpanID()
+}
+
+// errOnce keeps the first export error.
+type errOnce struct {
+	mu    sync.Mutex
+	first error
+}
+
+func (o *errOnce) set(err error) {
+	o.mu.Lock()
+	if o.first == nil {
+		o.first = err
 	}
-	if s.Err != "" {
-		var st pb
-		st = st.str(2, s.Err)
-		st = st.varint(3, 2) // STATUS_CODE_ERROR
-		b = b.bytes(15, st)
-	}
-	b = b.fixed32(16, uint32(s.Context.Flags))
-	return b
+	o.mu.Unlock()
+}
+
+func (o *errOnce) get() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.first
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -150,6 +151,35 @@ func FromEvent(e *event.Event) (Context, bool) {
 		c.State = st
 	}
 	return c, true
+}
+
+// FromHeader returns the trace context of the W3C traceparent and tracestate header fields
+// (W3C Trace Context §3.2, §3.3) of h, found whatever the case of their names (broker
+// properties keep theirs); ok is false when there is none or it does not parse.
+func FromHeader(h http.Header) (Context, bool) {
+	tp := headerValues(h, AttrParent)
+	if len(tp) != 1 {
+		return Context{}, false // none, or several: W3C Trace Context §3.2 wants one
+	}
+	c, err := Parse(tp[0])
+	if err != nil {
+		return Context{}, false
+	}
+	// Several tracestate fields are one list (§3.3.1.1).
+	c.State = strings.Join(headerValues(h, AttrState), ",")
+	return c, true
+}
+
+func headerValues(h http.Header, name string) []string {
+	if vs := h.Values(name); len(vs) > 0 {
+		return vs
+	}
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, name) {
+			return vs
+		}
+	}
+	return nil
 }
 
 // SetOnEvent puts c on e as the distributed tracing extension.

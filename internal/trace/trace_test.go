@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -78,5 +79,25 @@ func TestContinue(t *testing.T) {
 	reply3 := event.New()
 	if _, ok := Continue(&reply3, &plain, ""); ok || len(reply3.Extensions()) != 0 {
 		t.Fatalf("no trace, but %v", reply3.Extensions())
+	}
+}
+
+func TestFromHeader(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	h := http.Header{}
+	h.Set("Traceparent", tp)
+	h.Add("Tracestate", "a=1")
+	h.Add("Tracestate", "b=2")
+	if c, ok := FromHeader(h); !ok || c.Traceparent() != tp || c.State != "a=1,b=2" {
+		t.Fatalf("%+v %v", c, ok)
+	}
+	// Broker properties keep the case of their names.
+	if c, ok := FromHeader(http.Header{"traceparent": {tp}, "tracestate": {"v=1"}}); !ok || c.State != "v=1" {
+		t.Fatalf("lower-case names: %+v %v", c, ok)
+	}
+	for _, bad := range []http.Header{nil, {"Traceparent": {"00-zz"}}, {"Traceparent": {tp, tp}}} {
+		if c, ok := FromHeader(bad); ok {
+			t.Errorf("%v: %+v", bad, c)
+		}
 	}
 }

@@ -885,7 +885,9 @@ func (c *checker) data(v03, ctJSON bool, schema string) {
 	if !d.present {
 		return
 	}
-	if !ctJSON && d.kind != kString {
+	if !ctJSON && d.kind != kString && c.opts.Rules == nil {
+		// With the lint rules (validate) this is a datacontenttype/data mismatch, and
+		// datacontenttype-data reports it (lintContentType).
 		ct := c.attr[aDatacontenttype]
 		c.add(RuleDataString, Warning, d.off, c.attrPointer("data"),
 			"data is "+d.kind.String()+" but datacontenttype "+c.raw(&ct)+" is not JSON; data SHOULD then be a string")

@@ -113,7 +113,7 @@ func Rules() []Rule {
 		{RuleIntegerRange, Error, "Integer values fit in a signed 32-bit integer", "spec v1.0.2 Type System", false, false},
 		{RuleDataExclusive, Error, "data and data_base64 are not both present", "JSON format v1.0.2 §3.1.1", false, false},
 		{RuleBase64, Error, "Binary values are standard base64", "JSON format v1.0.2 §2.2, RFC 4648 §4", false, false},
-		{RuleDataString, Warning, "data is a string when datacontenttype is not JSON", "JSON format v1.0.2 §3.1.2", false, false},
+		{RuleDataString, Warning, "data is a string when datacontenttype is not JSON (validate reports it as datacontenttype-data)", "JSON format v1.0.2 §3.1.2", false, false},
 		{RuleContentEncoding, Error, "v0.3 datacontentencoding is base64 and only used with string data", "spec v0.3 datacontentencoding", false, false},
 		{RuleDataSchema, Error, "data matches the JSON Schema given for it", "spec v1.0.2 dataschema", false, false},
 		{RuleTypeReverseDNS, Warning, "type is prefixed with a reverse-DNS name (com.example.order.created)", "spec v1.0.2 type", true, false},

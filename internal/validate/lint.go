@@ -202,10 +202,11 @@ func isXMLMediaType(s []byte) bool {
 }
 
 // lintContentType compares datacontenttype with the data it labels (spec v1.0.2
-// datacontenttype; JSON format v1.0.2 §3.1): JSON text in a string labelled as another
-// type, JSON text encoded twice, XML that is not XML, data_base64 that does not decode to
-// the JSON its type promises. Data that is not a string under a type other than JSON is the
-// data-string rule's.
+// datacontenttype; JSON format v1.0.2 §3.1): JSON data (a JSON value other than a string, or
+// JSON text in a string or in data_base64) labelled as another type, JSON text encoded twice,
+// XML that is not XML, data_base64 that does not decode to the JSON its type promises. Data
+// that is not a string under a type other than JSON is reported here, in place of the
+// data-string rule, which send's check and listen, without lint rules, apply to it.
 func (c *checker) lintContentType() {
 	ct := &c.attr[aDatacontenttype]
 	if !ct.present || ct.kind != kString || ct.end-ct.off == 2 {
@@ -220,6 +221,13 @@ func (c *checker) lintContentType() {
 	}
 	d := &c.attr[aData]
 	b64 := c.version == "0.3" && c.attr[aDatacontentencoding].present
+	if d.present && d.kind != kString {
+		if ctv, ok := mediaType(); ok && !isJSONMediaType(ctv) {
+			c.add(RuleContentTypeData, Warning, d.off, c.attrPointer("data"),
+				"data is "+d.kind.String()+" but datacontenttype "+quote(ctv)+" is not JSON; label JSON data application/json (or a +json type), and data of another type SHOULD be a string")
+		}
+		return
+	}
 	if d.present && d.kind == kString && !b64 {
 		t := bytes.TrimSpace(c.strBytes(d))
 		if len(t) == 0 || t[0] == '<' {
@@ -255,17 +263,47 @@ func (c *checker) lintContentType() {
 		return
 	}
 	ctv, ok := mediaType()
-	if !ok || !isJSONMediaType(ctv) {
+	if !ok {
 		return
 	}
 	raw := c.strBytes(bm)
 	if _, ok := checkBase64(raw); !ok {
 		return
 	}
+	if !isJSONMediaType(ctv) && !startsJSONContainer(raw) {
+		return // binary data: not JSON at its first byte
+	}
 	dec := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
 	n, err := base64.StdEncoding.Decode(dec, raw)
-	if err == nil && !json.Valid(dec[:n]) {
+	switch {
+	case err != nil:
+	case isJSONMediaType(ctv):
+		if !json.Valid(dec[:n]) {
+			c.add(RuleContentTypeData, Warning, bm.off, c.attrPointer(name),
+				name+" does not decode to JSON although datacontenttype "+quote(ctv)+" says the data is JSON")
+		}
+	case json.Valid(dec[:n]):
+		// The same JSON text in data, as a string, is reported above.
 		c.add(RuleContentTypeData, Warning, bm.off, c.attrPointer(name),
-			name+" does not decode to JSON although datacontenttype "+quote(ctv)+" says the data is JSON")
+			name+" decodes to JSON text but datacontenttype is "+quote(ctv)+"; label JSON data application/json (or a +json type)")
 	}
+}
+
+// startsJSONContainer reports whether base64 text decodes to bytes whose first one other
+// than white space opens a JSON object or array; only the start is decoded.
+func startsJSONContainer(b64 []byte) bool {
+	var buf [48]byte
+	head := b64
+	if len(head) > 64 {
+		head = head[:64] // 16 whole quanta, so no padding
+	}
+	n, err := base64.StdEncoding.Decode(buf[:], head)
+	if err != nil {
+		return false
+	}
+	t := bytes.TrimLeft(buf[:n], " \t\r\n")
+	if len(t) == 0 {
+		return len(b64) > len(head) // all white space so far: decide on the whole
+	}
+	return t[0] == '{' || t[0] == '['
 }

@@ -168,6 +168,15 @@ func TestContentTypeData(t *testing.T) {
 		{ev("application/json", `"data_base64":"eyJhIjoxfQ=="`), ""},
 		{ev("application/octet-stream", `"data_base64":"aGVsbG8="`), ""},
 		{ev("xyz", `"data":"{\"a\":1}"`), ""}, // the media-type rule's
+		// JSON data labelled as another type: a JSON value, or JSON text in data_base64.
+		{ev("text/plain", `"data":{"a":1}`), `data is an object but datacontenttype "text/plain" is not JSON`},
+		{ev("application/xml", `"data":5`), `data is a number but datacontenttype "application/xml" is not JSON`},
+		{ev("application/json", `"data":{"a":1}`), ""},
+		{ev("text/plain", `"data_base64":"eyJhIjoxfQ=="`), `data_base64 decodes to JSON text but datacontenttype is "text/plain"`},
+		{ev("application/octet-stream", `"data_base64":"IFsxLDJdCg=="`), "data_base64 decodes to JSON text"},
+		{ev("text/plain", `"data_base64":"ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIHsiYSI6MX0="`), "data_base64 decodes to JSON text"},
+		{ev("text/plain", `"data_base64":"e25vdCBqc29u"`), ""},
+		{ev("text/plain", `"data_base64":"aGVsbG8geyJhIjoxfQ=="`), ""},
 	} {
 		var got string
 		for _, f := range lintLines(t, c.doc, nil, nil) {
@@ -178,6 +187,34 @@ func TestContentTypeData(t *testing.T) {
 		if !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
 			t.Errorf("%s:\n got %q\nwant %q…", c.doc, got, c.want)
 		}
+	}
+}
+
+// TestContentTypeDataIgnored: JSON data labelled text/plain is one finding, of
+// datacontenttype-data, which --ignore datacontenttype-data silences; without the lint rules
+// (send's check, listen) it is data-string's.
+func TestContentTypeDataIgnored(t *testing.T) {
+	doc := `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.t","datacontenttype":"text/plain","data":{"a":1}}`
+	rules := func(fs []Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Rule)
+		}
+		return out
+	}
+	if got := rules(lintLines(t, doc, nil, nil)); len(got) != 1 || got[0] != RuleContentTypeData {
+		t.Errorf("validate: %v, want [%s]", got, RuleContentTypeData)
+	}
+	if got := lintLines(t, doc, nil, []string{RuleContentTypeData}); len(got) != 0 {
+		t.Errorf("--ignore %s: %v", RuleContentTypeData, got)
+	}
+	s := NewScanner(strings.NewReader(doc), Options{})
+	var got []string
+	for s.Scan() {
+		got = append(got, rules(s.Result().Findings)...)
+	}
+	if len(got) != 1 || got[0] != RuleDataString {
+		t.Errorf("without lint rules: %v, want [%s]", got, RuleDataString)
 	}
 }
 
