@@ -17,6 +17,7 @@ import (
 	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/send"
 	"github.com/cectl/cectl/internal/trace"
+	"github.com/cectl/cectl/internal/validate"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -391,18 +392,10 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.From != "" {
 		return sendFile(ctx, opts, s)
 	}
-	if ds, err := streamedData(f, opts, t, mode); err != nil {
+	if ds, err := streamedData(ctx, f, opts, t, mode, tc, traced); err != nil {
 		return err
 	} else if ds != nil {
-		runCtx, cancel := opts.Stop.withDeadline(ctx)
-		defer cancel()
-		if err := ds.deliver(runCtx, s); err != nil {
-			return err
-		}
-		if ctx.Err() != nil && s.Summary.Failed() > 0 {
-			return context.Cause(ctx)
-		}
-		return summaryError(s.Summary)
+		return ds.send(ctx, opts, s, exp, tc)
 	}
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
@@ -457,6 +450,12 @@ func warnOnce(f *Factory) func(string) {
 // flag, a warning is shown and the event still goes.
 func checkFlagEvent(f *Factory, e *event.Event) error {
 	errs, warnings := checkEvent(e)
+	return reportFindings(f, errs, warnings)
+}
+
+// reportFindings shows the warnings of the check of an event built from flags and turns its
+// errors into a usage error.
+func reportFindings(f *Factory, errs, warnings []validate.Finding) error {
 	for _, w := range warnings {
 		warn(f, fmt.Sprintf("%s: %s [%s]", eventspec.FlagFor(w.Pointer), w.Message, w.Rule))
 	}

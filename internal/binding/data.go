@@ -33,11 +33,17 @@ func (d *Decoder) checkJSONData(ct string, data []byte, where string) (f validat
 		if f.Level != validate.Error {
 			continue
 		}
-		f.Pointer = where + f.Pointer
-		f.Message = fmt.Sprintf("content type %s declares JSON, but the data is not: %s (byte %d)", ce.MediaType(ct), f.Message, f.Offset)
-		return f, false
+		return jsonDataFinding(ct, f, where), false
 	}
 	return f, true
+}
+
+// jsonDataFinding is the validator's error f about data declared JSON by ct as the rule
+// reports it: where the data is, then the pointer inside it.
+func jsonDataFinding(ct string, f validate.Finding, where string) validate.Finding {
+	f.Pointer = where + f.Pointer
+	f.Message = fmt.Sprintf("content type %s declares JSON, but the data is not: %s (byte %d)", ce.MediaType(ct), f.Message, f.Offset)
+	return f
 }
 
 // line is a finding as a line of a refusal.

@@ -367,10 +367,15 @@ func (c *Client) compress(msg binding.Message) binding.Message {
 	zw := gzip.NewWriter(&b)
 	_, _ = zw.Write(msg.Body) // a bytes.Buffer does not fail
 	_ = zw.Close()
-	h := make(http.Header, len(msg.Header)+1)
-	for k, v := range msg.Header {
-		h[k] = v
+	return binding.Message{Header: gzipHeader(msg.Header), Body: b.Bytes()}
+}
+
+// gzipHeader is h with Content-Encoding: gzip, in a new map.
+func gzipHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h)+2)
+	for k, v := range h {
+		out[k] = v
 	}
-	h["Content-Encoding"] = []string{"gzip"}
-	return binding.Message{Header: h, Body: b.Bytes()}
+	out["Content-Encoding"] = []string{"gzip"}
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -54,52 +53,6 @@ func (t *httpTarget) Send(ctx context.Context, mode binding.Mode, events ...*eve
 		return Result{Err: err}
 	}
 	return t.c.Post(ctx, t.raw, msg)
-}
-
-// SendStream sends e with data read from open, size bytes long, in place of e's data, which
-// must be empty: a file too large to hold in memory. In binary mode (http binding §3.1) the
-// data is the body; in structured mode (§3.2) the body is e in the JSON format with the data
-// as data_base64 (json-format §3.1.1), base64-encoded as it is read, so the caller sends only
-// data of a content type that is not text. Headers and body are what Send would make for e
-// with that data.
-func (t *httpTarget) SendStream(ctx context.Context, mode binding.Mode, e *event.Event, open func() (io.ReadCloser, error), size int64) Result {
-	msg, err := binding.Encode(mode, e)
-	if err != nil {
-		return Result{Err: err}
-	}
-	header := requestHeader(msg.Header, t.c.opts.Header, t.c.opts.UserAgent)
-	switch mode {
-	case binding.Binary:
-		return t.c.PostStream(ctx, t.raw, header, open, size)
-	case binding.Structured:
-		if !bytes.HasSuffix(msg.Body, []byte("}")) {
-			return Result{Err: fmt.Errorf("structured event does not end in }")}
-		}
-		head := append(bytes.Clone(msg.Body[:len(msg.Body)-1]), `,"data_base64":"`...)
-		tail := []byte(`"}`)
-		body := func() (io.ReadCloser, error) {
-			data, err := open()
-			if err != nil {
-				return nil, err
-			}
-			pr, pw := io.Pipe()
-			go func() {
-				enc := base64.NewEncoder(base64.StdEncoding, pw)
-				_, err := io.Copy(enc, data)
-				if err == nil {
-					err = enc.Close()
-				}
-				data.Close()
-				pw.CloseWithError(err)
-			}()
-			return struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(head), pr, bytes.NewReader(tail)), pr}, nil
-		}
-		return t.c.PostStream(ctx, t.raw, header, body, int64(len(head))+int64(base64.StdEncoding.EncodedLen(int(size)))+int64(len(tail)))
-	}
-	return Result{Err: fmt.Errorf("%s mode carries no streamed data", mode)}
 }
 
 // Request posts the event and decodes the reply from the response (http binding §3.2 allows a

@@ -233,38 +233,56 @@ func TestGzipBodiesAndWireBytes(t *testing.T) {
 	}
 }
 
-// A streamed body is opened again for each attempt: a retry sends all of it.
+// A streamed body is opened again for each attempt: a retry sends all of it, gzipped as it
+// is read when asked.
 func TestSendStreamRetriesWholeBody(t *testing.T) {
-	var n atomic.Int32
-	var sizes []int
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		sizes = append(sizes, len(b))
-		mu.Unlock()
-		if n.Add(1) == 1 {
-			w.WriteHeader(503)
-			return
+	for _, gz := range []bool{false, true} {
+		var n atomic.Int32
+		var sizes []int
+		var chunked []bool
+		var mu sync.Mutex
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body := io.Reader(r.Body)
+			if r.Header.Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(r.Body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body = zr
+			}
+			b, _ := io.ReadAll(body)
+			mu.Lock()
+			sizes = append(sizes, len(b))
+			chunked = append(chunked, len(r.TransferEncoding) > 0)
+			mu.Unlock()
+			if n.Add(1) == 1 {
+				w.WriteHeader(503)
+				return
+			}
+			w.WriteHeader(202)
+		}))
+		ns := &noSleep{}
+		tg, err := Open(srv.URL, Options{Retries: 1, Sleep: ns.sleep, Gzip: gz})
+		if err != nil {
+			t.Fatal(err)
 		}
-		w.WriteHeader(202)
-	}))
-	defer srv.Close()
-	ns := &noSleep{}
-	tg, err := Open(srv.URL, Options{Retries: 1, Sleep: ns.sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	e := testEvent(t)
-	e.DataEncoded = nil
-	data := strings.Repeat("x", 100000)
-	opens := 0
-	open := func() (io.ReadCloser, error) { opens++; return io.NopCloser(strings.NewReader(data)), nil }
-	res := tg.(interface {
-		SendStream(context.Context, binding.Mode, *event.Event, func() (io.ReadCloser, error), int64) Result
-	}).SendStream(context.Background(), binding.Binary, e, open, int64(len(data)))
-	if !res.ACK || res.Attempts != 2 || opens != 2 || len(sizes) != 2 || sizes[0] != len(data) || sizes[1] != len(data) {
-		t.Fatalf("ack %v attempts %d opens %d sizes %v (err %v)", res.ACK, res.Attempts, opens, sizes, res.Err)
+		e := testEvent(t)
+		data := strings.Repeat("x", 100000)
+		opens := 0
+		open := func() (io.ReadCloser, error) { opens++; return io.NopCloser(strings.NewReader(data)), nil }
+		d := &binding.StreamData{Open: open, Size: int64(len(data)), Form: binding.FormString}
+		e.DataEncoded = d.StandIn()
+		res := tg.(interface {
+			SendStream(context.Context, binding.Mode, *event.Event, *binding.StreamData) Result
+		}).SendStream(context.Background(), binding.Binary, e, d)
+		if !res.ACK || res.Attempts != 2 || opens != 2 || len(sizes) != 2 || sizes[0] != len(data) || sizes[1] != len(data) {
+			t.Fatalf("gzip %v: ack %v attempts %d opens %d sizes %v (err %v)", gz, res.ACK, res.Attempts, opens, sizes, res.Err)
+		}
+		if chunked[0] != gz || chunked[1] != gz {
+			t.Errorf("gzip %v: in chunks %v", gz, chunked)
+		}
+		tg.Close()
+		srv.Close()
 	}
 }

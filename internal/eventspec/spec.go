@@ -185,7 +185,7 @@ func (s *Spec) Apply(e *event.Event, stdin io.Reader) error {
 				if p.File != "" {
 					name = p.File
 				}
-				s.Warn(fmt.Sprintf("%s looks like JSON but does not parse: %s; sending it as %s (--datacontenttype says what it is)", name, JSONError(p.Bytes), ct))
+				s.Warn(notJSONWarning(name, JSONError(p.Bytes), ct))
 			}
 		}
 		if err := SetData(e, p.Bytes, ct); err != nil {
@@ -197,6 +197,12 @@ func (s *Spec) Apply(e *event.Event, stdin io.Reader) error {
 		}
 	}
 	return nil
+}
+
+// notJSONWarning is the warning about the data of --data (name) that looks like JSON but does
+// not parse (where and why: JSONError), sent as ct.
+func notJSONWarning(name, where, ct string) string {
+	return fmt.Sprintf("%s looks like JSON but does not parse: %s; sending it as %s (--datacontenttype says what it is)", name, where, ct)
 }
 
 // Load reads --data once and keeps it in Payload.

@@ -76,18 +76,6 @@ func (s *Session) Deliver(ctx context.Context, events []*event.Event, lines []in
 	return s.report(&res, events, lines)
 }
 
-// Streamer is a target that can send an event's data from a stream (HTTP binary mode).
-type Streamer interface {
-	SendStream(ctx context.Context, mode binding.Mode, e *event.Event, open func() (io.ReadCloser, error), size int64) client.Result
-}
-
-// DeliverStream sends e in s.Mode with its data, size bytes, read from open rather than held
-// in memory, and reports the result as Deliver does.
-func (s *Session) DeliverStream(ctx context.Context, st Streamer, e *event.Event, open func() (io.ReadCloser, error), size int64) (*client.Result, error) {
-	res := st.SendStream(ctx, s.Mode, e, open, size)
-	return s.report(&res, []*event.Event{e}, nil)
-}
-
 // deliverItem delivers one event read from a file, as the reader prepared it; an event that
 // could not be prepared is reported with the reason.
 func (s *Session) deliverItem(ctx context.Context, it Item) (*client.Result, error) {
