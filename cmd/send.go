@@ -45,7 +45,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+", or @name of a target in the config file (default $K_SINK)")
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	enumValues(fs, "mode", "binary", "structured", "batch")
-	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
+	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce- or Content-Type: attributes, datacontenttype and --mode set those)")
 	df.Timeout = 30 * time.Second
 	durationVar(fs, &df.Timeout, "timeout", "time limit for each attempt")
 	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
@@ -101,6 +101,9 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 	}
 	fromTarget := map[string]bool{}
 	for k := range h {
+		if err := contentTypeHeader("--to "+df.To+": header", k); err != nil {
+			return "", mode, nil, &FlagError{Err: err}
+		}
 		fromTarget[k] = true
 	}
 	for _, arg := range df.Headers {
@@ -192,14 +195,30 @@ func parseHeader(arg string) (string, string, error) {
 	}
 	if len(name) > 3 && strings.EqualFold(name[:3], "ce-") {
 		// A ce- header is an attribute in binary mode (http binding §3.1.3): set that way it
-		// would replace the checked attribute behind the pre-send check's back.
-		return "", "", fmt.Errorf("--header %q: ce- headers carry the event's attributes; set %s with its flag or --ext", name, strings.ToLower(name[3:]))
+		// would replace the checked attribute behind the pre-send check's back. Attribute
+		// names are lower case (spec v1.0.2 §3.1.1), header names are not.
+		attr := strings.ToLower(name[3:])
+		return "", "", fmt.Errorf("--header %q: ce- headers carry the event's attributes, which are checked before sending: for %s use %s", name, attr, eventspec.SettingFlag(attr))
+	}
+	if err := contentTypeHeader("--header", name); err != nil {
+		return "", "", err
 	}
 	value = strings.TrimSpace(value)
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return "", "", fmt.Errorf("--header %q: the value holds a line break or NUL", name)
 	}
 	return name, value, nil
+}
+
+// contentTypeHeader refuses a Content-Type header: in binary mode it is the event's
+// datacontenttype (http binding §3.1.1), in structured and batch mode the media type of the
+// format (§3.2.1, §3.3.1), and either one is set by cectl, checked before sending. Given as a
+// header it would replace what the check saw.
+func contentTypeHeader(where, name string) error {
+	if !strings.EqualFold(name, "Content-Type") {
+		return nil
+	}
+	return fmt.Errorf("%s %s: the Content-Type is the event's datacontenttype in binary mode and the event format's media type in structured and batch mode: set the first with --datacontenttype, the second with --mode", where, name)
 }
 
 func isTokenChar(c byte) bool {

@@ -328,7 +328,11 @@ func ParseExtension(arg string) (string, any, error) {
 		return "", nil, fmt.Errorf("--ext %q: want name=value or name:=json", arg)
 	}
 	name, value := arg[:i], arg[i+1:]
-	if bare := strings.TrimSuffix(name, ":"); attributeFlag(bare) != "" {
+	if bare := strings.TrimSuffix(name, ":"); isDataMember(bare) {
+		// data and data_base64 are the members that carry the data in the JSON format
+		// (json-format §3.1), not attributes.
+		return "", nil, fmt.Errorf("--ext %s: %[1]s is the event's data, not an extension: use --data", bare)
+	} else if attributeFlag(bare) != "" {
 		// A context attribute set as an extension would stand twice in the event, once
 		// checked and once not: the attribute has its own flag.
 		return "", nil, fmt.Errorf("--ext %s: %[1]s is a context attribute, not an extension: use %s", bare, attributeFlag(bare))
@@ -444,6 +448,23 @@ func FlagFor(pointer string) string {
 		return "the event"
 	}
 	return "--ext " + name
+}
+
+// isDataMember reports whether name is a member of the JSON format that holds the data
+// (json-format §3.1), not an attribute.
+func isDataMember(name string) bool { return name == "data" || name == "data_base64" }
+
+// SettingFlag is what to give on the command line instead of an attribute set some other way
+// (a ce- header in binary mode, http binding §3.1.3): the flag of a context attribute
+// ("--type"), --data for the data members, else "--ext name=…" for an extension.
+func SettingFlag(name string) string {
+	switch {
+	case isDataMember(name):
+		return "--data"
+	case attributeFlag(name) != "":
+		return attributeFlag(name)
+	}
+	return "--ext " + name + "=…"
 }
 
 // attributeFlag is the flag that sets a context attribute of either spec version (spec v1.0.2
