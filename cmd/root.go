@@ -31,6 +31,8 @@ type IOStreams struct {
 	ErrOut io.Writer
 	// OutTTY and ErrTTY say whether stdout and stderr are terminals.
 	OutTTY, ErrTTY bool
+	// StdinFile is the process's standard input (In may wrap it), nil when In is no file.
+	StdinFile *os.File
 }
 
 // Factory carries what every command needs: the streams, the build and the global flags,
@@ -167,11 +169,12 @@ func Main(build BuildInfo) int {
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	streams := &IOStreams{
-		In:     os.Stdin,
-		Out:    os.Stdout,
-		ErrOut: os.Stderr,
-		OutTTY: isTerminal(os.Stdout),
-		ErrTTY: isTerminal(os.Stderr),
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
+		OutTTY:    isTerminal(os.Stdout),
+		ErrTTY:    isTerminal(os.Stderr),
+		StdinFile: os.Stdin,
 	}
 	if isTerminal(os.Stdin) {
 		streams.In = newTerminalInput(ctx, os.Stdin, os.Stderr)

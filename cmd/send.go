@@ -367,6 +367,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if err := opts.Stop.check(opts.DryRun); err != nil {
 		return err
 	}
+	if err := opts.Stop.notTheInput(opts.From, f.IO.StdinFile); err != nil {
+		return err
+	}
 	if err := batchSizeNeedsBatch(opts.Flags, mode); err != nil {
 		return err
 	}
