@@ -30,11 +30,15 @@ type SummaryRecord struct {
 	Stop        string `json:"stop,omitempty"`
 	DeadLetters int    `json:"dead_letters,omitempty"`
 	Interrupted bool   `json:"interrupted"`
+	// Published counts the events sent over a transport without acknowledgements (core
+	// NATS); they are not among ACK, and sent = ack + published + nack + undelivered +
+	// no_response.
+	Published int `json:"published"`
 }
 
 // SummaryJSON writes the summary as one JSON object on one line.
 func SummaryJSON(w io.Writer, s Summary, interrupted bool) error {
-	return writeLine(w, SummaryRecord{Kind: "summary", Sent: s.Sent, ACK: s.ACK, NACK: s.NACK,
+	return writeLine(w, SummaryRecord{Kind: "summary", Sent: s.Sent, ACK: s.ACK, Published: s.Published, NACK: s.NACK,
 		Undelivered: s.Undelivered, NoResponse: s.NoResponse, Invalid: s.Invalid, Unsent: s.Unsent,
 		Unread: s.Unread, Stop: s.Stop, DeadLetters: s.DeadLetters, Interrupted: interrupted})
 }
