@@ -154,9 +154,9 @@ type LoadRecord struct {
 	WireBytesReceived *int64 `json:"wire_bytes_received,omitempty"`
 	Gzip              bool   `json:"gzip,omitempty"`
 	// Published counts the events sent over a transport without acknowledgements (core
-	// NATS); they are not among ACK, and sent = ack + published + nack + undelivered +
-	// no_response.
-	Published int64 `json:"published"`
+	// NATS), when there are any; they are not among ACK, and sent = ack + published + nack +
+	// undelivered + no_response.
+	Published int64 `json:"published,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.

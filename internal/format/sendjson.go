@@ -31,9 +31,9 @@ type SummaryRecord struct {
 	DeadLetters int    `json:"dead_letters,omitempty"`
 	Interrupted bool   `json:"interrupted"`
 	// Published counts the events sent over a transport without acknowledgements (core
-	// NATS); they are not among ACK, and sent = ack + published + nack + undelivered +
-	// no_response.
-	Published int `json:"published"`
+	// NATS), when there are any; they are not among ACK, and sent = ack + published + nack +
+	// undelivered + no_response.
+	Published int `json:"published,omitempty"`
 }
 
 // SummaryJSON writes the summary as one JSON object on one line.
