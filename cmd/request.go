@@ -84,6 +84,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		return err
 	}
 	opts.Event.Warn = warnOnce(f)
+	opts.Event.Open = f.dataOpener(ctx)
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
 		return err

@@ -358,6 +358,7 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.From == "-" && (opts.Event.Data == "-" || opts.Event.Data == "@-") {
 		return flagErrorf("--from - and --data - both want stdin")
 	}
+	opts.Event.Open = f.dataOpener(ctx)
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
 	}
@@ -493,7 +494,7 @@ func checkFlagEvent(f *Factory, e *event.Event) error {
 }
 
 // fileReader reads the events of --from, with the attribute flags given applied to each.
-func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
+func fileReader(ctx context.Context, f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
 	r := &send.FileReader{Name: opts.From, In: f.IO.In, Styles: f.ErrStyles(), Diag: f.IO.ErrOut}
 	if f.JSON() {
 		// Findings about the file are JSON objects among the results on stdout.
@@ -504,6 +505,8 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 		r.Name = "<stdin>"
 	} else if opts.follower != nil {
 		r.In = opts.follower
+	} else if f.readsStdin(opts.From) {
+		// /dev/stdin and the like are read as - is: r.In is stdin already.
 	} else {
 		file, err := os.Open(opts.From)
 		if err != nil {
@@ -513,7 +516,7 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 			file.Close()
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
-		r.In, closeFile = file, func() { file.Close() }
+		r.In, closeFile = f.blockingInput(ctx, file), func() { file.Close() }
 	}
 	if opts.Event.AnyGiven() {
 		r.Override = func(e *event.Event) error {
@@ -529,6 +532,12 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 	return r, closeFile, nil
 }
 
+// trickles says that the events of --from may come slowly, as they are typed or written
+// (stdin, a FIFO): each is then sent, and its result shown, as it comes.
+func trickles(f *Factory, opts *SendOptions) bool {
+	return opts.follower == nil && (f.readsStdin(opts.From) || !isRegularFile(opts.From))
+}
+
 // sendFile sends every event of a file in order, or in batches in batch mode, and ends with
 // a summary.
 func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
@@ -541,7 +550,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 		defer fl.Close()
 		opts.follower = fl
 	}
-	r, closeFile, err := fileReader(f, opts)
+	r, closeFile, err := fileReader(ctx, f, opts)
 	if err != nil {
 		return err
 	}
@@ -566,7 +575,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 			return s.FollowFile(ctx, r, opts.follower, o)
 		}
 	}
-	readErr, err := sendAll(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
+	readErr, err := sendAll(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: trickles(f, opts), Buffer: !f.IO.OutTTY, Pace: opts.pacer})
 	if cerr := s.DeadLetter.Close(); err == nil {
 		err = cerr
 	}

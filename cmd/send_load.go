@@ -81,7 +81,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if mode == binding.Batch {
 		perRequest = int64(max(opts.BatchSize, 1))
 	}
-	src, err := eventSource(opts)
+	src, err := eventSource(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 }
 
 // eventSource makes the events of a load run: from the flags, or the events of a --from file.
-func eventSource(opts *SendOptions) (*send.Source, error) {
+func eventSource(ctx context.Context, opts *SendOptions) (*send.Source, error) {
 	f := opts.F
 	if opts.From == "" {
 		tpl, err := send.ParseTemplates(&opts.Event.Spec, f.IO.In)
@@ -168,7 +168,7 @@ func eventSource(opts *SendOptions) (*send.Source, error) {
 	}
 	// A file is read whole, since a run may cycle through it; invalid events are reported
 	// and left out.
-	r, closeFile, err := fileReader(f, opts)
+	r, closeFile, err := fileReader(ctx, f, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,10 @@ type Spec struct {
 	// Payload is --data once read: a file or stdin is read only once however many events
 	// use it. Nil until Build or Apply reads it.
 	Payload *Payload
+	// Open, when not nil, opens the file of --data @file (instead of reading it with
+	// os.ReadFile): the command reads /dev/stdin as stdin, and a terminal so that Ctrl-C
+	// ends the read. done releases what it opened.
+	Open func(name string) (r io.Reader, done func(), err error)
 }
 
 // Payload is the data of --data and the file it came from, if any.
@@ -202,13 +206,30 @@ func (s *Spec) Apply(e *event.Event, stdin io.Reader) error {
 // Load reads --data once and keeps it in Payload.
 func (s *Spec) Load(stdin io.Reader) (*Payload, error) {
 	if s.Payload == nil {
-		data, file, err := ReadData(s.Data, stdin)
+		data, file, err := s.read(stdin)
 		if err != nil {
 			return nil, err
 		}
 		s.Payload = &Payload{Bytes: data, File: file}
 	}
 	return s.Payload, nil
+}
+
+func (s *Spec) read(stdin io.Reader) ([]byte, string, error) {
+	name, isFile := strings.CutPrefix(s.Data, "@")
+	if s.Open == nil || !isFile || name == "-" {
+		return ReadData(s.Data, stdin)
+	}
+	r, done, err := s.Open(name)
+	if err != nil {
+		return nil, "", &UsageError{Err: fmt.Errorf("--data: %w", err)}
+	}
+	defer done()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("--data: reading %s: %w", name, err)
+	}
+	return b, name, nil
 }
 
 // ReadData reads a --data value: @file, - or @- for stdin, otherwise the literal text. It
