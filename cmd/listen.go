@@ -298,7 +298,7 @@ func checkPath(s string) error {
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("want an http or https URL")
+		return errors.New("want an http or https URL" + schemeHint(s))
 	}
 	return nil
 }

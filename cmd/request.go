@@ -109,7 +109,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	to = shownURL(to) // from here on only for messages
 	var ue *client.UsageError
 	if err := t.Transport().CheckRequest(); errors.As(err, &ue) {
-		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}
+		return &FlagError{Err: fmt.Errorf("%s %s: %w", opts.Delivery.target(), to, ue.Err)}
 	} else if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -36,6 +37,9 @@ type deliveryFlags struct {
 
 	flags *pflag.FlagSet
 	cmd   *cobra.Command
+	// toName is where the target came from, for messages: --to, or K_SINK when --to was
+	// not given.
+	toName string
 }
 
 func (df *deliveryFlags) register(cmd *cobra.Command) {
@@ -48,7 +52,7 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce- or Content-Type: attributes, datacontenttype and --mode set those)")
 	df.Timeout = 30 * time.Second
 	durationVar(fs, &df.Timeout, "timeout", "time limit for each attempt")
-	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
+	wholeVar(fs, &df.Retries, "retries", 0, 0, math.MaxInt32, "want a whole number of retries, 0 or more", "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
 	fs.BoolVar(&df.Gzip, "gzip", false, "compress HTTP request bodies (Content-Encoding: gzip)")
@@ -87,13 +91,15 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 		return "", mode, nil, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
 	to := df.To
+	df.toName = "--to"
 	if to == "" {
-		to = getenv("K_SINK")
+		to, df.toName = getenv("K_SINK"), "K_SINK"
 	}
 	if to == "" {
 		return "", mode, nil, flagErrorf("--to is required (or set K_SINK)")
 	}
 	h := http.Header{}
+	named := to
 	if strings.HasPrefix(to, "@") {
 		if to, h, err = df.named(to, getenv); err != nil {
 			return "", mode, nil, err
@@ -101,7 +107,7 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 	}
 	fromTarget := map[string]bool{}
 	for k := range h {
-		if err := contentTypeHeader("--to "+df.To+": header", k); err != nil {
+		if err := contentTypeHeader(df.toName+" "+named+": header", k); err != nil {
 			return "", mode, nil, &FlagError{Err: err}
 		}
 		fromTarget[k] = true
@@ -154,7 +160,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
-		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w%s", ue.Err, schemeHint(to))}
+		return nil, mode, &FlagError{Err: fmt.Errorf("%s %w%s", df.target(), ue.Err, schemeHint(to))}
 	}
 	if err != nil {
 		return nil, mode, err
@@ -172,6 +178,14 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 		warn(f, fmt.Sprintf("%s carries %s events only; sending %s", format.Sanitize(shownURL(to)), effective, effective))
 	}
 	return t, effective, nil
+}
+
+// target names where the target came from in messages: --to, or K_SINK.
+func (df *deliveryFlags) target() string {
+	if df.toName == "" {
+		return "--to"
+	}
+	return df.toName
 }
 
 // shownURL is a URL as cectl prints it, credentials masked (format.ShownURL).
@@ -331,7 +345,7 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
+	wholeVar(cmd.Flags(), &opts.BatchSize, "batch-size", 0, 0, math.MaxInt32, "want a whole number of events per batch request, 0 or more (0: all in one)", "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Replay.register(cmd.Flags())
 	opts.Stop.register(cmd.Flags())

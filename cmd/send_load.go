@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -27,11 +28,11 @@ type loadFlags struct {
 }
 
 func (lf *loadFlags) register(fs *pflag.FlagSet) {
-	fs.Int64Var(&lf.Count, "count", 0, "send `N` events and report throughput and latency")
+	wholeVar(fs, &lf.Count, "count", 0, 0, math.MaxInt64, "want a whole number of events, such as 1000", "send `N` events and report throughput and latency")
 	durationVar(fs, &lf.Duration, "duration", "keep sending for this long, then report")
-	fs.IntVar(&lf.Concurrency, "concurrency", 1, "requests in flight at once, over kept-alive connections")
-	fs.Float64Var(&lf.Rate, "rate", 0, "requests per second across all workers, evenly paced (0: as fast as possible)")
-	fs.Int64Var(&lf.Warmup, "warmup", 0, "send `N` requests first that the report does not count")
+	wholeVar(fs, &lf.Concurrency, "concurrency", 1, 1, 10000, "want a whole number of requests in flight from 1 to 10000", "requests in flight at once, over kept-alive connections")
+	rateVar(fs, &lf.Rate, "rate", "want a number of requests per second, such as 100 or 0.5 (0: as fast as possible)", "requests per second across all workers, evenly paced (0: as fast as possible)")
+	wholeVar(fs, &lf.Warmup, "warmup", 0, 0, math.MaxInt64, "want a whole number of requests, 0 or more", "send `N` requests first that the report does not count")
 	registerSendMetricsFlag(fs, lf)
 }
 

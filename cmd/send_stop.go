@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -20,8 +21,8 @@ type stopFlags struct {
 
 func (sf *stopFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&sf.DeadLetter, "dead-letter", "", "append every event not acknowledged, or not sent, to `FILE` as JSON lines, each as soon as it is known (send them again with --from FILE; not the file --from reads)")
-	fs.IntVar(&sf.MaxFailures, "max-failures", 0, "stop after `N` events in a row were not acknowledged (0: never)")
-	fs.DurationVar(&sf.Deadline, "deadline", 0, "stop the whole run after this long; no retry waits past it (0: none)")
+	wholeVar(fs, &sf.MaxFailures, "max-failures", 0, 0, math.MaxInt32, "want a whole number of events, 0 or more (0: never stop)", "stop after `N` events in a row were not acknowledged (0: never)")
+	durationVar(fs, &sf.Deadline, "deadline", "stop the whole run after this long; no retry waits past it (0: none)")
 }
 
 func (sf *stopFlags) check(dryRun bool) error {
