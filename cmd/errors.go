@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/spf13/cobra"
@@ -129,5 +130,13 @@ func printErrorJSON(f *Factory, ctx context.Context, cmd *cobra.Command, err err
 		}
 		hint = fmt.Sprintf("Run '%s --help' for usage.", name)
 	}
-	_ = format.ErrorJSON(f.IO.ErrOut, err.Error(), ExitCode(ctx, err), hint)
+	rec := format.ErrorRecord{Error: err.Error(), ExitCode: ExitCode(ctx, err), Hint: hint}
+	var ue *UndeliveredError
+	if errors.As(err, &ue) {
+		rec.Outcome = string(client.OutcomeNotDelivered)
+		if ue.MaybeDelivered {
+			rec.Outcome = string(client.OutcomeNoResponse)
+		}
+	}
+	_ = format.ErrorJSON(f.IO.ErrOut, rec)
 }

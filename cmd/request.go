@@ -137,7 +137,11 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err), MaybeDelivered: res.Written > 0}
+		why := res.Err
+		if res.Written > 0 {
+			why = format.ExplainNoResponse(why)
+		}
+		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, why), MaybeDelivered: res.Written > 0}
 	}
 	status := res.Response.Status
 	if f.JSON() {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -329,6 +330,42 @@ func ErrorText(err error) string {
 	}
 	return err.Error()
 }
+
+// ExplainNoResponse says what a bare error of a request that went out without a response
+// means: Go reports a connection the receiver closed before the status line (RFC 9112 §4)
+// as "EOF" or "connection reset by peer", which read as if nothing had happened. Other
+// errors come back as they are.
+func ExplainNoResponse(err error) error {
+	var why string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		why = "EOF"
+	case errors.Is(err, syscall.ECONNRESET):
+		why = "reset by peer"
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		why = "broken pipe"
+	default:
+		return err
+	}
+	var ce *closedError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &closedError{err: err, why: why}
+}
+
+// closedError is a connection closed before the status line, with Go's error kept.
+type closedError struct {
+	err error
+	why string
+}
+
+func (e *closedError) Error() string {
+	return "the connection was closed before the status line (" + e.why + ")"
+}
+func (e *closedError) Unwrap() error { return e.err }
 
 // Add counts one delivery.
 func (s *Summary) Add(r *client.Result) {

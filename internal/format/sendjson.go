@@ -120,11 +120,15 @@ type ErrorRecord struct {
 	ExitCode int    `json:"exit_code"`
 	// Hint, for a usage error, says where to find the usage.
 	Hint string `json:"hint,omitempty"`
+	// Outcome, for a delivery that got no answer (request), is not_delivered or no_response,
+	// as the outcome of a delivery record says it.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // ErrorJSON writes the error a command ends with as one JSON object.
-func ErrorJSON(w io.Writer, msg string, code int, hint string) error {
-	return writeLine(w, ErrorRecord{Kind: "error", Error: msg, ExitCode: code, Hint: hint})
+func ErrorJSON(w io.Writer, rec ErrorRecord) error {
+	rec.Kind = "error"
+	return writeLine(w, rec)
 }
 
 func writeLine(w io.Writer, v any) error {

@@ -105,6 +105,9 @@ func (s *Session) deliverItem(ctx context.Context, it Item) (*client.Result, err
 
 // report shows the result of one message for each of its events and counts it.
 func (s *Session) report(res *client.Result, events []*event.Event, lines []int) (*client.Result, error) {
+	if res.Outcome() == client.OutcomeNoResponse {
+		res.Err = format.ExplainNoResponse(res.Err)
+	}
 	if s.Verbose {
 		if err := format.Exchange(s.ErrOut, s.ErrStyles, res); err != nil {
 			return nil, err
