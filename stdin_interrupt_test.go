@@ -194,3 +194,24 @@ func TestSignalWhileReadingIdleFIFO(t *testing.T) {
 		})
 	}
 }
+
+// Under -o json the notice that stdin is the terminal is a warning object, as every other
+// message on stderr is.
+func TestTerminalNoticeIsJSON(t *testing.T) {
+	ptmx, _, stderr, done, cmd := startOnTerminal(t, "validate", "-", "-o", "json")
+	const want = `{"kind":"warning","warning":"reading standard input from the terminal: end it with Ctrl-D on a line of its own, or press Ctrl-C to cancel"}`
+	if !waitFor(stderr, want) {
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("stderr %q, want %s", stderr.String(), want)
+	}
+	if _, err := ptmx.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	exitedWith(t, cmd, done, 130, stderr)
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			t.Errorf("a line of stderr is no JSON object: %q", line)
+		}
+	}
+}

@@ -344,7 +344,7 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
 	opts.Event.register(cmd.Flags())
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden (a gzipped or binary body as its size; -o json has it in base64); send nothing")
 	wholeVar(cmd.Flags(), &opts.BatchSize, "batch-size", 0, 0, math.MaxInt32, "want a whole number of events per batch request, 0 or more (0: all in one)", "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Replay.register(cmd.Flags())
@@ -614,8 +614,8 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	if s.DryRun {
 		sum = format.Summary{Invalid: sum.Invalid}
 	}
-	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun && !f.JSON() {
-		fmt.Fprintf(f.IO.ErrOut, "%s no events in %s\n", f.ErrStyles().Warn.Sprint("warning:"), r.Name)
+	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun {
+		warn(f, "no events in "+format.Sanitize(r.Name))
 	}
 	return summaryError(sum)
 }

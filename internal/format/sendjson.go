@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cectl/cectl/internal/validate"
@@ -50,13 +52,14 @@ func FindingJSON(w io.Writer, file string, index int, f validate.Finding) error 
 }
 
 // RequestRecord is the JSON form of a request shown by a dry run. Body holds the body when
-// it is UTF-8, BodyBase64 otherwise.
+// it is UTF-8 (an empty one too), BodyBase64 otherwise (a gzipped or binary body): one of
+// the two, never both.
 type RequestRecord struct {
 	Kind       string              `json:"kind"` // "request"
 	Method     string              `json:"method"`
 	URL        string              `json:"url"`
 	Header     map[string][]string `json:"header"`
-	Body       string              `json:"body"`
+	Body       *string             `json:"body,omitempty"`
 	BodyBase64 string              `json:"body_base64,omitempty"`
 }
 
@@ -65,7 +68,8 @@ type RequestRecord struct {
 func DumpJSON(w io.Writer, to string, dump []byte) error {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(dump)))
 	if err != nil {
-		return writeLine(w, RequestRecord{Kind: "request", URL: to, Body: string(dump)})
+		body := string(dump)
+		return writeLine(w, RequestRecord{Kind: "request", URL: to, Body: &body})
 	}
 	body, _ := io.ReadAll(req.Body)
 	rec := RequestRecord{Kind: "request", Method: req.Method, URL: to, Header: req.Header}
@@ -76,11 +80,43 @@ func DumpJSON(w io.Writer, to string, dump []byte) error {
 		rec.Header["Content-Length"] = []string{strconv.FormatInt(req.ContentLength, 10)}
 	}
 	if utf8.Valid(body) {
-		rec.Body = string(body)
+		text := string(body)
+		rec.Body = &text
 	} else {
 		rec.BodyBase64 = base64.StdEncoding.EncodeToString(body)
 	}
 	return writeLine(w, rec)
+}
+
+// DumpText writes a request dump (as httputil.DumpRequestOut makes it, credentials already
+// hidden) for a person, then a blank line. The request line and headers are as they go on
+// the wire, escaped where they would reach the terminal as controls; a body that is UTF-8
+// text is shown with its controls escaped, and any other body (gzip, binary data), which
+// would write raw bytes to the terminal, as a note of its size: -o json has it in base64.
+func DumpText(w io.Writer, dump []byte) error {
+	head, body, _ := bytes.Cut(dump, []byte("\r\n\r\n"))
+	var b bytes.Buffer
+	for i, line := range bytes.Split(head, []byte("\r\n")) {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString(Sanitize(string(line)))
+	}
+	b.WriteString("\r\n\r\n")
+	switch {
+	case len(body) == 0:
+	case utf8.Valid(body):
+		b.WriteString(SanitizeBlock(string(body)))
+	default:
+		what := "binary data"
+		if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(dump))); err == nil && strings.EqualFold(req.Header.Get("Content-Encoding"), "gzip") {
+			what = "gzip data"
+		}
+		fmt.Fprintf(&b, "(%s of %s; use -o json for base64)", Plural(len(body), "byte"), what)
+	}
+	b.WriteString("\n\n")
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // StatusRecord is the JSON form of request's status line.

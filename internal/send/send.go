@@ -166,11 +166,7 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 	if s.JSON {
 		return format.DumpJSON(w, s.To, b)
 	}
-	if _, err := w.Write(b); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n\n")
-	return err
+	return format.DumpText(w, b)
 }
 
 // errStop ends the reading of a file when a stop condition is met.
