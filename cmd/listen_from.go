@@ -111,7 +111,7 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		if errors.As(err, &ue) {
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from %s: %w%s", shownURL(opts.From), ue.Err, brokerSchemeHint(opts.From))}
 		}
-		return nil, nil, &UndeliveredError{Err: fmt.Errorf("%s: %w", shownURL(opts.From), err)}
+		return nil, nil, subscribeError(opts.From, opts.Durable, err)
 	case <-ctx.Done():
 		cancel()
 		<-done
