@@ -145,7 +145,11 @@ func TestParseHeader(t *testing.T) {
 		{": v", "", "", "empty header name"},
 		{"Bad Name: v", "", "", "not allowed in a header name"},
 		{"X: a\r\nInjected: 1", "", "", "line break"},
-		{"Ce-Type: other", "", "", "set type with its flag or --ext"},
+		{"Ce-Type: other", "", "", "for type use --type"},
+		{"ce-foo: 1", "", "", "for foo use --ext foo=…"},
+		{"CE-Data: x", "", "", "use --data"},
+		{"Content-Type: text/plain", "", "", "set the first with --datacontenttype, the second with --mode"},
+		{"content-type: application/cloudevents+json", "", "", "--datacontenttype"},
 	}
 	for _, tt := range tests {
 		name, value, err := parseHeader(tt.arg)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
 
+	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/eventspec"
 	"github.com/cectl/cectl/internal/format"
 	"github.com/spf13/cobra"
@@ -52,6 +54,35 @@ func (e *UndeliveredError) Error() string {
 }
 func (e *UndeliveredError) Unwrap() error { return e.Err }
 
+// ReceiveError is listen --from failing to receive: the broker could not be reached, or it
+// did not take the subscription. Nothing was sent, so it is no "not delivered"; it exits 3,
+// the code of a broker that gives no answer.
+type ReceiveError struct{ Err error }
+
+func (e *ReceiveError) Error() string { return "cannot receive from " + e.Err.Error() }
+func (e *ReceiveError) Unwrap() error { return e.Err }
+
+// subscribeError is why listen --from could not receive from the URL from. A JetStream
+// durable consumer that another listener holds (the server binds a push consumer to one
+// subscription) is named as such and exits 1, as an HTTP address in use does; anything else
+// is a ReceiveError.
+func subscribeError(from, durable string, err error) error {
+	shown := format.ShownURL(from)
+	if !strings.Contains(err.Error(), "consumer is already bound to a subscription") {
+		return &ReceiveError{Err: fmt.Errorf("%s: %w", shown, err)}
+	}
+	if durable == "" {
+		if u, perr := url.Parse(from); perr == nil {
+			durable = u.Query().Get("durable")
+		}
+	}
+	name := "the durable consumer"
+	if durable != "" {
+		name = "the durable consumer " + durable
+	}
+	return fmt.Errorf("cannot receive from %s: %s is in use by another listener: give another durable name (--durable or ?durable=), or stop the other listener", shown, name)
+}
+
 // InterruptError is the cause of the context's cancellation on SIGINT or SIGTERM.
 type InterruptError struct{ Signal os.Signal }
 
@@ -73,6 +104,7 @@ func ExitCode(ctx context.Context, err error) int {
 	}
 	var silent *SilentError
 	var undelivered *UndeliveredError
+	var receive *ReceiveError
 	var interrupt *InterruptError
 	switch {
 	case errors.As(err, &silent):
@@ -81,7 +113,7 @@ func ExitCode(ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.As(err, &interrupt), errors.As(context.Cause(ctx), &interrupt):
 		return ExitInterrupted
-	case errors.As(err, &undelivered):
+	case errors.As(err, &undelivered), errors.As(err, &receive):
 		return ExitUndelivered
 	}
 	return ExitFailure
@@ -129,5 +161,13 @@ func printErrorJSON(f *Factory, ctx context.Context, cmd *cobra.Command, err err
 		}
 		hint = fmt.Sprintf("Run '%s --help' for usage.", name)
 	}
-	_ = format.ErrorJSON(f.IO.ErrOut, err.Error(), ExitCode(ctx, err), hint)
+	rec := format.ErrorRecord{Error: err.Error(), ExitCode: ExitCode(ctx, err), Hint: hint}
+	var ue *UndeliveredError
+	if errors.As(err, &ue) {
+		rec.Outcome = string(client.OutcomeNotDelivered)
+		if ue.MaybeDelivered {
+			rec.Outcome = string(client.OutcomeNoResponse)
+		}
+	}
+	_ = format.ErrorJSON(f.IO.ErrOut, rec)
 }

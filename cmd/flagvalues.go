@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,45 @@ func intRangeVar(fs *pflag.FlagSet, p *int, name, short string, value, lo, hi in
 		return strconv.Itoa(n)
 	}
 	fs.VarP(&checked[int]{p: p, typ: "int", parse: parse, show: show}, name, short, usage)
+}
+
+// wholeVar defines an integer flag whose values must lie in [lo, hi]. want says which values
+// are good ("want a whole number of retries, 0 or more"), for a value that is no number and
+// for one out of range alike: pflag's own integer flags said "strconv.ParseInt: parsing …".
+func wholeVar[T int | int64](fs *pflag.FlagSet, p *T, name string, value, lo, hi T, want, usage string) {
+	*p = value
+	parse := func(s string) (T, error) {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < int64(lo) || n > int64(hi) {
+			return 0, errors.New(want)
+		}
+		return T(n), nil
+	}
+	show := func(n T) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.FormatInt(int64(n), 10)
+	}
+	fs.Var(&checked[T]{p: p, typ: "int", parse: parse, show: show}, name, usage)
+}
+
+// rateVar defines a flag for a rate per second: a number, 0 or more.
+func rateVar(fs *pflag.FlagSet, p *float64, name string, want, usage string) {
+	parse := func(s string) (float64, error) {
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 1) {
+			return 0, errors.New(want)
+		}
+		return f, nil
+	}
+	show := func(f float64) string {
+		if f == 0 {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	fs.Var(&checked[float64]{p: p, typ: "float64", parse: parse, show: show}, name, usage)
 }
 
 // durationVar defines a flag for a duration that must not be negative.

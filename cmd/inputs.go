@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -35,7 +36,38 @@ func schemeHint(to string) string {
 	if strings.HasPrefix(to, ":") {
 		return fmt.Sprintf("; did you mean http://localhost%s?", to)
 	}
-	return fmt.Sprintf("; did you mean http://%s?", to)
+	// "//localhost:8080" is a network-path reference (RFC 3986 §4.2): all it lacks is the
+	// scheme and its colon.
+	return fmt.Sprintf("; did you mean http://%s?", strings.TrimPrefix(to, "//"))
+}
+
+// brokerSchemeHint suggests the URL a listen --from without a scheme most likely meant: the
+// broker whose usual port it names (localhost:4222/orders: nats://localhost:4222/orders).
+func brokerSchemeHint(from string) string {
+	if strings.Contains(from, "://") || from == "" {
+		return ""
+	}
+	if scheme, _, ok := strings.Cut(from, ":"); ok && client.Lookup(scheme) != nil {
+		return ""
+	}
+	from = strings.TrimPrefix(from, "//")
+	if strings.HasPrefix(from, ":") {
+		from = "localhost" + from
+	}
+	hostPort, _, _ := strings.Cut(from, "/")
+	if _, port, err := net.SplitHostPort(hostPort); err == nil {
+		for _, tr := range client.Transports() {
+			if !tr.CanSubscribe() {
+				continue
+			}
+			for _, s := range tr.Schemes {
+				if s.DefaultPort == port {
+					return fmt.Sprintf("; did you mean %s://%s?", s.Name, from)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("; a broker URL starts with its scheme, e.g. nats://%s", from)
 }
 
 // batchSizeNeedsBatch refuses --batch-size without --mode batch, where it would do nothing.

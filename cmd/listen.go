@@ -146,11 +146,12 @@ set, each accepted traced event gets a span, exported over OTLP/HTTP.
 Exit codes:
   0    stopped by Ctrl-C or SIGTERM, --count reached, --duration without --count, or the
        end reached with --until-end
-  1    --count events did not arrive within --duration; the address is taken; the record
-       cannot be written; stdout was closed or cannot be written; --until-end met
-       messages that are not valid CloudEvents
+  1    --count events did not arrive within --duration; the address is taken, or the
+       JetStream durable is in use by another listener; the record cannot be written;
+       stdout was closed or cannot be written; --until-end met messages that are not
+       valid CloudEvents
   2    usage error: unknown, missing or malformed flag or argument
-  3    --from names a broker that cannot be reached`,
+  3    --from names a broker that cannot be reached or does not take the subscription`,
 		Example: `  $ cectl listen
   $ cectl listen -p 9000 --path /events -q
   $ cectl listen -o json | jq .data
@@ -298,7 +299,7 @@ func checkPath(s string) error {
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("want an http or https URL")
+		return errors.New("want an http or https URL" + schemeHint(s))
 	}
 	return nil
 }

@@ -109,9 +109,9 @@ func subscribe(ctx context.Context, opts *ListenOptions, h *listen.Handler, sh *
 		}
 		var ue *client.UsageError
 		if errors.As(err, &ue) {
-			return nil, nil, &FlagError{Err: fmt.Errorf("--from %s: %w", shownURL(opts.From), ue.Err)}
+			return nil, nil, &FlagError{Err: fmt.Errorf("--from %s: %w%s", shownURL(opts.From), ue.Err, brokerSchemeHint(opts.From))}
 		}
-		return nil, nil, &UndeliveredError{Err: fmt.Errorf("%s: %w", shownURL(opts.From), err)}
+		return nil, nil, subscribeError(opts.From, opts.Durable, err)
 	case <-ctx.Done():
 		cancel()
 		<-done

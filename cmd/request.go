@@ -84,6 +84,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		return err
 	}
 	opts.Event.Warn = warnOnce(f)
+	opts.Event.Open = f.dataOpener(ctx)
 	e, err := opts.Event.build(f.IO.In, time.Now())
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 	to = shownURL(to) // from here on only for messages
 	var ue *client.UsageError
 	if err := t.Transport().CheckRequest(); errors.As(err, &ue) {
-		return &FlagError{Err: fmt.Errorf("--to %s: %w", to, ue.Err)}
+		return &FlagError{Err: fmt.Errorf("%s %s: %w", opts.Delivery.target(), to, ue.Err)}
 	} else if err != nil {
 		return err
 	}
@@ -136,7 +137,11 @@ func requestRun(ctx context.Context, opts *RequestOptions) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, res.Err), MaybeDelivered: res.Written > 0}
+		why := res.Err
+		if res.Written > 0 {
+			why = format.ExplainNoResponse(why)
+		}
+		return &UndeliveredError{Err: fmt.Errorf("%s: %w", to, why), MaybeDelivered: res.Written > 0}
 	}
 	status := res.Response.Status
 	if f.JSON() {

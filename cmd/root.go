@@ -31,6 +31,8 @@ type IOStreams struct {
 	ErrOut io.Writer
 	// OutTTY and ErrTTY say whether stdout and stderr are terminals.
 	OutTTY, ErrTTY bool
+	// StdinFile is the process's standard input (In may wrap it), nil when In is no file.
+	StdinFile *os.File
 }
 
 // Factory carries what every command needs: the streams, the build and the global flags,
@@ -167,14 +169,19 @@ func Main(build BuildInfo) int {
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	streams := &IOStreams{
-		In:     os.Stdin,
-		Out:    os.Stdout,
-		ErrOut: os.Stderr,
-		OutTTY: isTerminal(os.Stdout),
-		ErrTTY: isTerminal(os.Stderr),
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
+		OutTTY:    isTerminal(os.Stdout),
+		ErrTTY:    isTerminal(os.Stderr),
+		StdinFile: os.Stdin,
 	}
-	if isTerminal(os.Stdin) {
-		streams.In = newTerminalInput(ctx, os.Stdin, os.Stderr)
+	if mayBlock(os.Stdin) {
+		// A terminal, or a pipe whose writer may never close it: Ctrl-C and SIGTERM must
+		// end a read from it.
+		in := newCancelInput(ctx, os.Stdin, nil)
+		in.tty = isTerminal(os.Stdin)
+		streams.In = in
 	}
 	return Run(ctx, streams, build, os.Args[1:], os.Getenv)
 }
@@ -182,6 +189,10 @@ func Main(build BuildInfo) int {
 // Run runs cectl with the given streams and arguments and returns the exit code.
 func Run(ctx context.Context, streams *IOStreams, build BuildInfo, args []string, getenv func(string) string) int {
 	f := &Factory{IO: streams, Build: build, Getenv: getenv}
+	if in, ok := streams.In.(*cancelInput); ok && in.tty && in.notice == nil {
+		// Said on the first read, once -o is known: as a warning object under -o json.
+		in.notice = func() { f.notice(stdinNotice) }
+	}
 	root := NewCmdRoot(f)
 	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
 		// Only the shell's completion requests need them; every other run starts faster.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -37,6 +38,9 @@ type deliveryFlags struct {
 
 	flags *pflag.FlagSet
 	cmd   *cobra.Command
+	// toName is where the target came from, for messages: --to, or K_SINK when --to was
+	// not given.
+	toName string
 }
 
 func (df *deliveryFlags) register(cmd *cobra.Command) {
@@ -46,10 +50,10 @@ func (df *deliveryFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&df.To, "to", "", "target `URL`: "+client.SchemeList(nil)+", or @name of a target in the config file (default $K_SINK)")
 	fs.StringVar(&df.Mode, "mode", "binary", modeHelp())
 	enumValues(fs, "mode", "binary", "structured", "batch")
-	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce-: attributes have their own flags)")
+	fs.StringArrayVarP(&df.Headers, "header", "H", nil, "extra HTTP header `'Name: value'` (repeatable; not ce- or Content-Type: attributes, datacontenttype and --mode set those)")
 	df.Timeout = 30 * time.Second
 	durationVar(fs, &df.Timeout, "timeout", "time limit for each attempt")
-	fs.IntVar(&df.Retries, "retries", 0, "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
+	wholeVar(fs, &df.Retries, "retries", 0, 0, math.MaxInt32, "want a whole number of retries, 0 or more", "retry `N` times on network errors, 408, 429 and 5xx (exponential backoff with jitter, honours Retry-After)")
 	fs.BoolVar(&df.Insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&df.KafkaKey, "kafka-key", "", "Kafka record key (default the partitionkey extension)")
 	fs.BoolVar(&df.Gzip, "gzip", false, "compress HTTP request bodies (Content-Encoding: gzip)")
@@ -88,13 +92,15 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 		return "", mode, nil, &FlagError{Err: fmt.Errorf("--mode: %w", err)}
 	}
 	to := df.To
+	df.toName = "--to"
 	if to == "" {
-		to = getenv("K_SINK")
+		to, df.toName = getenv("K_SINK"), "K_SINK"
 	}
 	if to == "" {
 		return "", mode, nil, flagErrorf("--to is required (or set K_SINK)")
 	}
 	h := http.Header{}
+	named := to
 	if strings.HasPrefix(to, "@") {
 		if to, h, err = df.named(to, getenv); err != nil {
 			return "", mode, nil, err
@@ -102,6 +108,9 @@ func (df *deliveryFlags) resolve(getenv func(string) string) (string, binding.Mo
 	}
 	fromTarget := map[string]bool{}
 	for k := range h {
+		if err := contentTypeHeader(df.toName+" "+named+": header", k); err != nil {
+			return "", mode, nil, &FlagError{Err: err}
+		}
 		fromTarget[k] = true
 	}
 	for _, arg := range df.Headers {
@@ -152,7 +161,7 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 	})
 	var ue *client.UsageError
 	if errors.As(err, &ue) {
-		return nil, mode, &FlagError{Err: fmt.Errorf("--to %w%s", ue.Err, schemeHint(to))}
+		return nil, mode, &FlagError{Err: fmt.Errorf("%s %w%s", df.target(), ue.Err, schemeHint(to))}
 	}
 	if err != nil {
 		return nil, mode, err
@@ -170,6 +179,14 @@ func (df *deliveryFlags) open(f *Factory, to string, mode binding.Mode, h http.H
 		warn(f, fmt.Sprintf("%s carries %s events only; sending %s", format.Sanitize(shownURL(to)), effective, effective))
 	}
 	return t, effective, nil
+}
+
+// target names where the target came from in messages: --to, or K_SINK.
+func (df *deliveryFlags) target() string {
+	if df.toName == "" {
+		return "--to"
+	}
+	return df.toName
 }
 
 // shownURL is a URL as cectl prints it, credentials masked (format.ShownURL).
@@ -193,14 +210,30 @@ func parseHeader(arg string) (string, string, error) {
 	}
 	if len(name) > 3 && strings.EqualFold(name[:3], "ce-") {
 		// A ce- header is an attribute in binary mode (http binding §3.1.3): set that way it
-		// would replace the checked attribute behind the pre-send check's back.
-		return "", "", fmt.Errorf("--header %q: ce- headers carry the event's attributes; set %s with its flag or --ext", name, strings.ToLower(name[3:]))
+		// would replace the checked attribute behind the pre-send check's back. Attribute
+		// names are lower case (spec v1.0.2 §3.1.1), header names are not.
+		attr := strings.ToLower(name[3:])
+		return "", "", fmt.Errorf("--header %q: ce- headers carry the event's attributes, which are checked before sending: for %s use %s", name, attr, eventspec.SettingFlag(attr))
+	}
+	if err := contentTypeHeader("--header", name); err != nil {
+		return "", "", err
 	}
 	value = strings.TrimSpace(value)
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return "", "", fmt.Errorf("--header %q: the value holds a line break or NUL", name)
 	}
 	return name, value, nil
+}
+
+// contentTypeHeader refuses a Content-Type header: in binary mode it is the event's
+// datacontenttype (http binding §3.1.1), in structured and batch mode the media type of the
+// format (§3.2.1, §3.3.1), and either one is set by cectl, checked before sending. Given as a
+// header it would replace what the check saw.
+func contentTypeHeader(where, name string) error {
+	if !strings.EqualFold(name, "Content-Type") {
+		return nil
+	}
+	return fmt.Errorf("%s %s: the Content-Type is the event's datacontenttype in binary mode and the event format's media type in structured and batch mode: set the first with --datacontenttype, the second with --mode", where, name)
 }
 
 func isTokenChar(c byte) bool {
@@ -312,8 +345,8 @@ a target named in the config file: $XDG_CONFIG_HOME/cectl/config.yaml, else
 	opts.Event.register(cmd.Flags())
 	opts.Delivery.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "send every event in `FILE` (- for stdin): a JSON event, a JSON array or JSON lines")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden; send nothing")
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the HTTP requests that would be sent, credentials hidden (a gzipped or binary body as its size; -o json has it in base64); send nothing")
+	wholeVar(cmd.Flags(), &opts.BatchSize, "batch-size", 0, 0, math.MaxInt32, "want a whole number of events per batch request, 0 or more (0: all in one)", "events per batch request; only with --mode batch (0: all of a --from file in one; 1 in a load run)")
 	opts.Load.register(cmd.Flags())
 	opts.Replay.register(cmd.Flags())
 	opts.Stop.register(cmd.Flags())
@@ -340,6 +373,7 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 	if opts.From == "-" && (opts.Event.Data == "-" || opts.Event.Data == "@-") {
 		return flagErrorf("--from - and --data - both want stdin")
 	}
+	opts.Event.Open = f.dataOpener(ctx)
 	if opts.BatchSize < 0 {
 		return flagErrorf("--batch-size must not be negative")
 	}
@@ -347,6 +381,9 @@ func sendRun(ctx context.Context, opts *SendOptions) error {
 		return err
 	}
 	if err := opts.Stop.check(opts.DryRun); err != nil {
+		return err
+	}
+	if err := opts.Stop.notTheInput(opts.From, f.IO.StdinFile); err != nil {
 		return err
 	}
 	if err := batchSizeNeedsBatch(opts.Flags, mode); err != nil {
@@ -470,7 +507,7 @@ func reportFindings(f *Factory, errs, warnings []validate.Finding) error {
 }
 
 // fileReader reads the events of --from, with the attribute flags given applied to each.
-func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
+func fileReader(ctx context.Context, f *Factory, opts *SendOptions) (*send.FileReader, func(), error) {
 	r := &send.FileReader{Name: opts.From, In: f.IO.In, Styles: f.ErrStyles(), Diag: f.IO.ErrOut}
 	if f.JSON() {
 		// Findings about the file are JSON objects among the results on stdout.
@@ -481,6 +518,8 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 		r.Name = "<stdin>"
 	} else if opts.follower != nil {
 		r.In = opts.follower
+	} else if f.readsStdin(opts.From) {
+		// /dev/stdin and the like are read as - is: r.In is stdin already.
 	} else {
 		file, err := os.Open(opts.From)
 		if err != nil {
@@ -490,7 +529,7 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 			file.Close()
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
-		r.In, closeFile = file, func() { file.Close() }
+		r.In, closeFile = f.blockingInput(ctx, file), func() { file.Close() }
 	}
 	if opts.Event.AnyGiven() {
 		r.Override = func(e *event.Event) error {
@@ -506,6 +545,12 @@ func fileReader(f *Factory, opts *SendOptions) (*send.FileReader, func(), error)
 	return r, closeFile, nil
 }
 
+// trickles says that the events of --from may come slowly, as they are typed or written
+// (stdin, a FIFO): each is then sent, and its result shown, as it comes.
+func trickles(f *Factory, opts *SendOptions) bool {
+	return opts.follower == nil && (f.readsStdin(opts.From) || !isRegularFile(opts.From))
+}
+
 // sendFile sends every event of a file in order, or in batches in batch mode, and ends with
 // a summary.
 func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
@@ -518,7 +563,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 		defer fl.Close()
 		opts.follower = fl
 	}
-	r, closeFile, err := fileReader(f, opts)
+	r, closeFile, err := fileReader(ctx, f, opts)
 	if err != nil {
 		return err
 	}
@@ -543,7 +588,7 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 			return s.FollowFile(ctx, r, opts.follower, o)
 		}
 	}
-	readErr, err := sendAll(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: opts.From == "-", Buffer: !f.IO.OutTTY, Pace: opts.pacer})
+	readErr, err := sendAll(runCtx, r, send.FileOptions{BatchSize: opts.BatchSize, Trickle: trickles(f, opts), Buffer: !f.IO.OutTTY, Pace: opts.pacer})
 	if cerr := s.DeadLetter.Close(); err == nil {
 		err = cerr
 	}
@@ -568,8 +613,8 @@ func sendFile(ctx context.Context, opts *SendOptions, s *send.Session) error {
 	if s.DryRun {
 		sum = format.Summary{Invalid: sum.Invalid}
 	}
-	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun && !f.JSON() {
-		fmt.Fprintf(f.IO.ErrOut, "%s no events in %s\n", f.ErrStyles().Warn.Sprint("warning:"), r.Name)
+	if sum.Sent == 0 && sum.Invalid == 0 && readErr == nil && !s.DryRun {
+		warn(f, "no events in "+format.Sanitize(r.Name))
 	}
 	return summaryError(sum)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -27,11 +28,11 @@ type loadFlags struct {
 }
 
 func (lf *loadFlags) register(fs *pflag.FlagSet) {
-	fs.Int64Var(&lf.Count, "count", 0, "send `N` events and report throughput and latency")
+	wholeVar(fs, &lf.Count, "count", 0, 0, math.MaxInt64, "want a whole number of events, such as 1000", "send `N` events and report throughput and latency")
 	durationVar(fs, &lf.Duration, "duration", "keep sending for this long, then report")
-	fs.IntVar(&lf.Concurrency, "concurrency", 1, "requests in flight at once, over kept-alive connections")
-	fs.Float64Var(&lf.Rate, "rate", 0, "requests per second across all workers, evenly paced (0: as fast as possible)")
-	fs.Int64Var(&lf.Warmup, "warmup", 0, "send `N` requests first that the report does not count")
+	wholeVar(fs, &lf.Concurrency, "concurrency", 1, 1, 10000, "want a whole number of requests in flight from 1 to 10000", "requests in flight at once, over kept-alive connections")
+	rateVar(fs, &lf.Rate, "rate", "want a number of requests per second, such as 100 or 0.5 (0: as fast as possible)", "requests per second across all workers, evenly paced (0: as fast as possible)")
+	wholeVar(fs, &lf.Warmup, "warmup", 0, 0, math.MaxInt64, "want a whole number of requests, 0 or more", "send `N` requests first that the report does not count")
 	registerSendMetricsFlag(fs, lf)
 }
 
@@ -81,7 +82,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 	if mode == binding.Batch {
 		perRequest = int64(max(opts.BatchSize, 1))
 	}
-	src, err := eventSource(opts)
+	src, err := eventSource(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func sendLoad(ctx context.Context, opts *SendOptions, t client.Target, mode bind
 }
 
 // eventSource makes the events of a load run: from the flags, or the events of a --from file.
-func eventSource(opts *SendOptions) (*send.Source, error) {
+func eventSource(ctx context.Context, opts *SendOptions) (*send.Source, error) {
 	f := opts.F
 	if opts.From == "" {
 		tpl, err := send.ParseTemplates(&opts.Event.Spec, f.IO.In)
@@ -168,7 +169,7 @@ func eventSource(opts *SendOptions) (*send.Source, error) {
 	}
 	// A file is read whole, since a run may cycle through it; invalid events are reported
 	// and left out.
-	r, closeFile, err := fileReader(f, opts)
+	r, closeFile, err := fileReader(ctx, f, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (rf *replayFlags) check(opts *SendOptions, mode binding.Mode, loadRun bool)
 		name = "<stdin>"
 	}
 	return &send.Pacer{Speed: speed, Spin: time.Millisecond, Warn: func(line int) {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s:%d: the event has no time and no receive time: --pace sends it, and any other such event, without a gap\n", f.ErrStyles().Warn.Sprint("warning:"), name, line)
+		warn(f, fmt.Sprintf("%s:%d: the event has no time and no receive time: --pace sends it, and any other such event, without a gap", name, line))
 	}}, nil
 }
 
@@ -76,6 +76,10 @@ func openFollower(ctx context.Context, opts *SendOptions) (*send.Follower, error
 		return nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 	}
 	fl.Notice = func(msg string) {
+		if f.JSON() {
+			warn(f, format.Sanitize(msg))
+			return
+		}
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("note:"), format.Sanitize(msg))
 	}
 	return fl, nil
@@ -85,6 +89,6 @@ func openFollower(ctx context.Context, opts *SendOptions) (*send.Follower, error
 // line is not an event yet.
 func followEnded(f *Factory, fl *send.Follower) {
 	if n := fl.Partial(); n > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "%s %s ends with an unfinished line (%d bytes without a newline), not sent\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(fl.Name), n)
+		warn(f, fmt.Sprintf("%s ends with an unfinished line (%d bytes without a newline), not sent", format.Sanitize(fl.Name), n))
 	}
 }

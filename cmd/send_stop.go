@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -19,9 +20,9 @@ type stopFlags struct {
 }
 
 func (sf *stopFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&sf.DeadLetter, "dead-letter", "", "append every event not acknowledged, or not sent, to `FILE` as JSON lines (send it again with --from FILE)")
-	fs.IntVar(&sf.MaxFailures, "max-failures", 0, "stop after `N` events in a row were not acknowledged (0: never)")
-	fs.DurationVar(&sf.Deadline, "deadline", 0, "stop the whole run after this long; no retry waits past it (0: none)")
+	fs.StringVar(&sf.DeadLetter, "dead-letter", "", "append every event not acknowledged, or not sent, to `FILE` as JSON lines, each as soon as it is known (send them again with --from FILE; not the file --from reads)")
+	wholeVar(fs, &sf.MaxFailures, "max-failures", 0, 0, math.MaxInt32, "want a whole number of events, 0 or more (0: never stop)", "stop after `N` events in a row were not acknowledged (0: never)")
+	durationVar(fs, &sf.Deadline, "deadline", "stop the whole run after this long; no retry waits past it (0: none)")
 }
 
 func (sf *stopFlags) check(dryRun bool) error {
@@ -34,6 +35,36 @@ func (sf *stopFlags) check(dryRun bool) error {
 		return flagErrorf("--dead-letter does not go with --dry-run, which sends nothing")
 	}
 	return nil
+}
+
+// notTheInput refuses a dead-letter file that is the file --from reads (by any name: a
+// symbolic link, a relative path), or the file standard input is when --from is -: the run
+// would append to what it reads, and a resend of the dead letters would resend them again.
+func (sf *stopFlags) notTheInput(from string, stdin *os.File) error {
+	if sf.DeadLetter == "" || from == "" {
+		return nil
+	}
+	dl, err := os.Stat(sf.DeadLetter)
+	if err != nil {
+		return nil // not there yet, so not the input; open says why it cannot be made
+	}
+	var in os.FileInfo
+	switch {
+	case from != "-":
+		in, err = os.Stat(from)
+	case stdin != nil:
+		in, err = stdin.Stat()
+	default:
+		return nil
+	}
+	if err != nil || !os.SameFile(in, dl) {
+		return nil
+	}
+	what := "--from " + from
+	if from == "-" {
+		what = "standard input (--from -)"
+	}
+	return flagErrorf("--dead-letter %s is the file %s reads: the run would append its failures to its own input; keep them in another file", sf.DeadLetter, what)
 }
 
 // withDeadline bounds the run by --deadline, if given.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -235,7 +234,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 				}
 				continue
 			}
-			if err := validateInput(ctx, s, in, opts.F.IO.In, rep, &sum); err != nil {
+			if err := validateInput(ctx, s, in, opts.F, rep, &sum); err != nil {
 				return err
 			}
 		}
@@ -259,16 +258,17 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 const validateMemoryLimit = 48 << 20
 
 // validateInput streams one input through the scanner into the report.
-func validateInput(ctx context.Context, s *validate.Pipeline, in input, stdin io.Reader, rep format.Reporter, sum *format.ReportSummary) error {
-	var r io.Reader = stdin
+func validateInput(ctx context.Context, s *validate.Pipeline, in input, f *Factory, rep format.Reporter, sum *format.ReportSummary) error {
+	r := f.IO.In
 	if !in.stdin {
-		f, err := os.Open(in.path)
+		// /dev/stdin is read as - is, a terminal or a FIFO so that Ctrl-C ends the read.
+		file, done, err := f.openInput(ctx, in.path)
 		if err != nil {
 			sum.Unreadable++
 			return rep.Unreadable(in.name, fmt.Errorf("cannot read: %w", errors.Unwrap(err)))
 		}
-		defer f.Close()
-		r = f
+		defer done()
+		r = file
 	}
 	if err := s.Run(ctx, r, func(res *validate.Result) error { return rep.Event(in.name, res) }); err != nil {
 		return err

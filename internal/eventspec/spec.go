@@ -49,6 +49,10 @@ type Spec struct {
 	// Payload is --data once read: a file or stdin is read only once however many events
 	// use it. Nil until Build or Apply reads it.
 	Payload *Payload
+	// Open, when not nil, opens the file of --data @file (instead of reading it with
+	// os.ReadFile): the command reads /dev/stdin as stdin, and a terminal so that Ctrl-C
+	// ends the read. done releases what it opened.
+	Open func(name string) (r io.Reader, done func(), err error)
 }
 
 // Payload is the data of --data and the file it came from, if any.
@@ -208,13 +212,30 @@ func notJSONWarning(name, where, ct string) string {
 // Load reads --data once and keeps it in Payload.
 func (s *Spec) Load(stdin io.Reader) (*Payload, error) {
 	if s.Payload == nil {
-		data, file, err := ReadData(s.Data, stdin)
+		data, file, err := s.read(stdin)
 		if err != nil {
 			return nil, err
 		}
 		s.Payload = &Payload{Bytes: data, File: file}
 	}
 	return s.Payload, nil
+}
+
+func (s *Spec) read(stdin io.Reader) ([]byte, string, error) {
+	name, isFile := strings.CutPrefix(s.Data, "@")
+	if s.Open == nil || !isFile || name == "-" {
+		return ReadData(s.Data, stdin)
+	}
+	r, done, err := s.Open(name)
+	if err != nil {
+		return nil, "", &UsageError{Err: fmt.Errorf("--data: %w", err)}
+	}
+	defer done()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("--data: reading %s: %w", name, err)
+	}
+	return b, name, nil
 }
 
 // ReadData reads a --data value: @file, - or @- for stdin, otherwise the literal text. It
@@ -334,7 +355,11 @@ func ParseExtension(arg string) (string, any, error) {
 		return "", nil, fmt.Errorf("--ext %q: want name=value or name:=json", arg)
 	}
 	name, value := arg[:i], arg[i+1:]
-	if bare := strings.TrimSuffix(name, ":"); attributeFlag(bare) != "" {
+	if bare := strings.TrimSuffix(name, ":"); isDataMember(bare) {
+		// data and data_base64 are the members that carry the data in the JSON format
+		// (json-format §3.1), not attributes.
+		return "", nil, fmt.Errorf("--ext %s: %[1]s is the event's data, not an extension: use --data", bare)
+	} else if attributeFlag(bare) != "" {
 		// A context attribute set as an extension would stand twice in the event, once
 		// checked and once not: the attribute has its own flag.
 		return "", nil, fmt.Errorf("--ext %s: %[1]s is a context attribute, not an extension: use %s", bare, attributeFlag(bare))
@@ -450,6 +475,23 @@ func FlagFor(pointer string) string {
 		return "the event"
 	}
 	return "--ext " + name
+}
+
+// isDataMember reports whether name is a member of the JSON format that holds the data
+// (json-format §3.1), not an attribute.
+func isDataMember(name string) bool { return name == "data" || name == "data_base64" }
+
+// SettingFlag is what to give on the command line instead of an attribute set some other way
+// (a ce- header in binary mode, http binding §3.1.3): the flag of a context attribute
+// ("--type"), --data for the data members, else "--ext name=…" for an extension.
+func SettingFlag(name string) string {
+	switch {
+	case isDataMember(name):
+		return "--data"
+	case attributeFlag(name) != "":
+		return attributeFlag(name)
+	}
+	return "--ext " + name + "=…"
 }
 
 // attributeFlag is the flag that sets a context attribute of either spec version (spec v1.0.2

@@ -75,6 +75,9 @@ func TestParseExtension(t *testing.T) {
 		{"id=x", "", nil, "id is a context attribute, not an extension: use --id"},
 		{"schemaurl:=\"/s\"", "", nil, "use --dataschema"},
 		{"datacontentencoding=base64", "", nil, "use --data"},
+		{"data=x", "", nil, "--ext data: data is the event's data, not an extension: use --data"},
+		{"data_base64=eA==", "", nil, "--ext data_base64: data_base64 is the event's data, not an extension: use --data"},
+		{"data:=1", "", nil, "use --data"},
 	}
 	for _, tt := range tests {
 		name, value, err := ParseExtension(tt.arg)

@@ -55,7 +55,7 @@ func LoadText(w io.Writer, st *Styles, r *load.Report, info LoadInfo) error {
 	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "  %-14s %s events/s\n", "throughput", trimFloat(r.EventsPerSecond()))
-	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
+	fmt.Fprintf(&b, "  %-14s %s\n", "results", outcomes(st, r.Published, r.ACK, r.NACK, r.Undelivered, r.NoResponse))
 	if info.Wire {
 		note := ""
 		if info.Gzip {
@@ -153,6 +153,10 @@ type LoadRecord struct {
 	WireBytesSent     *int64 `json:"wire_bytes_sent,omitempty"`
 	WireBytesReceived *int64 `json:"wire_bytes_received,omitempty"`
 	Gzip              bool   `json:"gzip,omitempty"`
+	// Published counts the events sent over a transport without acknowledgements (core
+	// NATS), when there are any; they are not among ACK, and sent = ack + published + nack +
+	// undelivered + no_response.
+	Published int64 `json:"published,omitempty"`
 }
 
 // LatencyRecord holds latency figures in milliseconds.
@@ -179,7 +183,7 @@ func LoadJSON(w io.Writer, r *load.Report, info LoadInfo) error {
 	h := &r.Latency
 	rec := LoadRecord{
 		To: info.To, Mode: info.Mode, Concurrency: info.Concurrency, Rate: info.Rate,
-		Sent: r.Events, Requests: r.Requests, ACK: r.ACK, NACK: r.NACK, Undelivered: r.Undelivered,
+		Sent: r.Events, Requests: r.Requests, ACK: r.ACK, Published: r.Published, NACK: r.NACK, Undelivered: r.Undelivered,
 		StatusCodes:     map[string]int64{},
 		DurationMS:      ms(r.Elapsed),
 		EventsPerSecond: r.EventsPerSecond(),

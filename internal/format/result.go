@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -201,15 +202,16 @@ type DeliveryRecord struct {
 	To         string  `json:"to"`
 	Mode       string  `json:"mode"`
 	Delivered  bool    `json:"delivered"`
-	ACK        bool    `json:"ack"`
+	ACK        bool    `json:"ack"` // an acknowledgement only: false for a core NATS publish (outcome published)
 	Status     int     `json:"status"`
 	Attempts   int     `json:"attempts"`
 	DurationMS float64 `json:"duration_ms"`
 	Error      string  `json:"error"`
 	Line       int     `json:"line,omitempty"`
 	Response   string  `json:"response,omitempty"`
-	// Outcome is ack, nack, not_delivered (nothing reached the receiver) or no_response
-	// (the request went out, no response came: maybe delivered).
+	// Outcome is ack, published (sent over a transport without acknowledgements: core
+	// NATS), nack, not_delivered (nothing reached the receiver) or no_response (the request
+	// went out, no response came: maybe delivered).
 	Outcome string `json:"outcome"`
 	// Written counts the attempts that went out and got no response.
 	Written int    `json:"written,omitempty"`
@@ -228,7 +230,7 @@ func DeliveryJSON(w io.Writer, d Delivery) error {
 		To:         d.To,
 		Mode:       d.Mode,
 		Delivered:  r.Delivered,
-		ACK:        r.ACK,
+		ACK:        r.ACK && !r.Unacknowledged,
 		Status:     r.Status,
 		Attempts:   r.Attempts,
 		DurationMS: float64(r.Duration.Microseconds()) / 1000,
@@ -329,6 +331,42 @@ func ErrorText(err error) string {
 	return err.Error()
 }
 
+// ExplainNoResponse says what a bare error of a request that went out without a response
+// means: Go reports a connection the receiver closed before the status line (RFC 9112 §4)
+// as "EOF" or "connection reset by peer", which read as if nothing had happened. Other
+// errors come back as they are.
+func ExplainNoResponse(err error) error {
+	var why string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		why = "EOF"
+	case errors.Is(err, syscall.ECONNRESET):
+		why = "reset by peer"
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		why = "broken pipe"
+	default:
+		return err
+	}
+	var ce *closedError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &closedError{err: err, why: why}
+}
+
+// closedError is a connection closed before the status line, with Go's error kept.
+type closedError struct {
+	err error
+	why string
+}
+
+func (e *closedError) Error() string {
+	return "the connection was closed before the status line (" + e.why + ")"
+}
+func (e *closedError) Unwrap() error { return e.err }
+
 // Add counts one delivery.
 func (s *Summary) Add(r *client.Result) {
 	s.Sent++
@@ -350,8 +388,13 @@ func (s *Summary) Add(r *client.Result) {
 func (s *Summary) Failed() int { return s.NACK + s.Undelivered + s.NoResponse }
 
 // outcomes renders the ACK, NACK and not-delivered counts, the failures coloured when any,
-// and the events that got no response (maybe delivered) when there are any.
-func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
+// the events published without an acknowledgement (core NATS) and the events that got no
+// response (maybe delivered) when there are any.
+func outcomes(st *Styles, published, ack, nack, undelivered, noResponse int64) string {
+	out := ""
+	if published > 0 {
+		out = st.paint(st.OK, fmt.Sprintf("published %d", published)) + " (core NATS has no ack), "
+	}
 	n := fmt.Sprintf("NACK %d", nack)
 	if nack > 0 {
 		n = st.paint(st.Fail, n)
@@ -360,7 +403,7 @@ func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
 	if undelivered > 0 {
 		u = st.paint(st.Warn, u)
 	}
-	out := st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
+	out += st.paint(st.OK, fmt.Sprintf("ACK %d", ack)) + ", " + n + ", " + u
 	if noResponse > 0 {
 		out += ", " + st.paint(st.Warn, fmt.Sprintf("no response (maybe delivered) %d", noResponse))
 	}
@@ -370,10 +413,7 @@ func outcomes(st *Styles, ack, nack, undelivered, noResponse int64) string {
 // SummaryText writes the counts on one line.
 func SummaryText(w io.Writer, st *Styles, s Summary) error {
 	parts := []string{fmt.Sprintf("sent %d", s.Sent)}
-	if s.Published > 0 {
-		parts = append(parts, st.paint(st.OK, fmt.Sprintf("published %d", s.Published))+" (core NATS has no ack)")
-	}
-	parts = append(parts, outcomes(st, int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse)))
+	parts = append(parts, outcomes(st, int64(s.Published), int64(s.ACK), int64(s.NACK), int64(s.Undelivered), int64(s.NoResponse)))
 	if s.Invalid > 0 {
 		parts = append(parts, st.paint(st.Fail, fmt.Sprintf("invalid (not sent) %d", s.Invalid)))
 	}

@@ -98,7 +98,10 @@ type Report struct {
 	Undelivered int64
 	// NoResponse counts the events whose request went out and got no response: maybe
 	// delivered.
-	NoResponse  int64
+	NoResponse int64
+	// Published counts the events sent where the transport has no acknowledgement (core
+	// NATS): successes, but not among ACK.
+	Published   int64
 	StatusCodes map[int]int64
 	Elapsed     time.Duration
 	Latency     Histogram
@@ -136,6 +139,7 @@ type workerStats struct {
 	codes  map[int]int64
 	errs   errorSet
 	ack    int64
+	pub    int64
 	nack   int64
 	undel  int64
 	noresp int64
@@ -234,6 +238,8 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 				}
 			}
 			switch {
+			case res.Unacknowledged:
+				w.pub += int64(n)
 			case res.ACK:
 				w.ack += int64(n)
 			case res.Delivered:
@@ -271,6 +277,7 @@ func Run(ctx context.Context, cfg Config, send SendFunc, progress func(Progress)
 		r.Requests += w.reqs
 		r.Events += w.events
 		r.ACK += w.ack
+		r.Published += w.pub
 		r.NACK += w.nack
 		r.Undelivered += w.undel
 		r.NoResponse += w.noresp

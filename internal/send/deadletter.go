@@ -1,7 +1,6 @@
 package send
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"sync"
@@ -12,14 +11,15 @@ import (
 
 // DeadLetter keeps the events a run did not get acknowledged (send --dead-letter): each is
 // appended as one line of the JSON event format (json-format §3), the form send --from
-// reads, so that sending the file again sends exactly those. It is safe for concurrent use
-// and a nil *DeadLetter keeps nothing.
+// reads, so that sending the file again sends exactly those. Add writes its lines to the
+// file before it returns, nothing is held back in memory: a relay that runs for days
+// (--follow) or a process that is killed keeps every dead letter it added. It is safe for
+// concurrent use and a nil *DeadLetter keeps nothing.
 type DeadLetter struct {
 	Name string
 
 	mu  sync.Mutex
 	f   *os.File
-	w   *bufio.Writer
 	buf []byte
 	n   int
 	err error
@@ -31,22 +31,27 @@ func OpenDeadLetter(name string) (*DeadLetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DeadLetter{Name: name, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &DeadLetter{Name: name, f: f}, nil
 }
 
-// Add appends the events.
+// Add appends the events, in one write to the file (opened O_APPEND, so that the lines of
+// one Add stay together even when another process appends to it too).
 func (d *DeadLetter) Add(events ...*event.Event) {
-	if d == nil {
+	if d == nil || len(events) == 0 {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.buf = d.buf[:0]
 	for _, e := range events {
-		d.buf = append(ce.AppendJSON(d.buf[:0], e), '\n')
-		if _, err := d.w.Write(d.buf); err != nil && d.err == nil {
-			d.err = err
-		}
-		d.n++
+		d.buf = append(ce.AppendJSON(d.buf, e), '\n')
+	}
+	d.n += len(events)
+	if _, err := d.f.Write(d.buf); err != nil && d.err == nil {
+		d.err = err
+	}
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil // one large batch does not pin its buffer for the rest of the run
 	}
 }
 
@@ -60,17 +65,14 @@ func (d *DeadLetter) Count() int {
 	return d.n
 }
 
-// Close writes what is buffered, closes the file and returns the first error: then events
-// that were not acknowledged may be missing from the file.
+// Close closes the file and returns the first error: then events that were not
+// acknowledged may be missing from the file.
 func (d *DeadLetter) Close() error {
 	if d == nil {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.w.Flush(); err != nil && d.err == nil {
-		d.err = err
-	}
 	if err := d.f.Close(); err != nil && d.err == nil {
 		d.err = err
 	}

@@ -81,6 +81,13 @@ func (r *FileReader) Read(ctx context.Context, emit func(Item) error) (int, erro
 			continue
 		}
 		res := sc.Result()
+		if !res.Valid() && sc.Err() != nil && ctx.Err() != nil {
+			// The read was interrupted (Ctrl-C while a record was half typed at a
+			// terminal, or half written to a pipe): what came of the record is no
+			// invalid event but one the user gave up on.
+			r.Stopped = true
+			return invalid, nil
+		}
 		for _, fd := range res.Findings {
 			if r.JSON {
 				_ = format.FindingJSON(r.Diag, r.Name, res.Index, fd)

@@ -11,6 +11,7 @@ import (
 	"github.com/cectl/cectl/internal/binding"
 	"github.com/cectl/cectl/internal/client"
 	"github.com/cectl/cectl/internal/eventspec"
+	"github.com/cectl/cectl/internal/format"
 	"github.com/cectl/cectl/internal/load"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -215,6 +216,14 @@ func NewLoad(ctx context.Context, t client.Target, mode binding.Mode, src *Sourc
 
 // Send sends message number seq and says how many events it held; it is a load.SendFunc.
 func (l *Load) Send(ctx context.Context, seq int64, rnd *rand.Rand) (int, client.Result) {
+	n, res := l.send(ctx, seq, rnd)
+	if res.Outcome() == client.OutcomeNoResponse {
+		res.Err = format.ExplainNoResponse(res.Err)
+	}
+	return n, res
+}
+
+func (l *Load) send(ctx context.Context, seq int64, rnd *rand.Rand) (int, client.Result) {
 	if l.prepared != nil {
 		env := load.Env{Seq: seq, Now: time.Now(), Rand: rnd}
 		id, tm := l.fresh.Of(&env)

@@ -93,6 +93,9 @@ func (s *Session) deliverItem(ctx context.Context, it Item) (*client.Result, err
 
 // report shows the result of one message for each of its events and counts it.
 func (s *Session) report(res *client.Result, events []*event.Event, lines []int) (*client.Result, error) {
+	if res.Outcome() == client.OutcomeNoResponse {
+		res.Err = format.ExplainNoResponse(res.Err)
+	}
 	if s.Verbose {
 		if err := format.Exchange(s.ErrOut, s.ErrStyles, res); err != nil {
 			return nil, err
@@ -151,11 +154,7 @@ func (s *Session) dump(ctx context.Context, events []*event.Event) error {
 	if s.JSON {
 		return format.DumpJSON(w, s.To, b)
 	}
-	if _, err := w.Write(b); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n\n")
-	return err
+	return format.DumpText(w, b)
 }
 
 // errStop ends the reading of a file when a stop condition is met.
