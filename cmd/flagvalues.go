@@ -154,9 +154,14 @@ func wholeVar[T int | int64](fs *pflag.FlagSet, p *T, name string, value, lo, hi
 
 // rateVar defines a flag for a rate per second: a number, 0 or more.
 func rateVar(fs *pflag.FlagSet, p *float64, name string, want, usage string) {
+	floatVar(fs, p, name, "float64", func(f float64) bool { return f >= 0 && !math.IsInf(f, 1) }, want, usage)
+}
+
+// floatVar defines a flag for a number that ok accepts; want says what one is.
+func floatVar(fs *pflag.FlagSet, p *float64, name, typ string, ok func(float64) bool, want, usage string) {
 	parse := func(s string) (float64, error) {
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || !(f >= 0) || math.IsInf(f, 1) {
+		if err != nil || !ok(f) { // NaN is never ok: every comparison with it is false
 			return 0, errors.New(want)
 		}
 		return f, nil
@@ -167,7 +172,7 @@ func rateVar(fs *pflag.FlagSet, p *float64, name string, want, usage string) {
 		}
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	fs.Var(&checked[float64]{p: p, typ: "float64", parse: parse, show: show}, name, usage)
+	fs.Var(&checked[float64]{p: p, typ: typ, parse: parse, show: show}, name, usage)
 }
 
 // durationVar defines a flag for a duration that must not be negative.
@@ -195,20 +200,7 @@ func durationVar(fs *pflag.FlagSet, p *time.Duration, name string, usage string)
 
 // shareVar defines a flag for a share from 0 to 1.
 func shareVar(fs *pflag.FlagSet, p *float64, name string, usage string) {
-	parse := func(s string) (float64, error) {
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || !(f >= 0 && f <= 1) {
-			return 0, errors.New("want a share from 0 to 1 (0.25 is a quarter)")
-		}
-		return f, nil
-	}
-	show := func(f float64) string {
-		if f == 0 {
-			return ""
-		}
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	fs.Var(&checked[float64]{p: p, typ: "float", parse: parse, show: show}, name, usage)
+	floatVar(fs, p, name, "float", func(f float64) bool { return f >= 0 && f <= 1 }, "want a share from 0 to 1 (0.25 is a quarter)", usage)
 }
 
 // stringCheckVar defines a string flag whose value check says what is wrong with it.
