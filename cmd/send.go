@@ -275,19 +275,21 @@ transport).
 
 The event is validated before it is sent. Without --datacontenttype, data that parses as
 JSON goes as application/json and other text as text/plain; data that starts like JSON but
-does not parse gets a warning naming the line and column where it breaks. It goes in binary mode by default (attributes in
-ce- headers, percent-encoded as the HTTP binding requires), or in structured or batch mode.
+does not parse gets a warning naming the line and column where it breaks. It goes in binary
+mode by default (attributes in ce- headers, percent-encoded as the HTTP binding requires), or
+in structured or batch mode. --data @FILE is streamed, however large the file.
 Each event gets one result line: ACK (2xx, or the broker's acknowledgement), NACK (any other
 status), NOT DELIVERED (nothing reached the receiver: DNS, refused, TLS) or NO RESPONSE
 (maybe delivered: the request went out, no answer came), with the status, id, type, target
-and latency, and the response body.
-Core NATS has no acknowledgement: there it says PUBLISHED.
+and latency, and the response body. Core NATS has no acknowledgement: there it says
+PUBLISHED.
 
 --count, --duration, --concurrency, --rate or --warmup turn send into a load generator that
 prints one report (throughput, status codes, latency percentiles and histogram); templates
 such as {{seq}}, {{uuid}}, {{now}}, {{rand 1 9}}, {{randstr 8}} and {{pick "a" "b"}} make the
-events of a load run differ. --metrics-addr serves a load run's metrics (sent, ACK/NACK/not
-delivered, latency) for Prometheus at /metrics.
+events of a load run differ. --metrics-addr serves a load run's metrics for Prometheus at
+/metrics: requests and events by outcome (ack, published, nack, no_response, not_delivered)
+and a latency histogram.
 
 --trace starts a W3C trace: the traceparent extension on the event and the traceparent HTTP
 header. With OTEL_EXPORTER_OTLP_ENDPOINT set, the event is traced as with --trace and a
