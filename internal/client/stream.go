@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/cectl/cectl/internal/binding"
@@ -35,7 +36,7 @@ func (t *httpTarget) SendStream(ctx context.Context, mode binding.Mode, e *event
 		if err != nil {
 			return nil, err
 		}
-		return newStreamBody(data, msg, size < 0), nil
+		return newStreamBody(data, msg, d.Size, size < 0), nil
 	}
 	return t.c.PostStream(ctx, t.raw, header, open, size)
 }
@@ -43,11 +44,20 @@ func (t *httpTarget) SendStream(ctx context.Context, mode binding.Mode, e *event
 // streamBody is the body of a StreamMessage made as it is read: the head, the data through
 // its encoder, the tail, all through gzip when zipped. It holds one piece of the data and
 // what that piece became.
+//
+// The data is the size it had when it was measured, or the body fails: a file that grew or
+// shrank since (or whose JSON takes more or less room) would make a body that disagrees with
+// its Content-Length, or with gzip a whole body of other data. The piece that shows it is
+// not let out, and nothing is let out before the data is known to end where it should: the
+// server sees a body cut short, never one that looks whole.
 type streamBody struct {
 	data  io.ReadCloser
 	msg   binding.StreamMessage
+	size  int64          // the data's length as it was measured
+	read  int64          // how much of the data was read
+	made  int64          // how many bytes of the message were made (before gzip)
 	out   bytes.Buffer   // made and not yet read
-	w     io.Writer      // where the message's bytes go: out, or zw into out
+	w     io.Writer      // where the message's bytes go, counted: out, or zw into out
 	zw    *gzip.Writer   // nil unless zipped
 	enc   io.WriteCloser // the data's encoder into w; nil: the data goes as it is
 	piece []byte
@@ -55,13 +65,14 @@ type streamBody struct {
 	err   error
 }
 
-func newStreamBody(data io.ReadCloser, msg binding.StreamMessage, zip bool) *streamBody {
-	b := &streamBody{data: data, msg: msg, piece: make([]byte, 64<<10)}
-	b.w = &b.out
+func newStreamBody(data io.ReadCloser, msg binding.StreamMessage, size int64, zip bool) *streamBody {
+	b := &streamBody{data: data, msg: msg, size: size, piece: make([]byte, 64<<10)}
+	var w io.Writer = &b.out
 	if zip {
 		b.zw = gzip.NewWriter(&b.out)
-		b.w = b.zw
+		w = b.zw
 	}
+	b.w = &madeCounter{w, &b.made}
 	if msg.Encoder != nil {
 		b.enc = msg.Encoder(b.w)
 	}
@@ -73,11 +84,12 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	for b.out.Len() == 0 && !b.done && b.err == nil {
 		b.err = b.more()
 	}
+	if b.err != nil {
+		b.out.Reset() // what the failing piece made does not go
+		return 0, b.err
+	}
 	if b.out.Len() > 0 {
 		return b.out.Read(p)
-	}
-	if b.err != nil {
-		return 0, b.err
 	}
 	return 0, io.EOF
 }
@@ -86,6 +98,24 @@ func (b *streamBody) Read(p []byte) (int, error) {
 // rest.
 func (b *streamBody) more() error {
 	n, err := b.data.Read(b.piece)
+	b.read += int64(n)
+	switch {
+	case b.read > b.size:
+		return b.changed()
+	case b.read == b.size && err == nil:
+		// The last of the data, so far as its size says: it goes only once the data is
+		// known to end here.
+		var probe [1]byte
+		var m int
+		for m == 0 && err == nil {
+			m, err = b.data.Read(probe[:])
+		}
+		if m > 0 {
+			return b.changed()
+		}
+	case err == io.EOF && b.read < b.size:
+		return b.changed()
+	}
 	if n > 0 {
 		if b.enc != nil {
 			_, _ = b.enc.Write(b.piece[:n]) // its writes go to out
@@ -99,12 +129,34 @@ func (b *streamBody) more() error {
 			_ = b.enc.Close()
 		}
 		_, _ = b.w.Write(b.msg.Tail)
+		if b.made != b.msg.Size {
+			return b.changed()
+		}
 		if b.zw != nil {
 			_ = b.zw.Close()
 		}
 		return nil
 	}
+	if b.made > b.msg.Size {
+		return b.changed()
+	}
 	return err
 }
 
+func (b *streamBody) changed() error {
+	return fmt.Errorf("the data changed while it was sent (it was %d bytes when it was checked): the body was cut short, not sent whole", b.size)
+}
+
 func (b *streamBody) Close() error { return b.data.Close() }
+
+// madeCounter counts the bytes written through it in n.
+type madeCounter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *madeCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
