@@ -1,0 +1,69 @@
+//go:build linux || darwin
+
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cectl/cectl/internal/testutil"
+)
+
+// send --data @FIFO takes what the FIFO's writer writes: the check for a large file to stream
+// must not open the FIFO, which would take the writer's data and drop it on close.
+func TestSendDataFromFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "data")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO: %v", err)
+	}
+	got := make(chan string, 1)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer recv.Close()
+	cmd := exec.Command("cectl", "send", "--to", recv.URL, "--type", "com.example.t", "--data", "@"+fifo)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	stdout, stderr := new(testutil.Buffer), new(testutil.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := w.WriteString(`{"a":1}`)
+	w.Close()
+	if werr != nil {
+		t.Errorf("writing the FIFO: %v", werr)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("send: %v\n%s", err, stderr)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("send did not end 5s after the FIFO's writer closed it; stderr:\n%s", stderr)
+	}
+	select {
+	case b := <-got:
+		if b != `{"a":1}` {
+			t.Errorf("received data %q, want {\"a\":1}", b)
+		}
+	default:
+		t.Error("nothing received")
+	}
+}
