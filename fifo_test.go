@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,5 +66,49 @@ func TestSendDataFromFIFO(t *testing.T) {
 		}
 	default:
 		t.Error("nothing received")
+	}
+}
+
+// A FIFO named as the file to read waits for a writer when opened; Ctrl-C ends that wait as
+// it ends a read (exit 130), for validate and send --from alike.
+func TestInterruptWhileFIFOWaitsForWriter(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate", "FIFO"},
+		{"send", "--to", "http://127.0.0.1:1", "--from", "FIFO"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "events")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Skipf("no FIFO: %v", err)
+			}
+			args[len(args)-1] = fifo
+			cmd := exec.Command("cectl", args...)
+			cmd.Env = append(os.Environ(), "NO_COLOR=1")
+			stderr := new(testutil.Buffer)
+			cmd.Stderr = stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			time.Sleep(500 * time.Millisecond) // waiting in the open now
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+					t.Errorf("exit %v, want 130; stderr:\n%s", err, stderr)
+				}
+			case <-time.After(3 * time.Second):
+				// Open the writer side so that the command gets past its open and ends.
+				if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+					w.Close()
+				}
+				<-done
+				t.Fatalf("still waiting for the FIFO's writer 3s after Ctrl-C; stderr:\n%s", stderr)
+			}
+		})
 	}
 }
