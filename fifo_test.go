@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,18 +71,19 @@ func TestSendDataFromFIFO(t *testing.T) {
 }
 
 // A FIFO named as the file to read waits for a writer when opened; Ctrl-C ends that wait as
-// it ends a read (exit 130), for validate and send --from alike.
+// it ends a read (exit 130), for validate, send --from and --data @FILE alike.
 func TestInterruptWhileFIFOWaitsForWriter(t *testing.T) {
 	for _, args := range [][]string{
 		{"validate", "FIFO"},
 		{"send", "--to", "http://127.0.0.1:1", "--from", "FIFO"},
+		{"send", "--to", "http://127.0.0.1:1", "--type", "com.example.t", "--data", "@FIFO"},
 	} {
-		t.Run(args[0], func(t *testing.T) {
+		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
 			fifo := filepath.Join(t.TempDir(), "events")
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Skipf("no FIFO: %v", err)
 			}
-			args[len(args)-1] = fifo
+			args[len(args)-1] = strings.Replace(args[len(args)-1], "FIFO", fifo, 1)
 			cmd := exec.Command("cectl", args...)
 			cmd.Env = append(os.Environ(), "NO_COLOR=1")
 			stderr := new(testutil.Buffer)
