@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -523,8 +522,11 @@ func fileReader(ctx context.Context, f *Factory, opts *SendOptions) (*send.FileR
 	} else if f.readsStdin(opts.From) {
 		// /dev/stdin and the like are read as - is: r.In is stdin already.
 	} else {
-		file, err := os.Open(opts.From)
+		file, err := openFile(ctx, opts.From)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, err // interrupted while a FIFO waited for its writer
+			}
 			return nil, nil, &FlagError{Err: fmt.Errorf("--from: %w", err)}
 		}
 		if err := notADirectory(file); err != nil {

@@ -46,12 +46,9 @@ func streamedData(ctx context.Context, f *Factory, opts *SendOptions, t client.T
 		return nil, nil
 	}
 	name := spec.Data[1:]
-	file, err := os.Open(name)
-	if err != nil {
-		return nil, nil // the usual path says what is wrong with it
-	}
-	fi, err := file.Stat()
-	file.Close()
+	// Stat, not open: opening a FIFO to look at it would take its writer's connection, and
+	// what it wrote would be lost when closed.
+	fi, err := os.Stat(name)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() < streamFrom {
 		return nil, nil // the usual path reads it, or says what is wrong with it
 	}

@@ -128,11 +128,40 @@ func (f *Factory) openInput(ctx context.Context, name string) (r io.Reader, done
 	if f.readsStdin(name) {
 		return f.IO.In, func() {}, nil
 	}
-	file, err := os.Open(name)
+	file, err := openFile(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f.blockingInput(ctx, file), func() { file.Close() }, nil
+}
+
+// openFile opens name for reading. Opening a FIFO waits until a writer opens it too, in a
+// system call that no signal ends: that open runs in a goroutine of its own, and Ctrl-C (or
+// SIGTERM) ends the wait with ctx's cause. A FIFO opened after that is closed.
+func openFile(ctx context.Context, name string) (*os.File, error) {
+	if fi, err := os.Stat(name); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return os.Open(name)
+	}
+	type opened struct {
+		file *os.File
+		err  error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		file, err := os.Open(name)
+		ch <- opened{file, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.file, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.file != nil {
+				o.file.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
 }
 
 // blockingInput is file, read through a cancelInput when its reads may block for ever (a

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/cectl/cectl/internal/format"
@@ -56,15 +59,38 @@ func otelExporter(f *Factory) (*trace.Exporter, error) {
 }
 
 // finishExport sends the spans still queued, giving up after the export timeout
-// (OTEL_EXPORTER_OTLP_TIMEOUT) and a second; a failure is a warning: the events themselves
-// went where they were sent.
+// (OTEL_EXPORTER_OTLP_TIMEOUT) and a second, or at once on Ctrl-C or SIGTERM: a collector
+// that takes the connection and never answers would otherwise hold the command that long
+// after its work is done, deaf to Ctrl-C. A failure is a warning: the events themselves went
+// where they were sent.
 func finishExport(f *Factory, e *trace.Exporter) {
 	if e == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.Timeout()+time.Second)
 	defer cancel()
-	if err := e.Shutdown(ctx); err != nil {
+	// The command's own signal handler has stopped listening after a first signal (listen
+	// gets here through one), so this wait listens for its own.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	interrupted := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			close(interrupted)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := e.Shutdown(ctx)
+	select {
+	case <-interrupted:
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), "interrupted: the last spans were not exported")
+		return
+	default:
+	}
+	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.ErrStyles().Warn.Sprint("warning:"), format.Sanitize(err.Error()))
 	}
 }

@@ -264,6 +264,9 @@ func validateInput(ctx context.Context, s *validate.Pipeline, in input, f *Facto
 		// /dev/stdin is read as - is, a terminal or a FIFO so that Ctrl-C ends the read.
 		file, done, err := f.openInput(ctx, in.path)
 		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx) // interrupted while a FIFO waited for its writer
+			}
 			sum.Unreadable++
 			return rep.Unreadable(in.name, fmt.Errorf("cannot read: %w", errors.Unwrap(err)))
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"mime"
 	"os"
@@ -227,7 +228,10 @@ func (s *Spec) read(stdin io.Reader) ([]byte, string, error) {
 		return ReadData(s.Data, stdin)
 	}
 	r, done, err := s.Open(name)
-	if err != nil {
+	var pe *fs.PathError
+	if err != nil && !errors.As(err, &pe) {
+		return nil, "", fmt.Errorf("--data: %w", err) // not the file's fault: interrupted, as a read may be
+	} else if err != nil {
 		return nil, "", &UsageError{Err: fmt.Errorf("--data: %w", err)}
 	}
 	defer done()
