@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/cectl/cectl/internal/testutil"
 )
 
 // send --data @FIFO takes what the FIFO's writer writes: the check for a large file to stream
@@ -34,13 +32,7 @@ func TestSendDataFromFIFO(t *testing.T) {
 	defer recv.Close()
 	cmd := exec.Command("cectl", "send", "--to", recv.URL, "--type", "com.example.t", "--data", "@"+fifo)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	stdout, stderr := new(testutil.Buffer), new(testutil.Buffer)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	_, stderr, done := start(t, cmd)
 	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -86,13 +78,7 @@ func TestInterruptWhileFIFOWaitsForWriter(t *testing.T) {
 			args[len(args)-1] = strings.Replace(args[len(args)-1], "FIFO", fifo, 1)
 			cmd := exec.Command("cectl", args...)
 			cmd.Env = append(os.Environ(), "NO_COLOR=1")
-			stderr := new(testutil.Buffer)
-			cmd.Stderr = stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			_, stderr, done := start(t, cmd)
 			time.Sleep(500 * time.Millisecond) // waiting in the open now
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)

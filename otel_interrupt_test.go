@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/cectl/cectl/internal/testutil"
 )
 
 // A collector that takes the connection and never answers keeps send waiting for the export
@@ -44,13 +42,7 @@ func TestSendInterruptEndsWaitForCollector(t *testing.T) {
 
 	cmd := exec.Command("cectl", "send", "--to", recv.URL, "--type", "com.example.t")
 	cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+ln.Addr().String(), "OTEL_EXPORTER_OTLP_TIMEOUT=20000", "NO_COLOR=1")
-	stdout, stderr := new(testutil.Buffer), new(testutil.Buffer)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	stdout, stderr, done := start(t, cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(stdout.String(), "ACK") {
 		if time.Now().After(deadline) {

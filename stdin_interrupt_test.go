@@ -26,16 +26,25 @@ func startOnTerminal(t *testing.T, args ...string) (*os.File, *testutil.Buffer, 
 	}
 	t.Cleanup(func() { ptmx.Close() })
 	cmd := exec.Command("cectl", args...)
-	stdout, stderr := new(testutil.Buffer), new(testutil.Buffer)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, stdout, stderr
+	cmd.Stdin = tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	stdout, stderr, done := start(t, cmd)
+	tty.Close()
+	return ptmx, stdout, stderr, done, cmd
+}
+
+// start starts cmd with its stdout and stderr going to the buffers it returns, and a
+// channel that gets what Wait returns.
+func start(t *testing.T, cmd *exec.Cmd) (stdout, stderr *testutil.Buffer, done chan error) {
+	t.Helper()
+	stdout, stderr = new(testutil.Buffer), new(testutil.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	tty.Close()
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	return ptmx, stdout, stderr, done, cmd
+	return stdout, stderr, done
 }
 
 // waitFor waits up to 10s for stderr to hold want.
@@ -136,13 +145,7 @@ func TestSignalWhileReadingIdlePipe(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer w.Close()
-				stderr := new(testutil.Buffer)
-				cmd.Stderr = stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
+				_, stderr, done := start(t, cmd)
 				// Half a line, and then nothing more for as long as the writer likes.
 				if _, err := w.Write([]byte(`{"specversion":"1.0",`)); err != nil {
 					t.Fatal(err)
@@ -179,13 +182,7 @@ func TestSignalWhileReadingIdleFIFO(t *testing.T) {
 	} {
 		t.Run(strings.Join(args[:1], " "), func(t *testing.T) {
 			cmd := exec.Command("cectl", args...)
-			stderr := new(testutil.Buffer)
-			cmd.Stderr = stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			_, stderr, done := start(t, cmd)
 			time.Sleep(300 * time.Millisecond)
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
