@@ -76,19 +76,7 @@ func TestFollowerHandsOutWholeLinesAndWaitsForMore(t *testing.T) {
 func TestFollowerNoticesTruncationAndReplacement(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f.jsonl")
-	if err := os.WriteFile(name, []byte("first line\nsecond line\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	fl, err := OpenFollower(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fl.Close()
-	fl.Poll = 5 * time.Millisecond
-	var notes []string
-	fl.Notice = func(m string) { notes = append(notes, m) }
+	fl, notes := followNew(t, name, "first line\nsecond line\n", 5*time.Millisecond)
 	if got, _ := io.ReadAll(io.LimitReader(fl, 23)); string(got) != "first line\nsecond line\n" {
 		t.Fatalf("got %q", got)
 	}
@@ -115,8 +103,8 @@ func TestFollowerNoticesTruncationAndReplacement(t *testing.T) {
 		t.Fatalf("after the replacement: %q", got)
 	}
 	want := []string{name + " was truncated; following it from its start", name + " was replaced; following the new file from its start"}
-	if strings.Join(notes, "|") != strings.Join(want, "|") {
-		t.Errorf("notes %q, want %q", notes, want)
+	if strings.Join(*notes, "|") != strings.Join(want, "|") {
+		t.Errorf("notes %q, want %q", *notes, want)
 	}
 }
 
@@ -135,19 +123,7 @@ func TestFollowerNoticesARewriteInPlace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "f.jsonl")
-			if err := os.WriteFile(name, []byte("first line\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			fl, err := OpenFollower(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fl.Close()
-			fl.Poll = 50 * time.Millisecond
-			var notes []string
-			fl.Notice = func(m string) { notes = append(notes, m) }
+			fl, notes := followNew(t, name, "first line\n", 50*time.Millisecond)
 			if got, _ := io.ReadAll(io.LimitReader(fl, 11)); string(got) != "first line\n" {
 				t.Fatalf("got %q", got)
 			}
@@ -169,9 +145,29 @@ func TestFollowerNoticesARewriteInPlace(t *testing.T) {
 			if got, _ := io.ReadAll(io.LimitReader(fl, int64(len(tc.rewrite)))); string(got) != tc.rewrite {
 				t.Fatalf("after the rewrite: %q", got)
 			}
-			if want := name + " was rewritten; following it from its start"; strings.Join(notes, "|") != want {
-				t.Errorf("notes %q, want %q", notes, want)
+			if want := name + " was rewritten; following it from its start"; strings.Join(*notes, "|") != want {
+				t.Errorf("notes %q, want %q", *notes, want)
 			}
 		})
 	}
+}
+
+// followNew writes content to a new file name and follows it, looking every poll; the
+// notices it gives are collected in notes. Both end with the test.
+func followNew(t *testing.T, name, content string, poll time.Duration) (fl *Follower, notes *[]string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	fl, err := OpenFollower(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fl.Close() })
+	fl.Poll = poll
+	notes = new([]string)
+	fl.Notice = func(m string) { *notes = append(*notes, m) }
+	return fl, notes
 }
